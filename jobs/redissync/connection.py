@@ -1,0 +1,182 @@
+"""Settings → redis-py client. Nothing else in redissync builds a client.
+
+The choices here fix what BunkerWeb's own ``get_redis_client`` gets wrong or leaves to redis-py 8's
+defaults: RESP2 pinned (8.x sends ``HELLO 3``), the TLS verification setting honoured (chain *and*
+hostname), sentinel credentials and TLS passed to the sentinels through ``sentinel_kwargs``, retries that
+fit the timeout budget, and TCP keepalive tuned from REDIS_KEEPALIVE_IDLE.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import Any
+
+from redis import Redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import (
+    AuthenticationError,
+    AuthenticationWrongNumberOfArgsError,
+    ConnectionError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TimeoutError,
+)
+from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError, Sentinel
+
+from .settings import Settings
+
+RETRIES = 2  # a dropped connection or a failover is retried; a timeout never is (it would blow the budget)
+KEEPALIVE_PROBES = 3
+
+
+class RedisSyncError(Exception):
+    """A failure explained in one sentence that names the setting(s) to check; never carries a secret."""
+
+
+def _keepalive_options(idle_seconds: float) -> dict[str, Any]:
+    if idle_seconds <= 0 or not hasattr(socket, "TCP_KEEPIDLE"):
+        return {"socket_keepalive": idle_seconds > 0}
+    idle = max(1, int(idle_seconds))
+    interval = max(1, min(idle, 10))
+    return {
+        "socket_keepalive": True,
+        "socket_keepalive_options": {
+            socket.TCP_KEEPIDLE: idle,
+            socket.TCP_KEEPINTVL: interval,
+            socket.TCP_KEEPCNT: KEEPALIVE_PROBES,
+        },
+    }
+
+
+def _retry(settings: Settings) -> Retry:
+    backoff = ExponentialWithJitterBackoff(base=min(0.05, settings.timeout / 10), cap=min(0.5, settings.timeout / 4))
+    return Retry(backoff, RETRIES, supported_errors=(ConnectionError,))
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """redis-py TLS keyword arguments (empty without REDIS_SSL)."""
+    if not settings.ssl:
+        return {}
+    if not settings.ssl_verify:
+        return {"ssl": True, "ssl_cert_reqs": ssl.CERT_NONE, "ssl_check_hostname": False}
+    # The system store is always loaded by redis-py; SSL_CERT_FILE adds a private CA on top of it.
+    return {
+        "ssl": True,
+        "ssl_cert_reqs": ssl.CERT_REQUIRED,
+        "ssl_check_hostname": True,
+        "ssl_ca_certs": settings.ca_file,
+    }
+
+
+def _common_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "protocol": 2,
+        "socket_timeout": settings.timeout,
+        "socket_connect_timeout": settings.timeout,
+        "retry": _retry(settings),
+        "health_check_interval": 0,
+        **_keepalive_options(settings.keepalive_idle),
+        **tls_options(settings),
+    }
+
+
+def node_options(settings: Settings) -> dict[str, Any]:
+    """Options for data nodes (standalone server or the Sentinel-elected master)."""
+    return {
+        **_common_options(settings),
+        "db": settings.database,
+        "username": settings.username or None,
+        "password": settings.password or None,
+        "max_connections": settings.keepalive_pool,
+        "client_name": "redissync",
+    }
+
+
+def sentinel_options(settings: Settings) -> dict[str, Any]:
+    """Options for the sentinels themselves: their own credentials, the same TLS."""
+    return {
+        **_common_options(settings),
+        "username": settings.sentinel_username or None,
+        "password": settings.sentinel_password or None,
+    }
+
+
+def make_sentinel(settings: Settings) -> Sentinel:
+    node = node_options(settings)
+    return Sentinel(
+        [(address.host, address.port) for address in settings.sentinels],
+        sentinel_kwargs=sentinel_options(settings),
+        **node,
+    )
+
+
+def connect(settings: Settings) -> Redis:
+    """A client for the configured server, or the master the sentinels elect.
+
+    Lazy like redis-py: the first command connects. With Sentinel, every new connection asks the
+    sentinels for the master, so after a failover the next command reaches the new master.
+    """
+    if settings.sentinels:
+        return make_sentinel(settings).master_for(settings.sentinel_master)
+    return Redis(host=settings.host, port=settings.port, **node_options(settings))
+
+
+def explain(error: BaseException, settings: Settings) -> str:
+    """One actionable sentence for a redis-py error, naming the settings to check (no secrets)."""
+    target = settings.target()
+    text = str(error)
+    if isinstance(error, MasterNotFoundError):
+        if "auth" in text.lower() or "NOAUTH" in text or "WRONGPASS" in text:
+            return (
+                f"the sentinels refused authentication while looking up {target}: "
+                "check REDIS_SENTINEL_USERNAME/REDIS_SENTINEL_PASSWORD"
+            )
+        return (
+            f"no sentinel returned a master named '{settings.sentinel_master}' ({target}): "
+            "check REDIS_SENTINEL_MASTER and REDIS_SENTINEL_HOSTS"
+        )
+    if isinstance(error, (AuthenticationError, AuthenticationWrongNumberOfArgsError)) or any(
+        marker in text for marker in ("WRONGPASS", "NOAUTH", "invalid password", "invalid username-password")
+    ):
+        who = f"user '{settings.username}'" if settings.username else "the default user"
+        return f"AUTH failed for {who} on {target}: check REDIS_USERNAME/REDIS_PASSWORD"
+    if isinstance(error, ReadOnlyError):
+        return f"{target} is a read-only replica: point REDIS_HOST at the master or use REDIS_SENTINEL_HOSTS"
+    if isinstance(error, TimeoutError):
+        return f"{target} did not answer within REDIS_TIMEOUT ({settings.timeout:g} s): check REDIS_HOST/REDIS_PORT, the network, or raise REDIS_TIMEOUT"
+    if isinstance(error, ConnectionError):
+        lowered = text.lower()
+        if "certificate verify failed" in lowered or "hostname mismatch" in lowered or "ip address mismatch" in lowered:
+            return (
+                f"REDIS_SSL_VERIFY=yes but the certificate of {target} could not be verified ({_ssl_reason(text)}): "
+                "install your CA (SSL_CERT_FILE) or set REDIS_SSL_VERIFY=no"
+            )
+        if "ssl" in lowered or "wrong version number" in lowered or "record layer" in lowered:
+            return f"TLS handshake with {target} failed: check REDIS_SSL matches the server's port (TLS or plain)"
+        if "connection reset" in lowered or "closed by server" in lowered:
+            return f"{target} closed the connection: check REDIS_SSL (TLS port vs plain port) and REDIS_PORT"
+        return f"cannot connect to {target}: check REDIS_HOST/REDIS_PORT and that Redis is running ({_first_line(text)})"
+    if isinstance(error, ResponseError):
+        if "DB index is out of range" in text:
+            return f"REDIS_DATABASE={settings.database} does not exist on {target}: use a database below its 'databases' setting"
+        if "NOPERM" in text:
+            return f"the ACL user lacks a permission on {target} ({_first_line(text)}): extend its ACL (see README, least-privilege ACL)"
+        return f"Redis answered an error on {target}: {_first_line(text)}"
+    if isinstance(error, RedisError):
+        return f"Redis error on {target}: {_first_line(text)}"
+    return f"unexpected error talking to {target}: {type(error).__name__}"
+
+
+def _ssl_reason(text: str) -> str:
+    for reason in ("unable to get local issuer certificate", "self-signed certificate", "certificate has expired",
+                   "Hostname mismatch", "IP address mismatch", "self signed certificate"):
+        if reason.lower() in text.lower():
+            return reason.lower()
+    return "certificate verify failed"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:200] if text.strip() else "no detail"

@@ -1,0 +1,230 @@
+"""Environment → frozen, validated :class:`Settings`.
+
+plugin.json is the single source of truth: names, defaults, regexes and the expected form (its ``help``
+text) all come from it. On top of the regexes this module applies the cross-field rules and the
+*units-by-ownership* rule: our table is in seconds, but when BunkerWeb's core ``redis`` plugin is
+installed it owns the same names in milliseconds, and every consumer (jobs, CLI, UI, Lua) follows it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+PLUGIN_JSON = Path(__file__).resolve().parents[2] / "plugin.json"
+DEFAULT_CORE_DIR = "/usr/share/bunkerweb/core"
+DEFAULT_SENTINEL_PORT = 26379
+DEFAULT_MASTER = "mymaster"
+SECRET_SETTINGS = frozenset({"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"})
+UNIT_SETTINGS = ("REDIS_TIMEOUT", "REDIS_KEEPALIVE_IDLE")
+
+UNITS_SECONDS = "seconds"
+UNITS_CORE_MS = "milliseconds (owned by BunkerWeb's core redis plugin)"
+
+
+@lru_cache(maxsize=8)
+def _read_plugin_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def plugin_definition() -> dict:
+    """Our plugin.json, parsed once per process."""
+    return _read_plugin_json(str(PLUGIN_JSON))
+
+
+def setting_definitions() -> dict[str, dict]:
+    return plugin_definition()["settings"]
+
+
+@dataclass(frozen=True)
+class SentinelAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad setting: which one, the value (secrets masked) and what was expected."""
+
+    setting: str
+    value: str
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.setting}={self.value!r} is invalid: expected {self.expected}"
+
+
+class SettingsError(ValueError):
+    """All the problems of one environment, one line each."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool = False
+    host: str = ""
+    port: int = 6379
+    database: int = 0
+    ssl: bool = False
+    ssl_verify: bool = True
+    timeout: float = 5.0  # seconds, whatever unit the owner uses
+    keepalive_idle: float = 300.0  # seconds
+    keepalive_pool: int = 3
+    username: str = ""
+    password: str = field(default="", repr=False)
+    sentinels: tuple[SentinelAddress, ...] = ()
+    sentinel_username: str = ""
+    sentinel_password: str = field(default="", repr=False)
+    sentinel_master: str = DEFAULT_MASTER
+    ca_file: str | None = None  # SSL_CERT_FILE: extra trusted CAs (private CA)
+    units: str = UNITS_SECONDS
+    notices: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def mode(self) -> str:
+        return "sentinel" if self.sentinels else "standalone"
+
+    @property
+    def timeout_ms(self) -> int:
+        return max(1, round(self.timeout * 1000))
+
+    @property
+    def keepalive_idle_ms(self) -> int:
+        return round(self.keepalive_idle * 1000)
+
+    def target(self) -> str:
+        """Where we connect, for messages (never carries credentials)."""
+        if self.sentinels:
+            return f"master '{self.sentinel_master}' via sentinels " + " ".join(map(str, self.sentinels))
+        return f"{'rediss' if self.ssl else 'redis'}://{_bracket(self.host)}:{self.port}/{self.database}"
+
+    def public(self) -> dict:
+        """A secret-free summary for reports, the UI and logs."""
+        return {
+            "mode": self.mode,
+            "target": self.target(),
+            "database": self.database,
+            "tls": self.ssl,
+            "tls_verify": self.ssl and self.ssl_verify,
+            "username": self.username or None,
+            "password_set": bool(self.password),
+            "sentinel_master": self.sentinel_master if self.sentinels else None,
+            "sentinel_username": self.sentinel_username or None,
+            "sentinel_password_set": bool(self.sentinel_password),
+            "timeout_s": self.timeout,
+            "keepalive_idle_s": self.keepalive_idle,
+            "keepalive_pool": self.keepalive_pool,
+            "units": self.units,
+        }
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def core_redis_plugin(env: Mapping[str, str]) -> dict | None:
+    """BunkerWeb's core ``redis`` plugin.json when installed (it then owns the REDIS_* names)."""
+    core_dir = env.get("REDISSYNC_BW_CORE_DIR") or DEFAULT_CORE_DIR
+    path = Path(core_dir, "redis", "plugin.json")
+    try:
+        definition = _read_plugin_json(str(path))
+    except (OSError, ValueError):
+        return None
+    return definition if "REDIS_TIMEOUT" in definition.get("settings", {}) else None
+
+
+def mask(setting: str, value: str) -> str:
+    if setting in SECRET_SETTINGS and value:
+        return "********"
+    return value if len(value) <= 80 else value[:77] + "..."
+
+
+def _expected(definition: dict) -> str:
+    return definition["help"].rstrip(".")
+
+
+def parse_sentinel_hosts(value: str) -> tuple[SentinelAddress, ...]:
+    """``host[:port]`` items separated by spaces; ``[v6]:port`` for IPv6. Assumes a regex-valid value."""
+    addresses = []
+    for item in value.split():
+        match = re.fullmatch(r"\[(?P<v6>[^\]]+)\](?::(?P<p6>\d+))?|(?P<host>[^:]+)(?::(?P<port>\d+))?", item)
+        host = match.group("v6") or match.group("host")
+        port = match.group("p6") or match.group("port")
+        addresses.append(SentinelAddress(host, int(port) if port else DEFAULT_SENTINEL_PORT))
+    return tuple(addresses)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Validate an environment (``os.environ`` inside BunkerWeb) into :class:`Settings`.
+
+    Raises :class:`SettingsError` listing *every* bad setting at once, so a user fixes them in one go.
+    """
+    env = os.environ if env is None else env
+    definitions = setting_definitions()
+    core = core_redis_plugin(env)
+    owner_defaults = {name: d["default"] for name, d in definitions.items()}
+    if core:
+        owner_defaults.update({name: d["default"] for name, d in core["settings"].items() if name in owner_defaults})
+    raw = {name: str(env.get(name, owner_defaults[name])) for name in definitions}
+    problems: list[Problem] = []
+    notices: list[str] = []
+    warnings: list[str] = []
+
+    raw["REDIS_SENTINEL_HOSTS"] = raw["REDIS_SENTINEL_HOSTS"].strip()
+    if not raw["REDIS_SENTINEL_MASTER"].strip():
+        # BunkerWeb's core plugin defaults the master to "": only worth a notice when sentinels are used.
+        if raw["REDIS_SENTINEL_HOSTS"]:
+            notices.append(f"REDIS_SENTINEL_MASTER is empty: using the default master name '{DEFAULT_MASTER}'")
+        raw["REDIS_SENTINEL_MASTER"] = DEFAULT_MASTER
+
+    for name, definition in definitions.items():
+        # fullmatch, not BunkerWeb's re.search: "$" would let a trailing newline through.
+        if not re.fullmatch(definition["regex"], raw[name]):
+            problems.append(Problem(name, mask(name, raw[name]), _expected(definition)))
+    host = raw["REDIS_HOST"]
+    enabled = raw["USE_REDIS"] == "yes"
+    if enabled and not host and not raw["REDIS_SENTINEL_HOSTS"]:
+        problems.append(
+            Problem("REDIS_HOST", "", "a Redis hostname or IP when USE_REDIS=yes (or set REDIS_SENTINEL_HOSTS)")
+        )
+    if problems:
+        raise SettingsError(problems)
+
+    ssl = raw["REDIS_SSL"] == "yes"
+    if raw["REDIS_SSL_VERIFY"] == "yes" and not ssl and enabled:
+        warnings.append("REDIS_SSL_VERIFY=yes has no effect without REDIS_SSL=yes: the connection is not encrypted")
+    divisor = 1000.0 if core else 1.0
+    return Settings(
+        enabled=enabled,
+        host=host,
+        port=int(raw["REDIS_PORT"]),
+        database=int(raw["REDIS_DATABASE"]),
+        ssl=ssl,
+        ssl_verify=raw["REDIS_SSL_VERIFY"] == "yes",
+        timeout=float(raw["REDIS_TIMEOUT"]) / divisor,
+        keepalive_idle=int(raw["REDIS_KEEPALIVE_IDLE"]) / divisor,
+        keepalive_pool=int(raw["REDIS_KEEPALIVE_POOL"]),
+        username=raw["REDIS_USERNAME"],
+        password=raw["REDIS_PASSWORD"],
+        sentinels=parse_sentinel_hosts(raw["REDIS_SENTINEL_HOSTS"]),
+        sentinel_username=raw["REDIS_SENTINEL_USERNAME"],
+        sentinel_password=raw["REDIS_SENTINEL_PASSWORD"],
+        sentinel_master=raw["REDIS_SENTINEL_MASTER"],
+        ca_file=env.get("SSL_CERT_FILE") or None,
+        units=UNITS_CORE_MS if core else UNITS_SECONDS,
+        notices=tuple(notices),
+        warnings=tuple(warnings),
+    )

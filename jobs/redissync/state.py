@@ -1,0 +1,109 @@
+"""Where job state lives: BunkerWeb's job cache inside BunkerWeb, a local directory elsewhere.
+
+Inside BunkerWeb the ``jobs`` module (``/usr/share/bunkerweb/utils/jobs.py``) is importable; its ``Job``
+writes files under ``/var/cache/bunkerweb/redissync/`` and persists them in BunkerWeb's database, so
+state survives a scheduler container being replaced. Elsewhere (tests, ``make demo``, bwcli run by hand)
+state goes to ``REDISSYNC_STATE_DIR``, or ``<user cache dir>/redissync``. Every job uses this module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+PLUGIN_ROOT = Path(__file__).resolve().parents[2]
+LOGGER = logging.getLogger("redissync")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write through a temporary file + rename: a crash mid-write leaves the old file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    if env.get("REDISSYNC_STATE_DIR"):
+        return Path(env["REDISSYNC_STATE_DIR"])
+    cache_home = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home) / "redissync"
+
+
+class StateStore:
+    """Named blobs (reports, journals) for one job; ``directory`` for files a job manages itself."""
+
+    def __init__(self, directory: Path, bunkerweb_job: Any = None):
+        self.directory = directory
+        self._job = bunkerweb_job
+
+    @property
+    def inside_bunkerweb(self) -> bool:
+        return self._job is not None
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return (self.directory / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, name: str, data: bytes) -> None:
+        if self._job is not None:
+            # Job.cache_file writes the file atomically and upserts it in BunkerWeb's database.
+            ok, message = self._job.cache_file(name, data)
+            if not ok:
+                raise OSError(f"BunkerWeb's job cache refused {name}: {message}")
+            return
+        atomic_write(self.directory / name, data)
+
+    def persist(self, name: str) -> None:
+        """Push a file the job wrote itself in ``directory`` to BunkerWeb's database (no-op outside)."""
+        if self._job is not None:
+            ok, message = self._job.cache_file(name, self.directory / name)
+            if not ok:
+                raise OSError(f"BunkerWeb's job cache refused {name}: {message}")
+
+    def read_json(self, name: str) -> Any:
+        data = self.read(name)
+        if data is None:
+            return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            LOGGER.warning("state file %s is not valid JSON, ignoring it", name)
+            return None
+
+    def write_json(self, name: str, value: Any) -> None:
+        self.write(name, json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
+
+
+def _bunkerweb_job_class() -> Any:
+    try:
+        module = importlib.import_module("jobs")
+    except ImportError:
+        return None
+    return getattr(module, "Job", None)
+
+
+def open_state(job_file: str | Path | None = None, env: Mapping[str, str] | None = None) -> StateStore:
+    """The state store for a job (``job_file`` = the job's ``__file__``; BunkerWeb keys its cache by it)."""
+    env = os.environ if env is None else env
+    job_class = None if env.get("REDISSYNC_STATE_DIR") else _bunkerweb_job_class()
+    if job_class is not None:
+        job_path = Path(job_file) if job_file else PLUGIN_ROOT / "jobs" / "redissync-check.py"
+        job = job_class(logging.getLogger("REDISSYNC"), str(job_path))
+        directory = Path(getattr(job, "job_path", Path("/var/cache/bunkerweb") / PLUGIN_ROOT.name))
+        return StateStore(directory, job)
+    return StateStore(default_state_dir(env))

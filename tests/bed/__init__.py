@@ -1,0 +1,1 @@
+"""The real-server test bed: redis-server, redis-sentinel (and nginx, later) on loopback."""

@@ -1,0 +1,120 @@
+"""A Sentinel topology: master, replica, three sentinels (ACL-protected), with failover helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .servers import RedisServer, TLSFiles, wait_until
+
+MASTER_NAME = "mymaster"
+SENTINEL_USER = "sentinel-admin"
+SENTINEL_PASSWORD = "Sentinel-Pw-9c41e7d0-redissync"
+DATA_PASSWORD = "Data-Pw-4b8e2a61-redissync"
+FAILOVER_TIMEOUT = 30.0
+
+
+@dataclass
+class SentinelTopology:
+    workdir: Path
+    tls: TLSFiles | None = None
+    down_after_ms: int = 1000
+    master: RedisServer = field(init=False)
+    replica: RedisServer = field(init=False)
+    sentinels: list[RedisServer] = field(init=False, default_factory=list)
+
+    def _data_node(self, name: str, extra: list[str]) -> RedisServer:
+        return RedisServer(self.workdir / name, password=DATA_PASSWORD, tls=self.tls, name=name,
+                           extra=[f"masterauth {DATA_PASSWORD}", "replica-read-only yes", *extra])
+
+    def start(self) -> "SentinelTopology":
+        self.master = self._data_node("master", []).start()
+        self.replica = self._data_node("replica", [f"replicaof 127.0.0.1 {self.master.port}"]).start()
+        wait_until(lambda: self.replica.client().info("replication")["master_link_status"] == "up", 15,
+                   "the replica to sync with the master")
+        for index in range(3):
+            sentinel = RedisServer(
+                self.workdir / f"sentinel{index}", name=f"sentinel{index}", sentinel=True, tls=self.tls,
+                acl_lines=[
+                    "user default off",
+                    f"user {SENTINEL_USER} on >{SENTINEL_PASSWORD} ~* &* +@all",
+                    f"sentinel sentinel-user {SENTINEL_USER}",
+                    f"sentinel sentinel-pass {SENTINEL_PASSWORD}",
+                ],
+                extra=[
+                    f"sentinel monitor {MASTER_NAME} 127.0.0.1 {self.master.port} 2",
+                    f"sentinel auth-pass {MASTER_NAME} {DATA_PASSWORD}",
+                    f"sentinel down-after-milliseconds {MASTER_NAME} {self.down_after_ms}",
+                    f"sentinel failover-timeout {MASTER_NAME} 10000",
+                    f"sentinel parallel-syncs {MASTER_NAME} 1",
+                ],
+                admin_username=SENTINEL_USER, admin_password=SENTINEL_PASSWORD,
+            )
+            self.sentinels.append(sentinel.start())
+        wait_until(self._converged, 30, "three sentinels to see each other and the replica")
+        return self
+
+    def _converged(self) -> bool:
+        for sentinel in self.sentinels:
+            client = sentinel.client()
+            if len(client.sentinel_sentinels(MASTER_NAME)) != 2:
+                return False
+            replicas = client.sentinel_slaves(MASTER_NAME)
+            if not any(r["port"] == self.replica.port and not r["is_sdown"] for r in replicas):
+                return False
+        return True
+
+    @property
+    def nodes(self) -> list[RedisServer]:
+        return [self.master, self.replica]
+
+    def master_port(self, sentinel: RedisServer | None = None) -> int:
+        sentinel = sentinel or self.sentinels[0]
+        _, port = sentinel.client().sentinel_get_master_addr_by_name(MASTER_NAME)
+        return int(port)
+
+    def node_on(self, port: int) -> RedisServer:
+        return next(node for node in self.nodes if node.port == port)
+
+    def wait_for_promotion(self, old_port: int, timeout: float = FAILOVER_TIMEOUT) -> RedisServer:
+        """Every live sentinel names a new master, that node is a master, and the old one (if alive) has
+        been turned into a replica: until then a client may still write to the old master."""
+        old = self.node_on(old_port)
+
+        def promoted() -> int | None:
+            ports = {self.master_port(s) for s in self.sentinels if s.process is not None}
+            if len(ports) != 1 or old_port in ports:
+                return None
+            port = ports.pop()
+            if self.node_on(port).client().info("replication")["role"] != "master":
+                return None
+            if old.process is not None and old.client().info("replication")["role"] != "slave":
+                return None
+            return port
+
+        return self.node_on(wait_until(promoted, timeout, f"a new master to replace port {old_port}"))
+
+    def failover(self) -> RedisServer:
+        """``SENTINEL FAILOVER``; returns the newly promoted node once all sentinels agree."""
+        old_port = self.master_port()
+        self.sentinels[0].client().execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+        return self.wait_for_promotion(old_port)
+
+    def settings_env(self, **overrides: str) -> dict[str, str]:
+        env = {
+            "USE_REDIS": "yes",
+            "REDIS_SENTINEL_HOSTS": " ".join(f"127.0.0.1:{s.port}" for s in self.sentinels),
+            "REDIS_SENTINEL_MASTER": MASTER_NAME,
+            "REDIS_SENTINEL_USERNAME": SENTINEL_USER,
+            "REDIS_SENTINEL_PASSWORD": SENTINEL_PASSWORD,
+            "REDIS_PASSWORD": DATA_PASSWORD,
+        }
+        if self.tls:
+            env.update(REDIS_SSL="yes", REDIS_SSL_VERIFY="yes", SSL_CERT_FILE=str(self.tls.ca))
+        env.update(overrides)
+        return env
+
+    def stop(self) -> None:
+        for server in [*self.sentinels, getattr(self, "replica", None), getattr(self, "master", None)]:
+            if server is not None:
+                server.stop(hard=True)

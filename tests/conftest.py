@@ -1,0 +1,79 @@
+"""Fixtures of the real-server test bed. Every server is started on a random loopback port in the
+test's own temp dir and stopped when the fixture ends."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from tests.bed.acl import FULL_PASSWORD, FULL_USER, acl_lines
+from tests.bed.sentinel import SentinelTopology
+from tests.bed.servers import RedisServer
+from tests.bed.tls import TestPKI
+
+REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the developer's real state dir or BunkerWeb core dir."""
+    monkeypatch.setenv("REDISSYNC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("REDISSYNC_BW_CORE_DIR", str(tmp_path / "no-bunkerweb-core"))
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+    return TestPKI(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def make_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """Factory: ``make_redis(password=..., tls=..., extra=[...])`` → a started server, stopped at teardown."""
+    started: list[RedisServer] = []
+
+    def make(name: str = "redis", **options) -> RedisServer:
+        server = RedisServer(tmp_path / f"{name}{len(started)}", name=name, **options).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop(hard=True)
+
+
+@pytest.fixture
+def plain_redis(make_redis) -> RedisServer:
+    return make_redis()
+
+
+@pytest.fixture
+def password_redis(make_redis) -> RedisServer:
+    return make_redis(password=REDIS_PASSWORD)
+
+
+@pytest.fixture
+def acl_redis(make_redis) -> RedisServer:
+    return make_redis(acl_lines=acl_lines(), admin_username=FULL_USER, admin_password=FULL_PASSWORD)
+
+
+@pytest.fixture
+def tls_redis(make_redis, pki: TestPKI) -> RedisServer:
+    return make_redis(name="tls", tls=pki.server())
+
+
+@pytest.fixture
+def sentinel_topology(tmp_path: Path) -> Iterator[SentinelTopology]:
+    topology = SentinelTopology(tmp_path / "sentinel")
+    try:
+        yield topology.start()
+    finally:
+        topology.stop()
+
+
+@pytest.fixture
+def captured_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog

@@ -1,0 +1,198 @@
+"""The settings model: plugin.json regexes, cross-field rules, units by ownership, masking."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from redissync.settings import (
+    UNITS_CORE_MS,
+    UNITS_SECONDS,
+    SentinelAddress,
+    SettingsError,
+    load_settings,
+    setting_definitions,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+# Accepted and rejected values per setting: the contract our regexes must honour.
+CASES: dict[str, tuple[list[str], list[str]]] = {
+    "USE_REDIS": (["yes", "no"], ["", "YES", "true", "yes ", "1"]),
+    "REDIS_SSL": (["yes", "no"], ["", "on", "no "]),
+    "REDIS_SSL_VERIFY": (["yes", "no"], ["Yes", "n"]),
+    "REDIS_HOST": (
+        ["", "redis", "redis.example.com", "bw_redis", "127.0.0.1", "10.0.0.254", "::1", "fe80::1",
+         "2001:db8::8a2e:370:7334", "redis-1.internal.", "a" * 63],
+        ["redis://host", "host:6379", "a b", "/var/run/redis.sock", "999.1.1.1", "1.2.3", "[::1]", ":::1",
+         "-redis", "redis-", "a" * 64, "host/x", "ho st", "2001:db8::g"],
+    ),
+    "REDIS_PORT": (["1", "6379", "65535", "26379"], ["0", "65536", "", "-1", "6379a", "06379", "99999"]),
+    "REDIS_DATABASE": (["0", "9", "15"], ["16", "-1", "", "01", "a"]),
+    "REDIS_TIMEOUT": (["5", "0.5", "1000", "1.25", "10.0"], ["0", "0.0", "", "-1", ".5", "5.", "1e3", "abc"]),
+    "REDIS_KEEPALIVE_IDLE": (["0", "300", "30000"], ["", "-1", "1.5", "x"]),
+    "REDIS_KEEPALIVE_POOL": (["1", "3", "100"], ["0", "", "-2", "1.5", "01"]),
+    "REDIS_USERNAME": (["", "bunkerweb", "user@x"], ["a b", "tab\tuser"]),
+    "REDIS_SENTINEL_USERNAME": (["", "sentinel-admin"], ["a b"]),
+    "REDIS_SENTINEL_MASTER": (["mymaster", "bw-master"], ["", "my master"]),
+    "REDIS_PASSWORD": (["", "any thing !@#$%^&*() \\ \" '"], []),
+    "REDIS_SENTINEL_PASSWORD": (["", "p w"], []),
+    "REDIS_SENTINEL_HOSTS": (
+        ["", "s1", "s1:26379", "s1:26379 s2:26380 10.0.0.3", "[::1]:26379", "[fe80::1]", "sentinel.example.com:1"],
+        ["s1 ", " s1", "s1  s2", "s1:0", "s1:65536", "::1:26379", "http://s1", "s1,s2", "s1:abc"],
+    ),
+}
+
+
+def test_cases_cover_every_setting() -> None:
+    assert set(CASES) == set(setting_definitions())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_python_regex_accepts_and_rejects(name: str) -> None:
+    regex = setting_definitions()[name]["regex"]
+    accepted, rejected = CASES[name]
+    assert [v for v in accepted if not re.search(regex, v)] == []
+    assert [v for v in rejected if re.search(regex, v)] == []
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is needed to check the browser's regex engine")
+def test_browser_regex_engines_agree() -> None:
+    """The UI validates with ``new RegExp(p)`` and the HTML pattern attribute (``v`` flag): same verdicts."""
+    cases = {name: {"regex": setting_definitions()[name]["regex"], "accepted": a, "rejected": r}
+             for name, (a, r) in CASES.items()}
+    script = """
+    const cases = JSON.parse(require('fs').readFileSync(0, 'utf8')); const bad = [];
+    for (const [name, c] of Object.entries(cases)) for (const flags of ['', 'v']) {
+      let rx; try { rx = new RegExp(c.regex, flags); } catch (e) { bad.push(`${name}/${flags}: ${e.message}`); continue; }
+      for (const v of c.accepted) if (!rx.test(v)) bad.push(`${name}/${flags} rejects ${JSON.stringify(v)}`);
+      for (const v of c.rejected) if (rx.test(v)) bad.push(`${name}/${flags} accepts ${JSON.stringify(v)}`);
+    }
+    console.log(JSON.stringify(bad));"""
+    result = subprocess.run(["node", "-e", script], input=json.dumps(cases), capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []
+
+
+def test_every_default_matches_its_own_regex() -> None:
+    for name, definition in setting_definitions().items():
+        assert re.search(definition["regex"], definition["default"]), name
+
+
+def test_defaults_are_the_spec_table() -> None:
+    defaults = {name: d["default"] for name, d in setting_definitions().items()}
+    assert defaults == {
+        "USE_REDIS": "no", "REDIS_HOST": "", "REDIS_PORT": "6379", "REDIS_DATABASE": "0", "REDIS_SSL": "no",
+        "REDIS_SSL_VERIFY": "yes", "REDIS_TIMEOUT": "5", "REDIS_USERNAME": "", "REDIS_PASSWORD": "",
+        "REDIS_SENTINEL_HOSTS": "", "REDIS_SENTINEL_USERNAME": "", "REDIS_SENTINEL_PASSWORD": "",
+        "REDIS_SENTINEL_MASTER": "mymaster", "REDIS_KEEPALIVE_IDLE": "300", "REDIS_KEEPALIVE_POOL": "3",
+    }
+
+
+def test_empty_environment_is_disabled_with_spec_defaults() -> None:
+    settings = load_settings({})
+    assert not settings.enabled
+    assert (settings.port, settings.database, settings.timeout, settings.keepalive_idle, settings.keepalive_pool) == (
+        6379, 0, 5.0, 300.0, 3)
+    assert settings.units == UNITS_SECONDS
+
+
+def test_typed_standalone_configuration() -> None:
+    settings = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "redis.example.com", "REDIS_PORT": "6380",
+                              "REDIS_DATABASE": "3", "REDIS_TIMEOUT": "0.5", "REDIS_SSL": "yes",
+                              "REDIS_USERNAME": "bw", "REDIS_PASSWORD": "pw"})
+    assert settings.enabled and settings.ssl and settings.ssl_verify
+    assert (settings.host, settings.port, settings.database, settings.timeout) == ("redis.example.com", 6380, 3, 0.5)
+    assert settings.mode == "standalone"
+    assert settings.timeout_ms == 500
+
+
+def test_sentinel_hosts_parsed_with_default_port_and_ipv6() -> None:
+    settings = load_settings({"USE_REDIS": "yes", "REDIS_SENTINEL_HOSTS": "s1 s2:26380 [::1]:26381 [fe80::2]"})
+    assert settings.sentinels == (SentinelAddress("s1", 26379), SentinelAddress("s2", 26380),
+                                  SentinelAddress("::1", 26381), SentinelAddress("fe80::2", 26379))
+    assert settings.mode == "sentinel"
+    assert str(settings.sentinels[2]) == "[::1]:26381"
+
+
+def test_all_problems_reported_at_once_naming_setting_and_form() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"USE_REDIS": "maybe", "REDIS_PORT": "70000", "REDIS_DATABASE": "16", "REDIS_TIMEOUT": "0"})
+    lines = str(caught.value).splitlines()
+    assert [p.setting for p in caught.value.problems] == ["USE_REDIS", "REDIS_PORT", "REDIS_DATABASE", "REDIS_TIMEOUT"]
+    assert lines[1] == "REDIS_PORT='70000' is invalid: expected TCP port of the Redis server (1-65535)"
+    assert "0-15" in lines[2] and "positive number of seconds" in lines[3]
+
+
+def test_secret_values_are_masked_in_errors() -> None:
+    secret = "Hunter2-Distinctive-Secret"
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_PASSWORD": secret + "\nsecond line"})
+    assert "REDIS_PASSWORD" in str(caught.value)
+    assert secret not in str(caught.value) and secret not in repr(caught.value.problems)
+
+
+def test_trailing_newline_rejected_although_re_search_would_accept_it() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"USE_REDIS": "yes\n", "REDIS_HOST": "h"})
+    assert caught.value.problems[0].setting == "USE_REDIS"
+
+
+def test_settings_repr_hides_passwords() -> None:
+    settings = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_PASSWORD": "pw-abc-123",
+                              "REDIS_SENTINEL_PASSWORD": "spw-xyz-789"})
+    assert "pw-abc-123" not in repr(settings) and "spw-xyz-789" not in repr(settings)
+    assert "pw-abc-123" not in json.dumps(settings.public())
+
+
+def test_enabled_needs_host_or_sentinels() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"USE_REDIS": "yes"})
+    assert caught.value.problems[0].setting == "REDIS_HOST"
+    assert "REDIS_SENTINEL_HOSTS" in str(caught.value)
+    assert load_settings({"USE_REDIS": "yes", "REDIS_SENTINEL_HOSTS": "s1"}).mode == "sentinel"
+
+
+def test_verify_without_ssl_is_a_warning_not_an_error() -> None:
+    settings = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_SSL": "no", "REDIS_SSL_VERIFY": "yes"})
+    assert any("REDIS_SSL_VERIFY" in warning for warning in settings.warnings)
+
+
+def test_empty_master_with_sentinels_falls_back_with_a_notice() -> None:
+    settings = load_settings({"USE_REDIS": "yes", "REDIS_SENTINEL_HOSTS": "s1", "REDIS_SENTINEL_MASTER": ""})
+    assert settings.sentinel_master == "mymaster"
+    assert any("REDIS_SENTINEL_MASTER" in notice for notice in settings.notices)
+
+
+@pytest.fixture
+def core_redis_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    core = tmp_path / "core"
+    (core / "redis").mkdir(parents=True)
+    shutil.copy(DATA / "plugin-json" / "core" / "redis.json", core / "redis" / "plugin.json")
+    monkeypatch.setenv("REDISSYNC_BW_CORE_DIR", str(core))
+    return core
+
+
+def test_core_plugin_owns_units_in_milliseconds(core_redis_installed: Path) -> None:
+    env = {"REDISSYNC_BW_CORE_DIR": str(core_redis_installed), "USE_REDIS": "yes", "REDIS_HOST": "h",
+           "REDIS_TIMEOUT": "1500", "REDIS_KEEPALIVE_IDLE": "30000"}
+    settings = load_settings(env)
+    assert settings.units == UNITS_CORE_MS
+    assert (settings.timeout, settings.keepalive_idle) == (1.5, 30.0)
+    assert settings.timeout_ms == 1500 and settings.keepalive_idle_ms == 30000
+
+
+def test_core_plugin_defaults_apply_when_unset(core_redis_installed: Path) -> None:
+    settings = load_settings({"REDISSYNC_BW_CORE_DIR": str(core_redis_installed), "USE_REDIS": "yes",
+                              "REDIS_HOST": "h"})
+    assert (settings.timeout, settings.keepalive_idle, settings.keepalive_pool) == (1.0, 30.0, 10)
+
+
+def test_seconds_rule_without_core(tmp_path: Path) -> None:
+    settings = load_settings({"REDISSYNC_BW_CORE_DIR": str(tmp_path), "USE_REDIS": "yes", "REDIS_HOST": "h",
+                              "REDIS_TIMEOUT": "3", "REDIS_KEEPALIVE_IDLE": "60"})
+    assert (settings.units, settings.timeout, settings.keepalive_idle) == (UNITS_SECONDS, 3.0, 60.0)
