@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .servers import RedisServer, TLSFiles, wait_until
+from .servers import RedisServer, TLSFiles, free_port, wait_until
 
 MASTER_NAME = "mymaster"
 SENTINEL_USER = "sentinel-admin"
@@ -25,16 +26,21 @@ class SentinelTopology:
 
     def _data_node(self, name: str, extra: list[str]) -> RedisServer:
         return RedisServer(self.workdir / name, password=DATA_PASSWORD, tls=self.tls, name=name,
-                           extra=[f"masterauth {DATA_PASSWORD}", "replica-read-only yes", *extra])
+                           extra=[f"masterauth {DATA_PASSWORD}", "replica-read-only yes", "repl-diskless-sync-delay 0", *extra])
 
     def start(self) -> "SentinelTopology":
         self.master = self._data_node("master", []).start()
         self.replica = self._data_node("replica", [f"replicaof 127.0.0.1 {self.master.port}"]).start()
         wait_until(lambda: self.replica.client().info("replication")["master_link_status"] == "up", 15,
                    "the replica to sync with the master")
+        # Pre-seeded ids and peers: the topology converges at once instead of after several hello rounds.
+        ports = [free_port() for _ in range(3)]
+        ids = [secrets.token_hex(20) for _ in range(3)]
         for index in range(3):
+            peers = [f"sentinel known-sentinel {MASTER_NAME} 127.0.0.1 {ports[i]} {ids[i]}" for i in range(3) if i != index]
             sentinel = RedisServer(
                 self.workdir / f"sentinel{index}", name=f"sentinel{index}", sentinel=True, tls=self.tls,
+                port=ports[index],
                 acl_lines=[
                     "user default off",
                     f"user {SENTINEL_USER} on >{SENTINEL_PASSWORD} ~* &* +@all",
@@ -47,6 +53,9 @@ class SentinelTopology:
                     f"sentinel down-after-milliseconds {MASTER_NAME} {self.down_after_ms}",
                     f"sentinel failover-timeout {MASTER_NAME} 10000",
                     f"sentinel parallel-syncs {MASTER_NAME} 1",
+                    f"sentinel myid {ids[index]}",
+                    f"sentinel known-replica {MASTER_NAME} 127.0.0.1 {self.replica.port}",
+                    *peers,
                 ],
                 admin_username=SENTINEL_USER, admin_password=SENTINEL_PASSWORD,
             )
