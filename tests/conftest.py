@@ -4,8 +4,8 @@ test's own temp dir and stopped when the fixture ends."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 

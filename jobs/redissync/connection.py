@@ -146,7 +146,10 @@ def explain(error: BaseException, settings: Settings) -> str:
     if isinstance(error, ReadOnlyError):
         return f"{target} is a read-only replica: point REDIS_HOST at the master or use REDIS_SENTINEL_HOSTS"
     if isinstance(error, TimeoutError):
-        return f"{target} did not answer within REDIS_TIMEOUT ({settings.timeout:g} s): check REDIS_HOST/REDIS_PORT, the network, or raise REDIS_TIMEOUT"
+        return (
+            f"{target} did not answer within REDIS_TIMEOUT ({settings.timeout:g} s): "
+            "check REDIS_HOST/REDIS_PORT, the network, or raise REDIS_TIMEOUT"
+        )
     if isinstance(error, ConnectionError):
         lowered = text.lower()
         if "certificate verify failed" in lowered or "hostname mismatch" in lowered or "ip address mismatch" in lowered:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 
 PLUGIN_JSON = Path(__file__).resolve().parents[2] / "plugin.json"
 DEFAULT_CORE_DIR = "/usr/share/bunkerweb/core"

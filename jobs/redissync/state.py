@@ -13,8 +13,9 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[2]
 LOGGER = logging.getLogger("redissync")

@@ -28,7 +28,7 @@ class SentinelTopology:
         return RedisServer(self.workdir / name, password=DATA_PASSWORD, tls=self.tls, name=name,
                            extra=[f"masterauth {DATA_PASSWORD}", "replica-read-only yes", "repl-diskless-sync-delay 0", *extra])
 
-    def start(self) -> "SentinelTopology":
+    def start(self) -> SentinelTopology:
         self.master = self._data_node("master", []).start()
         self.replica = self._data_node("replica", [f"replicaof 127.0.0.1 {self.master.port}"]).start()
         wait_until(lambda: self.replica.client().info("replication")["master_link_status"] == "up", 15,

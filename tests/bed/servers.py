@@ -13,9 +13,9 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import redis
 
@@ -111,7 +111,7 @@ class RedisServer:
         lines += self.extra
         return "\n".join(lines) + "\n"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for attempt in range(3):
             if not self.port or attempt:
@@ -171,7 +171,7 @@ class RedisServer:
                 self.process.kill()
         self._reap()
 
-    def restart(self) -> "RedisServer":
+    def restart(self) -> RedisServer:
         """Stop and start on the same port: without persistence, the data is gone."""
         self.stop()
         return self.start()

@@ -50,13 +50,13 @@ class TestPKI:
         return self._issue("wrong-host", self.ca, "redis.wrong.example")
 
     def expired(self) -> TLSFiles:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         return self._issue(
             "expired", self.ca, *LOOPBACK_NAMES, not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1)
         )
 
     def expiring(self, days: int) -> TLSFiles:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         return self._issue(
             f"expiring-{days}", self.ca, *LOOPBACK_NAMES, not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=days)
         )

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from redissync.settings import (
     UNITS_CORE_MS,
     UNITS_SECONDS,

@@ -1,0 +1,134 @@
+"""BunkerWeb's Redis key formats, parsed and built in one place (contract §6).
+
+Everything BunkerWeb writes lives in one database with no global prefix, so every scan uses one of the
+MATCH patterns below, and every parser returns ``None`` for a key that only *looks* like ours (an IP
+that is not an IP, a binary name): callers count those as malformed instead of crashing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+# SCAN MATCH patterns
+BAN_PATTERNS = ("bans_ip_*", "bans_service_*_ip_*")
+BAD_BEHAVIOR_PATTERN = "plugin_bad_behavior_*"
+SESSION_PATTERN = "sessions_:*"
+UI_SESSION_PATTERN = "bunkerweb_ui_session:*"
+METRICS_PATTERN = "metrics:*"
+REQUESTS_KEY = "requests"
+REQUESTS_FACET_PATTERN = "requests:facet:*"
+
+# redissync's own namespace
+NAMESPACE = "redissync:"
+GENERATION_KEY = NAMESPACE + "generation"
+LOCK_PREFIX = NAMESPACE + "lock:"
+
+
+def namespaced(*parts: str) -> str:
+    return NAMESPACE + ":".join(parts)
+
+
+def normalize_ip(text: str) -> str | None:
+    """The canonical form of an IPv4/IPv6 address, or None when ``text`` is not one."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class BanKey:
+    """``bans_ip_<ip>`` (global) or ``bans_service_<service>_ip_<ip>`` (service-scoped)."""
+
+    ip: str
+    service: str | None = None
+
+    @property
+    def key(self) -> str:
+        if self.service is None:
+            return f"bans_ip_{self.ip}"
+        return f"bans_service_{self.service}_ip_{self.ip}"
+
+    @property
+    def scope(self) -> str:
+        return "global" if self.service is None else "service"
+
+    def bad_behavior_keys(self) -> tuple[str, ...]:
+        """Counters that would re-ban this IP after an unban (BunkerWeb issue #3818)."""
+        if self.service is None:
+            return (f"plugin_bad_behavior_{self.ip}",)
+        return (f"plugin_bad_behavior_{self.service}_{self.ip}",)
+
+
+_SERVICE_BAN = re.compile(r"bans_service_(?P<service>.+)_ip_(?P<ip>[^_]+)", re.DOTALL)
+
+
+def parse_ban_key(key: bytes | str) -> BanKey | None:
+    """Parse a ban key; the IP is what follows the *last* ``_ip_`` (service names may contain ``_ip_``)."""
+    if isinstance(key, bytes):
+        try:
+            key = key.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if key.startswith("bans_service_"):
+        match = _SERVICE_BAN.fullmatch(key)
+        if not match or not match.group("service"):
+            return None
+        ip = match.group("ip")
+        return BanKey(ip, match.group("service")) if normalize_ip(ip) else None
+    if key.startswith("bans_ip_"):
+        ip = key[len("bans_ip_"):]
+        return BanKey(ip) if normalize_ip(ip) else None
+    return None
+
+
+@dataclass(frozen=True)
+class MetricKey:
+    """``metrics:<plugin>_<kind>_<name>:<worker>`` with kind ``counter`` or ``table``."""
+
+    plugin: str
+    kind: str
+    name: str
+    worker: str
+
+    @property
+    def series(self) -> str:
+        """The name shared by every worker and instance (what the UI aggregates on)."""
+        return f"{self.plugin}_{self.kind}_{self.name}"
+
+
+_METRIC = re.compile(r"metrics:(?P<plugin>[^:]+?)_(?P<kind>counter|table)_(?P<name>.+):(?P<worker>[^:]+)", re.DOTALL)
+
+
+def parse_metric_key(key: bytes | str) -> MetricKey | None:
+    if isinstance(key, bytes):
+        try:
+            key = key.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    match = _METRIC.fullmatch(key)
+    if not match:
+        return None
+    return MetricKey(match.group("plugin"), match.group("kind"), match.group("name"), match.group("worker"))
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """``sessions_:<cookie_name>:<storage key>`` written by lua-resty-session."""
+
+    cookie: str
+    ident: str
+
+
+def parse_session_key(key: bytes | str) -> SessionKey | None:
+    if isinstance(key, bytes):
+        try:
+            key = key.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if not key.startswith("sessions_:"):
+        return None
+    cookie, sep, ident = key[len("sessions_:"):].partition(":")
+    return SessionKey(cookie, ident) if sep and cookie and ident else None
