@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = ("plugin.json", "redissync.lua", "jobs", "bwcli", "confs", "ui", "README.md", "LICENSE")
+RUNTIME = ("plugin.json", "redissync.lua", "jobs", "bwcli", "confs", "ui", "README.md")
 EXECUTABLE_DIRS = ("jobs", "bwcli")
 SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 EPOCH = 315532800  # 1980-01-01: reproducible archives

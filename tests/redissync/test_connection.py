@@ -6,9 +6,9 @@ import logging
 
 import pytest
 from redis.exceptions import ConnectionError, RedisError
+
 from redissync.connection import connect, explain, node_options, sentinel_options
 from redissync.settings import load_settings
-
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER
 from tests.bed.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD
 from tests.conftest import REDIS_PASSWORD

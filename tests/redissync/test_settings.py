@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from redissync.settings import (
     UNITS_CORE_MS,
     UNITS_SECONDS,

@@ -1,0 +1,78 @@
+"""plugin.json against BunkerWeb's plugin rules: the same schema must accept every real BunkerWeb plugin."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+jsonschema = pytest.importorskip("jsonschema")  # a test dependency only: never imported on a job's path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+REAL_PLUGINS = sorted((DATA / "plugin-json").glob("*/*.json"))
+PLUGIN = json.loads((ROOT / "plugin.json").read_text())
+
+
+def validate(document: dict) -> None:
+    schema = json.loads((DATA / "bunkerweb-plugin.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(document)
+
+
+def test_real_plugins_are_present() -> None:
+    assert len(REAL_PLUGINS) >= 45
+
+
+@pytest.mark.parametrize("path", REAL_PLUGINS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_schema_accepts_every_real_bunkerweb_plugin(path: Path) -> None:
+    validate(json.loads(path.read_text()))
+
+
+def test_schema_rejects_what_bunkerweb_rejects() -> None:
+    broken = [
+        {**PLUGIN, "version": "v1"},
+        {**PLUGIN, "stream": "maybe"},
+        {**PLUGIN, "settings": {"use_redis": PLUGIN["settings"]["USE_REDIS"]}},
+        {**PLUGIN, "settings": {"USE_REDIS": {**PLUGIN["settings"]["USE_REDIS"], "default": 0}}},
+        {**PLUGIN, "jobs": [{"name": "x", "file": "x.py", "every": "minute", "reload": "no"}]},
+    ]
+    for document in broken:
+        with pytest.raises(jsonschema.ValidationError):
+            validate(document)
+
+
+def test_our_plugin_json_follows_bunkerweb_rules() -> None:
+    validate(PLUGIN)
+    assert PLUGIN["id"] == "redissync" and PLUGIN["name"] == "Redis"
+
+
+def test_fifteen_global_single_settings() -> None:
+    settings = PLUGIN["settings"]
+    assert len(settings) == 15
+    assert all(s["context"] == "global" and "multiple" not in s for s in settings.values())
+    assert settings["REDIS_SENTINEL_HOSTS"]["type"] == "multivalue" and settings["REDIS_SENTINEL_HOSTS"]["separator"] == " "
+    assert {n for n, s in settings.items() if s["type"] == "password"} == {"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"}
+    assert {n for n, s in settings.items() if s["type"] == "check"} == {"USE_REDIS", "REDIS_SSL", "REDIS_SSL_VERIFY"}
+
+
+def test_ids_are_unique_and_do_not_clash_with_bunkerweb() -> None:
+    ours = [s["id"] for s in PLUGIN["settings"].values()]
+    assert len(set(ours)) == len(ours)
+    taken = {s["id"] for p in REAL_PLUGINS for s in json.loads(p.read_text())["settings"].values()}
+    taken |= {s["id"] for s in json.loads((DATA / "bunkerweb-settings.json").read_text()).values()}
+    assert not set(ours) & taken
+    job_names = {j["name"] for p in REAL_PLUGINS for j in json.loads(p.read_text()).get("jobs", [])}
+    assert not {j["name"] for j in PLUGIN.get("jobs", [])} & job_names
+
+
+def test_declared_jobs_and_commands_exist_and_are_executable() -> None:
+    for job in PLUGIN.get("jobs", []):
+        path = ROOT / "jobs" / job["file"]
+        assert path.is_file(), job
+        assert job["name"].startswith("redissync-")
+    for command, file in PLUGIN.get("bwcli", {}).items():
+        assert (ROOT / "bwcli" / file).is_file(), command
+    for path in [*(ROOT / "jobs").glob("*.py"), *(ROOT / "bwcli").glob("*.py")]:
+        assert os.access(path, os.X_OK), f"{path.relative_to(ROOT)} must be executable (git mode 100755)"

@@ -1,0 +1,53 @@
+"""BunkerWeb key formats: parsing is exact, and anything that only looks like ours is rejected."""
+
+from __future__ import annotations
+
+import pytest
+
+from redissync.keys import BanKey, parse_ban_key, parse_metric_key, parse_session_key
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("bans_ip_1.2.3.4", BanKey("1.2.3.4")),
+        (b"bans_ip_2001:db8::1", BanKey("2001:db8::1")),
+        ("bans_service_www.example.com_ip_10.0.0.1", BanKey("10.0.0.1", "www.example.com")),
+        ("bans_service_app_ip_v2_ip_10.0.0.2", BanKey("10.0.0.2", "app_ip_v2")),
+        ("bans_service_a_ip_::1", BanKey("::1", "a")),
+    ],
+)
+def test_ban_keys_parse(key, expected) -> None:
+    assert parse_ban_key(key) == expected
+    assert parse_ban_key(expected.key) == expected
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["bans_ip_not-an-ip", "bans_ip_", "bans_ip_1.2.3.999", "bans_service__ip_1.2.3.4", "bans_service_x_ip_",
+     b"bans_ip_\xff\xfe", "bans_ipx_1.2.3.4", "other", "bans_service_x_ip_1.2.3.4\n"],
+)
+def test_malformed_ban_keys_rejected(key) -> None:
+    assert parse_ban_key(key) is None
+
+
+def test_ban_scope_and_bad_behavior_counters() -> None:
+    assert BanKey("1.2.3.4").scope == "global"
+    assert BanKey("1.2.3.4").bad_behavior_keys() == ("plugin_bad_behavior_1.2.3.4",)
+    assert BanKey("1.2.3.4", "svc").bad_behavior_keys() == ("plugin_bad_behavior_svc_1.2.3.4",)
+
+
+def test_metric_keys() -> None:
+    key = parse_metric_key("metrics:badbehavior_counter_total:3")
+    assert (key.plugin, key.kind, key.name, key.worker, key.series) == (
+        "badbehavior", "counter", "total", "3", "badbehavior_counter_total")
+    assert parse_metric_key(b"metrics:antibot_table_failed_challenges:12").kind == "table"
+    assert parse_metric_key("metrics:nothing") is None
+    assert parse_metric_key(b"metrics:\xff_counter_x:1") is None
+
+
+def test_session_keys() -> None:
+    key = parse_session_key("sessions_:bw_session:abc:def")
+    assert (key.cookie, key.ident) == ("bw_session", "abc:def")
+    assert parse_session_key("sessions_:onlycookie") is None
+    assert parse_session_key("bunkerweb_ui_session:x") is None

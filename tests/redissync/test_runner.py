@@ -1,0 +1,57 @@
+"""The shared job skeleton: exit codes and the one actionable log line."""
+
+from __future__ import annotations
+
+import logging
+
+from redissync.connection import RedisSyncError
+from redissync.runner import EXIT_FAILED, EXIT_OK, run_job
+
+JOB = "/plugins/redissync/jobs/redissync-test.py"
+
+
+def test_disabled_is_success_and_says_so(captured_logs) -> None:
+    assert run_job(JOB, lambda *a: "never", env={"USE_REDIS": "no"}) == EXIT_OK
+    assert "USE_REDIS is not yes" in captured_logs.text
+
+
+def test_bad_settings_fail_with_every_problem_logged(captured_logs) -> None:
+    code = run_job(JOB, lambda *a: "never", env={"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_PORT": "0",
+                                                 "REDIS_DATABASE": "99"})
+    assert code == EXIT_FAILED
+    errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
+    assert any("REDIS_PORT" in e for e in errors) and any("REDIS_DATABASE" in e for e in errors)
+
+
+def test_success_logs_summary(plain_redis, captured_logs) -> None:
+    def work(settings, client, state, logger):
+        client.set("redissync:test", "1")
+        state.write_json("x.json", {"ok": 1})
+        return "did 1 thing"
+
+    assert run_job(JOB, work, env=plain_redis.settings_env()) == EXIT_OK
+    assert "redissync-test: did 1 thing" in captured_logs.text
+    assert plain_redis.client().get("redissync:test") == b"1"
+
+
+def test_redis_down_is_one_actionable_line(plain_redis, captured_logs) -> None:
+    env = plain_redis.settings_env(REDIS_TIMEOUT="1")
+    plain_redis.stop()
+    assert run_job(JOB, lambda s, c, st, lg: c.ping(), env=env) == EXIT_FAILED
+    errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "REDIS_HOST/REDIS_PORT" in errors[0]
+
+
+def test_domain_error_and_unexpected_error(plain_redis, captured_logs) -> None:
+    def domain(*_):
+        raise RedisSyncError("set REDIS_SOMETHING")
+
+    def unexpected(*_):
+        raise ValueError("secret-value-in-message")
+
+    env = plain_redis.settings_env()
+    assert run_job(JOB, domain, env=env) == EXIT_FAILED
+    assert run_job(JOB, unexpected, env=env) == EXIT_FAILED
+    assert "set REDIS_SOMETHING" in captured_logs.text and "unexpected ValueError" in captured_logs.text
+    assert "secret-value-in-message" not in "\n".join(
+        r.getMessage() for r in captured_logs.records if r.levelno >= logging.INFO)

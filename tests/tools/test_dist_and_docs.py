@@ -1,0 +1,51 @@
+"""`make dist` archives and the generated settings table."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import dist  # noqa: E402
+import docs  # noqa: E402
+
+
+def test_archives_hold_one_plugin_folder_with_runtime_files_only(tmp_path: Path) -> None:
+    zip_path, tar_path = dist.build(tmp_path)
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
+    with tarfile.open(tar_path) as archive:
+        tar_names = archive.getnames()
+        tar_modes = {m.name: m.mode for m in archive.getmembers()}
+    assert sorted(names) == sorted(tar_names)
+    assert {n.split("/")[0] for n in names} == {"redissync"}
+    assert "redissync/plugin.json" in names and "redissync/jobs/redissync/settings.py" in names
+    assert not [n for n in names if "/tests/" in n or "__pycache__" in n or n.endswith(".pyc") or "/bench/" in n]
+    plugin = json.loads((ROOT / "plugin.json").read_text())
+    for job in plugin.get("jobs", []):
+        name = f"redissync/jobs/{job['file']}"
+        assert modes[name] & stat.S_IXUSR and tar_modes[name] & stat.S_IXUSR
+    assert not modes["redissync/jobs/redissync/settings.py"] & stat.S_IXUSR
+
+
+def test_archives_are_reproducible(tmp_path: Path) -> None:
+    first = [p.read_bytes() for p in dist.build(tmp_path / "a")]
+    second = [p.read_bytes() for p in dist.build(tmp_path / "b")]
+    assert first == second
+
+
+def test_readme_settings_table_is_generated_from_plugin_json() -> None:
+    plugin = json.loads((ROOT / "plugin.json").read_text())
+    table = docs.settings_table(plugin)
+    assert len(table.splitlines()) == 2 + len(plugin["settings"])
+    assert "| `REDIS_PORT` | `6379` | global | no |" in table
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "docs.py"), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
