@@ -30,6 +30,29 @@ def namespaced(*parts: str) -> str:
     return NAMESPACE + ":".join(parts)
 
 
+# Key categories for the server figures (prefix → category; first match wins; anything else is "other").
+KEY_CATEGORIES = ("bans", "sessions", "metrics", "counters", "other")
+_CATEGORY_PREFIXES = (
+    (b"bans_", "bans"),
+    (b"sessions_:", "sessions"),
+    (b"bunkerweb_ui_session:", "sessions"),
+    (b"metrics:", "metrics"),
+    (b"requests:", "metrics"),
+    (b"plugin_", "counters"),  # bad behaviour, limit, reverse scan (contract §6.4)
+    (b"bwapi-rl-", "counters"),  # the API's rate limiter (contract §6.3)
+)
+
+
+def key_category(key: bytes) -> str:
+    """Which of :data:`KEY_CATEGORIES` a raw key belongs to."""
+    if key == b"requests":
+        return "metrics"
+    for prefix, category in _CATEGORY_PREFIXES:
+        if key.startswith(prefix):
+            return category
+    return "other"
+
+
 def normalize_ip(text: str) -> str | None:
     """The canonical form of an IPv4/IPv6 address, or None when ``text`` is not one."""
     try:

@@ -1,0 +1,46 @@
+"""BunkerWeb core settings that other plugins own but our jobs must honour (metrics, sessions).
+
+They reach the scheduler's environment like every setting (contract §2), so they are read here, in the
+settings layer, and validated with the owner's regex: the domain never touches ``os.environ``. A bad
+value is a :class:`CoreSettingError` whose message is one actionable sentence naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_MULTIPLIERS = {"": 1, "k": 1000, "m": 1_000_000}  # metrics.lua parse_count: k = 1000, m = 1 000 000
+
+
+class CoreSettingError(ValueError):
+    """A core setting with a value its owner would have rejected."""
+
+
+@dataclass(frozen=True)
+class CountSetting:
+    """An integer setting; ``shorthand`` accepts the ``10k`` / ``1m`` notation metrics.lua accepts."""
+
+    name: str
+    default: str
+    owner: str
+    shorthand: bool = False
+
+    def read(self, env: Mapping[str, str] | None = None) -> int:
+        env = os.environ if env is None else env
+        raw = str(env.get(self.name, self.default)).strip() or self.default
+        pattern = r"(\d{1,12})([kKmM]?)" if self.shorthand else r"(\d{1,12})()"
+        match = re.fullmatch(pattern, raw)
+        if not match:
+            form = "a whole number, optionally with a k or m suffix (e.g. 10k)" if self.shorthand else "a whole number of seconds"
+            shown = raw if len(raw) <= 40 else raw[:37] + "..."
+            raise CoreSettingError(
+                f"{self.name}={shown!r} is invalid: expected {form}; fix it in the {self.owner} settings of the scheduler"
+            )
+        return int(match.group(1)) * _MULTIPLIERS[match.group(2).lower()]
+
+
+METRICS_MAX_BLOCKED_REQUESTS_REDIS = CountSetting("METRICS_MAX_BLOCKED_REQUESTS_REDIS", "10k", "metrics", shorthand=True)
+SESSIONS_ABSOLUTE_TIMEOUT = CountSetting("SESSIONS_ABSOLUTE_TIMEOUT", "86400", "sessions")

@@ -1,0 +1,48 @@
+"""Bounded bulk reads: SCAN in batches, never KEYS, never one round trip per key.
+
+Every job walks BunkerWeb's single database with :func:`scan_batches`: the caller handles one batch
+(pipelined reads, then writes) before the next is fetched, so memory stays bounded by the batch size
+whatever the keyspace holds. SCAN may return a key twice while Redis rehashes; a compact digest set
+drops the repeats so counts and sums stay exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+from redis import Redis
+
+SCAN_COUNT = 1000
+BATCH_SIZE = 1000
+
+
+def _digest(key: bytes) -> bytes:
+    return hashlib.blake2b(key, digest_size=8).digest()
+
+
+def scan_batches(client: Redis, match: str | None = None, batch_size: int = BATCH_SIZE, count: int = SCAN_COUNT) -> Iterator[list[bytes]]:
+    """Yield lists of at most ``batch_size`` distinct keys matching ``match`` (all keys when None)."""
+    seen: set[bytes] = set()
+    batch: list[bytes] = []
+    cursor = 0
+    while True:
+        cursor, keys = client.scan(cursor=cursor, match=match, count=count)
+        for key in keys:
+            digest = _digest(key)
+            if digest in seen:
+                continue
+            seen.add(digest)
+            batch.append(key)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if cursor == 0:
+            break
+    if batch:
+        yield batch
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as a literal inside a SCAN MATCH pattern."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
