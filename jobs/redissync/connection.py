@@ -13,7 +13,8 @@ import ssl
 from typing import Any
 
 from redis import Redis
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.connection import Connection, SSLConnection
 from redis.exceptions import (
     AuthenticationError,
     AuthenticationWrongNumberOfArgsError,
@@ -122,6 +123,16 @@ def connect(settings: Settings) -> Redis:
     if settings.sentinels:
         return make_sentinel(settings).master_for(settings.sentinel_master)
     return Redis(host=settings.host, port=settings.port, **node_options(settings))
+
+
+def probe_connection(settings: Settings, host: str, port: int, timeout: float) -> Connection:
+    """One unpooled connection with the transport of :func:`connect` (RESP2, keepalive, the same TLS trust
+    rules) but no AUTH, SELECT, client name, CLIENT SETINFO or retry: the diagnosis sends and times those
+    steps itself, on a data node or a sentinel, within ``timeout`` seconds per operation."""
+    options = {key: value for key, value in _common_options(settings).items() if key != "retry"}
+    options.update(socket_timeout=timeout, socket_connect_timeout=timeout)
+    connection_class = SSLConnection if options.pop("ssl", False) else Connection
+    return connection_class(host=host, port=port, retry=Retry(NoBackoff(), 0), driver_info=None, decode_responses=True, **options)
 
 
 def explain(error: BaseException, settings: Settings) -> str:
