@@ -1,0 +1,115 @@
+{#-
+  The Redis options redissync.lua reads, as a Lua table. nginx includes only http/*.conf, so this file is
+  data for Lua, never an nginx directive. Python twin and reference: jobs/redissync/luaopts.py (same
+  numbers, same pool names; tested). Computed here because BunkerWeb's generator cannot import plugin
+  packages; only the standard library is reached through `import`.
+-#}
+{%- macro lua(value) -%}
+"{{ value | string | replace("\\", "\\\\") | replace("\"", "\\\"") | replace("\n", "\\n") | replace("\r", "\\r") }}"
+{%- endmacro -%}
+{%- macro digest(user, password) -%}
+{%- if not user and not password -%}
+anon
+{%- else -%}
+{{ import("hashlib").pbkdf2_hmac("sha256", (user ~ "\x00" ~ password).encode(), "redissync-pool-v1".encode(), 10000).hex()[:16] }}
+{%- endif -%}
+{%- endmacro -%}
+{%- macro is_ip(host) -%}
+{{ "yes" if ":" in host or import("re").fullmatch("[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+", host) else "" }}
+{%- endmacro -%}
+{%- macro lua_host(host) -%}
+{{ "[" ~ host ~ "]" if ":" in host and not host.startswith("[") else host }}
+{%- endmacro -%}
+{%- macro tls(ssl, verify, host) -%}
+ssl = {{ "true" if ssl else "false" }}, ssl_verify = {{ "true" if verify else "false" }}
+{%- if ssl and host and not is_ip(host) %}, server_name = {{ lua(host) }}{% endif %}
+{%- endmacro -%}
+-- redissync: Redis options for the Lua side, rendered from the REDIS_* settings (docs/nginx-lua.md).
+{% if USE_REDIS != "yes" %}
+return { enabled = false }
+{% else %}
+{#- Units by ownership: BunkerWeb's core redis plugin, when installed, owns REDIS_* in milliseconds. #}
+{% set os = import("os") %}
+{% set core_json = os.path.join(os.environ.get("REDISSYNC_BW_CORE_DIR") or "/usr/share/bunkerweb/core", "redis", "plugin.json") %}
+{% set core = os.path.isfile(core_json) and "\"REDIS_TIMEOUT\"" in import("pathlib").Path(core_json).read_text() %}
+{% set divisor = 1000.0 if core else 1.0 %}
+{% set timeout_ms = [1, ((REDIS_TIMEOUT | float(1000 if core else 5)) / divisor * 1000) | round | int] | max %}
+{% set keepalive_ms = ((REDIS_KEEPALIVE_IDLE | int(30000 if core else 300)) / divisor * 1000) | round | int %}
+{% set pool_size = REDIS_KEEPALIVE_POOL | int(10 if core else 3) %}
+{% set db = REDIS_DATABASE | int(0) %}
+{% set ssl = REDIS_SSL == "yes" %}
+{% set verify = ssl and REDIS_SSL_VERIFY == "yes" %}
+{% set scheme = "rediss" if ssl else "redis" %}
+{% set vtag = ("verify" if verify else "noverify") if ssl else "plain" %}
+{% set data_digest = digest(REDIS_USERNAME, REDIS_PASSWORD) %}
+{% set sentinels = [] %}
+{% for item in REDIS_SENTINEL_HOSTS.split() %}
+{% set m = import("re").fullmatch("\\[(?P<v6>[^\\]]+)\\](?::(?P<p6>[0-9]+))?|(?P<host>[^:]+)(?::(?P<port>[0-9]+))?", item) %}
+{% if m %}
+{% set _ = sentinels.append({"host": m.group("v6") or m.group("host"), "port": (m.group("p6") or m.group("port") or 26379) | int}) %}
+{% endif %}
+{% endfor %}
+{% set master = REDIS_SENTINEL_MASTER | trim or "mymaster" %}
+return {
+  enabled = true,
+{% if not sentinels and not REDIS_HOST %}
+  error = "REDIS_HOST is empty and REDIS_SENTINEL_HOSTS is not set",
+{% endif %}
+  mode = "{{ "sentinel" if sentinels else "standalone" }}",
+  units = "{{ "milliseconds" if core else "seconds" }}",
+{% if sentinels %}
+{% set ns = namespace(addresses=[]) %}
+{% for s in sentinels %}
+{% set ns.addresses = ns.addresses + [lua_host(s.host) ~ ":" ~ s.port] %}
+{% endfor %}
+  target = {{ lua("master '" ~ master ~ "' via sentinels " ~ ns.addresses | join(" ")) }},
+  master_pool = {{ lua("redissync:" ~ scheme ~ ":" ~ vtag ~ ":{host}:{port}:" ~ db ~ ":" ~ data_digest) }},
+{% else %}
+  target = {{ lua(scheme ~ "://" ~ lua_host(REDIS_HOST) ~ ":" ~ (REDIS_PORT | int(6379)) ~ "/" ~ db) }},
+{% endif %}
+  connector = {
+{% if sentinels %}
+    master_name = {{ lua(master) }},
+    role = "master",
+    sentinel_username = {{ lua(REDIS_SENTINEL_USERNAME) }},
+    sentinel_password = {{ lua(REDIS_SENTINEL_PASSWORD) }},
+    sentinels = {
+{% set sentinel_digest = digest(REDIS_SENTINEL_USERNAME, REDIS_SENTINEL_PASSWORD) %}
+{% for s in sentinels %}
+      {
+        host = {{ lua(lua_host(s.host)) }},
+        port = {{ s.port }},
+        username = {{ lua(REDIS_SENTINEL_USERNAME) }},
+        password = {{ lua(REDIS_SENTINEL_PASSWORD) }},
+        connection_options = {
+          {{ tls(ssl, verify, s.host) }},
+          pool = {{ lua("redissync:sentinel:" ~ scheme ~ ":" ~ vtag ~ ":" ~ lua_host(s.host) ~ ":" ~ s.port ~ ":" ~ sentinel_digest) }},
+          pool_size = {{ pool_size }},
+        },
+      },
+{% endfor %}
+    },
+    connection_options = {
+      {{ tls(ssl, verify, "") }},
+      pool_size = {{ pool_size }},
+    },
+{% else %}
+    host = {{ lua(lua_host(REDIS_HOST)) }},
+    port = {{ REDIS_PORT | int(6379) }},
+    connection_options = {
+      {{ tls(ssl, verify, REDIS_HOST) }},
+      pool = {{ lua("redissync:" ~ scheme ~ ":" ~ vtag ~ ":" ~ lua_host(REDIS_HOST) ~ ":" ~ (REDIS_PORT | int(6379)) ~ ":" ~ db ~ ":" ~ data_digest) }},
+      pool_size = {{ pool_size }},
+    },
+{% endif %}
+    db = {{ db }},
+    username = {{ lua(REDIS_USERNAME) }},
+    password = {{ lua(REDIS_PASSWORD) }},
+    connect_timeout = {{ timeout_ms }},
+    send_timeout = {{ timeout_ms }},
+    read_timeout = {{ timeout_ms }},
+    keepalive_timeout = {{ keepalive_ms }},
+    keepalive_poolsize = {{ pool_size }},
+  },
+}
+{% endif %}
