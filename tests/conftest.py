@@ -15,6 +15,8 @@ from tests.bed.servers import RedisServer
 from tests.bed.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
+# The reliability figures plugin must load in xdist's controller, which only reads this conftest.
+pytest_plugins = ("tests.reliability.figures",)
 
 
 @pytest.fixture(autouse=True)
