@@ -46,3 +46,26 @@ def scan_batches(client: Redis, match: str | None = None, batch_size: int = BATC
 def glob_escape(text: str) -> str:
     """``text`` as a literal inside a SCAN MATCH pattern."""
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+# Set a TTL only on keys that still have none: the check and the EXPIRE are one atomic step, so a key a
+# writer re-created with its own TTL meanwhile keeps it (works on every Redis version, unlike EXPIRE NX).
+_EXPIRE_IF_PERSISTENT = """
+local bounded = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('TTL', key) == -1 then
+    redis.call('EXPIRE', key, ARGV[1])
+    bounded[i] = 1
+  else
+    bounded[i] = 0
+  end
+end
+return bounded
+"""
+
+
+def expire_if_persistent(client: Redis, keys: list[bytes], ttl: int) -> list[bool]:
+    """EXPIRE each key that has no TTL (one script call per batch); which ones were bounded."""
+    if not keys:
+        return []
+    return [bool(flag) for flag in client.eval(_EXPIRE_IF_PERSISTENT, len(keys), *keys, ttl)]

@@ -24,27 +24,13 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from .keys import namespaced
+from .keyscan import expire_if_persistent
 
 FINGERPRINTS_KEY = namespaced("metrics", "fingerprints")
 FINGERPRINTS_NEXT_KEY = namespaced("metrics", "fingerprints", "next")
 FINGERPRINTS_TTL_S = 24 * 3600
 STALE_AFTER_PASSES = 60  # one hour of identical content with no TTL (the job runs every minute)
 STALE_KEY_TTL_S = 7 * 24 * 3600  # a silent worker's keys go a week after we notice them
-
-# Set a TTL only on keys that still have none (atomic check-and-set, works on every Redis version).
-BOUND_SCRIPT = """
-local bounded = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('TTL', key) == -1 then
-    redis.call('EXPIRE', key, ARGV[1])
-    bounded[i] = 1
-  else
-    bounded[i] = 0
-  end
-end
-return bounded
-"""
-
 
 def fingerprint(parts: list[bytes]) -> str:
     digest = hashlib.blake2b(digest_size=8)
@@ -102,7 +88,6 @@ class Hygiene:
 
     def begin(self) -> None:
         self.client.delete(FINGERPRINTS_NEXT_KEY)
-        self._script = self.client.register_script(BOUND_SCRIPT)
 
     def observe(self, seen: list[tuple[bytes, str, str, int]], previous: list[bytes | None]) -> None:
         """``seen`` = (key, worker, digest, ttl) of well-formed keys, ``previous`` = their stored tracks."""
@@ -120,7 +105,7 @@ class Hygiene:
             if track is not None:
                 tracks[key] = track
         if stale and self.apply:
-            for key, bounded in zip(stale, self._script(keys=stale, args=[self.stale_ttl]), strict=True):
+            for key, bounded in zip(stale, expire_if_persistent(self.client, stale, self.stale_ttl), strict=True):
                 if bounded:
                     tracks[key] = Track(tracks[key].digest, tracks[key].passes, True)
                     self.counts["bounded"] += 1
