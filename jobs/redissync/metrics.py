@@ -30,7 +30,7 @@ from redis import Redis
 from . import series
 from .connection import RedisSyncError
 from .core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS, CoreSettingError
-from .keys import KEY_CATEGORIES, LOCK_PREFIX, key_category, namespaced, parse_metric_key
+from .keys import KEY_CATEGORIES, LOCK_PREFIX, NAMESPACE, key_category, namespaced, parse_metric_key
 from .keyscan import scan_batches
 from .metrics_hygiene import FINGERPRINTS_KEY, STALE_AFTER_PASSES, Hygiene, fingerprint, requests_report
 from .settings import Settings
@@ -42,6 +42,7 @@ SUMMARY_TTL_S = 3600
 LOCK_KEY = LOCK_PREFIX + "metrics"
 LOCK_TTL_S = 300
 TABLE_SAMPLE = 20  # items kept per merged table (the tail of each worker's list)
+OWN_PREFIX = NAMESPACE.encode()
 _NUMBER = re.compile(rb"\s*(-?\d+)(\.\d+)?([eE][-+]?\d+)?\s*")
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
@@ -87,6 +88,8 @@ def read_batch(client: Redis, keys: list[bytes], aggregate: Aggregate, hygiene: 
     """Count, aggregate and fingerprint one SCAN batch with a single pipelined round trip."""
     wanted = []
     for key in keys:
+        if key.startswith(OWN_PREFIX):
+            continue  # our own series and fingerprints are not BunkerWeb's data (and change during the pass)
         aggregate.categories[key_category(key)] += 1
         if key.startswith(b"requests:facet:"):
             aggregate.facet_keys.append(key)
