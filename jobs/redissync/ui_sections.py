@@ -18,7 +18,6 @@ from .ui_format import (
     dig,
     epoch,
     first,
-    is_secret_name,
     milliseconds,
     number,
     rate,
