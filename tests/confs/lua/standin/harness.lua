@@ -1,0 +1,56 @@
+-- Test harness: the part of BunkerWeb that drives a plugin's api() and init_worker(), plus endpoints
+-- the tests read (the rendered options as Lua loaded them, what the connector stand-in received).
+local json = require "standin.json"
+local connector = require "resty.redis.connector"
+
+local _M = {}
+
+local function plugin_class()
+	return require "redissync/redissync"
+end
+
+local function reply(status, body)
+	ngx.status = status
+	ngx.header["Content-Type"] = "application/json"
+	ngx.say(json.encode(body))
+	return ngx.exit(status)
+end
+
+-- Like BunkerWeb's api.lua: ctx.bw carries uri and method; a claimed call answers {status, msg}.
+function _M.api()
+	local ctx = { bw = { uri = ngx.var.uri, request_method = ngx.req.get_method() } }
+	local ret = plugin_class():new(ctx):api()
+	if not ret.ret then
+		return reply(ngx.HTTP_NOT_FOUND, { status = "error", msg = "not found" })
+	end
+	return reply(ret.status, { status = ret.status == ngx.HTTP_OK and "success" or "error", msg = ret.msg })
+end
+
+-- Like BunkerWeb's init_worker: one worker, in a timer (cosockets allowed).
+function _M.init_worker()
+	if ngx.worker.id() ~= 0 then
+		return
+	end
+	ngx.timer.at(0, function()
+		local ret = plugin_class():new():init_worker()
+		ngx.log(ngx.INFO, "harness: init_worker returned ", tostring(ret.ret))
+	end)
+end
+
+function _M.options()
+	local options, err = plugin_class().load_options()
+	if not options then
+		return reply(ngx.HTTP_INTERNAL_SERVER_ERROR, { error = err })
+	end
+	return reply(ngx.HTTP_OK, options)
+end
+
+function _M.recorded()
+	local recorded = connector.recorded
+	if ngx.req.get_method() == "DELETE" then
+		connector.recorded = { configs = {}, connections = {} }
+	end
+	return reply(ngx.HTTP_OK, recorded)
+end
+
+return _M
