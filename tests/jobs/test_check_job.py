@@ -1,0 +1,68 @@
+"""jobs/redissync-check.py run exactly as BunkerWeb's scheduler runs it (exec_module, job name, os.environ)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from redissync.report import HISTORY_LENGTH
+from tests.bed.jobrun import run_job_file
+from tests.bed.servers import free_port
+from tests.conftest import REDIS_PASSWORD
+
+WRONG_PASSWORD = "Wrong-Pw-8e1f0a77-never-logged"
+
+
+def state_dir() -> Path:
+    return Path(os.environ["REDISSYNC_STATE_DIR"])
+
+
+def cached(name: str):
+    return json.loads((state_dir() / name).read_text())
+
+
+def test_healthy_exits_0_and_caches_report_and_history(plain_redis, captured_logs) -> None:
+    assert run_job_file("redissync-check", plain_redis.settings_env()) == 0
+    assert run_job_file("redissync-check", plain_redis.settings_env()) == 0
+    report = cached("check-report.json")
+    assert report["healthy"] and report["steps"][-1]["id"] == "server"
+    history = cached("check-history.json")
+    assert len(history) == 2 and all("ping_median_ms" in entry for entry in history)
+    assert "redissync-check: healthy" in captured_logs.text
+
+
+def test_history_stays_short(plain_redis) -> None:
+    state_dir().mkdir(parents=True, exist_ok=True)
+    (state_dir() / "check-history.json").write_text(json.dumps([{"at": "old"}] * 100))
+    assert run_job_file("redissync-check", plain_redis.settings_env()) == 0
+    history = cached("check-history.json")
+    assert len(history) == HISTORY_LENGTH and history[-1]["at"] != "old"
+
+
+def test_disabled_exits_0_and_logs_it(captured_logs) -> None:
+    assert run_job_file("redissync-check", {"USE_REDIS": "no"}) == 0
+    assert "disabled" in captured_logs.text
+    assert cached("check-report.json")["state"] == "disabled"
+
+
+def test_failure_exits_2_with_the_sentence(captured_logs) -> None:
+    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port())}
+    assert run_job_file("redissync-check", env) == 2
+    errors = [record.getMessage() for record in captured_logs.records if record.levelname == "ERROR"]
+    assert len(errors) == 1 and "REDIS_PORT" in errors[0] and "connection refused" in errors[0]
+    assert cached("check-report.json")["failed_step"] == "tcp"
+
+
+def test_bad_setting_exits_2_naming_it(captured_logs) -> None:
+    assert run_job_file("redissync-check", {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_TIMEOUT": "soon"}) == 2
+    assert "REDIS_TIMEOUT" in captured_logs.text
+
+
+def test_no_secret_in_logs_or_cached_files(password_redis, captured_logs) -> None:
+    assert run_job_file("redissync-check", password_redis.settings_env(REDIS_PASSWORD=WRONG_PASSWORD)) == 2
+    assert "REDIS_PASSWORD" in captured_logs.text
+    assert run_job_file("redissync-check", password_redis.settings_env()) == 0
+    stored = "".join(path.read_text() for path in state_dir().iterdir())
+    for secret in (WRONG_PASSWORD, REDIS_PASSWORD):
+        assert secret not in captured_logs.text and secret not in stored
