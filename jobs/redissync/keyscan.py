@@ -69,3 +69,21 @@ def expire_if_persistent(client: Redis, keys: list[bytes], ttl: int) -> list[boo
     if not keys:
         return []
     return [bool(flag) for flag in client.eval(_EXPIRE_IF_PERSISTENT, len(keys), *keys, ttl)]
+
+
+_TYPES_AND_TTLS = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[2 * i - 1] = redis.call('TYPE', key).ok
+  out[2 * i] = redis.call('TTL', key)
+end
+return out
+"""
+
+
+def types_and_ttls(client: Redis, keys: list[bytes]) -> list[tuple[bytes, int]]:
+    """(TYPE, TTL) of each key with one script call: one reply to parse instead of two per key."""
+    if not keys:
+        return []
+    flat = client.eval(_TYPES_AND_TTLS, len(keys), *keys)
+    return list(zip(flat[0::2], flat[1::2], strict=True))

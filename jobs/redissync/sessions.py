@@ -26,7 +26,7 @@ from redis import Redis
 from .connection import RedisSyncError
 from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT, CoreSettingError
 from .keys import SESSION_PATTERN, UI_SESSION_PATTERN, namespaced, parse_session_key
-from .keyscan import expire_if_persistent, glob_escape, scan_batches
+from .keyscan import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
 from .settings import Settings
 from .state import StateStore
 
@@ -73,15 +73,6 @@ class SessionCounts:
         return report
 
 
-def _types_and_ttls(client: Redis, keys: list[bytes]) -> list[tuple[bytes, int]]:
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.type(key)
-        pipe.ttl(key)
-    replies = pipe.execute()
-    return list(zip(replies[0::2], replies[1::2], strict=True))
-
-
 def count_sessions(client: Redis, absolute_timeout: int, fix: bool) -> SessionCounts:
     """Count every session; with ``fix``, bound BunkerWeb's sessions that have no TTL."""
     counts = SessionCounts()
@@ -92,7 +83,7 @@ def count_sessions(client: Redis, absolute_timeout: int, fix: bool) -> SessionCo
         if not wanted:
             continue
         persistent: list[tuple[bytes, str]] = []
-        for (key, session), (kind, ttl) in zip(wanted, _types_and_ttls(client, [key for key, _ in wanted]), strict=True):
+        for (key, session), (kind, ttl) in zip(wanted, types_and_ttls(client, [key for key, _ in wanted]), strict=True):
             if kind == b"none" or ttl == -2:
                 counts.malformed["vanished"] += 1
             elif kind != b"string":
@@ -109,7 +100,7 @@ def count_sessions(client: Redis, absolute_timeout: int, fix: bool) -> SessionCo
             counts.bounded_now += done
             counts.cookies[cookie][bucket(absolute_timeout) if done else "no_ttl"] += 1
     for batch in scan_batches(client, UI_SESSION_PATTERN):
-        for kind, ttl in _types_and_ttls(client, batch):
+        for kind, ttl in types_and_ttls(client, batch):
             if kind == b"none" or ttl == -2:
                 counts.malformed["vanished"] += 1
             elif kind != b"string":
