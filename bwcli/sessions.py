@@ -50,7 +50,8 @@ def print_revoke(result, cookie: str | None) -> None:
     if not result.applied:
         print(f"dry run: {result.matched} sessions of {scope} would be revoked; run again with --yes to revoke them")
     else:
-        print(f"revoked {result.deleted} sessions of {scope} ({result.matched} matched; the rest had already expired)")
+        expired = result.matched - result.deleted
+        print(f"revoked {result.deleted} sessions of {scope}" + (f" ({expired} had expired meanwhile)" if expired else ""))
     for name, count in result.per_cookie.most_common(10):
         print(f"  {name}: {count}")
 
