@@ -31,7 +31,7 @@ def _package_ready() -> bool:
 
 def _instances_utils(kwargs: dict):
     # BunkerWeb 1.6 passes bw_instances_utils; some earlier 1.6 builds named it instances_utils.
-    return kwargs.get("bw_instances_utils", kwargs.get("instances_utils"))
+    return kwargs.get("bw_instances_utils") or kwargs.get("instances_utils")
 
 
 def pre_render(**kwargs) -> dict:

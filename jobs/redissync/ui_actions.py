@@ -19,10 +19,12 @@ from redis.exceptions import RedisError
 
 from .connection import RedisSyncError, connect, explain
 from .settings import Settings, SettingsError, load_settings
+from .state import PLUGIN_ROOT, open_state
 from .ui_format import redact, text
-from .ui_page import GENERIC_ERROR, configuration, report_source
+from .ui_page import GENERIC_ERROR, PLUGIN_ID, configuration
 
 ACTIONS = ("check", "reconcile")
+BANS_JOB = PLUGIN_ROOT / "jobs" / "redissync-bans.py"
 USAGE = 'send a JSON object like {"action": "check"} or {"action": "reconcile"}'
 
 
@@ -64,29 +66,41 @@ def _domain(name: str) -> Any:
     return importlib.import_module(f"{__package__}.{name}")
 
 
-def run_check(settings: Settings, store: Any, logger: logging.Logger) -> dict[str, Any]:
-    """Diagnose now, cache the report like the job does (so the page shows it on reload), return it."""
-    diagnose, report_module = _domain("diagnose"), _domain("report")
-    report = diagnose.diagnose(settings)
-    try:
-        report_module.record(report, store)
-    except Exception as error:  # the diagnosis is still worth returning
-        logger.warning(f"redissync UI: the new diagnosis could not be cached ({type(error).__name__})")
-    return {"status": "ok", "action": "check", "report": report.to_dict()}
+def inside_bunkerweb(db: Any, config: Mapping[str, str]) -> bool:
+    return db is not None and not config.get("REDISSYNC_STATE_DIR")
 
 
-def run_reconcile(settings: Settings, store: Any, logger: logging.Logger) -> dict[str, Any]:
-    """One bans pass now, through the same function the redissync-bans job runs."""
-    bans = _domain("bans")
+def run_check(config: Mapping[str, str], settings: Settings, db: Any, logger: logging.Logger) -> dict[str, Any]:
+    """Diagnose now, from where the web UI runs, and return the report (not cached: the page keeps
+    showing the scheduler's own diagnosis, which is what the jobs see)."""
+    report = _domain("diagnose").diagnose(config)
+    return {"status": "ok", "action": "check", "state": report.state, "headline": report.headline, "report": report.to_dict()}
+
+
+def run_reconcile(config: Mapping[str, str], settings: Settings, db: Any, logger: logging.Logger) -> dict[str, Any]:
+    """One bans pass now. The pass needs the bans journal, which lives with the scheduler's job cache:
+    inside BunkerWeb the web UI asks the scheduler to run redissync's jobs now (what BunkerWeb's own
+    "run jobs" button does) instead of reconciling from a stale copy of the journal, which could revive
+    an IP unbanned meanwhile. Elsewhere (tests, demo) the journal is local and the pass runs here."""
+    if inside_bunkerweb(db, config):
+        error = db.checked_changes(["config"], [PLUGIN_ID], True)
+        if error:
+            logger.error(f"redissync UI: BunkerWeb's database refused to schedule the jobs ({text(error, 200)})")
+            return ko(503, "BunkerWeb's database refused to schedule the redissync jobs; the web UI's log has the details")
+        return {"status": "ok", "action": "reconcile", "queued": True,
+                "summary": "the scheduler runs redissync-bans (and redissync's other jobs) now, in the background"}
+    store = open_state(BANS_JOB, config)
     client = connect(settings)
     try:
-        summary = bans.one_pass(settings, client, store, logger)
+        summary = _domain("bans").one_pass(settings, client, store, logger)
     finally:
         client.close()
-    return {"status": "ok", "action": "reconcile", "summary": text(summary, 500), "bans": store.read_json("bans-summary.json")}
+    return {"status": "ok", "action": "reconcile", "queued": False, "summary": text(summary, 500),
+            "bans": store.read_json("bans-summary.json")}
 
 
-RUNNERS: dict[str, Callable[[Settings, Any, logging.Logger], dict[str, Any]]] = {"check": run_check, "reconcile": run_reconcile}
+RUNNERS: dict[str, Callable[[Mapping[str, str], Settings, Any, logging.Logger], dict[str, Any]]] = {
+    "check": run_check, "reconcile": run_reconcile}
 
 
 def handle(data: Any, db: Any = None, env: Mapping[str, str] | None = None, logger: logging.Logger | None = None) -> dict[str, Any]:
@@ -102,7 +116,7 @@ def handle(data: Any, db: Any = None, env: Mapping[str, str] | None = None, logg
         settings = load_settings(config)
         if not settings.enabled:
             return ko(409, "USE_REDIS is not yes: there is nothing to check or reconcile")
-        return RUNNERS[action](settings, report_source(db, config), logger)
+        return RUNNERS[action](config, settings, db, logger)
     except SettingsError as error:
         return ko(422, "invalid Redis settings: " + "; ".join(str(problem) for problem in error.problems[:5]))
     except RedisSyncError as error:

@@ -36,7 +36,7 @@ STATS_ENDPOINT = f"{PLUGIN_ID}/stats"
 
 # -- where the reports are --------------------------------------------------------------------------
 class DatabaseReports:
-    """BunkerWeb's job cache, through the UI's ``db`` (also writable, so a "check now" is kept)."""
+    """BunkerWeb's job cache, through the UI's ``db``."""
 
     def __init__(self, db: Any):
         self._db = db
@@ -52,15 +52,6 @@ class DatabaseReports:
         updated = entry.get("last_update") if isinstance(entry, dict) else None
         return _decode(data), updated if isinstance(updated, int | float) else None
 
-    def write_json(self, name: str, value: Any) -> None:
-        encoded = json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
-        error = self._db.upsert_job_cache(None, name, encoded, job_name=REPORTS[name])
-        if error:
-            raise OSError(f"BunkerWeb's database refused {name}: {error}")
-
-    def read_json(self, name: str) -> Any:
-        return self.read(name)[0]
-
 
 class FileReports:
     """The state directory the jobs write outside BunkerWeb."""
@@ -75,12 +66,6 @@ class FileReports:
         except OSError:
             return None, None
         return self.store.read_json(name), updated
-
-    def write_json(self, name: str, value: Any) -> None:
-        self.store.write_json(name, value)
-
-    def read_json(self, name: str) -> Any:
-        return self.store.read_json(name)
 
 
 def _decode(data: Any) -> Any:
@@ -160,16 +145,25 @@ def instances(utils: Any, page: Page) -> dict[str, Any]:
             "reaching": f"{sum(1 for row in rows if row['ok'])}/{len(rows)}"}
 
 
+STAT_LABELS = (("target", "target"), ("role", "role"), ("dbsize", "keys"), ("used_memory_human", "memory"),
+               ("version", "Redis"), ("latency_ms", "PING ms"))
+
+
 def _instance_row(host: str, message: Any) -> dict[str, Any]:
+    """One instance's answer to ``GET /redissync/stats`` (redissync.lua ``stats()``), or BunkerWeb's
+    ``{"status": "error"}`` when the instance could not reach Redis or did not answer."""
     if isinstance(message, str):
         message = _decode(message) or {"detail": message}
     if not isinstance(message, dict):
         return {"host": host, "ok": False, "facts": [], "detail": "unexpected answer"}
     failed = message.get("status") == "error" or message.get("ok") is False
-    facts = [(text(name, 40).replace("_", " "), text(value, 80)) for name, value in message.items()
-             if name not in ("status", "ok", "error", "msg") and not isinstance(value, dict | list) and not is_secret_name(name)]
+    facts = [(label, text(message[name], 80)) for name, label in STAT_LABELS if message.get(name) not in (None, "")]
+    known = {name for name, _ in STAT_LABELS} | {"status", "ok", "error", "msg", "used_memory"}
+    facts += [(text(name, 40).replace("_", " "), text(value, 80)) for name, value in message.items()
+              if name not in known and not isinstance(value, dict | list) and not is_secret_name(name)]
     detail = text(first(message, "error", "msg", default=""), 200)
-    return {"host": host, "ok": not failed, "facts": facts[:6], "detail": detail or ("unreachable" if failed else "")}
+    return {"host": host, "ok": not failed, "facts": facts[:6],
+            "detail": detail or ("could not reach Redis (or did not answer)" if failed else "")}
 
 
 def job_runs(db: Any, reports: dict[str, tuple[Any, float | None]], now: float) -> dict[str, Any]:
@@ -214,13 +208,14 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
     check, history = reports["check-report.json"][0], reports["check-history.json"][0]
     metrics, bans = reports["metrics-summary.json"][0], reports["bans-summary.json"][0]
     live_public = public if settings is not None else None
+    sentinel_addresses = [str(address) for address in settings.sentinels] if settings is not None else []
     view = {
         "plugin": PLUGIN_ID,
         "generated_at": when(now),
         "health": page.part("health", lambda: sections.health(check, now)),
         "steps": page.part("steps", lambda: sections.steps(check)),
         "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
-        "topology": page.part("topology", lambda: sections.topology(check, live_public)),
+        "topology": page.part("topology", lambda: sections.topology(check, live_public, sentinel_addresses)),
         "instances": page.part("instances", lambda: instances(bw_instances_utils, page)),
         "keyspace": page.part("keyspace", lambda: sections.keyspace(metrics)),
         "trends": page.part("trends", lambda: sections.trends(history, metrics)),

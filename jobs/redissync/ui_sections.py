@@ -56,9 +56,12 @@ def health(check: dict | None, now: float) -> dict[str, Any]:
     elif state == "disabled":
         title, sentence = "Disabled", "USE_REDIS is not yes: redissync is not in use."
     elif state == "warning":
-        title, sentence = "Healthy, with warnings", text(check.get("headline"), 600)
+        title, sentence = "Healthy, with warnings", _reached(check)
+        step, warning = _first_redundancy_warning(check)
+        if warning:
+            title, sentence = f"Degraded redundancy: {text(step.get('title'), 60)}", warning
     else:
-        state, title, sentence = "healthy", "Healthy", text(check.get("headline"), 600)
+        state, title, sentence = "healthy", "Healthy", _reached(check)
     return {
         "state": state,
         "title": title,
@@ -67,9 +70,26 @@ def health(check: dict | None, now: float) -> dict[str, Any]:
         "checked_at": when(check.get("checked_at")),
         "stale": stale,
         "settings": [text(name, 60) for name in check.get("failure_settings") or [] if isinstance(name, str)],
-        "warnings": [text(w, 400) for w in check.get("warnings") or []][:10],
+        "warnings": [text(w, 400) for w in check.get("warnings") or [] if text(w, 600) != sentence][:10],
+        "reached": _reached(check) if state in ("healthy", "warning") else "",
         "notes": [text(n, 400) for n in check.get("notes") or []][:10],
     }
+
+
+def _first_redundancy_warning(check: dict) -> tuple[dict, str]:
+    """A sentinel or replica problem: Redis still answers, but a failover would be at risk."""
+    for step in check.get("steps") or []:
+        if isinstance(step, dict) and (str(step.get("id", "")).startswith("sentinel-") or step.get("id") == "replicas"):
+            for warning in step.get("warnings") or []:
+                return step, text(warning, 600)
+    return {}, ""
+
+
+def _reached(check: dict) -> str:
+    target = text(check.get("target"), 300)
+    median = number(dig(check, "latency_ms", "median"))
+    latency = f", PING median {median:.2f} ms" if median is not None else ""
+    return f"Redis answers at {target}{latency}." if target else text(check.get("headline"), 600)
 
 
 def steps(check: dict | None) -> dict[str, Any]:
@@ -124,52 +144,67 @@ def _auth(username: Any, password_set: Any) -> str:
 
 
 # -- Sentinel topology ------------------------------------------------------------------------------------
-def topology(check: dict | None, public: dict | None) -> dict[str, Any]:
+SENTINEL_STEPS = ("sentinel-dns", "sentinel-tcp", "sentinel-tls", "sentinel-auth", "sentinel-lookup")
+
+
+def topology(check: dict | None, public: dict | None, configured: list[str] | None = None) -> dict[str, Any]:
+    """Sentinels, the master they name, their agreement and the replicas, from the check report's steps
+    (``sentinel-*`` lines say which sentinel dropped out at which step; lookup/views/replicas carry details)."""
     mode = first(public or {}, "mode", default=None) or dig(check, "mode")
     if mode != "sentinel":
         return {"state": "na", "message": "Standalone mode: no Sentinel topology to show."}
-    facts = dig(check, "facts", default={})
-    sentinel = first(facts, "sentinel", "topology", default=None)
-    if not isinstance(sentinel, dict):
-        step = next((s for s in dig(check, "steps", default=[]) if isinstance(s, dict) and "sentinel" in str(s.get("id"))), None)
-        sentinel = dig(step, "details", default=None) if step else None
-    if not isinstance(sentinel, dict):
+    by_id = {step.get("id"): step for step in dig(check, "steps", default=[]) if isinstance(step, dict)}
+    if not any(step_id in by_id for step_id in SENTINEL_STEPS):
         return no_report("redissync-check", "the Sentinel topology")
+    answers = dig(by_id, "sentinel-lookup", "details", "answers", default={})
+    views = dig(by_id, "sentinel-views", "details", "views", default={})
+    dropped: dict[str, str] = {}
+    addresses = list(configured or [])
+    for step_id in SENTINEL_STEPS:
+        step = by_id.get(step_id) or {}
+        for line in step.get("lines") or []:
+            mark, _, rest = str(line).partition(" ")
+            address = rest.split(": ", 1)[0].strip()
+            if address and address not in addresses:
+                addresses.append(address)
+            if mark == "✗" and address not in dropped:
+                reason = next((w for w in step.get("warnings") or [] if address in str(w)), "")
+                dropped[address] = text(reason.split(" (still working")[0], 220) or f"dropped at {text(step.get('title'))}"
     sentinels = []
-    for item in first(sentinel, "sentinels", default=[]) or []:
-        if isinstance(item, dict):
-            sentinels.append({
-                "address": text(first(item, "address", "addr", "host"), 80),
-                "ok": bool(first(item, "ok", "reachable", default=False)),
-                "master": text(first(item, "master", "master_addr"), 80) or DASH,
-                "detail": text(first(item, "error", "detail", "summary"), 200),
-            })
+    for address in addresses:
+        view = views.get(address) if isinstance(views, dict) else None
+        detail = dropped.get(address, "")
+        if not detail and isinstance(view, dict):
+            detail = f"flags {text(view.get('flags'))}; {text(str(view.get('ckquorum', '')).split('.')[0], 80)}"
+        sentinels.append({"address": text(address, 80), "ok": address in answers or (address not in dropped and bool(view)),
+                          "master": text(answers.get(address), 80) or DASH, "detail": detail})
     replicas = []
-    for item in first(sentinel, "replicas", default=[]) or []:
+    for item in dig(by_id, "replicas", "details", "replicas", default=[]):
         if isinstance(item, dict):
-            replicas.append({
-                "address": text(first(item, "address", "addr"), 80),
-                "ok": bool(first(item, "ok", "up", "link_up", default=False)),
-                "lag": _lag(first(item, "lag_s", "lag")),
-                "detail": text(first(item, "state", "flags", "detail"), 120),
-            })
-    reachable = sum(1 for s in sentinels if s["ok"])
-    agreement = first(sentinel, "agreement", "agree", default=None)
-    if isinstance(agreement, bool):
-        agreement_text = "all reachable sentinels name the same master" if agreement else "sentinels disagree on the master"
+            flags = text(item.get("flags"), 80)
+            down = "s_down" in flags or "disconnected" in flags or item.get("link") not in (None, "ok")
+            replicas.append({"address": text(item.get("address"), 80), "ok": not down, "lag": _lag(item.get("lag_s")),
+                             "detail": f"{flags}, link {text(item.get('link')) or DASH}"})
+    named = {address for address in answers.values()} if isinstance(answers, dict) else set()
+    quorum = next((text(view.get("quorum")) for view in views.values() if isinstance(view, dict)), "") if isinstance(views, dict) else ""
+    reachable = sum(1 for sentinel in sentinels if sentinel["ok"])
+    if not named:
+        agreement_text, agreement_ok = "no sentinel named a master", False
+    elif len(named) == 1:
+        agreement_text, agreement_ok = f"{len(answers)}/{len(sentinels) or len(answers)} sentinels name the same master", True
     else:
-        agreement_text = text(agreement, 200) or DASH
+        agreement_text, agreement_ok = "the sentinels disagree on the master: " + ", ".join(sorted(named)), False
     return {
         "state": "ok",
-        "master": text(first(sentinel, "master", "master_addr"), 80) or DASH,
-        "master_name": text(first(sentinel, "master_name", "name"), 80) or text(dig(public, "sentinel_master")),
-        "quorum": text(first(sentinel, "quorum")),
+        "master": text(dig(by_id, "sentinel-lookup", "details", "master"), 80) or DASH,
+        "master_name": text(dig(public, "sentinel_master")) or "",
+        "quorum": quorum,
         "sentinels": sentinels,
         "replicas": replicas,
         "reachable": f"{reachable}/{len(sentinels)}" if sentinels else DASH,
-        "degraded": bool(sentinels) and reachable < len(sentinels),
+        "degraded": reachable < len(sentinels),
         "agreement": agreement_text,
-        "agreement_ok": agreement is True or (isinstance(agreement, str) and "disagree" not in agreement.lower()),
+        "agreement_ok": agreement_ok,
     }
 
 
@@ -238,7 +273,8 @@ def bans(summary: dict | None) -> dict[str, Any]:
     for ban in (first(summary, "recent", "latest", default=[]) or [])[:20]:
         if not isinstance(ban, dict):
             continue
-        ttl = number(first(ban, "ttl", "ttl_s"))
+        ttl_ms = number(ban.get("ttl_ms"))
+        ttl = ttl_ms / 1000 if ttl_ms is not None else number(first(ban, "ttl", "ttl_s"))
         recent.append({
             "ip": text(ban.get("ip"), 64),
             "scope": text(first(ban, "scope", "ban_scope"), 20) or "global",
@@ -249,6 +285,8 @@ def bans(summary: dict | None) -> dict[str, Any]:
         })
     last = first(summary, "last_pass", "last_reconcile", "pass", default={})
     last = last if isinstance(last, dict) else {}
+    updated = number(summary.get("updated_ms"))
+    updated = updated / 1000 if updated is not None else summary.get("generated_at")
     return {
         "state": "ok",
         "total": count(first(summary, "total", "count", default=sum(int(number(v) or 0) for _, v in scopes))),
@@ -257,11 +295,23 @@ def bans(summary: dict | None) -> dict[str, Any]:
         "recent": recent,
         "last_pass": {
             "ok": bool(first(last, "ok", default=not last.get("error"))),
-            "summary": text(first(last, "summary", "message", "error"), 300) or DASH,
-            "when": age(first(last, "at", "finished_at", "generated_at", default=summary.get("generated_at"))),
+            "summary": _pass_line(last),
+            "when": age(updated),
         },
-        "updated": age(summary.get("generated_at")),
+        "updated": age(updated),
     }
+
+
+def _pass_line(last: dict) -> str:
+    """The last reconcile pass in one line (the bans job's PassResult fields)."""
+    if last.get("skipped"):
+        return "skipped: " + text(last["skipped"], 200)
+    if last.get("error"):
+        return f"failed ({text(last['error'], 80)}): see the scheduler's log for redissync-bans"
+    counts = [(name, last.get(name)) for name in ("seen", "new", "restored", "expired", "unbans", "malformed")]
+    line = ", ".join(f"{count(value)} {name}" for name, value in counts if number(value) is not None)
+    verdict = text(last.get("verdict"), 200)
+    return "; ".join(part for part in (line, verdict) if part) or DASH
 
 
 def _counts(value: Any) -> list[tuple[str, Any]]:

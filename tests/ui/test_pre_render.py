@@ -1,0 +1,195 @@
+"""``pre_render`` (ui/actions.py → redissync.ui_page) over reports cached by the real jobs on the test bed.
+
+ui/actions.py is loaded the way BunkerWeb loads it (``SourceFileLoader("actions", …)``) and called with
+BunkerWeb's keyword arguments; ``bw_instances_utils`` is a stand-in for the UI's InstancesUtils.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+from importlib.machinery import SourceFileLoader
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from redissync.ui_page import GENERIC_ERROR, REPORTS, gather
+from tests.bed.jobrun import ROOT
+
+ACTIONS_FILE = ROOT / "ui" / "actions.py"
+
+
+def load_actions(path: Path = ACTIONS_FILE) -> Any:
+    """BunkerWeb's ``SourceFileLoader("actions", path).load_module()``, without the deprecated call."""
+    loader = SourceFileLoader("actions", str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("actions", loader))
+    loader.exec_module(module)
+    return module
+
+
+def call_pre_render(built, monkeypatch: pytest.MonkeyPatch, **kwargs) -> dict:
+    """pre_render as BunkerWeb calls it; the UI's configuration comes from its environment here (no db)."""
+    for name in [name for name in os.environ if name.startswith(("REDIS_", "USE_REDIS"))]:
+        monkeypatch.delenv(name)
+    for name, value in built.env.items():
+        monkeypatch.setenv(name, value)
+    arguments = {"app": None, "db": None, "bw_instances_utils": built.instances, "args": {}, "data": {}} | kwargs
+    return load_actions().pre_render(**arguments)
+
+
+def assert_no_secret(view: Any, secrets: tuple[str, ...]) -> None:
+    dumped = json.dumps(view, default=str)
+    for secret in secrets:
+        assert secret not in dumped
+
+
+def test_healthy(healthy_state, monkeypatch, captured_logs):
+    assert healthy_state.codes == dict.fromkeys(("redissync-bans", "redissync-metrics", "redissync-sessions", "redissync-check"), 0)
+    view = call_pre_render(healthy_state, monkeypatch)
+    assert view["errors"] == []
+    assert view["health"]["state"] == "healthy", view["health"]
+    assert view["health"]["sentence"].startswith("Redis answers at redis://127.0.0.1:")
+    assert [row["status"] for row in view["steps"]["rows"]].count("fail") == 0
+    assert dict(view["connection"]["rows"])["Authentication"] == "password set"
+    assert view["topology"]["state"] == "na"
+    assert view["instances"]["reaching"] == "2/2" and view["instances"]["ping_ok"]
+    categories = {row["category"] for row in view["keyspace"]["rows"]}
+    assert {"Bans", "Sessions", "Counters", "Metrics"} <= categories
+    charts = {chart["title"]: chart for chart in view["trends"]["charts"]}
+    assert {"PING latency (median)", "Operations per second", "Memory used", "Keys"} <= set(charts)
+    assert charts["Operations per second"]["spark"].points > 5 and charts["Operations per second"]["spark"].segments
+    assert 0 < len(view["bans"]["recent"]) <= 20
+    assert dict(view["bans"]["scopes"]).keys() == {"global", "service"}
+    assert view["bans"]["last_pass"]["ok"] is True
+    assert any(ban["expires"] == "permanent" for ban in view["bans"]["recent"])
+    assert view["sessions"]["state"] == "ok" and dict(view["sessions"]["rows"])["Live sessions"] != "0"
+    assert [row["ok"] for row in view["jobs"]["rows"]] == [True] * 4
+    assert_no_secret(view, healthy_state.secrets)
+    assert not any(secret in captured_logs.text for secret in healthy_state.secrets)
+
+
+def test_redis_down(down_state, monkeypatch):
+    view = call_pre_render(down_state, monkeypatch)
+    cached = json.loads(Path(down_state.env["REDISSYNC_STATE_DIR"], "check-report.json").read_text())
+    assert cached["state"] == "failed" and down_state.codes["redissync-check (down)"] == 2
+    health = view["health"]
+    assert health["state"] == "failed"
+    assert health["sentence"] == cached["failure"]  # the first failing step's sentence, verbatim
+    assert "REDIS_HOST/REDIS_PORT" in health["sentence"] and health["settings"] == ["REDIS_HOST", "REDIS_PORT"]
+    assert health["title"] == "Degraded: TCP connect failed"
+    failing = [row for row in view["steps"]["rows"] if row["status"] == "fail"]
+    assert len(failing) == 1 and failing[0]["sentence"] == cached["failure"]
+    assert view["instances"]["reaching"] == "0/2" and not view["instances"]["ping_ok"]
+    assert view["keyspace"]["state"] == "ok"  # the last metrics summary is still shown, with its age
+    assert_no_secret(view, down_state.secrets)
+
+
+def test_sentinel_degraded(sentinel_state, monkeypatch):
+    view = call_pre_render(sentinel_state, monkeypatch)
+    topology = view["topology"]
+    assert topology["state"] == "ok" and topology["degraded"]
+    assert topology["reachable"] == "2/3"
+    down = [s for s in topology["sentinels"] if not s["ok"]]
+    assert len(down) == 1 and "REDIS_SENTINEL_HOSTS" in down[0]["detail"]
+    assert topology["agreement_ok"] and topology["master"] != "—"
+    assert topology["replicas"] and all(replica["ok"] for replica in topology["replicas"])
+    health = view["health"]
+    assert health["state"] == "warning" and health["title"].startswith("Degraded redundancy")
+    assert down[0]["address"] in health["sentence"] and "still working: 2 other sentinel(s) answer" in health["sentence"]
+    assert dict(view["connection"]["rows"])["Mode"] == "Sentinel"
+    assert_no_secret(view, sentinel_state.secrets)
+
+
+def test_no_data_yet(nodata_state, monkeypatch):
+    view = call_pre_render(nodata_state, monkeypatch)
+    assert view["errors"] == []
+    assert view["health"]["state"] == "unknown" and "redissync-check" in view["health"]["sentence"]
+    for section, job in (("steps", "redissync-check"), ("keyspace", "redissync-metrics"), ("bans", "redissync-bans"),
+                         ("sessions", "redissync-sessions"), ("trends", "redissync-metrics")):
+        assert view[section]["state"] == "empty", section
+        assert view[section]["message"].startswith("No data yet") and job in view[section]["message"]
+    assert view["instances"]["state"] == "empty"
+    assert [row["when"] for row in view["jobs"]["rows"]] == ["never"] * 4
+    assert_no_secret(view, nodata_state.secrets)
+
+
+class StandInDatabase:
+    """BunkerWeb's Database as the UI sees it: the job cache (filled from the jobs' real files) and job runs."""
+
+    def __init__(self, state_dir: Path, config: dict[str, str], fail: bool = False):
+        self.state_dir, self.config, self.fail = state_dir, config, fail
+        self.asked: list[tuple[str, str]] = []
+
+    def get_job_cache_file(self, job_name: str, file_name: str, *, with_info: bool = False, with_data: bool = True):
+        if self.fail:
+            raise RuntimeError(f"database down, dsn postgresql://bw:{self.config.get('REDIS_PASSWORD')}@db")
+        self.asked.append((job_name, file_name))
+        path = self.state_dir / file_name
+        if not path.is_file():
+            return None
+        return {"last_update": path.stat().st_mtime, "checksum": "x", "data": path.read_bytes()} if with_info else path.read_bytes()
+
+    def get_config(self, global_only: bool = False, methods: bool = False) -> dict[str, str]:
+        return dict(self.config)
+
+    def get_jobs(self) -> dict:
+        run = {"start_date": "2026-11-26T06:00:00+00:00", "end_date": "2026-11-26T06:00:01+00:00", "success": True}
+        return {"redissync-check": {"plugin_id": "redissync", "every": "minute", "history": [run, run | {"success": False}]},
+                "redissync-metrics": {"plugin_id": "redissync", "every": "minute", "history": []}}
+
+
+def test_reports_read_through_bunkerwebs_database(healthy_state, tmp_path, monkeypatch):
+    """Inside BunkerWeb the UI reads the job cache through ``db`` and the settings from its config."""
+    state_dir = Path(healthy_state.env["REDISSYNC_STATE_DIR"])
+    copy = tmp_path / "scheduler-cache"
+    shutil.copytree(state_dir, copy)
+    monkeypatch.delenv("REDISSYNC_STATE_DIR")
+    config = {k: v for k, v in healthy_state.env.items() if k != "REDISSYNC_STATE_DIR"}
+    db = StandInDatabase(copy, config)
+    view = gather(db=db, bw_instances_utils=healthy_state.instances, env={"REDISSYNC_BW_CORE_DIR": config["REDISSYNC_BW_CORE_DIR"]})
+    assert set(db.asked) == {(job, name) for name, job in REPORTS.items()}
+    assert view["health"]["state"] == "healthy" and view["keyspace"]["state"] == "ok" and view["bans"]["recent"]
+    assert dict(view["connection"]["rows"])["Target"].endswith(f":{config['REDIS_PORT']}/0")
+    jobs = {row["job"]: row for row in view["jobs"]["rows"]}
+    assert jobs["redissync-check"]["ok"] is True and jobs["redissync-check"]["detail"] == "1/2 recent runs succeeded"
+    assert jobs["redissync-metrics"]["when"] == "never"
+
+
+def test_failures_become_a_generic_message_and_a_log_line(healthy_state, tmp_path, monkeypatch, captured_logs):
+    monkeypatch.delenv("REDISSYNC_STATE_DIR")
+    config = {k: v for k, v in healthy_state.env.items() if k != "REDISSYNC_STATE_DIR"}
+
+    class BrokenInstances:
+        def get_ping(self, plugin_id):
+            raise ConnectionError(f"instance API refused, token={config['REDIS_PASSWORD']}")
+
+        get_data = get_ping
+
+    view = gather(db=StandInDatabase(tmp_path, config, fail=True), bw_instances_utils=BrokenInstances(),
+                  env={"REDISSYNC_BW_CORE_DIR": config["REDISSYNC_BW_CORE_DIR"]}, logger=logging.getLogger("REDISSYNC-UI"))
+    assert view["errors"] == [GENERIC_ERROR]
+    assert view["health"]["state"] == "unknown"  # the report could not be read: never a traceback on the page
+    assert view["instances"]["state"] == "empty" and not view["instances"]["ping_ok"]
+    assert "RuntimeError: database down" in captured_logs.text and "ConnectionError" in captured_logs.text
+    assert_no_secret(view, healthy_state.secrets)
+    assert healthy_state.secrets[0] not in captured_logs.text  # masked in the log too
+
+
+def test_pre_render_without_the_package_does_not_raise(tmp_path, captured_logs):
+    """BunkerWeb may run ui/ from a temporary copy: with no package reachable the page says so, no traceback."""
+    copy = tmp_path / "page" / "ui"
+    shutil.copytree(ROOT / "ui", copy)
+    actions = load_actions(copy / "actions.py")
+    actions.CANDIDATE_ROOTS = (copy.parent, tmp_path / "no-plugins" / "redissync")
+    view = actions.pre_render(app=None, db=None, bw_instances_utils=None, args={}, data={})
+    assert view["errors"] == [actions.PACKAGE_MISSING]
+    assert "no jobs/redissync package" in captured_logs.text
+
+
+def test_older_instances_keyword_is_accepted(nodata_state, monkeypatch):
+    view = call_pre_render(nodata_state, monkeypatch, bw_instances_utils=None, instances_utils=nodata_state.instances)
+    assert view["instances"]["state"] == "empty" and nodata_state.instances.calls == ["ping redissync", "data redissync/stats"]
