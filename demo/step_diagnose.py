@@ -1,0 +1,22 @@
+"""Demo step: `bwcli plugin redissync check` on the embedded Redis + Sentinel, as a user sees it."""
+
+from __future__ import annotations
+
+import sys
+
+from redissync.diagnose import diagnose
+
+
+def run(ctx) -> None:
+    colour = sys.stdout.isatty()
+    ctx.title("Diagnosis: bwcli plugin redissync check (the redissync-check job runs the same every minute)")
+    ctx.say(diagnose(ctx.env).render_text(colour=colour))
+
+    ctx.title("Diagnosis of a typical mistake: REDIS_SENTINEL_MASTER=bunkerweb (the sentinels monitor 'mymaster')")
+    report = diagnose({**ctx.env, "REDIS_SENTINEL_MASTER": "bunkerweb"})
+    ctx.say(report.render_text(colour=colour).splitlines()[-1])
+
+    ctx.title("Diagnosis of another: REDIS_HOST pointed at the replica instead of the sentinels")
+    replica = {key: value for key, value in ctx.env.items() if not key.startswith("REDIS_SENTINEL")}
+    replica.update(REDIS_HOST="127.0.0.1", REDIS_PORT=str(ctx.topology.replica.port))
+    ctx.say(diagnose(replica).render_text(colour=colour).splitlines()[-1])
