@@ -145,6 +145,13 @@ def explain(error: BaseException, settings: Settings) -> str:
                 f"the sentinels refused authentication while looking up {target}: "
                 "check REDIS_SENTINEL_USERNAME/REDIS_SENTINEL_PASSWORD"
             )
+        if " : " in text:  # redis-py lists each sentinel's failure (reduced to its type): none answered
+            if settings.ssl and settings.ssl_verify:
+                return (
+                    f"no sentinel answered for {target}: check REDIS_SENTINEL_HOSTS, REDIS_SSL and, as REDIS_SSL_VERIFY=yes, "
+                    "that SSL_CERT_FILE holds the CA of the sentinels' certificates (or set REDIS_SSL_VERIFY=no)"
+                )
+            return f"no sentinel answered for {target}: check REDIS_SENTINEL_HOSTS, REDIS_SSL and that the sentinels run"
         return (
             f"no sentinel returned a master named '{settings.sentinel_master}' ({target}): "
             "check REDIS_SENTINEL_MASTER and REDIS_SENTINEL_HOSTS"
