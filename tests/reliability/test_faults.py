@@ -237,3 +237,44 @@ def test_job_under_fault(job: str, case: FaultCase, suite_redis, fault_proxy, tm
     if job == PROBE_JOB:
         assert suite_redis.client().scard(JOURNAL_KEY) == 41
     figures.record("heal_runs_ok")
+
+
+# -- sentinel discovery ---------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [BLACKHOLE, RESET, STALLED], ids=lambda c: c.id)
+def test_sentinel_discovery_under_fault(case: FaultCase, sentinel_topology, fault_proxy, no_secret_leaks) -> None:
+    """Proxies in front of the three sentinels: one faulty sentinel is skipped; all three faulty give one
+    clear error within one step per sentinel; healed, the same client finds the master again."""
+    proxies = [fault_proxy(sentinel) for sentinel in sentinel_topology.sentinels]
+    env = sentinel_topology.settings_env(REDIS_TIMEOUT=str(TIMEOUT_S),
+                                         REDIS_SENTINEL_HOSTS=" ".join(f"127.0.0.1:{p.port}" for p in proxies))
+    settings = load_settings(env)
+    client = connect(settings)
+    client.set("redissync:rel:before", "1")
+
+    case.apply(proxies[0])
+    client.connection_pool.disconnect()  # the next command asks the sentinels again
+    assert client.get("redissync:rel:before") == b"1", "one faulty sentinel must be skipped"
+
+    for proxy in proxies[1:]:
+        case.apply(proxy)
+    client.connection_pool.disconnect()
+    figures.record("fault_runs")
+    started = time.monotonic()
+    with pytest.raises(RedisError) as caught:
+        client.get("redissync:rel:before")
+    elapsed = time.monotonic() - started
+    sentence = explain(caught.value, settings)
+    no_secret_leaks.add(caught.value, sentence)
+    one_clear_sentence(sentence)
+    assert "REDIS_SENTINEL_HOSTS" in sentence
+    bound = budget(settings.timeout, steps=len(proxies))
+    assert elapsed <= bound, f"{elapsed:.2f} s > {bound:.2f} s"
+    figures.record("fault_runs_clear_error")
+
+    for proxy in proxies:
+        proxy.heal()
+    client.connection_pool.disconnect()
+    assert client.get("redissync:rel:before") == b"1"
+    figures.record("heal_runs_ok")
+    client.close()
