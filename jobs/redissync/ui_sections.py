@@ -220,7 +220,7 @@ def keyspace(metrics: dict | None) -> dict[str, Any]:
         return no_report("redissync-metrics", "the keyspace by category")
     values = {name: int(number(value) or 0) for name, value in per_category.items()}
     total = sum(values.values())
-    rows = [{"category": CATEGORY_LABELS.get(name, text(name, 40)), "keys": count(keys),
+    rows = [{"category": CATEGORY_LABELS.get(name, text(name, 40)), "count": count(keys),
              "share": round(100 * keys / total, 1) if total else 0.0}
             for name, keys in sorted(values.items(), key=lambda item: -item[1])]
     facts = [("Memory", size(dig(metrics, "server", "mem"))), ("Clients", count(dig(metrics, "server", "clients"))),
@@ -241,7 +241,7 @@ def trends(history: list | None, metrics: dict | None) -> dict[str, Any]:
         entries = [entry for entry in history if isinstance(entry, dict)]
         latency = [first(entry, "ping_median_ms", "ping_p50_ms", "latency_ms") for entry in entries]
         if any(number(value) is not None for value in latency):
-            charts.append(_chart("PING latency (median)", latency, milliseconds, f"last {len(entries)} checks", floor_zero=False))
+            charts.append(_chart("PING latency (median)", latency, milliseconds, f"last {len(entries)} checks"))
     series = dig(metrics, "series", default={})
     if isinstance(series, dict) and series.get("t"):
         span = f"last {len(series['t'])} min"

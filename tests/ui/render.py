@@ -36,8 +36,34 @@ def render(pre_render: dict[str, Any], with_app_globals: bool = True) -> str:
     return template.render(pre_render=pre_render, **(APP_GLOBALS if with_app_globals else {}))
 
 
-def standalone(fragment: str, theme: str = "light", title: str = "redissync") -> str:
-    """A tiny page around the fragment: BunkerWeb's theme class on <html>, a neutral body."""
+PROBE = """<script>
+window.addEventListener("load", function () {
+  function seen(el) {
+    if (!el) { return null; }
+    var box = el.getBoundingClientRect(), style = getComputedStyle(el);
+    return {text: el.textContent.trim(), width: box.width, height: box.height, top: box.top,
+            visible: box.width > 0 && box.height > 0 && style.visibility !== "hidden" && style.display !== "none" && style.opacity !== "0",
+            color: style.color};
+  }
+  var card = document.querySelector(".rs-card");
+  var probe = {
+    sentence: seen(document.getElementById("redissync-health-sentence")),
+    banner: seen(document.getElementById("redissync-health")),
+    cardBackground: card ? getComputedStyle(card).backgroundColor : null,
+    overflowX: document.documentElement.scrollWidth - window.innerWidth,
+    sparklines: document.querySelectorAll("svg.rs-spark polyline").length,
+    scripts: Array.prototype.map.call(document.scripts, function (s) { return s.src; }).filter(Boolean)
+  };
+  var out = document.createElement("pre");
+  out.id = "redissync-probe"; out.hidden = true; out.textContent = JSON.stringify(probe);
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def standalone(fragment: str, theme: str = "light", title: str = "redissync", probe: bool = False) -> str:
+    """A tiny page around the fragment: BunkerWeb's theme class on <html>, a neutral body; with ``probe``,
+    a test-only script records what the browser laid out (visibility, colours, overflow) in the DOM."""
     html_class = {"light": "light-style", "dark": "dark-style", "auto": ""}[theme]
     background = {"light": "#f5f6fa", "dark": "#141824", "auto": "Canvas"}[theme]
     return (
@@ -46,5 +72,5 @@ def standalone(fragment: str, theme: str = "light", title: str = "redissync") ->
         f"<title>{title}</title><style>body{{margin:0;padding:24px;background:{background};"
         "font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',sans-serif;color-scheme:light dark}"
         "@media (max-width:560px){body{padding:10px}}</style></head>"
-        f"<body>\n{fragment}\n</body></html>\n"
+        f"<body>\n{fragment}\n{PROBE if probe else ''}</body></html>\n"
     )

@@ -1,0 +1,99 @@
+"""The rendered page in a real headless Chromium: screenshots (artifacts/ui/) and assertions on the DOM.
+
+Each state is rendered as BunkerWeb renders template.html, wrapped in a tiny page carrying BunkerWeb's
+theme class, opened from a file:// URL. A test-only probe script records what the browser laid out
+(the banner sentence's box, the card colours, horizontal overflow) in the DOM that ``--dump-dom`` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from redissync.ui_page import gather
+from tests.ui.browser import ARTIFACTS, CHROMIUM, dump_dom, screenshot
+from tests.ui.render import render, standalone, wrap
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package 'chromium'; make deps installs it)"),
+]
+DESKTOP = (1280, 1900)
+NARROW = (390, 3400)
+
+
+def _page(built, theme: str, directory: Path, probe: bool = True) -> tuple[Path, dict]:
+    view = gather(env=built.env, bw_instances_utils=built.instances)
+    path = directory / f"{built.name}-{theme}.html"
+    path.write_text(standalone(render(wrap(view)), theme=theme, title=f"redissync — {built.name}", probe=probe), encoding="utf-8")
+    return path, view
+
+
+def _probe(dom: str) -> dict:
+    match = re.search(r'<pre id="redissync-probe" hidden="">(.*?)</pre>', dom, re.DOTALL)
+    assert match, "the probe script did not run"
+    return json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+
+
+def _check_dom(dom: str, view: dict, secrets: tuple[str, ...]) -> dict:
+    for secret in secrets:
+        assert secret not in dom
+    probe = _probe(dom)
+    assert probe["banner"]["visible"]
+    assert probe["scripts"] == []  # nothing loaded from anywhere
+    if view["health"]["sentence"]:
+        assert probe["sentence"]["visible"] and probe["sentence"]["text"] == view["health"]["sentence"]
+        assert probe["sentence"]["top"] < 400  # near the top: the first thing read
+    return probe
+
+
+@pytest.mark.parametrize("state", ["healthy", "down", "sentinel", "nodata"])
+def test_states_in_light_and_dark(state, request, tmp_path):
+    built = request.getfixturevalue(f"{state}_state")
+    backgrounds = {}
+    for theme in ("light", "dark"):
+        path, view = _page(built, theme, tmp_path)
+        probe = _check_dom(dump_dom(path, *DESKTOP), view, built.secrets)
+        assert probe["overflowX"] <= 0
+        backgrounds[theme] = probe["cardBackground"]
+        if state in ("healthy", "down"):
+            assert probe["sparklines"] >= 3
+        screenshot(path, ARTIFACTS / f"{state}-{theme}.png", *DESKTOP)
+    assert backgrounds["light"] == "rgb(255, 255, 255)" and backgrounds["dark"] != backgrounds["light"]
+    if state == "down":
+        sentence = view["health"]["sentence"]
+        assert "REDIS_HOST/REDIS_PORT" in sentence
+
+
+@pytest.mark.parametrize("state", ["down", "sentinel"])
+def test_narrow_screen(state, request, tmp_path):
+    built = request.getfixturevalue(f"{state}_state")
+    path, view = _page(built, "light", tmp_path)
+    probe = _check_dom(dump_dom(path, *NARROW), view, built.secrets)
+    assert probe["overflowX"] <= 0, "the page scrolls sideways on a phone"
+    screenshot(path, ARTIFACTS / f"{state}-narrow.png", *NARROW)
+
+
+def test_prefers_color_scheme_without_bunkerweb_class(healthy_state, tmp_path):
+    """No theme class on <html>: the page follows the system's dark preference."""
+    path, _ = _page(healthy_state, "auto", tmp_path)
+    dark = _probe(dump_dom(path, *DESKTOP, extra=("--force-dark-mode",)))
+    light = _probe(dump_dom(path, *DESKTOP))
+    assert light["cardBackground"] == "rgb(255, 255, 255)"
+    assert dark["cardBackground"] != light["cardBackground"]
+
+
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "ui-screenshot.png"
+
+
+@pytest.mark.skipif(not os.environ.get("REDISSYNC_DOCS_SCREENSHOT"),
+                    reason="set REDISSYNC_DOCS_SCREENSHOT=1 to refresh docs/ui-screenshot.png")
+def test_refresh_docs_screenshot(sentinel_state, tmp_path):
+    """The README's picture: the Sentinel setup with one sentinel stopped, light theme, < 200 KB."""
+    path, _ = _page(sentinel_state, "light", tmp_path, probe=False)
+    screenshot(path, DOCS_SCREENSHOT, 1024, 1360)
+    assert DOCS_SCREENSHOT.stat().st_size < 200_000
