@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Bench: one full redissync-bans pass over 100k bans vs a naive per-key reader and redis-benchmark.
+
+Same server, same run: (a) the naive baseline does SCAN + one GET and one TTL per key (what a
+straightforward job would do), (b) ``redis-benchmark -P 16 -t get`` is the server's own pipelined ceiling.
+Prints bans/s and both ratios; then the peak RSS of a pass over 1M bans, measured in a subprocess.
+Targets: ≥ 25× naive, ≥ 200k bans/s, < 200 MB for 1M bans.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
+
+from redissync.bans import reconcile  # noqa: E402
+from redissync.state import StateStore  # noqa: E402
+from tests.bed.servers import RedisServer  # noqa: E402
+
+BANS = 100_000
+BIG = 1_000_000
+TARGET_NAIVE_RATIO = 25
+TARGET_RATE = 200_000
+TARGET_RSS_MB = 200
+
+# Bans written the way instances write them (contract §6.1): JSON value, EX ttl, some permanent, some
+# service-scoped; generated server-side so populating 1M keys takes a second, not a minute.
+_POPULATE = """
+local first, last, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = first, last do
+  local ip = '10.' .. (math.floor(i / 65536) % 256) .. '.' .. (math.floor(i / 256) % 256) .. '.' .. (i % 256)
+  local service = (i % 5 == 0) and ('app' .. (i % 7) .. '.example.com') or nil
+  local key = service and ('bans_service_' .. service .. '_ip_' .. ip) or ('bans_ip_' .. ip)
+  local value = cjson.encode({reason = (i % 3 == 0) and 'antibot' or 'bad behavior', service = service or 'unknown',
+    date = now - (i % 3600), country = 'local', ban_scope = service and 'service' or 'global', reason_data = {},
+    permanent = (i % 50 == 0)})
+  if i % 50 == 0 then redis.call('SET', key, value) else redis.call('SET', key, value, 'EX', 3600 + (i % 86400)) end
+end
+return last - first + 1
+"""
+
+_RSS_CHILD = """
+import json, logging, resource, sys, time
+sys.path[:0] = [{jobs!r}]
+import redis
+from pathlib import Path
+from redissync.bans import reconcile
+from redissync.state import StateStore
+client = redis.Redis(port={port}, protocol=2, socket_timeout=60)
+started = time.monotonic()
+result = reconcile(client, StateStore(Path({state!r})), logging.getLogger("bench"))
+print(json.dumps({{"seen": result.seen, "seconds": time.monotonic() - started,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def populate(client, count: int) -> None:
+    script = client.register_script(_POPULATE)
+    now = int(time.time())
+    for first in range(0, count, 50_000):
+        script(args=[first, min(count, first + 50_000) - 1, now])
+
+
+def naive_pass(client) -> tuple[int, float]:
+    started = time.monotonic()
+    seen = 0
+    for pattern in ("bans_ip_*", "bans_service_*_ip_*"):
+        for key in client.scan_iter(match=pattern, count=1000):
+            client.get(key)
+            client.ttl(key)
+            seen += 1
+    return seen, time.monotonic() - started
+
+
+def redis_benchmark_get(port: int, requests: int = 2_000_000) -> float:
+    binary = shutil.which("redis-benchmark")
+    if not binary:
+        return float("nan")
+    output = subprocess.run([binary, "-p", str(port), "-P", "16", "-t", "get", "-n", str(requests), "-q"],
+                            capture_output=True, text=True, timeout=300).stdout
+    match = re.search(r"GET: ([\d.]+) requests per second", output.replace("\r", "\n"))
+    return float(match.group(1)) if match else float("nan")
+
+
+def timed_pass(client, state: StateStore):
+    started = time.monotonic()
+    result = reconcile(client, state, logging.getLogger("bench"))
+    return result, time.monotonic() - started
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="redissync-bench-bans-") as tmp:
+        server = RedisServer(Path(tmp) / "redis", name="bench").start()
+        try:
+            client = server.client(socket_timeout=60)
+            populate(client, BANS)
+            state = StateStore(Path(tmp) / "state")
+            cold, cold_s = timed_pass(client, state)  # first pass: every ban enters the journal
+            warm, warm_s = timed_pass(client, state)  # steady state: a pass every minute
+            client.flushall()
+            populate(client, 0)
+            lost, lost_s = timed_pass(client, state)  # after FLUSHALL: every ban restored
+            naive_seen, naive_s = naive_pass(client)
+            bench_get = redis_benchmark_get(server.port)
+
+            client.flushall()
+            populate(client, BIG)
+            child = subprocess.run([sys.executable, "-c", _RSS_CHILD.format(jobs=str(ROOT / "jobs"), port=server.port,
+                                                                           state=str(Path(tmp) / "state-1m"))],
+                                   capture_output=True, text=True, timeout=600)
+            big = json.loads(child.stdout.strip().splitlines()[-1]) if child.returncode == 0 else None
+        finally:
+            server.stop(hard=True)
+
+    naive_rate = naive_seen / naive_s
+    warm_rate = warm.seen / warm_s
+    cold_rate = cold.seen / cold_s
+    print(f"bans in Redis:            {BANS}")
+    print(f"naive SCAN+GET+TTL:       {naive_rate:>10,.0f} bans/s ({naive_seen} keys, {naive_s:.2f} s)")
+    print(f"redissync pass, steady:   {warm_rate:>10,.0f} bans/s ({warm.seen} seen, {warm_s:.3f} s)")
+    print(f"redissync pass, first:    {cold_rate:>10,.0f} bans/s ({cold.new} journaled, {cold_s:.3f} s)")
+    print(f"restore after FLUSHALL:   {lost.restored / lost_s:>10,.0f} bans/s ({lost.restored} restored, {lost_s:.3f} s)")
+    print(f"redis-benchmark -P 16 GET:{bench_get:>10,.0f} GET/s")
+    print(f"ratio steady pass / naive:        {warm_rate / naive_rate:6.1f}x  (target >= {TARGET_NAIVE_RATIO}x)")
+    print(f"ratio first pass / naive:         {cold_rate / naive_rate:6.1f}x")
+    print(f"ratio steady pass / redis-bench:  {warm_rate / bench_get:6.2f}   (bans per GET the server serves pipelined)")
+    if big:
+        print(f"1M bans, first pass:      {big['seen'] / big['seconds']:>10,.0f} bans/s, peak RSS {big['rss_mb']:.0f} MB "
+              f"(target < {TARGET_RSS_MB} MB)")
+    else:
+        print(f"1M bans: the measuring subprocess failed: {child.stderr.strip().splitlines()[-1:]}")
+    ok = (warm_rate / naive_rate >= TARGET_NAIVE_RATIO and warm_rate >= TARGET_RATE and big is not None
+          and big["rss_mb"] < TARGET_RSS_MB)
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

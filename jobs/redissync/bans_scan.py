@@ -1,0 +1,202 @@
+"""Reading every ban in Redis in bulk, and turning a raw key/value into a journal :class:`Entry`.
+
+One round trip per batch, never per key: a read-only Lua script runs ``SCAN`` and, for each key it
+returns, ``GET`` + ``PTTL``, so the server answers ``[cursor, key, value, pttl, key, value, pttl, …]``.
+Values above :data:`MAX_VALUE_BYTES` come back as their length only (a hostile 100 MB value cannot blow
+the job's memory); the few such keys are then fetched on their own. A server that refuses scripts
+(an ACL without ``+@scripting``) gets the same data from ``SCAN`` + a pipelined ``GET``/``PTTL`` per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from queue import Full, Queue
+
+from redis import Redis
+from redis.exceptions import ResponseError
+
+from .journal import Entry
+from .keys import parse_ban_key
+
+MAX_VALUE_BYTES = 64 * 1024
+SCAN_COUNT = 2000
+SCAN_MATCH = "bans_*"  # one pass over the keyspace covers both BAN_PATTERNS; filtered by is_ban_key
+WRONG_TYPE = -1  # the value slot of a key that is not a string
+
+_SCAN_SCRIPT = """
+local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local limit = tonumber(ARGV[4])
+local out = {reply[1]}
+for _, key in ipairs(reply[2]) do
+  local value = redis.pcall('GET', key)
+  if type(value) == 'table' then
+    value = -1
+  elseif value and #value > limit then
+    value = #value
+  end
+  if value then
+    out[#out + 1] = key
+    out[#out + 1] = value
+    out[#out + 1] = redis.call('PTTL', key)
+  end
+end
+return out
+"""
+
+
+def is_ban_key(key: bytes) -> bool:
+    """``bans_ip_*`` or ``bans_service_*_ip_*`` (contract §6.1); ``bans_*`` alone also matches foreign keys."""
+    return key.startswith(b"bans_ip_") or (key.startswith(b"bans_service_") and b"_ip_" in key[13:])
+
+
+RawBan = tuple  # (key: bytes, value: bytes | int, pttl: int); int value = length when too large, or WRONG_TYPE
+
+
+class BanScanner:
+    """Iterates over every ban in Redis, one batch (≈ ``count`` keys examined) at a time.
+
+    With ``prefetch`` a thread fetches the next batch while the caller digests the current one: the
+    server's work and ours overlap instead of taking turns (the bounded queue keeps memory flat)."""
+
+    def __init__(self, client: Redis, count: int = SCAN_COUNT, use_script: bool = True):
+        self.client = client
+        self.count = count
+        self.round_trips = 0
+        self._script = client.register_script(_SCAN_SCRIPT) if use_script else None
+
+    def batches(self) -> Iterator[list[RawBan]]:
+        cursor = b"0"
+        while True:
+            cursor, batch = self._one_batch(cursor)
+            if batch:
+                yield self._complete_large(batch)
+            if cursor in (b"0", 0, "0"):
+                return
+
+    def prefetched(self, depth: int = 32) -> Iterator[list[RawBan]]:
+        """:meth:`batches` produced by a background thread started *now*; its exceptions are re-raised
+        in the consumer. Stop early by closing the returned generator."""
+        queue: Queue = Queue(maxsize=depth)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for batch in self.batches():
+                    while not stop.is_set():
+                        try:
+                            queue.put(batch, timeout=0.1)
+                            break
+                        except Full:
+                            continue
+                    if stop.is_set():
+                        return
+                queue.put(_DONE)
+            except BaseException as error:  # handed to the consumer, raised in its thread
+                queue.put(error)
+
+        worker = threading.Thread(target=produce, name="redissync-bans-scan", daemon=True)
+        worker.start()
+
+        def consume() -> Iterator[list[RawBan]]:
+            try:
+                while True:
+                    item = queue.get()
+                    if item is _DONE:
+                        return
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
+            finally:
+                stop.set()
+                worker.join(timeout=30)
+
+        return consume()
+
+    def _one_batch(self, cursor: bytes) -> tuple[bytes, list[RawBan]]:
+        if self._script is not None:
+            try:
+                reply = self._script(args=[cursor, SCAN_MATCH, self.count, MAX_VALUE_BYTES])
+                self.round_trips += 1
+            except ResponseError as error:
+                if "NOPERM" not in str(error) and "unknown command" not in str(error).lower():
+                    raise
+                self._script = None  # no scripting for this user: fall back to a pipeline
+            else:
+                flat = reply[1:]
+                batch = [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3) if is_ban_key(flat[i])]
+                return reply[0], batch
+        return self._pipelined_batch(cursor)
+
+    def _pipelined_batch(self, cursor: bytes) -> tuple[bytes, list[RawBan]]:
+        cursor, keys = self.client.scan(cursor, match=SCAN_MATCH, count=self.count)
+        self.round_trips += 1
+        keys = [key for key in keys if is_ban_key(key)]
+        if not keys:
+            return cursor, []
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.strlen(key)
+            pipe.pttl(key)
+        replies = pipe.execute(raise_on_error=False)
+        self.round_trips += 1
+        small = [key for key, length in zip(keys, replies[0::2], strict=True) if isinstance(length, int) and 0 < length <= MAX_VALUE_BYTES]
+        values = dict(zip(small, self.client.mget(small), strict=True)) if small else {}
+        self.round_trips += bool(small)
+        batch = []
+        for key, length, pttl in zip(keys, replies[0::2], replies[1::2], strict=True):
+            if pttl == -2:
+                continue  # gone between SCAN and PTTL
+            if not isinstance(length, int):
+                batch.append((key, WRONG_TYPE, pttl))
+            elif key in values and values[key] is not None:
+                batch.append((key, values[key], pttl))
+            elif length > MAX_VALUE_BYTES:
+                batch.append((key, length, pttl))
+        return cursor, batch
+
+    def _complete_large(self, batch: list[RawBan]) -> list[RawBan]:
+        """Fetch the (rare) values that were too large to travel inside the batch reply."""
+        for index, (key, value, pttl) in enumerate(batch):
+            if isinstance(value, int) and value > 0:
+                fetched = self.client.get(key)
+                self.round_trips += 1
+                batch[index] = (key, fetched if fetched is not None else b"", pttl)
+        return batch
+
+
+_DONE = object()
+
+
+def classify(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> Entry:
+    """Derive the journal columns from a raw ban; odd values are kept byte for byte and labelled."""
+    parsed = parse_ban_key(key)
+    ip = parsed.ip if parsed else None
+    service = parsed.service if parsed else None
+    scope = parsed.scope if parsed else None
+    reason = date = None
+    malformed = None if parsed else "key"
+    if len(value) > MAX_VALUE_BYTES:
+        malformed = malformed or "too-large"
+    else:
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            malformed = malformed or "binary"
+        else:
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                reason = _short(data.get("reason"))
+                date = data.get("date") if isinstance(data.get("date"), (int, float)) else None
+            else:
+                malformed = malformed or "not-json"
+                reason = text[:128]  # BunkerWeb itself reads a plain value as the reason (contract §6.1)
+    return Entry(key, value, expires_ms, ip, service, scope, reason, date, malformed, now_ms)
+
+
+def _short(value: object) -> str | None:
+    return None if value is None else str(value)[:128]
