@@ -1,0 +1,34 @@
+"""Bans written exactly the way BunkerWeb instances write them (contract §6.1), for tests and the demo."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+
+from redissync.keys import BanKey
+
+
+def ban_value(ip: str, service: str | None = None, reason: str = "bad behavior", permanent: bool = False) -> str:
+    return json.dumps({
+        "reason": reason,
+        "service": service or "unknown",
+        "date": int(time.time()),
+        "country": "local",
+        "ban_scope": "service" if service else "global",
+        "reason_data": {},
+        "permanent": permanent,
+    })
+
+
+def write_ban(client: redis.Redis, ip: str, service: str | None = None, ttl: int | None = 86400,
+              reason: str = "bad behavior") -> str:
+    """``SET bans_[service_<s>_]ip_<ip> <json> EX <ttl>``; ``ttl=None`` = permanent (no expiry). Returns the key."""
+    key = BanKey(ip, service).key
+    value = ban_value(ip, service, reason, permanent=ttl is None)
+    if ttl is None:
+        client.set(key, value)
+    else:
+        client.set(key, value, ex=ttl)
+    return key
