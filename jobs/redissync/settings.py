@@ -204,7 +204,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(problems)
 
     ssl = raw["REDIS_SSL"] == "yes"
-    if raw["REDIS_SSL_VERIFY"] == "yes" and not ssl and enabled:
+    # Only when verification was *asked for*: our default is yes, and every plain setup would warn.
+    if raw["REDIS_SSL_VERIFY"] == "yes" != owner_defaults["REDIS_SSL_VERIFY"] and not ssl and enabled:
         warnings.append("REDIS_SSL_VERIFY=yes has no effect without REDIS_SSL=yes: the connection is not encrypted")
     divisor = 1000.0 if core else 1.0
     return Settings(

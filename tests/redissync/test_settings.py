@@ -157,9 +157,15 @@ def test_enabled_needs_host_or_sentinels() -> None:
     assert load_settings({"USE_REDIS": "yes", "REDIS_SENTINEL_HOSTS": "s1"}).mode == "sentinel"
 
 
-def test_verify_without_ssl_is_a_warning_not_an_error() -> None:
-    settings = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_SSL": "no", "REDIS_SSL_VERIFY": "yes"})
+def test_verify_without_ssl_is_a_warning_not_an_error(core_redis_installed: Path) -> None:
+    """Asked for (the core plugin's default is no) but TLS is off: the user believes they are protected."""
+    settings = load_settings({"REDISSYNC_BW_CORE_DIR": str(core_redis_installed), "USE_REDIS": "yes",
+                              "REDIS_HOST": "h", "REDIS_SSL": "no", "REDIS_SSL_VERIFY": "yes"})
     assert any("REDIS_SSL_VERIFY" in warning for warning in settings.warnings)
+
+
+def test_default_verify_without_ssl_is_quiet() -> None:
+    assert load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_SSL_VERIFY": "yes"}).warnings == ()
 
 
 def test_empty_master_with_sentinels_falls_back_with_a_notice() -> None:
