@@ -1,0 +1,52 @@
+"""jobs/redissync-bans.py run exactly as BunkerWeb runs it (exec_module, os.environ, sys.exit)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.bed.bans import write_ban
+from tests.bed.jobrun import run_job_file
+from tests.bed.servers import free_port
+from tests.conftest import REDIS_PASSWORD
+
+
+def state_dir() -> Path:
+    return Path(os.environ["REDISSYNC_STATE_DIR"])
+
+
+def test_job_restores_after_flush_and_writes_the_ui_summary(password_redis, captured_logs) -> None:
+    client = password_redis.client()
+    keys = [write_ban(client, f"192.0.2.{i}", ttl=3600) for i in range(5)]
+    keys.append(write_ban(client, "192.0.2.99", service="app.example.com", reason="antibot", ttl=None))
+    env = password_redis.settings_env()
+    assert run_job_file("redissync-bans", env) == 0
+    client.flushall()
+    assert run_job_file("redissync-bans", env) == 0
+    assert all(client.exists(key) for key in keys)
+    assert client.pttl(keys[-1]) == -1
+    assert (state_dir() / "bans-journal.sqlite3").exists()
+    summary = json.loads((state_dir() / "bans-summary.json").read_text())
+    assert summary["last_pass"]["ok"] and summary["last_pass"]["restored"] == 6
+    assert summary["by_scope"] == {"global": 5, "service": 1}
+    assert summary["by_reason"] == {"bad behavior": 5, "antibot": 1}
+    assert len(summary["recent"]) == 6
+    lines = [r.getMessage() for r in captured_logs.records if "redissync-bans:" in r.getMessage()]
+    assert any("6 bans seen, 6 new" in line for line in lines)
+    assert any("0 bans seen, 0 new, 6 restored, 0 expired, 0 unbans propagated" in line and "ms" in line for line in lines)
+    assert REDIS_PASSWORD not in captured_logs.text
+
+
+def test_unreachable_redis_exits_2_with_one_sentence(captured_logs) -> None:
+    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port()), "REDIS_TIMEOUT": "1",
+           "REDIS_PASSWORD": REDIS_PASSWORD}
+    assert run_job_file("redissync-bans", env) == 2
+    errors = [r.getMessage() for r in captured_logs.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "REDIS_HOST/REDIS_PORT" in errors[0]
+    assert REDIS_PASSWORD not in captured_logs.text
+
+
+def test_use_redis_no_is_a_no_op() -> None:
+    assert run_job_file("redissync-bans", {"USE_REDIS": "no"}) == 0
+    assert not (state_dir() / "bans-journal.sqlite3").exists()
