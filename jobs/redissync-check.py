@@ -5,17 +5,11 @@ Exit 0 when healthy (warnings only) or USE_REDIS=no, 2 with the first failure's 
 """
 
 import sys
-from pathlib import Path
 
-JOBS_DIR = str(Path(__file__).resolve().parent)
-for extra in (JOBS_DIR, "/usr/share/bunkerweb/deps/python", "/usr/share/bunkerweb/utils", "/usr/share/bunkerweb/db"):
-    if extra not in sys.path:
-        sys.path.append(extra) if extra.startswith("/usr/share") else sys.path.insert(0, extra)
-
-from redissync.diagnose import diagnose  # noqa: E402
-from redissync.report import record  # noqa: E402
-from redissync.runner import EXIT_FAILED, EXIT_OK, get_logger  # noqa: E402
-from redissync.state import open_state  # noqa: E402
+from redissync.diagnose import diagnose
+from redissync.report import record
+from redissync.runner import EXIT_FAILED, EXIT_OK, get_logger
+from redissync.state import open_state
 
 LOGGER = get_logger("redissync-check")
 report = diagnose()

@@ -4,4 +4,13 @@ Layers, each importing only from the ones before it: settings → connection →
 metrics, sessions) → presentation (jobs/, bwcli/, ui/). Job entry files stay thin.
 """
 
+import os
+import sys
+
 __version__ = "1.0.0"
+
+# BunkerWeb's scheduler already has these on sys.path (and jobs/ first); core jobs add them defensively,
+# so do we — once, here, instead of in every entry file. They hold redis-py, `logger`, `jobs`, `Database`.
+for _extra in ("/usr/share/bunkerweb/deps/python", "/usr/share/bunkerweb/utils", "/usr/share/bunkerweb/db"):
+    if _extra not in sys.path and os.path.isdir(_extra):
+        sys.path.append(_extra)
