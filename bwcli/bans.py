@@ -8,7 +8,6 @@ SET NX and each ban's remaining TTL (a ban already there is kept): the migration
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -17,13 +16,11 @@ JOBS_DIR = str(PLUGIN_DIR / "jobs")
 if JOBS_DIR not in sys.path:
     sys.path.insert(0, JOBS_DIR)
 
-from redis.exceptions import RedisError  # noqa: E402
 
 from redissync.bans import now_ms  # noqa: E402
 from redissync.bans_io import export_lines, import_lines  # noqa: E402
-from redissync.connection import RedisSyncError, connect, explain  # noqa: E402
 from redissync.journal import Journal  # noqa: E402
-from redissync.settings import SettingsError, load_settings  # noqa: E402
+from redissync.runner import run_command  # noqa: E402
 from redissync.state import atomic_write, open_state  # noqa: E402
 
 BANS_JOB = PLUGIN_DIR / "jobs" / "redissync-bans.py"
@@ -77,32 +74,17 @@ def export_bans(args: argparse.Namespace) -> int:
 
 def import_bans(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(os.environ)
-    except SettingsError as error:
-        print(f"bans: {error.problems[0]} (fix the setting in BunkerWeb's configuration)", file=sys.stderr)
-        return 1
-    if not settings.enabled:
-        print("bans: USE_REDIS is not yes, so bans are not shared through Redis; set USE_REDIS=yes", file=sys.stderr)
-        return 1
-    try:
         source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
     except OSError as error:
         print(f"bans: cannot read {args.file}: {error.strerror}", file=sys.stderr)
         return 1
-    client = connect(settings)
-    try:
+
+    def restore_file(_settings, client) -> int:
         with source:
-            result = import_lines(client, source)
-    except RedisSyncError as error:
-        print(f"bans: {error}", file=sys.stderr)
-        return 1
-    except RedisError as error:
-        print(f"bans: {explain(error, settings)}", file=sys.stderr)
-        return 1
-    finally:
-        client.close()
-    print(f"import: {result.line()}")
-    return 0
+            print(f"import: {import_lines(client, source).line()}")
+        return 0
+
+    return run_command("bans", restore_file)
 
 
 def main(argv: list[str]) -> int:

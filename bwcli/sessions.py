@@ -7,7 +7,6 @@ chosen sessions in batches (after a leaked SESSIONS_SECRET or its rotation). Exi
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -15,11 +14,9 @@ JOBS_DIR = str(Path(__file__).resolve().parents[1] / "jobs")
 if JOBS_DIR not in sys.path:
     sys.path.insert(0, JOBS_DIR)
 
-from redis.exceptions import RedisError  # noqa: E402
 
-from redissync.connection import RedisSyncError, connect, explain  # noqa: E402
+from redissync.runner import run_command  # noqa: E402
 from redissync.sessions import BUCKET_NAMES, revoke_sessions, session_stats  # noqa: E402
-from redissync.settings import SettingsError, load_settings  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -58,32 +55,15 @@ def print_revoke(result, cookie: str | None) -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    try:
-        settings = load_settings(os.environ)
-    except SettingsError as error:
-        print(f"sessions: {error.problems[0]} (fix the setting in BunkerWeb's configuration)", file=sys.stderr)
-        return 1
-    if not settings.enabled:
-        print("sessions: USE_REDIS is not yes, so sessions are not stored in Redis; set USE_REDIS=yes", file=sys.stderr)
-        return 1
-    client = connect(settings)
-    try:
+
+    def work(_settings, client) -> int:
         if args.command == "stats":
             print_stats(session_stats(client), args.json)
         else:
             print_revoke(revoke_sessions(client, args.cookie, apply=args.yes), args.cookie)
-    except RedisSyncError as error:
-        print(f"sessions: {error}", file=sys.stderr)
-        return 1
-    except RedisError as error:
-        print(f"sessions: {explain(error, settings)}", file=sys.stderr)
-        return 1
-    except Exception as error:  # a message may carry data: only its type leaves the process
-        print(f"sessions failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details", file=sys.stderr)
-        return 1
-    finally:
-        client.close()
-    return 0
+        return 0
+
+    return run_command("sessions", work)
 
 
 sys.exit(main(sys.argv[1:]))

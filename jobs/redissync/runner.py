@@ -85,3 +85,31 @@ def run_job(job_file: str | Path, work: Work, env: Mapping[str, str] | None = No
         client.close()
     logger.info(f"{name}: {summary} ({(time.monotonic() - started) * 1000:.0f} ms)")
     return EXIT_OK
+
+
+def run_command(name: str, work: Callable[[Settings, Redis], int], env: Mapping[str, str] | None = None) -> int:
+    """The bwcli counterpart of :func:`run_job`: messages to stderr, exit 0 (ok) or 1 (failure).
+
+    USE_REDIS=no is a failure here: the user asked for something that needs the shared Redis.
+    """
+    env = os.environ if env is None else env
+    try:
+        settings = load_settings(env)
+    except SettingsError as error:
+        print(f"{name}: {error.problems[0]} (fix the setting in BunkerWeb's configuration)", file=sys.stderr)
+        return 1
+    if not settings.enabled:
+        print(f"{name}: USE_REDIS is not yes, so nothing is shared through Redis; set USE_REDIS=yes", file=sys.stderr)
+        return 1
+    client = connect(settings)
+    try:
+        return work(settings, client)
+    except RedisSyncError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+    except RedisError as error:
+        print(f"{name}: {explain(error, settings)}", file=sys.stderr)
+    except Exception as error:  # a message may carry data: only its type leaves the process
+        print(f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details", file=sys.stderr)
+    finally:
+        client.close()
+    return 1
