@@ -26,7 +26,8 @@ from .bans_identity import ServerIdentity, Verdict, ensure_marker, judge
 from .bans_scan import BanScanner, classify
 from .bans_summary import write_summary
 from .journal import JOURNAL_NAME, Entry, Journal
-from .keys import BAD_BEHAVIOR_PATTERN, LOCK_PREFIX, parse_ban_key
+from .keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
+from .keyscan import reclaim_own_keys
 from .settings import Settings
 from .state import StateStore
 
@@ -82,6 +83,8 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
     started = time.monotonic()
     result = PassResult()
     token = uuid.uuid4().hex
+    if reclaim_own_keys(client, {LOCK_KEY: "string", GENERATION_KEY: "string"}):
+        logger.warning(f"redissync-bans: replaced {LOCK_KEY} or {GENERATION_KEY}, which held the wrong type")
     if not client.set(LOCK_KEY, token, nx=True, px=LOCK_MS):
         result.skipped = f"another scheduler is reconciling bans ({LOCK_KEY} is held)"
         return result

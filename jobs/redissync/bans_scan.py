@@ -187,7 +187,7 @@ def classify(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> E
         else:
             try:
                 data = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: a JSON bomb (deep nesting) under the size limit
                 data = None
             if isinstance(data, dict):
                 reason = _short(data.get("reason"))

@@ -31,8 +31,8 @@ from . import series
 from .connection import RedisSyncError
 from .core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS, CoreSettingError
 from .keys import KEY_CATEGORIES, LOCK_PREFIX, NAMESPACE, key_category, namespaced, parse_metric_key
-from .keyscan import scan_batches
-from .metrics_hygiene import FINGERPRINTS_KEY, STALE_AFTER_PASSES, Hygiene, fingerprint, requests_report
+from .keyscan import reclaim_own_keys, scan_batches
+from .metrics_hygiene import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY, STALE_AFTER_PASSES, Hygiene, fingerprint, requests_report
 from .settings import Settings
 from .state import StateStore
 
@@ -78,7 +78,7 @@ def parse_number(raw: bytes) -> int | float | None:
 def _sample_item(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: a JSON bomb (deep nesting)
         return raw.decode("utf-8", "replace")
 
 
@@ -233,6 +233,11 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
     except CoreSettingError as error:
         raise RedisSyncError(str(error)) from None
     token = uuid.uuid4().hex
+    own = {LOCK_KEY: "string", SUMMARY_KEY: "string", FINGERPRINTS_KEY: "hash", FINGERPRINTS_NEXT_KEY: "hash",
+           series.SERVER_SERIES_KEY: "zset", series.TOTALS_SERIES_KEY: "zset"}
+    reclaimed = reclaim_own_keys(client, own)
+    if reclaimed:
+        logger.warning(f"redissync-metrics: replaced {reclaimed} of its own keys (redissync:metrics:*) that held the wrong type")
     if not client.set(LOCK_KEY, token, nx=True, ex=LOCK_TTL_S):
         shared = client.get(SUMMARY_KEY)
         if shared:
