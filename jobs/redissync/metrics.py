@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -70,9 +71,13 @@ def parse_number(raw: bytes) -> int | float | None:
     match = _NUMBER.fullmatch(raw)
     if not match:
         return None
-    if match.group(2) is None and match.group(3) is None:
-        return int(match.group(1))
-    return float(raw)
+    try:
+        if match.group(2) is None and match.group(3) is None:
+            return int(match.group(1))
+        number = float(raw)
+    except ValueError:  # more digits than Python converts (sys.int_max_str_digits): no counter Lua writes
+        return None
+    return number if math.isfinite(number) else None  # 1e999 → inf would break the summary's JSON
 
 
 def _sample_item(raw: bytes) -> Any:

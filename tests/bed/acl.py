@@ -1,16 +1,52 @@
-"""ACL users of the test bed. The least-privilege rule is what the README documents for production."""
+"""ACL users of the test bed. The least-privilege rule is what the README documents for production
+(docs/least-privilege.md); tests/reliability/test_least_privilege.py proves every part of it necessary."""
 
 FULL_USER = "bunkerweb"
 FULL_PASSWORD = "Full-Pw-0d9f3c2a-redissync"
 LEAST_USER = "redissync"
 LEAST_PASSWORD = "Least-Pw-6a1b5e77-redissync"
 
-# Key patterns BunkerWeb and redissync use; commands: reads, writes, scans, scripts, server facts.
-LEAST_PRIVILEGE_RULE = (
-    "~bans_* ~plugin_bad_behavior_* ~sessions_* ~bunkerweb_ui_session:* ~metrics:* ~requests* ~redissync:* "
-    "resetchannels -@all +@read +@write +@keyspace +@scripting +@connection +@transaction "
-    "-@dangerous +info +role +config|get"
+# Key patterns BunkerWeb and redissync use (contract §6) and redissync's own namespace.
+LEAST_PRIVILEGE_KEYS = (
+    "~bans_*", "~plugin_bad_behavior_*", "~sessions_*", "~bunkerweb_ui_session:*", "~metrics:*", "~requests*", "~redissync:*",
 )
+# Exactly the commands redissync sends (its jobs, bwcli commands, diagnosis and redissync.lua), scripts included:
+# Redis checks commands a Lua script calls against the same rule. Not granted on purpose: CONFIG GET (it would
+# also reveal requirepass/masterauth; the diagnosis then reports persistence as unknown), KEYS, FLUSH*, pub/sub.
+LEAST_PRIVILEGE_COMMANDS = (
+    # strings, keys and TTLs
+    "get", "set", "del", "unlink", "exists", "type", "ttl", "pttl", "expire", "rename", "scan",
+    # lists (metrics tables, the requests list), hashes (facets, our fingerprints), sorted sets (our series)
+    "llen", "lrange", "hlen", "hset", "hmget", "zadd", "zcard", "zrangebyscore", "zrevrangebyscore", "zremrangebyscore",
+    # transactions and scripts (redis-py's Script: EVALSHA, then SCRIPT LOAD on NOSCRIPT)
+    "multi", "exec", "discard", "eval", "evalsha", "script|load",
+    # connection and server facts
+    "ping", "select", "client|setname", "info", "role", "dbsize",
+)
+# Kept although nothing fails without them (see test_least_privilege.py), both harmless: redissync.lua asks ROLE
+# first and falls back to INFO replication; lua-resty-redis-connector sends DISCARD before pooling a connection and
+# ignores the error. Denied, each would leave a permanent ACL LOG entry next to the real problems.
+KEPT_FOR_A_CLEAN_ACL_LOG = ("role", "discard")
+
+
+def least_privilege_rule(without: str | None = None) -> str:
+    """The rule after ``ACL SETUSER <user> on >password``; ``without`` drops one key pattern or command."""
+    keys = [pattern for pattern in LEAST_PRIVILEGE_KEYS if pattern != without]
+    commands = [f"+{command}" for command in LEAST_PRIVILEGE_COMMANDS if command != without]
+    return " ".join([*keys, "resetchannels", "-@all", *commands])
+
+
+LEAST_PRIVILEGE_RULE = least_privilege_rule()
+
+# What redissync needs on the sentinels (REDIS_SENTINEL_USERNAME): the master lookup (redis-py asks SENTINEL
+# MASTERS, redissync.lua GET-MASTER-ADDR-BY-NAME) and the diagnosis' read-only views. No keys, no writes.
+SENTINEL_LEAST_COMMANDS = (
+    "sentinel|masters", "sentinel|get-master-addr-by-name", "sentinel|master", "sentinel|replicas", "sentinel|ckquorum", "ping",
+)
+
+
+def sentinel_rule(without: str | None = None) -> str:
+    return " ".join(["resetkeys", "resetchannels", "-@all", *(f"+{c}" for c in SENTINEL_LEAST_COMMANDS if c != without)])
 
 
 def acl_lines(default_user_on: bool = False) -> list[str]:
