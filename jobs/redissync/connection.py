@@ -19,6 +19,7 @@ from redis.exceptions import (
     AuthenticationError,
     AuthenticationWrongNumberOfArgsError,
     ConnectionError,
+    OutOfMemoryError,
     ReadOnlyError,
     RedisError,
     ResponseError,
@@ -183,6 +184,9 @@ def explain(error: BaseException, settings: Settings) -> str:
     if isinstance(error, ResponseError):
         if "DB index is out of range" in text:
             return f"REDIS_DATABASE={settings.database} does not exist on {target}: use a database below its 'databases' setting"
+        if isinstance(error, OutOfMemoryError) or text.startswith("OOM"):
+            return (f"{target} is full (used memory above maxmemory, maxmemory-policy noeviction) and refused a write: "
+                    "free memory or raise maxmemory on the server")
         if "NOPERM" in text:
             return f"the ACL user lacks a permission on {target} ({_first_line(text)}): extend its ACL (see README, least-privilege ACL)"
         return f"Redis answered an error on {target}: {_first_line(text)}"
