@@ -38,11 +38,12 @@ def least_privilege_rule(without: str | None = None) -> str:
 
 LEAST_PRIVILEGE_RULE = least_privilege_rule()
 
-# What redissync needs on the sentinels (REDIS_SENTINEL_USERNAME): the master lookup (redis-py asks SENTINEL
-# MASTERS, redissync.lua GET-MASTER-ADDR-BY-NAME) and the diagnosis' read-only views. No keys, no writes.
-SENTINEL_LEAST_COMMANDS = (
-    "sentinel|masters", "sentinel|get-master-addr-by-name", "sentinel|master", "sentinel|replicas", "sentinel|ckquorum", "ping",
-)
+# What redissync needs on the sentinels (REDIS_SENTINEL_USERNAME). Required (without one, a job fails): SENTINEL
+# MASTERS (redis-py's master lookup), GET-MASTER-ADDR-BY-NAME (redissync.lua, the diagnosis) and REPLICAS (the
+# diagnosis fails its replicas step without it). Kept for the diagnosis' views: MASTER and CKQUORUM (agreement and
+# quorum; denied, they become warnings and every job still works). No keys, no writes, no PING needed (AUTH first).
+SENTINEL_REQUIRED = ("sentinel|masters", "sentinel|get-master-addr-by-name", "sentinel|replicas")
+SENTINEL_LEAST_COMMANDS = (*SENTINEL_REQUIRED, "sentinel|master", "sentinel|ckquorum")
 
 
 def sentinel_rule(without: str | None = None) -> str:

@@ -39,6 +39,11 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("tls_refused_as_expected", "  … refused as expected (verify=yes)"),
     ("tls_accepted_as_expected", "  … accepted as expected"),
     ("tls_wrongly_accepted", "  … accepted although they should be refused"),
+    ("hostile_cases", "hostile Redis keys seeded (binary names, wrong types, bombs, huge)"),
+    ("hostile_runs_survived", "  … job / bwcli runs over them that exited 0"),
+    ("acl_entries_run", "jobs and bwcli commands run under the least-privilege ACL"),
+    ("acl_commands_proven", "ACL commands and key patterns proven necessary"),
+    ("secrets_outputs_grepped", "outputs grepped by the secrets-everywhere suite"),
     ("secret_checks", "outputs grepped for the test passwords"),
     ("secret_hits", "  … secret hits"),
 )
