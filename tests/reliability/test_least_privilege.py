@@ -247,3 +247,11 @@ def test_sentinel_users_least_privilege(sentinel_topology: SentinelTopology, tmp
     assert required == set(SENTINEL_REQUIRED), outcomes
     figures.record("acl_commands_proven", len(required))
     capsys.readouterr()
+
+
+def test_the_documented_recipe_is_the_tested_rule() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "least-privilege.md").read_text()
+    assert f"ACL SETUSER redissync on >CHANGE-ME {least_privilege_rule()}\n" in doc
+    assert f"user redissync on >CHANGE-ME {least_privilege_rule()}\n" in doc
+    assert f"ACL SETUSER redissync-sentinel on >CHANGE-ME-TOO {sentinel_rule()}\n" in doc
+    assert f"{len(LEAST_PRIVILEGE_COMMANDS)} commands" in doc
