@@ -88,7 +88,7 @@ def judge(previous: ServerIdentity | None, current: ServerIdentity) -> Verdict:
     if current.run_id == previous.run_id and current.replid == previous.replid and current.offset >= previous.offset:
         if current.evicted != previous.evicted and current.evicted > 0:
             return Verdict(True, f"Redis evicted {current.evicted - previous.evicted} keys since the last pass "
-                                 "(set maxmemory-policy noeviction or raise maxmemory so bans are never evicted)")
+                                 "(bans may be among them: raise maxmemory; with maxmemory-policy noeviction nothing is evicted)")
         return Verdict(False, "same server and replication history")
     if current.replid2 == previous.replid and current.second_offset > previous.offset:
         return Verdict(False, "promoted replica that had every write of the last pass")

@@ -207,7 +207,8 @@ def facts_warnings(endpoint: Endpoint, facts: dict[str, Any]) -> list[str]:
     warnings = []
     if facts["maxmemory"] and facts["maxmemory_policy"] == "noeviction":
         warnings.append(f"{endpoint.label} has maxmemory {facts['maxmemory_human']} with maxmemory-policy noeviction: once "
-                        "full it refuses every write (bans, sessions, metrics); set maxmemory-policy volatile-lru on the server")
+                        "full it refuses every write (new bans, sessions, metrics): keep used memory well below maxmemory (an "
+                        "evicting policy would drop bans instead)")
     if facts["maxmemory"] and facts["used_memory"] > MEMORY_WARNING_RATIO * facts["maxmemory"]:
         warnings.append(f"{endpoint.label} uses {facts['used_memory_human']} of its {facts['maxmemory_human']} maxmemory")
     for replica in facts["replicas"]:
