@@ -10,11 +10,9 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
+from tools import dist, docs
 
-import dist  # noqa: E402
-import docs  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_archives_hold_one_plugin_folder_with_runtime_files_only(tmp_path: Path) -> None:

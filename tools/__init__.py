@@ -1,0 +1,1 @@
+"""Developer tools: the README settings table generator and the dist builder (not shipped)."""
