@@ -21,25 +21,42 @@ from dataclasses import dataclass, field
 from zlib import crc32
 
 from redis import Redis
+from redis.exceptions import ResponseError
 
 from .bans_identity import ServerIdentity, Verdict, ensure_marker, judge
-from .bans_scan import BanScanner, classify
+from .bans_scan import BanScanner, classify_row, scripting_refused
 from .bans_summary import write_summary
 from .journal import JOURNAL_NAME, Entry, Journal
 from .keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
 from .keyscan import reclaim_own_keys
+from .passlock import LOCK_MS, PassLock
 from .settings import Settings
 from .state import StateStore
 
 LOCK_KEY = LOCK_PREFIX + "bans"
-LOCK_MS = 120_000
 EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
 EXPIRY_TOLERANCE_S = 2  # PTTL jitter that is not a change worth a journal write
 _EXPIRY_MASK = 0xFFFF_FFFF_FFFF  # journal.pack: low 48 bits = expiry in s + 1 (0 = permanent)
 CHUNK = 1_000
 IDENTITY_META = "identity"
+RESTORE_BYTES = 4 * 1024 * 1024  # values per restore call, so one hostile journal cannot build a huge command
 
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+# SET NX [PX] for each key of the batch in one call: the Python side of a pipeline of SETs (packing and
+# parsing one reply per ban) cost more than Redis did. ARGV = value, remaining ms (0 = permanent), … per key.
+_RESTORE_SCRIPT = """
+local restored = 0
+for i, key in ipairs(KEYS) do
+  local ttl = tonumber(ARGV[2 * i])
+  local done
+  if ttl > 0 then
+    done = redis.call('SET', key, ARGV[2 * i - 1], 'NX', 'PX', ttl)
+  else
+    done = redis.call('SET', key, ARGV[2 * i - 1], 'NX')
+  end
+  if done then restored = restored + 1 end
+end
+return restored
+"""
 
 
 @dataclass
@@ -85,13 +102,14 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
     token = uuid.uuid4().hex
     if reclaim_own_keys(client, {LOCK_KEY: "string", GENERATION_KEY: "string"}):
         logger.warning(f"redissync-bans: replaced {LOCK_KEY} or {GENERATION_KEY}, which held the wrong type")
-    if not client.set(LOCK_KEY, token, nx=True, px=LOCK_MS):
+    lock = PassLock(client, LOCK_KEY, token, LOCK_MS)
+    if not lock.acquire():
         result.skipped = f"another scheduler is reconciling bans ({LOCK_KEY} is held)"
         return result
     try:
         with Journal.in_directory(state.directory) as journal:
             try:
-                _run(client, journal, result, logger)
+                _run(client, journal, result, logger, lock)
             except BaseException as error:
                 journal.rollback()
                 result.duration_ms = int((time.monotonic() - started) * 1000)
@@ -103,7 +121,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
                 state.persist(JOURNAL_NAME)
             write_summary(state, journal, result)
     finally:
-        client.eval(_RELEASE, 1, LOCK_KEY, token)
+        lock.release()
     return result
 
 
@@ -112,7 +130,7 @@ def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed
         write_summary(state, journal, result, failed=failed)
 
 
-def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger) -> None:
+def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock) -> None:
     previous = ServerIdentity.from_json(journal.get_meta(IDENTITY_META))
     before = ServerIdentity.read(client)
     journal.begin()
@@ -122,6 +140,11 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
         # A failover or flush happened while we scanned: judge nothing, record nothing; the next pass
         # compares against the identity recorded before it and decides then.
         result.verdict = "Redis changed during the pass; missing bans will be judged next pass"
+        journal.commit()
+        return
+    if lock.lost:
+        # Our lock expired and another scheduler may be reconciling: only the lock holder judges.
+        result.verdict = f"{LOCK_KEY} was lost during the pass; missing bans will be judged next pass"
         journal.commit()
         return
     verdict = judge(previous, before)
@@ -142,30 +165,40 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
 
 def _absorb(client: Redis, journal: Journal, result: PassResult) -> dict[int, int]:
     """Scan Redis and journal what is new or changed. Returns the journal index minus every key seen:
-    what is left is what Redis no longer has. (The hot loop: ~1 µs per unchanged ban.)"""
-    batches = BanScanner(client).prefetched()  # the first batches arrive while the index loads
+    what is left is what Redis no longer has. (The hot loop: well under 1 µs per unchanged ban; each batch
+    is a flat ``[key, value, pttl, …]`` list stamped when Redis answered.)"""
+    # The index loads before the scan starts: overlapping them made every SQLite row step hand the GIL
+    # to the scan thread and back (slower than loading first); the scan then overlaps the hot loop.
     index = journal.index()
-    for batch in batches:
-        stamp = now_ms()
-        writes: list[Entry] = []
-        for key, value, pttl in batch:
-            packed = index.pop(hash(key), None)
-            result.seen += 1
+    batches = BanScanner(client).prefetched()
+    pop = index.pop
+    seen = new = changed = wrong_type = 0
+    for stamp, flat in batches:
+        rows: list[tuple] = []
+        walk = iter(flat)
+        for key, value, pttl in zip(walk, walk, walk, strict=True):
+            packed = pop(hash(key), None)
             if value.__class__ is int:  # WRONG_TYPE: a hash/list/set under a ban name
-                result.wrong_type += 1
+                wrong_type += 1
                 continue
-            expires = None if pttl < 0 else stamp + pttl
             if packed is not None:
-                seconds = packed & _EXPIRY_MASK
-                if ((packed >> 48) & 0xFFFF_FFFF) == crc32(value) and (
-                    seconds == 0 if expires is None else (seconds != 0 and abs(seconds - 1 - expires // 1000) <= EXPIRY_TOLERANCE_S)
-                ):
-                    continue
-                result.changed += 1
+                if (packed >> 48) & 0xFFFF_FFFF == crc32(value):
+                    seconds = packed & _EXPIRY_MASK
+                    if pttl < 0:
+                        if not seconds:
+                            continue
+                    elif seconds and -EXPIRY_TOLERANCE_S <= seconds - 1 - (stamp + pttl) // 1000 <= EXPIRY_TOLERANCE_S:
+                        continue
+                changed += 1
             else:
-                result.new += 1
-            writes.append(classify(key, value, expires, stamp))
-        journal.upsert(writes)
+                new += 1
+            rows.append(classify_row(key, value, None if pttl < 0 else stamp + pttl, stamp))
+        seen += len(flat) // 3
+        journal.upsert_rows(rows)
+    result.seen += seen
+    result.new += new
+    result.changed += changed
+    result.wrong_type += wrong_type
     return index
 
 
@@ -191,28 +224,43 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
 
 
 def restore(client: Redis, entries: Iterable[Entry], stamp: int | None = None) -> tuple[int, int]:
-    """``SET key value NX [PX remaining]`` for each live entry, pipelined; returns (restored, already there)."""
+    """``SET key value NX [PX remaining]`` for each live entry, one script call per batch (a pipeline
+    when the user may not run scripts); returns (restored, already there)."""
     stamp = now_ms() if stamp is None else stamp
     restored = kept = 0
-    pipe = client.pipeline(transaction=False)
-    queued = 0
+    batch: list[tuple[bytes, bytes, int]] = []
+    size = 0
     for entry in entries:
         remaining = entry.remaining_ms(stamp)
         if remaining is not None and remaining <= EXPIRY_GRACE_MS:
             continue
-        pipe.set(entry.key, entry.value, nx=True, px=remaining)
-        queued += 1
-        if queued >= CHUNK:
-            restored, kept = _tally(pipe.execute(), restored, kept)
-            queued = 0
-    if queued:
-        restored, kept = _tally(pipe.execute(), restored, kept)
+        batch.append((entry.key, entry.value, remaining or 0))
+        size += len(entry.value)
+        if len(batch) >= CHUNK or size >= RESTORE_BYTES:
+            done = _restore_batch(client, batch)
+            restored, kept = restored + done, kept + len(batch) - done
+            batch, size = [], 0
+    if batch:
+        done = _restore_batch(client, batch)
+        restored, kept = restored + done, kept + len(batch) - done
     return restored, kept
 
 
-def _tally(replies: list, restored: int, kept: int) -> tuple[int, int]:
-    done = sum(1 for reply in replies if reply)
-    return restored + done, kept + len(replies) - done
+def _restore_batch(client: Redis, batch: list[tuple[bytes, bytes, int]]) -> int:
+    """How many of ``(key, value, remaining ms or 0 = permanent)`` were written (NX: the others exist)."""
+    try:
+        return int(client.eval(_RESTORE_SCRIPT, len(batch), *(key for key, _, _ in batch),
+                               *(part for _, value, remaining in batch for part in (value, remaining))))
+    except ResponseError as error:
+        if not scripting_refused(error):
+            raise
+    pipe = client.pipeline(transaction=False)
+    for key, value, remaining in batch:
+        if remaining:
+            pipe.execute_command("SET", key, value, "NX", "PX", remaining)
+        else:
+            pipe.execute_command("SET", key, value, "NX")
+    return sum(1 for reply in pipe.execute() if reply)
 
 
 def clear_counters(client: Redis, unbanned: list[Entry]) -> int:

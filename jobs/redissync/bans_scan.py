@@ -1,7 +1,9 @@
 """Reading every ban in Redis in bulk, and turning a raw key/value into a journal :class:`Entry`.
 
-One round trip per batch, never per key: a read-only Lua script runs ``SCAN`` and, for each key it
-returns, ``GET`` + ``PTTL``, so the server answers ``[cursor, key, value, pttl, key, value, pttl, …]``.
+One round trip per batch, never per key: a read-only Lua script runs ``SCAN``, keeps the ban keys
+(:func:`is_ban_key`, checked in Lua so Python never sees foreign keys), runs ``GET`` + ``PTTL`` for each
+and answers ``[cursor, [key, value, pttl, key, value, pttl, …]]``: a flat list that Python walks
+without building a tuple per ban.
 Values above :data:`MAX_VALUE_BYTES` come back as their length only (a hostile 100 MB value cannot blow
 the job's memory); the few such keys are then fetched on their own. A server that refuses scripts
 (an ACL without ``+@scripting``) gets the same data from ``SCAN`` + a pipelined ``GET``/``PTTL`` per batch.
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from queue import Full, Queue
+from zlib import crc32
 
 from redis import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import NoPermissionError, ResponseError
 
 from .journal import Entry
 from .keys import parse_ban_key
@@ -28,22 +32,30 @@ WRONG_TYPE = -1  # the value slot of a key that is not a string
 _SCAN_SCRIPT = """
 local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 local limit = tonumber(ARGV[4])
-local out = {reply[1]}
+local out = {}
 for _, key in ipairs(reply[2]) do
-  local value = redis.pcall('GET', key)
-  if type(value) == 'table' then
-    value = -1
-  elseif value and #value > limit then
-    value = #value
-  end
-  if value then
-    out[#out + 1] = key
-    out[#out + 1] = value
-    out[#out + 1] = redis.call('PTTL', key)
+  if string.sub(key, 1, 8) == 'bans_ip_' or (string.sub(key, 1, 13) == 'bans_service_' and string.find(key, '_ip_', 14, true)) then
+    local value = redis.pcall('GET', key)
+    if type(value) == 'table' then
+      value = -1
+    elseif value and #value > limit then
+      value = #value
+    end
+    if value then
+      out[#out + 1] = key
+      out[#out + 1] = value
+      out[#out + 1] = redis.call('PTTL', key)
+    end
   end
 end
-return out
+return {reply[1], out}
 """
+
+
+def scripting_refused(error: ResponseError) -> bool:
+    """The user may not run scripts (ACL without ``+@scripting``: redis-py raises NoPermissionError, whose
+    text has lost the ``NOPERM`` prefix) or the server has no scripting: use the pipelined path."""
+    return isinstance(error, NoPermissionError) or "NOPERM" in str(error) or "unknown command" in str(error).lower()
 
 
 def is_ban_key(key: bytes) -> bool:
@@ -52,6 +64,9 @@ def is_ban_key(key: bytes) -> bool:
 
 
 RawBan = tuple  # (key: bytes, value: bytes | int, pttl: int); int value = length when too large, or WRONG_TYPE
+# One batch: (stamp_ms, [key, value, pttl, key, value, pttl, …]). ``stamp_ms`` is when Redis answered, so
+# ``stamp_ms + pttl`` is the ban's absolute expiry however long the batch then waits in the prefetch queue.
+Batch = tuple
 
 
 class BanScanner:
@@ -66,16 +81,17 @@ class BanScanner:
         self.round_trips = 0
         self._script = client.register_script(_SCAN_SCRIPT) if use_script else None
 
-    def batches(self) -> Iterator[list[RawBan]]:
+    def batches(self) -> Iterator[Batch]:
         cursor = b"0"
         while True:
-            cursor, batch = self._one_batch(cursor)
-            if batch:
-                yield self._complete_large(batch)
+            cursor, flat = self._one_batch(cursor)
+            stamp = time.time_ns() // 1_000_000
+            if flat:
+                yield stamp, self._complete_large(flat)
             if cursor in (b"0", 0, "0"):
                 return
 
-    def prefetched(self, depth: int = 32) -> Iterator[list[RawBan]]:
+    def prefetched(self, depth: int = 8) -> Iterator[Batch]:
         """:meth:`batches` produced by a background thread started *now*; its exceptions are re-raised
         in the consumer. Stop early by closing the returned generator."""
         queue: Queue = Queue(maxsize=depth)
@@ -99,7 +115,7 @@ class BanScanner:
         worker = threading.Thread(target=produce, name="redissync-bans-scan", daemon=True)
         worker.start()
 
-        def consume() -> Iterator[list[RawBan]]:
+        def consume() -> Iterator[Batch]:
             try:
                 while True:
                     item = queue.get()
@@ -114,22 +130,20 @@ class BanScanner:
 
         return consume()
 
-    def _one_batch(self, cursor: bytes) -> tuple[bytes, list[RawBan]]:
+    def _one_batch(self, cursor: bytes) -> tuple[bytes, list]:
         if self._script is not None:
             try:
                 reply = self._script(args=[cursor, SCAN_MATCH, self.count, MAX_VALUE_BYTES])
                 self.round_trips += 1
             except ResponseError as error:
-                if "NOPERM" not in str(error) and "unknown command" not in str(error).lower():
+                if not scripting_refused(error):
                     raise
                 self._script = None  # no scripting for this user: fall back to a pipeline
             else:
-                flat = reply[1:]
-                batch = [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3) if is_ban_key(flat[i])]
-                return reply[0], batch
+                return reply[0], reply[1]
         return self._pipelined_batch(cursor)
 
-    def _pipelined_batch(self, cursor: bytes) -> tuple[bytes, list[RawBan]]:
+    def _pipelined_batch(self, cursor: bytes) -> tuple[bytes, list]:
         cursor, keys = self.client.scan(cursor, match=SCAN_MATCH, count=self.count)
         self.round_trips += 1
         keys = [key for key in keys if is_ban_key(key)]
@@ -144,26 +158,27 @@ class BanScanner:
         small = [key for key, length in zip(keys, replies[0::2], strict=True) if isinstance(length, int) and 0 < length <= MAX_VALUE_BYTES]
         values = dict(zip(small, self.client.mget(small), strict=True)) if small else {}
         self.round_trips += bool(small)
-        batch = []
+        flat: list = []
         for key, length, pttl in zip(keys, replies[0::2], replies[1::2], strict=True):
             if pttl == -2:
                 continue  # gone between SCAN and PTTL
             if not isinstance(length, int):
-                batch.append((key, WRONG_TYPE, pttl))
+                flat += (key, WRONG_TYPE, pttl)
             elif key in values and values[key] is not None:
-                batch.append((key, values[key], pttl))
+                flat += (key, values[key], pttl)
             elif length > MAX_VALUE_BYTES:
-                batch.append((key, length, pttl))
-        return cursor, batch
+                flat += (key, length, pttl)
+        return cursor, flat
 
-    def _complete_large(self, batch: list[RawBan]) -> list[RawBan]:
+    def _complete_large(self, flat: list) -> list:
         """Fetch the (rare) values that were too large to travel inside the batch reply."""
-        for index, (key, value, pttl) in enumerate(batch):
-            if isinstance(value, int) and value > 0:
-                fetched = self.client.get(key)
+        for index in range(1, len(flat), 3):
+            value = flat[index]
+            if value.__class__ is int and value > 0:
+                fetched = self.client.get(flat[index - 1])
                 self.round_trips += 1
-                batch[index] = (key, fetched if fetched is not None else b"", pttl)
-        return batch
+                flat[index] = fetched if fetched is not None else b""
+        return flat
 
 
 _DONE = object()
@@ -171,12 +186,20 @@ _DONE = object()
 
 def classify(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> Entry:
     """Derive the journal columns from a raw ban; odd values are kept byte for byte and labelled."""
+    row = classify_row(key, value, expires_ms, now_ms)
+    return Entry(row[0], row[1], *row[3:])
+
+
+def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> tuple:
+    """:func:`classify` as the journal's row tuple (:data:`journal.ROW_COLUMNS`, digest included): the
+    pass writes rows straight from it, without an :class:`Entry` per ban."""
     parsed = parse_ban_key(key)
-    ip = parsed.ip if parsed else None
-    service = parsed.service if parsed else None
-    scope = parsed.scope if parsed else None
+    if parsed is not None:
+        ip, service, scope, malformed = parsed.ip, parsed.service, parsed.scope, None
+    else:
+        ip = service = scope = None
+        malformed = "key"
     reason = date = None
-    malformed = None if parsed else "key"
     if len(value) > MAX_VALUE_BYTES:
         malformed = malformed or "too-large"
     else:
@@ -186,17 +209,20 @@ def classify(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> E
             malformed = malformed or "binary"
         else:
             try:
-                data = json.loads(text)
+                data = _loads(text)
             except (ValueError, RecursionError):  # RecursionError: a JSON bomb (deep nesting) under the size limit
                 data = None
-            if isinstance(data, dict):
-                reason = _short(data.get("reason"))
-                date = data.get("date") if isinstance(data.get("date"), (int, float)) else None
+            if data.__class__ is dict:
+                reason = data.get("reason")
+                if reason is not None:
+                    reason = str(reason)[:128]
+                date = data.get("date")
+                if not isinstance(date, (int, float)):
+                    date = None
             else:
                 malformed = malformed or "not-json"
                 reason = text[:128]  # BunkerWeb itself reads a plain value as the reason (contract §6.1)
-    return Entry(key, value, expires_ms, ip, service, scope, reason, date, malformed, now_ms)
+    return (key, value, crc32(value), expires_ms, ip, service, scope, reason, date, malformed, now_ms)
 
 
-def _short(value: object) -> str | None:
-    return None if value is None else str(value)[:128]
+_loads = json.JSONDecoder().decode

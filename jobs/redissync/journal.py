@@ -100,7 +100,11 @@ def from_text(text: str) -> bytes:
 
 
 _COLUMNS = "key, value, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
-_INSERT = "key, value, digest, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
+ROW_COLUMNS = "key, value, digest, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
+_UPSERT = (f"INSERT INTO bans ({ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
+           "value = excluded.value, digest = excluded.digest, expires_ms = excluded.expires_ms, ip = excluded.ip, "
+           "service = excluded.service, scope = excluded.scope, reason = excluded.reason, date = excluded.date, "
+           "malformed = excluded.malformed")
 
 
 def digest(value: bytes) -> int:
@@ -184,20 +188,18 @@ class Journal:
     # rows ---------------------------------------------------------------------------------------
     def index(self) -> dict[int, int]:
         """``hash(key) → pack(id, digest, expiry)`` for every row: what a pass compares Redis against
-        (one sequential read; per-key queries would cost more than the Redis side of the pass)."""
-        return {hash(key): pack(row_id, value_digest, expires_ms)
-                for row_id, key, value_digest, expires_ms in self._db.execute("SELECT id, key, digest, expires_ms FROM bans")}
+        (one sequential read; per-key queries would cost more than the Redis side of the pass). SQLite
+        computes the expiry in seconds and the packing is inlined: no Python call per row."""
+        rows = self._db.execute("SELECT id, key, digest, COALESCE(expires_ms / 1000 + 1, 0) FROM bans")
+        return {hash(key): (row_id << 80) | (value_digest << 48) | seconds for row_id, key, value_digest, seconds in rows}
 
     def upsert(self, entries: Iterable[Entry]) -> int:
-        rows = [_row(entry) for entry in entries]
+        return self.upsert_rows([_row(entry) for entry in entries])
+
+    def upsert_rows(self, rows: list[tuple]) -> int:
+        """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`bans_scan.classify_row` returns)."""
         if rows:
-            self._db.executemany(
-                f"INSERT INTO bans ({_INSERT}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
-                "value = excluded.value, digest = excluded.digest, expires_ms = excluded.expires_ms, ip = excluded.ip, "
-                "service = excluded.service, scope = excluded.scope, reason = excluded.reason, date = excluded.date, "
-                "malformed = excluded.malformed",
-                rows,
-            )
+            self._db.executemany(_UPSERT, rows)
             self.changes += len(rows)
         return len(rows)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from redis.exceptions import OutOfMemoryError
 
-from redissync.bans import LOCK_KEY
+from redissync.bans import LOCK_KEY, LOCK_MS
 from redissync.journal import JOURNAL_NAME, Journal
 from redissync.state import open_state
 from tests.bed.bans import ban_value
@@ -203,7 +203,8 @@ def test_scheduler_killed_mid_pass_leaves_a_sound_journal(server: RedisServer, c
     captured_logs.clear()
     assert run_job_file("redissync-bans", env) == 0
     assert any("another scheduler is reconciling bans" in r.getMessage() for r in captured_logs.records)
-    admin.pexpire(LOCK_KEY, 1)  # stands in for the lock's 2 minutes (LOCK_MS) running out
+    assert 0 < admin.pttl(LOCK_KEY) <= LOCK_MS, "a dead pass's lock outlives it by at most LOCK_MS (30 s), not renewed"
+    admin.pexpire(LOCK_KEY, 1)  # stands in for the lock's 30 s (LOCK_MS) running out
     wait_until(lambda: not admin.exists(LOCK_KEY), 5, "the dead pass's lock to expire")
     assert run_job_file("redissync-bans", env) == 0
     alive = set(first[100:]) | set(second)
