@@ -44,14 +44,17 @@ _CATEGORY_PREFIXES = (
 )
 
 
+# The prefixes are disjoint and their first 4 bytes differ: one dict lookup finds the only candidate.
+_CATEGORY_BY_HEAD = {prefix[:4]: (prefix, category) for prefix, category in _CATEGORY_PREFIXES}
+assert len(_CATEGORY_BY_HEAD) == len(_CATEGORY_PREFIXES) and min(map(len, dict(_CATEGORY_PREFIXES))) >= 4
+
+
 def key_category(key: bytes) -> str:
-    """Which of :data:`KEY_CATEGORIES` a raw key belongs to."""
-    if key == b"requests":
-        return "metrics"
-    for prefix, category in _CATEGORY_PREFIXES:
-        if key.startswith(prefix):
-            return category
-    return "other"
+    """Which of :data:`KEY_CATEGORIES` a raw key belongs to (called for every key of the database)."""
+    candidate = _CATEGORY_BY_HEAD.get(key[:4])
+    if candidate is not None and key.startswith(candidate[0]):
+        return candidate[1]
+    return "metrics" if key == b"requests" else "other"
 
 
 def normalize_ip(text: str) -> str | None:

@@ -8,22 +8,26 @@ drops the repeats so counts and sums stay exact.
 
 from __future__ import annotations
 
-import hashlib
+import threading
 from collections.abc import Iterator
+from queue import Full, Queue
+from typing import TypeVar
 
 from redis import Redis
 
 SCAN_COUNT = 1000
+T = TypeVar("T")
 BATCH_SIZE = 1000
 
 
-def _digest(key: bytes) -> bytes:
-    return hashlib.blake2b(key, digest_size=8).digest()
+def _digest(key: bytes) -> int:
+    """64 bits are enough to tell keys apart within one process (no need for a keyed or stable hash)."""
+    return hash(key)
 
 
 def scan_batches(client: Redis, match: str | None = None, batch_size: int = BATCH_SIZE, count: int = SCAN_COUNT) -> Iterator[list[bytes]]:
     """Yield lists of at most ``batch_size`` distinct keys matching ``match`` (all keys when None)."""
-    seen: set[bytes] = set()
+    seen: set[int] = set()
     batch: list[bytes] = []
     cursor = 0
     while True:
@@ -41,6 +45,47 @@ def scan_batches(client: Redis, match: str | None = None, batch_size: int = BATC
             break
     if batch:
         yield batch
+
+
+def prefetched(items: Iterator[T], depth: int = 4) -> Iterator[T]:
+    """``items`` produced by a daemon thread up to ``depth`` ahead (bounded memory), so the producer's
+    round trips overlap the consumer's work. The producer's exceptions are raised in the consumer; closing
+    the returned generator early stops the producer."""
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put((True, item), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((False, None))
+        except BaseException as error:  # handed to the consumer, raised in its thread
+            queue.put((False, error))
+
+    worker = threading.Thread(target=produce, name="redissync-prefetch", daemon=True)
+    worker.start()
+
+    def consume() -> Iterator[T]:
+        try:
+            while True:
+                more, item = queue.get()
+                if not more:
+                    if item is not None:
+                        raise item
+                    return
+                yield item
+        finally:
+            stop.set()
+            worker.join(timeout=30)
+
+    return consume()
 
 
 def glob_escape(text: str) -> str:

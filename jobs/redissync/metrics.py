@@ -32,7 +32,7 @@ from . import series
 from .connection import RedisSyncError
 from .core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS, CoreSettingError
 from .keys import KEY_CATEGORIES, LOCK_PREFIX, NAMESPACE, key_category, namespaced, parse_metric_key
-from .keyscan import reclaim_own_keys, scan_batches
+from .keyscan import prefetched, reclaim_own_keys, scan_batches
 from .metrics_hygiene import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY, STALE_AFTER_PASSES, Hygiene, fingerprint, requests_report
 from .settings import Settings
 from .state import StateStore
@@ -45,12 +45,14 @@ LOCK_TTL_S = 300
 TABLE_SAMPLE = 20  # items kept per merged table (the tail of each worker's list)
 OWN_PREFIX = NAMESPACE.encode()
 _NUMBER = re.compile(rb"\s*(-?\d+)(\.\d+)?([eE][-+]?\d+)?\s*")
-# One script call per batch reads what the pass needs of every key: a reply per key instead of 3-4 commands
-# per key to pack and parse (client-side cost dominated the pipelined version). Bounded work per call:
-# at most BATCH_SIZE keys and TABLE_SAMPLE items per list.
+# One script call per batch reads what the pass needs of every key, and their fingerprints (the last key is
+# the fingerprints hash): a reply per key instead of 3-4 commands per key to pack and parse (client-side cost
+# dominated the pipelined version). Bounded work per call: at most BATCH_SIZE keys and TABLE_SAMPLE items per list.
 READ_SCRIPT = """
 local out = {}
-for i, key in ipairs(KEYS) do
+local last = #KEYS - 1
+for i = 1, last do
+  local key = KEYS[i]
   local kind = redis.call('TYPE', key).ok
   local ttl = redis.call('TTL', key)
   if kind == 'string' then
@@ -61,7 +63,7 @@ for i, key in ipairs(KEYS) do
     out[i] = {kind, ttl}
   end
 end
-return out
+return {out, redis.call('HMGET', KEYS[#KEYS], unpack(KEYS, 1, last))}
 """
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
@@ -107,58 +109,134 @@ class Aggregate:
         table["sample"] = (table["sample"] + tail)[-TABLE_SAMPLE:]  # raw: only the kept items are decoded
 
 
-def read_batch(client: Redis, keys: list[bytes], aggregate: Aggregate, hygiene: Hygiene) -> None:
-    """Count, aggregate and fingerprint one SCAN batch with a single pipelined round trip."""
-    wanted = []
+class MetricNames:
+    """``parse_metric_key`` once per series instead of once per key: every worker of every instance writes
+    the same ``metrics:<plugin>_<kind>_<name>`` head, only the ``:<worker>`` tail differs. Bounded: past
+    :data:`NAMES_CACHED` distinct heads (a hostile keyspace) the rest are parsed every time."""
+
+    def __init__(self) -> None:
+        self._heads: dict[bytes, tuple[str, bool] | None] = {}
+
+    def parse(self, key: bytes) -> tuple[str, bool, str] | None:
+        """``(series, is_counter, worker)`` or None when ``key`` is not BunkerWeb's format."""
+        head, _, worker = key.rpartition(b":")
+        known = self._heads.get(head, _UNKNOWN)
+        if known is _UNKNOWN:
+            parsed = parse_metric_key(key)
+            if parsed is None:
+                if worker and _decodes(key):
+                    self._remember(head, None)  # neither the worker nor the encoding: the head is wrong
+                return None
+            known = (parsed.series, parsed.kind == "counter")
+            self._remember(head, known)
+            return known[0], known[1], parsed.worker
+        if known is None or not worker:
+            return None
+        try:
+            return known[0], known[1], worker.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def _remember(self, head: bytes, value: tuple[str, bool] | None) -> None:
+        if len(self._heads) < NAMES_CACHED:
+            self._heads[head] = value
+
+
+NAMES_CACHED = 100_000
+_UNKNOWN = object()
+
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@dataclass
+class Fetched:
+    """One SCAN batch read from Redis, before aggregation: what :func:`fetch_batch` learnt (it runs in the
+    prefetch thread, so it fills this instead of touching the shared :class:`Aggregate`)."""
+
+    categories: Counter = field(default_factory=Counter)
+    facet_keys: list[bytes] = field(default_factory=list)
+    metrics_keys: int = 0
+    unparsed: int = 0
+    wanted: list[tuple[bytes, tuple[str, bool, str]]] = field(default_factory=list)
+    replies: list = field(default_factory=list)
+    tracks: list = field(default_factory=list)
+
+
+def fetch_batch(client: Redis, keys: list[bytes], names: MetricNames) -> Fetched:
+    """Sort one SCAN batch and read its well-formed metrics keys (and their fingerprints) in one round trip."""
+    fetched = Fetched()
+    categories, wanted = fetched.categories, fetched.wanted
     for key in keys:
         if key.startswith(OWN_PREFIX):
             continue  # our own series and fingerprints are not BunkerWeb's data (and change during the pass)
-        aggregate.categories[key_category(key)] += 1
-        if key.startswith(b"requests:facet:"):
-            aggregate.facet_keys.append(key)
+        categories[key_category(key)] += 1
         if not key.startswith(b"metrics:"):
+            if key.startswith(b"requests:facet:"):
+                fetched.facet_keys.append(key)
             continue
-        aggregate.metrics_keys += 1
-        parsed = parse_metric_key(key)
+        fetched.metrics_keys += 1
+        parsed = names.parse(key)
         if parsed is None:
-            aggregate.malformed["unparsed_key"] += 1
+            fetched.unparsed += 1
             continue
         wanted.append((key, parsed))
-    if not wanted:
-        return
-    pipe = client.pipeline(transaction=False)
-    pipe.eval(READ_SCRIPT, len(wanted), *(key for key, _ in wanted), TABLE_SAMPLE)
-    pipe.hmget(FINGERPRINTS_KEY, [key for key, _ in wanted])
-    replies, previous_tracks = pipe.execute()
+    if wanted:
+        fetched.replies, fetched.tracks = client.eval(READ_SCRIPT, len(wanted) + 1, *(key for key, _ in wanted), FINGERPRINTS_KEY,
+                                                      TABLE_SAMPLE)
+    return fetched
+
+
+def digest_batch(fetched: Fetched, aggregate: Aggregate, hygiene: Hygiene) -> None:
+    """Count, sum, merge and fingerprint what :func:`fetch_batch` read."""
+    aggregate.categories.update(fetched.categories)
+    aggregate.facet_keys += fetched.facet_keys
+    aggregate.metrics_keys += fetched.metrics_keys
+    malformed = aggregate.malformed
+    if fetched.unparsed:
+        malformed["unparsed_key"] += fetched.unparsed
     seen, previous = [], []
-    for (key, parsed), track, reply in zip(wanted, previous_tracks, replies, strict=True):
-        kind, ttl, *values = reply
+    counters, series_workers, workers = aggregate.counters, aggregate.series_workers, aggregate.workers
+    for (key, (series_key, is_counter, worker)), track, reply in zip(fetched.wanted, fetched.tracks, fetched.replies, strict=True):
+        kind, ttl = reply[0], reply[1]
         if kind == b"none" or ttl == -2:
-            aggregate.malformed["vanished"] += 1  # deleted between SCAN and read: not an error
+            malformed["vanished"] += 1  # deleted between SCAN and read: not an error
             continue
-        if parsed.kind == "counter":
+        if is_counter:
             if kind != b"string":
-                aggregate.malformed["wrong_type"] += 1
+                malformed["wrong_type"] += 1
                 continue
-            number = parse_number(values[0])
+            raw = reply[2]
+            number = int(raw) if raw.isdigit() and len(raw) < 19 else parse_number(raw)
             if number is None:
-                aggregate.malformed["non_numeric"] += 1
+                malformed["non_numeric"] += 1
                 continue
-            aggregate.counters[parsed.series] += number
-            digest = fingerprint([values[0]])
+            counters[series_key] += number
+            digest = fingerprint([raw])
         else:
             if kind != b"list":
-                aggregate.malformed["wrong_type"] += 1
+                malformed["wrong_type"] += 1
                 continue
-            aggregate.add_table(parsed.series, values[0], values[1])
-            hygiene.note_table(parsed.series + ":" + parsed.worker, values[0])
-            digest = fingerprint([str(values[0]).encode(), *values[1]])
-        aggregate.series_workers[parsed.series].add(parsed.worker)
-        aggregate.workers.add(parsed.worker)
-        seen.append((key, parsed.worker, digest, ttl))
+            length, tail = reply[2], reply[3]
+            aggregate.add_table(series_key, length, tail)
+            hygiene.note_table(series_key + ":" + worker, length)
+            digest = fingerprint([str(length).encode(), *tail])
+        series_workers[series_key].add(worker)
+        workers.add(worker)
+        seen.append((key, worker, digest, ttl))
         previous.append(track)
     if seen:
         hygiene.observe(seen, previous)
+
+
+def read_batch(client: Redis, keys: list[bytes], aggregate: Aggregate, hygiene: Hygiene, names: MetricNames | None = None) -> None:
+    """Count, aggregate and fingerprint one SCAN batch with a single pipelined round trip."""
+    digest_batch(fetch_batch(client, keys, names or MetricNames()), aggregate, hygiene)
 
 
 def _by_plugin(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -199,8 +277,10 @@ def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE
     aggregate = Aggregate()
     hygiene = Hygiene(client, stale_after=stale_after)
     hygiene.begin()
-    for batch in scan_batches(client):
-        read_batch(client, batch, aggregate, hygiene)
+    names = MetricNames()
+    # A thread scans and reads the next batches while this one is aggregated: Redis's work and ours overlap.
+    for fetched in prefetched(fetch_batch(client, batch, names) for batch in scan_batches(client)):
+        digest_batch(fetched, aggregate, hygiene)
     hygiene_report = hygiene.finish()
     requests = requests_report(client, cap, aggregate.facet_keys)
     minute = series.minute_of(now)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from redis import Redis
 
@@ -33,16 +34,20 @@ STALE_AFTER_PASSES = 60  # one hour of identical content with no TTL (the job ru
 STALE_KEY_TTL_S = 7 * 24 * 3600  # a silent worker's keys go a week after we notice them
 
 def fingerprint(parts: list[bytes]) -> str:
-    digest = hashlib.blake2b(digest_size=8)
+    if len(parts) == 1:  # a counter: one call instead of two updates (same digest)
+        return _blake2b(len(parts[0]).to_bytes(8, "little") + parts[0], digest_size=8).hexdigest()
+    digest = _blake2b(digest_size=8)
     for part in parts:
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class Track:
-    """What we remember about one key between passes."""
+_blake2b = hashlib.blake2b
+
+
+class Track(NamedTuple):
+    """What we remember about one key between passes (a NamedTuple: one is built per metrics key per pass)."""
 
     digest: str
     passes: int = 0

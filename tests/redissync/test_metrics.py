@@ -145,3 +145,24 @@ def test_one_pass_publishes_summary_in_state_and_redis(plain_redis) -> None:
     assert saved["summary"] == line and saved["requests"]["cap"] == 10_000  # BunkerWeb's default 10k
     assert json.loads(client.get(SUMMARY_KEY)) == saved and 0 < client.ttl(SUMMARY_KEY) <= 3600
     assert all(client.ttl(key) > 0 for key in client.scan_iter("redissync:*")), "every key of ours has a TTL"
+
+
+def test_cached_metric_names_agree_with_the_parser() -> None:
+    """``MetricNames`` parses once per series head; it must answer exactly what ``parse_metric_key`` does."""
+    from redissync.keys import parse_metric_key
+    from redissync.metrics import MetricNames
+
+    heads = [b"metrics:badbehavior_counter_blocked", b"metrics:a_table_x:y", b"metrics:_counter_x", b"metrics:a_counter_",
+             b"metrics:a:b_counter_x", b"metrics:a_counter__counter_x", b"metrics:p_tablex_y", b"metrics", b"metrics:a\xff_counter_x",
+             b"metrics:a_counter_x\n", b"metrics:country_x_counter_x_counter_y"]
+    workers = [b"0", b"12", b"", b"w\xff", b"\n", b"a b"]
+    names = MetricNames()
+    for _ in range(2):  # the second round answers from the cache
+        for head in heads:
+            for worker in workers:
+                key = head + b":" + worker
+                parsed = parse_metric_key(key)
+                expected = None if parsed is None else (parsed.series, parsed.kind == "counter", parsed.worker)
+                assert names.parse(key) == expected, key
+    for key in (b"metrics:nocolon", b"metrics:a_counter_x"):
+        assert names.parse(key) is None and parse_metric_key(key) is None
