@@ -155,6 +155,9 @@ class BanScanner:
             pipe.pttl(key)
         replies = pipe.execute(raise_on_error=False)
         self.round_trips += 1
+        for reply in replies:  # WRONGTYPE (STRLEN of a hash…) is data; any other error (NOPERM…) fails the pass
+            if isinstance(reply, Exception) and not (isinstance(reply, ResponseError) and "WRONGTYPE" in str(reply)):
+                raise reply
         small = [key for key, length in zip(keys, replies[0::2], strict=True) if isinstance(length, int) and 0 < length <= MAX_VALUE_BYTES]
         values = dict(zip(small, self.client.mget(small), strict=True)) if small else {}
         self.round_trips += bool(small)
