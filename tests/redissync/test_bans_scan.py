@@ -61,7 +61,7 @@ def test_expiry_comes_from_when_redis_answered_not_when_the_batch_is_handled(pla
     scanner_batches = list(BanScanner(plain_redis.client()).batches())
     (answered, flat), = scanner_batches
     late = [(answered - 60_000, flat)]  # as if Redis had answered a minute before the pass looked at it
-    monkeypatch.setattr(bans.BanScanner, "prefetched", lambda self: iter(late))
+    monkeypatch.setattr(bans.BanScanner, "prefetched", lambda self, *depth: iter(late))
     reconcile(plain_redis.client(), open_state())
     with Journal.in_directory(open_state().directory) as journal:
         (entry,) = list(journal.entries())
