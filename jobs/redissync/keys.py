@@ -76,6 +76,16 @@ def is_ip(text: str) -> bool:
         return normalize_ip(text) is not None
 
 
+def _text(key: bytes | str) -> str | None:
+    """A key name as text; None for a binary (non-UTF-8) name, which is never one of BunkerWeb's."""
+    if isinstance(key, str):
+        return key
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 @dataclass(frozen=True)
 class BanKey:
     """``bans_ip_<ip>`` (global) or ``bans_service_<service>_ip_<ip>`` (service-scoped)."""
@@ -105,11 +115,9 @@ _SERVICE_BAN = re.compile(r"bans_service_(?P<service>.+)_ip_(?P<ip>[^_]+)", re.D
 
 def parse_ban_key(key: bytes | str) -> BanKey | None:
     """Parse a ban key; the IP is what follows the *last* ``_ip_`` (service names may contain ``_ip_``)."""
-    if isinstance(key, bytes):
-        try:
-            key = key.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+    key = _text(key)
+    if key is None:
+        return None
     if key.startswith("bans_service_"):
         match = _SERVICE_BAN.fullmatch(key)
         if not match or not match.group("service"):
@@ -141,11 +149,9 @@ _METRIC = re.compile(r"metrics:(?P<plugin>[^:]+?)_(?P<kind>counter|table)_(?P<na
 
 
 def parse_metric_key(key: bytes | str) -> MetricKey | None:
-    if isinstance(key, bytes):
-        try:
-            key = key.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+    key = _text(key)
+    if key is None:
+        return None
     match = _METRIC.fullmatch(key)
     if not match:
         return None
@@ -161,11 +167,9 @@ class SessionKey:
 
 
 def parse_session_key(key: bytes | str) -> SessionKey | None:
-    if isinstance(key, bytes):
-        try:
-            key = key.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+    key = _text(key)
+    if key is None:
+        return None
     if not key.startswith("sessions_:"):
         return None
     cookie, sep, ident = key[len("sessions_:"):].partition(":")
