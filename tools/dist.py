@@ -3,6 +3,7 @@ what BunkerWeb needs at run time (no tests, caches or tooling), job and bwcli fi
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -47,7 +48,9 @@ def build(out_dir: Path = ROOT / "dist") -> tuple[Path, Path]:
             info.external_attr = (stat.S_IFREG | mode_for(relative)) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
-    with tarfile.open(tar_path, "w:gz", format=tarfile.PAX_FORMAT) as archive:
+    # tarfile's "w:gz" stamps the current time into the gzip header: two builds a second apart would differ
+    with tar_path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for path in files:
             relative = path.relative_to(ROOT)
             data = path.read_bytes()
