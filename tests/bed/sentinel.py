@@ -31,8 +31,7 @@ class SentinelTopology:
     def start(self) -> SentinelTopology:
         self.master = self._data_node("master", []).start()
         self.replica = self._data_node("replica", [f"replicaof 127.0.0.1 {self.master.port}"]).start()
-        wait_until(lambda: self.replica.client().info("replication")["master_link_status"] == "up", 15,
-                   "the replica to sync with the master")
+        wait_until(self._replica_online, 15, "the replica to sync with the master (and the master to see it online)")
         # Pre-seeded ids and peers: the topology converges at once instead of after several hello rounds.
         ports = [free_port() for _ in range(3)]
         ids = [secrets.token_hex(20) for _ in range(3)]
@@ -62,6 +61,15 @@ class SentinelTopology:
             self.sentinels.append(sentinel.start())
         wait_until(self._converged, 30, "three sentinels to see each other and the replica")
         return self
+
+    def _replica_online(self) -> bool:
+        """Both ends: the replica's link is up *and* the master lists it ``online`` (not ``wait_bgsave``), which
+        happens a moment later, after the replica's first ACK."""
+        if self.replica.client().info("replication")["master_link_status"] != "up":
+            return False
+        listed = self.master.client().info("replication")
+        return any(isinstance(row, dict) and row.get("port") == self.replica.port and row.get("state") == "online"
+                   for row in listed.values())
 
     def _converged(self) -> bool:
         for sentinel in self.sentinels:
