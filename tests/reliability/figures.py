@@ -31,7 +31,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("bans_written", "bans written by the load generator"),
     ("bans_lost", "bans lost"),
     ("bans_resurrected", "unbans resurrected"),
-    ("bans_lost_split_brain", "bans a deposed master acknowledged during SENTINEL FAILOVER, dropped by Redis"),
+    ("bans_lost_split_brain", "bans a deposed master acknowledged (SENTINEL FAILOVER, resumed pause), dropped by Redis"),
     ("promotion_to_first_write_ms", "promotion → first acknowledged write on the new master (worst, ms)"),
     ("fuzz_cases", "settings environments fuzzed"),
     ("fuzz_tracebacks", "  … tracebacks other than SettingsError"),
