@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from redissync.diagnose import diagnose
+from redissync.diagnose.walk import diagnose
 from redissync.report import Report, Step, ui_status
 from tests.bed.acl import FULL_PASSWORD, FULL_USER
 from tests.bed.servers import free_port

@@ -22,8 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .connection import tls_options
-from .settings import Settings
+from ..connection import tls_options
+from ..settings import Settings
 
 EXPIRY_WARNING_DAYS = 14
 _RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="redissync-dns")

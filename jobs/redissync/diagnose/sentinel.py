@@ -13,10 +13,10 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
-from .diagnose import Walk, walk_node
-from .diagnose_net import Endpoint, StepError, is_ip, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
-from .diagnose_session import Session
-from .report import Step
+from ..report import Step
+from .network import Endpoint, StepError, is_ip, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
+from .session import Session
+from .walk import Walk, walk_node
 
 
 def _pairs(flat: Any) -> dict[str, str]:

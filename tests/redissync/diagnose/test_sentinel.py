@@ -5,7 +5,7 @@ no usable sentinel, fails naming the setting. No failover is needed for any of t
 
 from __future__ import annotations
 
-from redissync.diagnose import diagnose
+from redissync.diagnose.walk import diagnose
 from tests.bed.sentinel import DATA_PASSWORD, MASTER_NAME, SENTINEL_PASSWORD
 from tests.bed.servers import free_port
 

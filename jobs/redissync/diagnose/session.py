@@ -16,9 +16,9 @@ from typing import Any
 from redis.connection import Connection
 from redis.exceptions import AuthenticationError, ConnectionError, RedisError, ResponseError, TimeoutError
 
-from .connection import probe_connection
-from .diagnose_net import Endpoint, StepError, speaks_tls
-from .settings import Settings
+from ..connection import probe_connection
+from ..settings import Settings
+from .network import Endpoint, StepError, speaks_tls
 
 PINGS = 5
 LAG_WARNING_SECONDS = 10

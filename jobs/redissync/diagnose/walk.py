@@ -17,11 +17,11 @@ from contextlib import contextmanager
 
 from redis.exceptions import RedisError
 
-from .connection import explain
-from .diagnose_net import Endpoint, StepError, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
-from .diagnose_session import Session, facts_summary, facts_warnings
-from .report import FAIL, SKIP, Report, Step
-from .settings import UNITS_SECONDS, Settings, SettingsError, load_settings
+from ..connection import explain
+from ..report import FAIL, SKIP, Report, Step
+from ..settings import UNITS_SECONDS, Settings, SettingsError, load_settings
+from .network import Endpoint, StepError, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
+from .session import Session, facts_summary, facts_warnings
 
 LOGGER = logging.getLogger("redissync.diagnose")
 SHORT_TIMEOUT_S = 0.1
@@ -106,7 +106,7 @@ def diagnose(env: Mapping[str, str] | None = None) -> Report:
         if settings.enabled:
             walk.settings = settings
             if settings.sentinels:
-                from .diagnose_sentinel import walk_sentinels  # the sentinel half is only loaded when used
+                from .sentinel import walk_sentinels  # the sentinel half is only loaded when used
 
                 walk_sentinels(walk)
             else:
