@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from redissync import bans
-from redissync.bans import LOCK_KEY, LOCK_MS, reconcile
+from redissync.bans import cycle as bans
+from redissync.bans.cycle import LOCK_KEY, LOCK_MS, reconcile
 from redissync.passlock import PassLock
 from redissync.state import open_state
 from tests.bed.bans import write_ban

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 
 from redis import Redis
 
-from .keys import GENERATION_KEY
+from ..keys import GENERATION_KEY
 
 
 @dataclass(frozen=True)

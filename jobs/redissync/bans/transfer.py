@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from .bans import CHUNK, EXPIRY_GRACE_MS, now_ms, restore
-from .bans_scan import classify
+from ..keys import BanKey, normalize_ip, parse_ban_key
+from .cycle import CHUNK, EXPIRY_GRACE_MS, now_ms, restore
 from .journal import Entry, Journal, from_text
-from .keys import BanKey, normalize_ip, parse_ban_key
+from .scanner import classify
 
 
 def export_lines(journal: Journal, ip: str | None = None, service: str | None = None) -> Iterator[str]:

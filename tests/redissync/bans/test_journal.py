@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from redissync.bans_scan import classify
-from redissync.journal import JOURNAL_NAME, Journal, digest, from_text, pack, unpack
+from redissync.bans.journal import JOURNAL_NAME, Journal, digest, from_text, pack, unpack
+from redissync.bans.scanner import classify
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def entry(key: bytes, value: bytes = b'{"reason":"x","date":5}', expires_ms: int | None = 10_000_000):
@@ -44,7 +44,7 @@ def test_uncommitted_pass_leaves_the_journal_unchanged(tmp_path: Path) -> None:
         journal.commit()
     # A process that dies mid-pass (SIGKILL, no rollback, no close) must leave the last committed state.
     script = (f"import sys; sys.path.insert(0, {str(ROOT / 'jobs')!r}); import os\n"
-              "from pathlib import Path\nfrom redissync.journal import Journal\nfrom redissync.bans_scan import classify\n"
+              "from pathlib import Path\nfrom redissync.bans.journal import Journal\nfrom redissync.bans.scanner import classify\n"
               f"j = Journal.in_directory(Path({str(tmp_path)!r})); j.begin()\n"
               "j.upsert([classify(f'bans_ip_10.0.{i // 256}.{i % 256}'.encode(), b'v' * 300, None, 1) for i in range(5000)])\n"
               "j.delete([b'bans_ip_192.0.2.1'])\nos.kill(os.getpid(), 9)\n")

@@ -197,7 +197,7 @@ class Journal:
         return self.upsert_rows([_row(entry) for entry in entries])
 
     def upsert_rows(self, rows: list[tuple]) -> int:
-        """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`bans_scan.classify_row` returns)."""
+        """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`.scanner.classify_row` returns)."""
         if rows:
             self._db.executemany(_UPSERT, rows)
             self.changes += len(rows)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from redissync.bans import LOCK_KEY, reconcile
+from redissync.bans.cycle import LOCK_KEY, reconcile
 from redissync.connection import connect
 from redissync.keys import GENERATION_KEY
 from redissync.settings import load_settings
@@ -136,8 +136,8 @@ def test_ban_recreated_meanwhile_is_never_overwritten(plain_redis) -> None:
 
 
 def test_restore_uses_nx_against_a_concurrent_write(plain_redis) -> None:
-    from redissync.bans import restore
-    from redissync.journal import Journal
+    from redissync.bans.cycle import restore
+    from redissync.bans.journal import Journal
 
     admin = plain_redis.client()
     key = write_ban(admin, "192.0.2.89", reason="journaled", ttl=3600)
@@ -209,8 +209,8 @@ def test_held_lock_skips_the_pass(plain_redis) -> None:
 
 def test_unchanged_pass_writes_nothing(plain_redis) -> None:
     """Write cost follows what changed: a quiet pass commits no row."""
-    from redissync.bans import PassResult, _absorb
-    from redissync.journal import Journal
+    from redissync.bans.cycle import PassResult, _absorb
+    from redissync.bans.journal import Journal
 
     admin = plain_redis.client()
     for i in range(50):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from redissync.bans_identity import ServerIdentity, ensure_marker, judge
+from redissync.bans.identity import ServerIdentity, ensure_marker, judge
 from redissync.connection import connect
 from redissync.keys import GENERATION_KEY
 from redissync.settings import load_settings

@@ -21,8 +21,8 @@ from zlib import crc32
 from redis import Redis
 from redis.exceptions import NoPermissionError, ResponseError
 
+from ..keys import parse_ban_key
 from .journal import Entry
-from .keys import parse_ban_key
 
 MAX_VALUE_BYTES = 64 * 1024
 SCAN_COUNT = 2000

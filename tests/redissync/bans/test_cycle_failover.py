@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from redissync.bans import reconcile
+from redissync.bans.cycle import reconcile
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import open_state

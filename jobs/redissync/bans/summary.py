@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from .journal import Journal
 
 if TYPE_CHECKING:
-    from .bans import PassResult
-    from .state import StateStore
+    from ..state import StateStore
+    from .cycle import PassResult
 
 SUMMARY_NAME = "bans-summary.json"
 RECENT = 20

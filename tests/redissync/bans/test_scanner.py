@@ -7,10 +7,10 @@ import time
 
 import redis
 
-from redissync import bans
-from redissync.bans import reconcile, restore
-from redissync.bans_scan import MAX_VALUE_BYTES, WRONG_TYPE, BanScanner
-from redissync.journal import Entry, Journal
+from redissync.bans import cycle as bans
+from redissync.bans.cycle import reconcile, restore
+from redissync.bans.journal import Entry, Journal
+from redissync.bans.scanner import MAX_VALUE_BYTES, WRONG_TYPE, BanScanner
 from redissync.state import open_state
 from tests.bed.bans import write_ban
 

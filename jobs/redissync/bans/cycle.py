@@ -1,8 +1,8 @@
 """One reconciliation pass between Redis's bans and the durable journal (the ``redissync-bans`` job).
 
-1. read every ban in Redis in bulk (:mod:`bans_scan`), journal what is new or changed;
+1. read every ban in Redis in bulk (:mod:`.scanner`), journal what is new or changed;
 2. for each journaled ban Redis no longer has: expired → dropped; Redis lost data
-   (:mod:`bans_identity`) → restored with ``SET … NX PX <remaining>``; deleted on purpose → an unban:
+   (:mod:`.identity`) → restored with ``SET … NX PX <remaining>``; deleted on purpose → an unban:
    dropped, and the IP's bad-behaviour counters deleted so it is not re-banned at once (BunkerWeb #3818);
 3. record the server identity and write ``bans-summary.json`` for the UI.
 
@@ -23,15 +23,15 @@ from zlib import crc32
 from redis import Redis
 from redis.exceptions import ResponseError
 
-from .bans_identity import ServerIdentity, Verdict, ensure_marker, judge
-from .bans_scan import BanScanner, classify_row, scripting_refused
-from .bans_summary import write_summary
+from ..keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
+from ..keyscan import reclaim_own_keys
+from ..passlock import LOCK_MS, PassLock
+from ..settings import Settings
+from ..state import StateStore
+from .identity import ServerIdentity, Verdict, ensure_marker, judge
 from .journal import JOURNAL_NAME, Entry, Journal
-from .keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
-from .keyscan import reclaim_own_keys
-from .passlock import LOCK_MS, PassLock
-from .settings import Settings
-from .state import StateStore
+from .scanner import BanScanner, classify_row, scripting_refused
+from .summary import write_summary
 
 LOCK_KEY = LOCK_PREFIX + "bans"
 EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
