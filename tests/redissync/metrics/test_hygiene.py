@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from redissync.metrics import aggregate_pass
-from redissync.metrics_hygiene import FINGERPRINTS_KEY, STALE_KEY_TTL_S, Track, next_track
+from redissync.metrics.cycle import aggregate_pass
+from redissync.metrics.hygiene import FINGERPRINTS_KEY, STALE_KEY_TTL_S, Track, next_track
 
 NOW = 1_800_000_000.0
 STALE_AFTER = 2

@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 from redis import Redis
 
-from .keys import namespaced
-from .keyscan import expire_if_persistent
+from ..keys import namespaced
+from ..keyscan import expire_if_persistent
 
 FINGERPRINTS_KEY = namespaced("metrics", "fingerprints")
 FINGERPRINTS_NEXT_KEY = namespaced("metrics", "fingerprints", "next")

@@ -13,7 +13,7 @@ from typing import Any
 
 from redis import Redis
 
-from .keys import KEY_CATEGORIES, namespaced
+from ..keys import KEY_CATEGORIES, namespaced
 
 MINUTE = 60
 RETENTION_S = 24 * 3600  # 1440 points at 1-minute resolution

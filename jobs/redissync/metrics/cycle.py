@@ -4,7 +4,7 @@ One SCAN walks the database in bounded batches. Each batch is read with one pipe
 counted per category, ``metrics:<plugin>_counter_<key>:<worker>`` numbers are summed per series
 across every worker and instance, ``metrics:<plugin>_table_<key>:<worker>`` lists are merged (item
 counts plus a bounded sample), and the hygiene tracker sees each key's TTL and fingerprint
-(:mod:`.metrics_hygiene`). Then the Redis server figures and the totals become this minute's points of
+(:mod:`.hygiene`). Then the Redis server figures and the totals become this minute's points of
 the 24 h series (:mod:`.series`), and one summary goes to ``metrics-summary.json`` and to
 ``redissync:metrics:summary`` for the UI and every other scheduler.
 
@@ -28,14 +28,14 @@ from typing import Any
 
 from redis import Redis
 
+from ..connection import RedisSyncError
+from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS, CoreSettingError
+from ..keys import KEY_CATEGORIES, LOCK_PREFIX, NAMESPACE, key_category, namespaced, parse_metric_key
+from ..keyscan import prefetched, reclaim_own_keys, scan_batches
+from ..settings import Settings
+from ..state import StateStore
 from . import series
-from .connection import RedisSyncError
-from .core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS, CoreSettingError
-from .keys import KEY_CATEGORIES, LOCK_PREFIX, NAMESPACE, key_category, namespaced, parse_metric_key
-from .keyscan import prefetched, reclaim_own_keys, scan_batches
-from .metrics_hygiene import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY, STALE_AFTER_PASSES, Hygiene, fingerprint, requests_report
-from .settings import Settings
-from .state import StateStore
+from .hygiene import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY, STALE_AFTER_PASSES, Hygiene, fingerprint, requests_report
 
 SUMMARY_FILE = "metrics-summary.json"
 SUMMARY_KEY = namespaced("metrics", "summary")
