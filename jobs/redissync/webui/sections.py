@@ -2,7 +2,7 @@
 
 Each builder takes the report another job cached (or None when that job has not run yet) and returns a
 section with a ``state``: ``ok`` (draw it), ``empty`` (the report is missing: say which job fills it and
-when) or ``error`` (set by the caller when reading failed). Fields are read through :mod:`.ui_format`,
+when) or ``error`` (set by the caller when reading failed). Fields are read through :mod:`.format`,
 so a report from an older or newer job version degrades to "—" rather than breaking the page.
 """
 
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .sparkline import sparkline
-from .ui_format import (
+from .format import (
     DASH,
     age,
     count,
@@ -25,6 +24,7 @@ from .ui_format import (
     text,
     when,
 )
+from .sparkline import sparkline
 
 STALE_AFTER_S = 300  # jobs run every minute: five missed runs means the scheduler is not running them
 CATEGORY_LABELS = {"bans": "Bans", "sessions": "Sessions", "metrics": "Metrics", "counters": "Counters", "other": "Other"}

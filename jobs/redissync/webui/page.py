@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import ui_sections as sections
-from .settings import Settings, SettingsError, load_settings
-from .state import StateStore, default_state_dir
-from .ui_format import DASH, age, dig, first, is_secret_name, redact, text, when
+from ..settings import Settings, SettingsError, load_settings
+from ..state import StateStore, default_state_dir
+from . import sections
+from .format import DASH, age, dig, first, is_secret_name, redact, text, when
 
 PLUGIN_ID = "redissync"
 GENERIC_ERROR = "Could not read this part of the status; the web UI's log has the details."

@@ -17,11 +17,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from .connection import RedisSyncError, connect, explain
-from .settings import Settings, SettingsError, load_settings
-from .state import PLUGIN_ROOT, open_state
-from .ui_format import redact, text
-from .ui_page import GENERIC_ERROR, PLUGIN_ID, configuration
+from ..connection import RedisSyncError, connect, explain
+from ..settings import Settings, SettingsError, load_settings
+from ..state import PLUGIN_ROOT, open_state
+from .format import redact, text
+from .page import GENERIC_ERROR, PLUGIN_ID, configuration
 
 ACTIONS = ("check", "reconcile")
 BANS_JOB = PLUGIN_ROOT / "jobs" / "redissync-bans.py"
@@ -63,7 +63,7 @@ def respond(body: dict[str, Any], app: Any = None) -> Any:
 def _domain(name: str) -> Any:
     """A domain module of the package, imported when the action runs (the bans/diagnosis modules are
     heavier than the page and a page view must not depend on them)."""
-    return importlib.import_module(f"{__package__}.{name}")
+    return importlib.import_module(f"..{name}", __package__)
 
 
 def inside_bunkerweb(db: Any, config: Mapping[str, str]) -> bool:
