@@ -24,8 +24,8 @@ from redis import Redis
 from redis.exceptions import ResponseError
 
 from ..keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
-from ..keyscan import reclaim_own_keys
-from ..passlock import LOCK_MS, PassLock
+from ..lock import LOCK_MS, PassLock
+from ..scan import reclaim_own_keys
 from ..settings import Settings
 from ..state import StateStore
 from .identity import ServerIdentity, Verdict, ensure_marker, judge

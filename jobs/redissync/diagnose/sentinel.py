@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
-from ..report import Step
+from ..reports import Step
 from .network import Endpoint, StepError, is_ip, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
 from .session import Session
 from .walk import Walk, walk_node

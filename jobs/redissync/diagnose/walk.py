@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from redis.exceptions import RedisError
 
 from ..connection import explain
-from ..report import FAIL, SKIP, Report, Step
+from ..reports import FAIL, SKIP, Report, Step
 from ..settings import UNITS_SECONDS, Settings, SettingsError, load_settings
 from .network import Endpoint, StepError, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
 from .session import Session, facts_summary, facts_warnings

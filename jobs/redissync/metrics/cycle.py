@@ -31,7 +31,7 @@ from redis import Redis
 from ..connection import RedisSyncError
 from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS, CoreSettingError
 from ..keys import KEY_CATEGORIES, LOCK_PREFIX, NAMESPACE, key_category, namespaced, parse_metric_key
-from ..keyscan import prefetched, reclaim_own_keys, scan_batches
+from ..scan import prefetched, reclaim_own_keys, scan_batches
 from ..settings import Settings
 from ..state import StateStore
 from . import series

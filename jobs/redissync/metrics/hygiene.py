@@ -25,7 +25,7 @@ from typing import NamedTuple
 from redis import Redis
 
 from ..keys import namespaced
-from ..keyscan import expire_if_persistent
+from ..scan import expire_if_persistent
 
 FINGERPRINTS_KEY = namespaced("metrics", "fingerprints")
 FINGERPRINTS_NEXT_KEY = namespaced("metrics", "fingerprints", "next")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from redissync.diagnose.walk import diagnose
-from redissync.report import Report, Step, ui_status
+from redissync.reports import Report, Step, ui_status
 from tests.bed.acl import FULL_PASSWORD, FULL_USER
 from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD

@@ -7,7 +7,7 @@ import time
 
 from redissync.bans import cycle as bans
 from redissync.bans.cycle import LOCK_KEY, LOCK_MS, reconcile
-from redissync.passlock import PassLock
+from redissync.lock import PassLock
 from redissync.state import open_state
 from tests.bed.bans import write_ban
 from tests.bed.servers import wait_until

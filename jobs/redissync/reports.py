@@ -1,6 +1,6 @@
 """One diagnosis report, rendered three ways: human text, JSON, and the cached status the UI page reads.
 
-The diagnosis (diagnose.py) fills a :class:`Report` step by step; presentation never re-derives anything:
+The diagnosis (diagnose/walk.py) fills a :class:`Report` step by step; presentation never re-derives anything:
 the job stores :meth:`Report.to_dict` as ``check-report.json`` (plus a short latency history), bwcli prints
 :meth:`Report.render_text` or :meth:`Report.to_json`, and the UI page calls :func:`ui_status` on the cached
 dict. Nothing here ever holds a secret: steps carry sentences and facts, never credentials.
