@@ -34,10 +34,6 @@ RETRIES = 2  # a dropped connection or a failover is retried; a timeout never is
 KEEPALIVE_PROBES = 3
 
 
-class RedisSyncError(Exception):
-    """A failure explained in one sentence that names the setting(s) to check; never carries a secret."""
-
-
 def _keepalive_options(idle_seconds: float) -> dict[str, Any]:
     if idle_seconds <= 0 or not hasattr(socket, "TCP_KEEPIDLE"):
         return {"socket_keepalive": idle_seconds > 0}

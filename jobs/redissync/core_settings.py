@@ -12,11 +12,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .errors import CoreSettingError
+
 _MULTIPLIERS = {"": 1, "k": 1000, "m": 1_000_000}  # metrics.lua parse_count: k = 1000, m = 1 000 000
-
-
-class CoreSettingError(ValueError):
-    """A core setting with a value its owner would have rejected."""
 
 
 @dataclass(frozen=True)

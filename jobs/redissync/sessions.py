@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 
 from redis import Redis
 
-from .connection import RedisSyncError
-from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT, CoreSettingError
+from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT
+from .errors import CoreSettingError, RedisSyncError
 from .keys import SESSION_PATTERN, UI_SESSION_PATTERN, namespaced, parse_session_key
 from .scan import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
 from .settings import Settings

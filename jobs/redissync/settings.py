@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import SettingsError
+
 PLUGIN_JSON = Path(__file__).resolve().parents[2] / "plugin.json"
 DEFAULT_CORE_DIR = "/usr/share/bunkerweb/core"
 DEFAULT_SENTINEL_PORT = 26379
@@ -61,14 +63,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.setting}={self.value!r} is invalid: expected {self.expected}"
-
-
-class SettingsError(ValueError):
-    """All the problems of one environment, one line each."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = tuple(problems)
-        super().__init__("\n".join(str(problem) for problem in problems))
 
 
 @dataclass(frozen=True)

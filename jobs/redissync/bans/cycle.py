@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from zlib import crc32
 
 from redis import Redis
@@ -121,7 +121,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
             if journal.changes:
                 journal.checkpoint()
                 state.persist(JOURNAL_NAME)
-            write_summary(state, journal, result)
+            write_summary(state, journal, asdict(result))
     finally:
         lock.release()
     return result
@@ -129,7 +129,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
 
 def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed: str) -> None:
     with contextlib.suppress(Exception):  # the original error is what matters
-        write_summary(state, journal, result, failed=failed)
+        write_summary(state, journal, asdict(result), failed=failed)
 
 
 def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock) -> None:

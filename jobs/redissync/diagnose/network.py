@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..connection import tls_options
+from ..errors import StepError
 from ..settings import Settings
 
 EXPIRY_WARNING_DAYS = 14
@@ -57,10 +58,6 @@ class Endpoint:
             "sentinel": "REDIS_SENTINEL_HOSTS",
             "master": "REDIS_SENTINEL_HOSTS (the sentinels announce this address)",
         }[self.kind]
-
-
-class StepError(Exception):
-    """A failed check, as the one sentence the user reads (never carries a secret)."""
 
 
 # -- DNS ------------------------------------------------------------------------------------------------

@@ -13,10 +13,11 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from ..errors import StepError
 from ..reports import Step
-from .network import Endpoint, StepError, is_ip, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
+from .network import Endpoint, is_ip, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
 from .session import Session
-from .walk import Walk, walk_node
+from .steps import Walk, walk_node
 
 
 def _pairs(flat: Any) -> dict[str, str]:

@@ -28,8 +28,8 @@ from typing import Any
 
 from redis import Redis
 
-from ..connection import RedisSyncError
-from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS, CoreSettingError
+from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS
+from ..errors import CoreSettingError, RedisSyncError
 from ..keys import KEY_CATEGORIES, LOCK_PREFIX, NAMESPACE, key_category, namespaced, parse_metric_key
 from ..scan import prefetched, reclaim_own_keys, scan_batches
 from ..settings import Settings

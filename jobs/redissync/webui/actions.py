@@ -17,8 +17,9 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from ..connection import RedisSyncError, connect, explain
-from ..settings import Settings, SettingsError, load_settings
+from ..connection import connect, explain
+from ..errors import BadRequest, RedisSyncError, SettingsError
+from ..settings import Settings, load_settings
 from ..state import PLUGIN_ROOT, open_state
 from .format import redact, text
 from .page import GENERIC_ERROR, PLUGIN_ID, configuration
@@ -26,10 +27,6 @@ from .page import GENERIC_ERROR, PLUGIN_ID, configuration
 ACTIONS = ("check", "reconcile")
 BANS_JOB = PLUGIN_ROOT / "jobs" / "redissync-bans.py"
 USAGE = 'send a JSON object like {"action": "check"} or {"action": "reconcile"}'
-
-
-class BadRequest(ValueError):
-    """Input we refuse, with the sentence the caller sees."""
 
 
 def validate(data: Any) -> str:

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..settings import Settings, SettingsError, load_settings
+from ..errors import SettingsError
+from ..settings import Settings, load_settings
 from ..state import StateStore, default_state_dir
 from . import sections
 from .format import DASH, age, dig, first, is_secret_name, redact, text, when
