@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import SettingsError
+from .net import bracketed, host_port
+from .redaction import mask_value
 
 PLUGIN_JSON = Path(__file__).resolve().parents[2] / "plugin.json"
 DEFAULT_CORE_DIR = "/usr/share/bunkerweb/core"
@@ -50,7 +52,7 @@ class SentinelAddress:
     port: int
 
     def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return host_port(self.host, self.port)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class Settings:
         """Where we connect, for messages (never carries credentials)."""
         if self.sentinels:
             return f"master '{self.sentinel_master}' via sentinels " + " ".join(map(str, self.sentinels))
-        return f"{'rediss' if self.ssl else 'redis'}://{_bracket(self.host)}:{self.port}/{self.database}"
+        return f"{'rediss' if self.ssl else 'redis'}://{bracketed(self.host)}:{self.port}/{self.database}"
 
     def public(self) -> dict:
         """A secret-free summary for reports, the UI and logs."""
@@ -125,10 +127,6 @@ class Settings:
         }
 
 
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
 def core_redis_plugin(env: Mapping[str, str]) -> dict | None:
     """BunkerWeb's core ``redis`` plugin.json when installed (it then owns the REDIS_* names)."""
     core_dir = env.get("REDISSYNC_BW_CORE_DIR") or DEFAULT_CORE_DIR
@@ -138,12 +136,6 @@ def core_redis_plugin(env: Mapping[str, str]) -> dict | None:
     except (OSError, ValueError):
         return None
     return definition if "REDIS_TIMEOUT" in definition.get("settings", {}) else None
-
-
-def mask(setting: str, value: str) -> str:
-    if setting in SECRET_SETTINGS and value:
-        return "********"
-    return value if len(value) <= 80 else value[:77] + "..."
 
 
 def _expected(definition: dict) -> str:
@@ -187,7 +179,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     for name, definition in definitions.items():
         # fullmatch, not BunkerWeb's re.search: "$" would let a trailing newline through.
         if not re.fullmatch(definition["regex"], raw[name]):
-            problems.append(Problem(name, mask(name, raw[name]), _expected(definition)))
+            problems.append(Problem(name, mask_value(name in SECRET_SETTINGS, raw[name]), _expected(definition)))
     host = raw["REDIS_HOST"]
     enabled = raw["USE_REDIS"] == "yes"
     if enabled and not host and not raw["REDIS_SENTINEL_HOSTS"]:

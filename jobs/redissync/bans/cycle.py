@@ -23,6 +23,7 @@ from zlib import crc32
 from redis import Redis
 from redis.exceptions import ResponseError
 
+from ..clock import now_ms
 from ..keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
 from ..lock import LOCK_MS, PassLock
 from ..scan import reclaim_own_keys
@@ -85,10 +86,6 @@ class PassResult:
                 f"{self.unbans} unbans propagated ({self.counters_cleared} counters cleared), {self.malformed} malformed"
                 + (f", {self.kept} re-created meanwhile" if self.kept else "")
                 + f", {self.duration_ms} ms; {self.verdict}")
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger) -> str:

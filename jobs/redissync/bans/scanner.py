@@ -12,16 +12,15 @@ the job's memory); the few such keys are then fetched on their own. A server tha
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from queue import Full, Queue
 from zlib import crc32
 
 from redis import Redis
 from redis.exceptions import NoPermissionError, ResponseError
 
+from ..clock import now_ms
 from ..keys import parse_ban_key
+from ..scan import prefetched
 from .journal import Entry
 
 MAX_VALUE_BYTES = 64 * 1024
@@ -85,50 +84,15 @@ class BanScanner:
         cursor = b"0"
         while True:
             cursor, flat = self._one_batch(cursor)
-            stamp = time.time_ns() // 1_000_000
+            stamp = now_ms()
             if flat:
                 yield stamp, self._complete_large(flat)
             if cursor in (b"0", 0, "0"):
                 return
 
     def prefetched(self, depth: int = 8) -> Iterator[Batch]:
-        """:meth:`batches` produced by a background thread started *now*; its exceptions are re-raised
-        in the consumer. Stop early by closing the returned generator."""
-        queue: Queue = Queue(maxsize=depth)
-        stop = threading.Event()
-
-        def produce() -> None:
-            try:
-                for batch in self.batches():
-                    while not stop.is_set():
-                        try:
-                            queue.put(batch, timeout=0.1)
-                            break
-                        except Full:
-                            continue
-                    if stop.is_set():
-                        return
-                queue.put(_DONE)
-            except BaseException as error:  # handed to the consumer, raised in its thread
-                queue.put(error)
-
-        worker = threading.Thread(target=produce, name="redissync-bans-scan", daemon=True)
-        worker.start()
-
-        def consume() -> Iterator[Batch]:
-            try:
-                while True:
-                    item = queue.get()
-                    if item is _DONE:
-                        return
-                    if isinstance(item, BaseException):
-                        raise item
-                    yield item
-            finally:
-                stop.set()
-                worker.join(timeout=30)
-
-        return consume()
+        """:meth:`batches` produced by a background thread started *now* (:func:`..scan.prefetched`)."""
+        return prefetched(self.batches(), depth, name="redissync-bans-scan")
 
     def _one_batch(self, cursor: bytes) -> tuple[bytes, list]:
         if self._script is not None:
@@ -184,7 +148,6 @@ class BanScanner:
         return flat
 
 
-_DONE = object()
 
 
 def classify(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> Entry:

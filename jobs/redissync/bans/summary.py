@@ -5,9 +5,9 @@ Takes the pass's figures as a plain dict (``asdict(PassResult)``), so this modul
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
+from ..clock import now_ms
 from .journal import Journal
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ _JOURNAL_FIELDS = ("journal_size", "by_scope", "by_reason", "malformed", "recent
 
 
 def build_summary(journal: Journal, result: dict[str, Any], failed: str | None = None, counts: bool = True) -> dict:
-    stamp = time.time_ns() // 1_000_000
+    stamp = now_ms()
     last_pass = dict(result)
     last_pass["ok"] = failed is None
     if failed:

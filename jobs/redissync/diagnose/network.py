@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import ipaddress
 import socket
 import ssl
 import tempfile
@@ -24,6 +23,7 @@ from typing import Any
 
 from ..connection import tls_options
 from ..errors import StepError
+from ..net import host_port, is_ip
 from ..settings import Settings
 
 EXPIRY_WARNING_DAYS = 14
@@ -45,7 +45,7 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return host_port(self.host, self.port)
 
     @property
     def label(self) -> str:
@@ -61,14 +61,6 @@ class Endpoint:
 
 
 # -- DNS ------------------------------------------------------------------------------------------------
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def resolve(endpoint: Endpoint, timeout: float) -> list[str]:
     """Addresses of ``endpoint`` as this machine resolves them (getaddrinfo, bounded by ``timeout``)."""
     if is_ip(endpoint.host):

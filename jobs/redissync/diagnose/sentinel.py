@@ -14,8 +14,9 @@ from typing import Any
 from redis.exceptions import RedisError, ResponseError
 
 from ..errors import StepError
+from ..net import host_port, is_ip
 from ..reports import Step
-from .network import Endpoint, is_ip, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
+from .network import Endpoint, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
 from .session import Session
 from .steps import Walk, walk_node
 
@@ -120,7 +121,7 @@ def _lookup(sentinels: SentinelWalk, step: Step, answers: dict[Endpoint, str]) -
         if not reply:
             unknown.append(endpoint)
             return f"does not know master '{sentinels.master}'"
-        address = f"[{reply[0]}]:{reply[1]}" if ":" in str(reply[0]) else f"{reply[0]}:{reply[1]}"
+        address = host_port(str(reply[0]), reply[1])
         answers[endpoint] = address
         return f"master '{sentinels.master}' is {address}"
 

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from ..connection import explain
 from ..errors import DiagnosisStopped, StepError
+from ..redaction import redact
 from ..reports import FAIL, SKIP, Report, Step
 from ..settings import Settings
 from .network import Endpoint, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
@@ -75,9 +76,7 @@ class Walk:
             return
 
         def clean(text: str) -> str:
-            for secret in secrets:
-                text = text.replace(secret, "********")
-            return text
+            return redact(text, secrets)
 
         step.summary = clean(step.summary)
         step.sentence = clean(step.sentence) if step.sentence else None

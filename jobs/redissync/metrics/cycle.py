@@ -31,6 +31,7 @@ from redis import Redis
 from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS
 from ..errors import CoreSettingError, RedisSyncError
 from ..keys import KEY_CATEGORIES, LOCK_PREFIX, NAMESPACE, key_category, namespaced, parse_metric_key
+from ..lock import PassLock
 from ..scan import prefetched, reclaim_own_keys, scan_batches
 from ..settings import Settings
 from ..state import StateStore
@@ -65,7 +66,6 @@ for i = 1, last do
 end
 return {out, redis.call('HMGET', KEYS[#KEYS], unpack(KEYS, 1, last))}
 """
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 def parse_number(raw: bytes) -> int | float | None:
@@ -323,7 +323,8 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
     reclaimed = reclaim_own_keys(client, own)
     if reclaimed:
         logger.warning(f"redissync-metrics: replaced {reclaimed} of its own keys (redissync:metrics:*) that held the wrong type")
-    if not client.set(LOCK_KEY, token, nx=True, ex=LOCK_TTL_S):
+    lock = PassLock(client, LOCK_KEY, token, LOCK_TTL_S * 1000)
+    if not lock.acquire():
         shared = client.get(SUMMARY_KEY)
         if shared:
             state.write(SUMMARY_FILE, shared)
@@ -334,7 +335,7 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
         client.set(SUMMARY_KEY, encoded, ex=SUMMARY_TTL_S)
         state.write(SUMMARY_FILE, encoded)
     finally:
-        client.eval(_RELEASE, 1, LOCK_KEY, token)
+        lock.release()
     if summary["requests"]["over_cap"]:
         logger.warning(f"the requests list holds {summary['requests']['length']} entries, over METRICS_MAX_BLOCKED_REQUESTS_REDIS="
                        f"{summary['requests']['cap']}; BunkerWeb trims it on its next sync (redissync never trims it)")

@@ -19,9 +19,10 @@ from redis.exceptions import RedisError
 
 from ..connection import connect, explain
 from ..errors import BadRequest, RedisSyncError, SettingsError
+from ..redaction import redact
 from ..settings import Settings, load_settings
 from ..state import PLUGIN_ROOT, open_state
-from .format import redact, text
+from .format import text
 from .page import GENERIC_ERROR, PLUGIN_ID, configuration
 
 ACTIONS = ("check", "reconcile")

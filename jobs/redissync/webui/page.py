@@ -17,10 +17,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import SettingsError
+from ..redaction import redact
 from ..settings import Settings, load_settings
 from ..state import StateStore, default_state_dir
 from . import sections
-from .format import DASH, age, dig, first, is_secret_name, redact, text, when
+from .format import DASH, age, dig, first, is_secret_name, text, when
 
 PLUGIN_ID = "redissync"
 GENERIC_ERROR = "Could not read this part of the status; the web UI's log has the details."
