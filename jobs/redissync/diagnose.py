@@ -21,7 +21,7 @@ from .connection import explain
 from .diagnose_net import Endpoint, StepError, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
 from .diagnose_session import Session, facts_summary, facts_warnings
 from .report import FAIL, SKIP, Report, Step
-from .settings import UNITS_SECONDS, Settings, SettingsError, load_settings
+from .settings import Settings, SettingsError, load_settings
 
 LOGGER = logging.getLogger("redissync.diagnose")
 SHORT_TIMEOUT_S = 0.1
@@ -132,18 +132,20 @@ def _configuration(walk: Walk, env: Mapping[str, str]) -> Settings:
             step.summary = "USE_REDIS is not yes: redissync is disabled, nothing to check"
             return settings
         tls = ("TLS, verified" if settings.ssl_verify else "TLS, NOT verified") if settings.ssl else "plain TCP"
-        step.summary = f"{settings.mode}, {tls}, db {settings.database}, timeout {settings.timeout:g} s, pool {settings.keepalive_pool}"
+        step.summary = (f"{settings.mode}, {tls}, db {settings.database}, timeout {settings.as_configured(settings.timeout)}, "
+                        f"pool {settings.keepalive_pool}")
         report.notes.extend(settings.notices)
         step.warnings.extend(settings.warnings)
-        if settings.units == UNITS_SECONDS:
-            report.notes.append("REDIS_TIMEOUT and REDIS_KEEPALIVE_IDLE are read in seconds (redissync's own settings table)")
+        # The units rule is information, not a warning: a healthy BunkerWeb install must read as healthy.
+        if settings.in_milliseconds:
+            report.notes.append("REDIS_TIMEOUT and REDIS_KEEPALIVE_IDLE are in milliseconds, as BunkerWeb's core redis "
+                                f"plugin defines them: REDIS_TIMEOUT={settings.as_configured(settings.timeout)}")
         else:
-            step.warnings.append(
-                f"BunkerWeb's core redis plugin owns the REDIS_* settings, so REDIS_TIMEOUT and REDIS_KEEPALIVE_IDLE are "
-                f"read in milliseconds: REDIS_TIMEOUT={settings.timeout_ms} means {settings.timeout:g} s")
+            report.notes.append("REDIS_TIMEOUT and REDIS_KEEPALIVE_IDLE are in seconds (redissync's own settings table, "
+                                "outside BunkerWeb)")
         if settings.timeout < SHORT_TIMEOUT_S:
-            step.warnings.append(f"REDIS_TIMEOUT is only {settings.timeout_ms} ms: a busy Redis or network will time out; "
-                                 "raise REDIS_TIMEOUT")
+            step.warnings.append(f"REDIS_TIMEOUT is only {settings.as_configured(settings.timeout)}: a busy Redis or "
+                                 "network will time out; raise REDIS_TIMEOUT")
     return settings
 
 
