@@ -136,16 +136,17 @@ def _configuration(walk: Walk, env: Mapping[str, str]) -> Settings:
                         f"pool {settings.keepalive_pool}")
         report.notes.extend(settings.notices)
         step.warnings.extend(settings.warnings)
+        written = str(env.get("REDIS_TIMEOUT", "")).strip() or settings.as_configured(settings.timeout, with_unit=False)
         # The units rule is information, not a warning: a healthy BunkerWeb install must read as healthy.
         if settings.in_milliseconds:
             report.notes.append("REDIS_TIMEOUT and REDIS_KEEPALIVE_IDLE are in milliseconds, as BunkerWeb's core redis "
-                                f"plugin defines them: REDIS_TIMEOUT={settings.as_configured(settings.timeout)}")
+                                f"plugin defines them: REDIS_TIMEOUT={written} means {settings.timeout:g} s")
         else:
             report.notes.append("REDIS_TIMEOUT and REDIS_KEEPALIVE_IDLE are in seconds (redissync's own settings table, "
                                 "outside BunkerWeb)")
         if settings.timeout < SHORT_TIMEOUT_S:
-            step.warnings.append(f"REDIS_TIMEOUT is only {settings.as_configured(settings.timeout)}: a busy Redis or "
-                                 "network will time out; raise REDIS_TIMEOUT")
+            step.warnings.append(f"REDIS_TIMEOUT={written} is only {settings.timeout * 1000:g} ms: a busy Redis or network "
+                                 "will time out; raise REDIS_TIMEOUT")
     return settings
 
 

@@ -124,9 +124,10 @@ class Settings:
     def in_milliseconds(self) -> bool:
         return self.units != UNITS_SECONDS
 
-    def as_configured(self, seconds: float) -> str:
-        """A duration as the user wrote it: in the owner's unit (``1500 ms`` inside BunkerWeb, ``1.5 s`` outside)."""
-        return f"{seconds * 1000:g} ms" if self.in_milliseconds else f"{seconds:g} s"
+    def as_configured(self, seconds: float, with_unit: bool = True) -> str:
+        """A duration as the user writes it: in the owner's unit (``1500 ms`` inside BunkerWeb, ``1.5 s`` outside)."""
+        value, unit = (f"{seconds * 1000:g}", "ms") if self.in_milliseconds else (f"{seconds:g}", "s")
+        return f"{value} {unit}" if with_unit else value
 
     def target(self) -> str:
         """Where we connect, for messages (never carries credentials)."""
