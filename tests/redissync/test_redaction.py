@@ -19,11 +19,18 @@ def test_whole_values_are_masked_wherever_they_stand() -> None:
     assert redact("REDIS_PASSWORD=s3cret", ["s3cret"]) == f"REDIS_PASSWORD={MASK}"
     assert redact("it was s3cret.", ["s3cret"]) == f"it was {MASK}."
     assert redact("s3cret: wrong", ["s3cret"]) == f"{MASK}: wrong"
+    assert redact("dsn postgresql://bw:s3cret@db", ["s3cret"]) == f"dsn postgresql://bw:{MASK}@db"
 
 
 def test_substrings_of_other_words_stay() -> None:
     assert redact("redis-server 7.4.1 on redishost", ["redis"]) == "redis-server 7.4.1 on redishost"
     assert redact("s3cret2 and xs3cret", ["s3cret"]) == "s3cret2 and xs3cret"
+    assert redact("redis.internal answered", ["redis"]) == "redis.internal answered"
+
+
+def test_addresses_and_numbers_stay() -> None:
+    for text in ("127.0.0.1:1", "[::1]:6379", "fe80::1", "redis 7.4.1", "host:1 refused", "at 12:01"):
+        assert redact(text, ["1"]) == text
 
 
 def test_the_longest_secret_wins_and_empty_secrets_are_ignored() -> None:
