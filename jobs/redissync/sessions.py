@@ -26,11 +26,12 @@ from redis import Redis
 from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT
 from .errors import CoreSettingError, RedisSyncError
 from .keys import SESSION_PATTERN, UI_SESSION_PATTERN, namespaced, parse_session_key
+from .reports import SESSIONS_SUMMARY_FILE
 from .scan import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
 from .settings import Settings
 from .state import StateStore
 
-SUMMARY_FILE = "sessions-summary.json"
+SUMMARY_FILE = SESSIONS_SUMMARY_FILE
 SUMMARY_KEY = namespaced("sessions", "summary")
 SUMMARY_TTL_S = 2 * 3600  # the job runs hourly: a summary older than two runs is gone
 REVOKE_BATCH = 500

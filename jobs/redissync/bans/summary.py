@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..clock import now_ms
+from ..reports import BANS_SUMMARY_FILE
 from .journal import Journal
 
 if TYPE_CHECKING:
     from ..state import StateStore
 
-SUMMARY_NAME = "bans-summary.json"
+SUMMARY_NAME = BANS_SUMMARY_FILE
 RECENT = 20
 
 

@@ -38,14 +38,20 @@ class SentinelWalk:
         self.sessions: dict[Endpoint, Session] = {}
 
     def each(self, step: Step, action: Callable[[Endpoint], str]) -> None:
-        """Run ``action`` on every usable sentinel; drop failures (warning), fail the step if none is left."""
+        """Run ``action`` on every usable sentinel; drop failures (warning), fail the step if none is left.
+        Each sentinel's outcome is data in ``details["sentinels"]`` (the UI's topology reads it) and a
+        line of the text view."""
         failures: list[str] = []
+        outcomes = step.details.setdefault("sentinels", [])
         for endpoint in list(self.alive):
             try:
-                step.lines.append(f"✓ {endpoint.address}: {action(endpoint)}")
+                summary = action(endpoint)
+                outcomes.append({"address": endpoint.address, "ok": True, "summary": summary})
+                step.lines.append(f"✓ {endpoint.address}: {summary}")
             except (StepError, RedisError) as error:
                 sentence = str(error) if isinstance(error, StepError) else self._redis_sentence(endpoint, error)
                 failures.append(sentence)
+                outcomes.append({"address": endpoint.address, "ok": False, "reason": sentence})
                 step.lines.append(f"✗ {endpoint.address}")
                 self.alive.remove(endpoint)
                 self.sessions.pop(endpoint, None)
@@ -141,7 +147,7 @@ def _lookup(sentinels: SentinelWalk, step: Step, answers: dict[Endpoint, str]) -
             step.warnings.append(f"the sentinels disagree: {endpoint.label} names {address} as master '{sentinels.master}' "
                                  f"while {votes[chosen]} other(s) name {chosen} (a failover in progress, or a split configuration)")
     step.summary = f"master '{sentinels.master}' is {chosen} ({votes[chosen]}/{len(sentinels.settings.sentinels)} sentinels agree)"
-    step.details = {"master": chosen, "answers": {endpoint.address: address for endpoint, address in answers.items()}}
+    step.details.update(master=chosen, answers={endpoint.address: address for endpoint, address in answers.items()})
     return chosen
 
 

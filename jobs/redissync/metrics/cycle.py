@@ -32,13 +32,14 @@ from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS
 from ..errors import CoreSettingError, RedisSyncError
 from ..keys import KEY_CATEGORIES, LOCK_PREFIX, NAMESPACE, key_category, namespaced, parse_metric_key
 from ..lock import PassLock
+from ..reports import METRICS_SUMMARY_FILE
 from ..scan import prefetched, reclaim_own_keys, scan_batches
 from ..settings import Settings
 from ..state import StateStore
 from . import series
 from .hygiene import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY, STALE_AFTER_PASSES, Hygiene, fingerprint, requests_report
 
-SUMMARY_FILE = "metrics-summary.json"
+SUMMARY_FILE = METRICS_SUMMARY_FILE
 SUMMARY_KEY = namespaced("metrics", "summary")
 SUMMARY_TTL_S = 3600
 LOCK_KEY = LOCK_PREFIX + "metrics"

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from ..connection import connect, explain
 from ..errors import BadRequest, RedisSyncError, SettingsError
 from ..redaction import redact
+from ..reports import BANS_SUMMARY_FILE
 from ..settings import Settings, load_settings
 from ..state import PLUGIN_ROOT, open_state
 from .format import text
@@ -94,7 +95,7 @@ def run_reconcile(config: Mapping[str, str], settings: Settings, db: Any, logger
     finally:
         client.close()
     return {"status": "ok", "action": "reconcile", "queued": False, "summary": text(summary, 500),
-            "bans": store.read_json("bans-summary.json")}
+            "bans": store.read_json(BANS_SUMMARY_FILE)}
 
 
 RUNNERS: dict[str, Callable[[Mapping[str, str], Settings, Any, logging.Logger], dict[str, Any]]] = {

@@ -150,7 +150,7 @@ SENTINEL_STEPS = ("sentinel-dns", "sentinel-tcp", "sentinel-tls", "sentinel-auth
 
 def topology(check: dict | None, public: dict | None, configured: list[str] | None = None) -> dict[str, Any]:
     """Sentinels, the master they name, their agreement and the replicas, from the check report's steps
-    (``sentinel-*`` lines say which sentinel dropped out at which step; lookup/views/replicas carry details)."""
+    (each ``sentinel-*`` step's ``details.sentinels`` says which sentinel dropped out there, and why)."""
     mode = first(public or {}, "mode", default=None) or dig(check, "mode")
     if mode != "sentinel":
         return {"state": "na", "message": "Standalone mode: no Sentinel topology to show."}
@@ -163,14 +163,12 @@ def topology(check: dict | None, public: dict | None, configured: list[str] | No
     addresses = list(configured or [])
     for step_id in SENTINEL_STEPS:
         step = by_id.get(step_id) or {}
-        for line in step.get("lines") or []:
-            mark, _, rest = str(line).partition(" ")
-            address = rest.split(": ", 1)[0].strip()
+        for outcome in dig(step, "details", "sentinels", default=[]) or []:
+            address = text(outcome.get("address")) if isinstance(outcome, dict) else ""
             if address and address not in addresses:
                 addresses.append(address)
-            if mark == "✗" and address not in dropped:
-                reason = next((w for w in step.get("warnings") or [] if address in str(w)), "")
-                dropped[address] = text(reason.split(" (still working")[0], 220) or f"dropped at {text(step.get('title'))}"
+            if address and not outcome.get("ok") and address not in dropped:
+                dropped[address] = text(outcome.get("reason"), 220) or f"dropped at {text(step.get('title'))}"
     sentinels = []
     for address in addresses:
         view = views.get(address) if isinstance(views, dict) else None
