@@ -12,7 +12,6 @@ from tests.bed.jobrun import run_job_file
 from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
-
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 
 
