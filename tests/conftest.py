@@ -4,6 +4,7 @@ test's own temp dir and stopped when the fixture ends."""
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from tests.bed.servers import RedisServer
 from tests.bed.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
+CORE_REDIS_JSON = Path(__file__).resolve().parent / "data" / "plugin-json" / "core" / "redis.json"
 # The reliability figures plugin must load in xdist's controller, which only reads this conftest.
 pytest_plugins = ("tests.reliability.figures",)
 
@@ -45,6 +47,19 @@ def job_cache_mode(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: 
         monkeypatch.setenv(name, value)
     monkeypatch.setitem(sys.modules, "jobs", bwjob)
     return bunkerweb
+
+
+def install_core_redis(core_dir: Path) -> Path:
+    """A BunkerWeb core dir holding core's redis plugin.json, as every real install has (the units owner)."""
+    target = core_dir / "redis" / "plugin.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CORE_REDIS_JSON, target)
+    return core_dir
+
+
+@pytest.fixture
+def bunkerweb_core(tmp_path: Path) -> Path:
+    return install_core_redis(tmp_path / "bunkerweb-core")
 
 
 @pytest.fixture(scope="session")
