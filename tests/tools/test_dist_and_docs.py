@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
+import re
 import stat
 import subprocess
 import sys
@@ -33,6 +35,28 @@ def test_archives_hold_one_plugin_folder_with_runtime_files_only(tmp_path: Path)
         name = f"redissync/jobs/{job['file']}"
         assert modes[name] & stat.S_IXUSR and tar_modes[name] & stat.S_IXUSR
     assert not modes["redissync/jobs/redissync/settings.py"] & stat.S_IXUSR
+
+
+MARKDOWN_LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_every_relative_link_in_the_shipped_docs_resolves_inside_the_archive(tmp_path: Path) -> None:
+    zip_path, _ = dist.build(tmp_path)
+    with zipfile.ZipFile(zip_path) as archive:
+        names = set(archive.namelist())
+        documents = {name: archive.read(name).decode() for name in names if name.endswith(".md")}
+    assert "redissync/README.md" in documents and "redissync/LICENSE" in names
+    checked, broken = 0, []
+    for name, text in documents.items():
+        for target in MARKDOWN_LINK.findall(text):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                continue  # absolute URL or an anchor in the same page
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target.split("#")[0]))
+            checked += 1
+            if resolved not in names:
+                broken.append(f"{name} → {target}")
+    assert broken == []
+    assert checked >= 10  # the README's docs, screenshot, LICENSE: the check did read links
 
 
 def test_archives_are_reproducible(tmp_path: Path) -> None:
