@@ -1,12 +1,14 @@
 """Generate the README's settings table from plugin.json (the single source of truth).
 
-``--write`` rewrites the block between the markers; ``--check`` fails when it is out of date (CI).
+``--write`` rewrites the block between the markers; ``--check`` fails when it is out of date (CI), or when
+CHANGELOG.md's top released version is not plugin.json's ``version``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +34,22 @@ def render(readme: str, plugin: dict) -> str:
     return f"{head}{BEGIN}\n{settings_table(plugin)}\n{END}{tail}"
 
 
+RELEASE_HEADING = re.compile(r"^## \[(\d+\.\d+\.\d+[^\]]*)\] - \d{4}-\d{2}-\d{2}$", re.MULTILINE)
+
+
+def changelog_problem(changelog: str, plugin: dict) -> str | None:
+    """Why CHANGELOG.md disagrees with plugin.json's version (None when it agrees)."""
+    if "## [Unreleased]" not in changelog:
+        return "CHANGELOG.md has no '## [Unreleased]' section for changes not released yet"
+    top = RELEASE_HEADING.search(changelog)
+    if not top:
+        return "CHANGELOG.md has no released version ('## [x.y.z] - YYYY-MM-DD')"
+    if top.group(1) != plugin["version"]:
+        return (f"CHANGELOG.md's top release is {top.group(1)} but plugin.json's version is {plugin['version']}: "
+                "release both together")
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -40,7 +58,12 @@ def main() -> int:
     args = parser.parse_args()
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text(encoding="utf-8")
-    wanted = render(readme, json.loads((ROOT / "plugin.json").read_text(encoding="utf-8")))
+    plugin = json.loads((ROOT / "plugin.json").read_text(encoding="utf-8"))
+    wanted = render(readme, plugin)
+    problem = changelog_problem((ROOT / "CHANGELOG.md").read_text(encoding="utf-8"), plugin)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     if args.write:
         readme_path.write_text(wanted, encoding="utf-8")
         return 0

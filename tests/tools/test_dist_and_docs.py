@@ -75,3 +75,12 @@ def test_readme_settings_table_is_generated_from_plugin_json() -> None:
     assert "| `REDIS_PORT` | `6379` | global | no |" in table
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "docs.py"), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_changelog_top_release_is_plugin_json_version() -> None:
+    plugin = json.loads((ROOT / "plugin.json").read_text())
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert docs.changelog_problem(changelog, plugin) is None
+    released = changelog.replace("## [Unreleased]", "## [Unreleased]\n\n## [9.9.9] - 2099-01-01", 1)
+    assert "9.9.9" in docs.changelog_problem(released, plugin)  # a release without plugin.json's version is caught
+    assert "Unreleased" in docs.changelog_problem(changelog.replace("## [Unreleased]", ""), plugin)
