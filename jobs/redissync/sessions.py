@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -148,15 +148,16 @@ def summary_line(summary: dict) -> str:
     return line
 
 
-def absolute_timeout(env: dict[str, str] | None = None) -> int:
+def absolute_timeout(env: Mapping[str, str]) -> int:
     try:
         return SESSIONS_ABSOLUTE_TIMEOUT.read(env)
     except CoreSettingError as error:
         raise RedisSyncError(str(error)) from None
 
 
-def session_stats(client: Redis, env: dict[str, str] | None = None, fix: bool = False, now: float | None = None) -> dict:
-    """The summary of every session (read only unless ``fix``)."""
+def session_stats(client: Redis, env: Mapping[str, str], fix: bool = False, now: float | None = None) -> dict:
+    """The summary of every session (read only unless ``fix``); ``env`` holds SESSIONS_ABSOLUTE_TIMEOUT when set
+    (``Settings.core_env``)."""
     timeout = absolute_timeout(env)
     counts = count_sessions(client, timeout, fix)
     return build_summary(counts, timeout, fix, time.time() if now is None else now)
@@ -164,7 +165,7 @@ def session_stats(client: Redis, env: dict[str, str] | None = None, fix: bool = 
 
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger, *, env: dict[str, str] | None = None) -> str:
     """The hourly job: count, bound the sessions without TTL, publish the summary."""
-    summary = session_stats(client, env, fix=True)
+    summary = session_stats(client, settings.core_env if env is None else env, fix=True)
     encoded = json.dumps(summary, separators=(",", ":"), sort_keys=True).encode()
     client.set(SUMMARY_KEY, encoded, ex=SUMMARY_TTL_S)
     state.write(SUMMARY_FILE, encoded)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .core_settings import CORE_SETTINGS
 from .errors import SettingsError
 from .net import bracketed, host_port
 from .redaction import mask_value
@@ -37,14 +38,20 @@ UNITS_SECONDS = "seconds"
 UNITS_CORE_MS = "milliseconds (owned by BunkerWeb's core redis plugin)"
 
 
-@lru_cache(maxsize=8)
 def _read_json(path: str) -> dict:
+    """Parsed once per version of the file: this module lives as long as BunkerWeb's scheduler (it re-executes
+    only the job files), and an upgrade or BunkerWeb's own plugin.json may change meanwhile."""
+    return _parse_json(path, os.stat(path).st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _parse_json(path: str, _version: int) -> dict:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
 
 def plugin_definition() -> dict:
-    """Our plugin.json, parsed once per process."""
+    """Our plugin.json, parsed once per version of the file."""
     return _read_json(str(PLUGIN_JSON))
 
 
@@ -103,6 +110,11 @@ class Settings:
     unban_clears_bad_behavior: bool = True  # REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR
     notices: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    core: tuple[tuple[str, str], ...] = ()  # the raw core settings our jobs honour (core_settings.py validates them)
+
+    @property
+    def core_env(self) -> dict[str, str]:
+        return dict(self.core)
 
     @property
     def mode(self) -> str:
@@ -243,4 +255,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unban_clears_bad_behavior=raw["REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR"] == "yes",
         notices=tuple(notices),
         warnings=tuple(warnings),
+        core=tuple((setting.name, str(env[setting.name])) for setting in CORE_SETTINGS if setting.name in env),
     )

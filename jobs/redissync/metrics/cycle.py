@@ -315,7 +315,7 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
              env: dict[str, str] | None = None, stale_after: int = STALE_AFTER_PASSES) -> str:
     """The job's work: run the pass under the cluster lock, publish the summary, return its line."""
     try:
-        cap = METRICS_MAX_BLOCKED_REQUESTS_REDIS.read(env)
+        cap = METRICS_MAX_BLOCKED_REQUESTS_REDIS.read(settings.core_env if env is None else env)
     except CoreSettingError as error:
         raise RedisSyncError(str(error)) from None
     token = uuid.uuid4().hex
