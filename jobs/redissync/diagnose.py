@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from .connection import explain
 from .diagnose_net import Endpoint, StepError, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
-from .diagnose_session import Session, facts_summary, facts_warnings
+from .diagnose_session import Session, cluster_sentence, facts_summary, facts_warnings
 from .report import FAIL, SKIP, Report, Step
 from .settings import UNITS_SECONDS, Settings, SettingsError, load_settings
 
@@ -176,6 +176,8 @@ def walk_node(walk: Walk, endpoint: Endpoint, resolve_step: bool, suffix: str = 
         facts, _ = session.facts(walk.budget)
         walk.report.facts = step.details = facts
         step.summary = facts_summary(facts)
+        if facts["cluster"]:
+            raise StepError(cluster_sentence(endpoint))
         if facts["role"] != "master":
             raise StepError(_not_master_sentence(endpoint, facts, settings))
         step.warnings.extend(facts_warnings(endpoint, facts))
