@@ -10,7 +10,7 @@ from tests.bed.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD
 from tests.bed.servers import REDIS_SERVER, free_port, server_version, wait_until
 from tests.confs.conftest import call
 from tests.confs.test_nginx_lua import recorded
-from tests.redissync.test_servers import CAPTURES, EXPECTED
+from tests.redissync.diagnose.test_servers import CAPTURES, EXPECTED
 
 pytestmark = pytest.mark.nginx
 
