@@ -17,7 +17,7 @@ from ..redaction import redact
 from ..reports import FAIL, SKIP, Report, Step
 from ..settings import Settings
 from .network import Endpoint, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
-from .session import Session, facts_summary, facts_warnings
+from .session import Session, cluster_sentence, facts_summary, facts_warnings
 
 LOGGER = logging.getLogger("redissync.diagnose")
 
@@ -113,6 +113,8 @@ def walk_node(walk: Walk, endpoint: Endpoint, resolve_step: bool, suffix: str = 
         facts, _ = session.facts(walk.budget)
         walk.report.facts = step.details = facts
         step.summary = facts_summary(facts)
+        if facts["cluster"]:
+            raise StepError(cluster_sentence(endpoint))
         if facts["role"] != "master":
             raise StepError(_not_master_sentence(endpoint, facts, settings))
         step.warnings.extend(facts_warnings(endpoint, facts))
