@@ -13,13 +13,9 @@ from dataclasses import dataclass
 from .net import is_ip
 
 # SCAN MATCH patterns
-BAN_PATTERNS = ("bans_ip_*", "bans_service_*_ip_*")
 BAD_BEHAVIOR_PATTERN = "plugin_bad_behavior_*"
 SESSION_PATTERN = "sessions_:*"
 UI_SESSION_PATTERN = "bunkerweb_ui_session:*"
-METRICS_PATTERN = "metrics:*"
-REQUESTS_KEY = "requests"
-REQUESTS_FACET_PATTERN = "requests:facet:*"
 
 # redissync's own namespace
 NAMESPACE = "redissync:"

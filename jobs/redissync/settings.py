@@ -32,7 +32,6 @@ DEFAULT_CORE_DIR = "/usr/share/bunkerweb/core"
 DEFAULT_SENTINEL_PORT = 26379
 DEFAULT_MASTER = "mymaster"
 SECRET_SETTINGS = frozenset({"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"})
-UNIT_SETTINGS = ("REDIS_TIMEOUT", "REDIS_KEEPALIVE_IDLE")
 
 UNITS_SECONDS = "seconds"
 UNITS_CORE_MS = "milliseconds (owned by BunkerWeb's core redis plugin)"

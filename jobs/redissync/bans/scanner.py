@@ -25,7 +25,7 @@ from .journal import Entry
 
 MAX_VALUE_BYTES = 64 * 1024
 SCAN_COUNT = 2000
-SCAN_MATCH = "bans_*"  # one pass over the keyspace covers both BAN_PATTERNS; filtered by is_ban_key
+SCAN_MATCH = "bans_*"  # one pass covers bans_ip_* and bans_service_*_ip_*; filtered by is_ban_key
 WRONG_TYPE = -1  # the value slot of a key that is not a string
 
 _SCAN_SCRIPT = """
@@ -62,7 +62,6 @@ def is_ban_key(key: bytes) -> bool:
     return key.startswith(b"bans_ip_") or (key.startswith(b"bans_service_") and b"_ip_" in key[13:])
 
 
-RawBan = tuple  # (key: bytes, value: bytes | int, pttl: int); int value = length when too large, or WRONG_TYPE
 # One batch: (stamp_ms, [key, value, pttl, key, value, pttl, …]). ``stamp_ms`` is when Redis answered, so
 # ``stamp_ms + pttl`` is the ban's absolute expiry however long the batch then waits in the prefetch queue.
 Batch = tuple

@@ -21,7 +21,7 @@ from ..redaction import redact
 from ..reports import BANS_SUMMARY_FILE, HISTORY_FILE, METRICS_SUMMARY_FILE, REPORT_FILE, REPORT_JOBS, SESSIONS_SUMMARY_FILE
 from ..settings import Settings, load_settings
 from ..state import StateStore, default_state_dir
-from . import sections
+from . import sections, topology
 from .format import DASH, age, dig, first, is_secret_name, text, when
 
 PLUGIN_ID = "redissync"
@@ -212,7 +212,7 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
         "health": page.part("health", lambda: sections.health(check, now)),
         "steps": page.part("steps", lambda: sections.steps(check)),
         "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
-        "topology": page.part("topology", lambda: sections.topology(check, live_public, sentinel_addresses)),
+        "topology": page.part("topology", lambda: topology.topology(check, live_public, sentinel_addresses)),
         "instances": page.part("instances", lambda: instances(bw_instances_utils, page)),
         "keyspace": page.part("keyspace", lambda: sections.keyspace(metrics)),
         "trends": page.part("trends", lambda: sections.trends(history, metrics)),

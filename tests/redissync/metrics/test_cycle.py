@@ -10,7 +10,8 @@ from collections import defaultdict
 import pytest
 
 from redissync.metrics import series
-from redissync.metrics.cycle import SUMMARY_FILE, SUMMARY_KEY, TABLE_SAMPLE, aggregate_pass, one_pass, parse_number
+from redissync.metrics.batch import TABLE_SAMPLE, parse_number
+from redissync.metrics.cycle import SUMMARY_FILE, SUMMARY_KEY, aggregate_pass, one_pass
 from redissync.settings import load_settings
 from redissync.state import open_state
 
@@ -150,7 +151,7 @@ def test_one_pass_publishes_summary_in_state_and_redis(plain_redis) -> None:
 def test_cached_metric_names_agree_with_the_parser() -> None:
     """``MetricNames`` parses once per series head; it must answer exactly what ``parse_metric_key`` does."""
     from redissync.keys import parse_metric_key
-    from redissync.metrics.cycle import MetricNames
+    from redissync.metrics.batch import MetricNames
 
     heads = [b"metrics:badbehavior_counter_blocked", b"metrics:a_table_x:y", b"metrics:_counter_x", b"metrics:a_counter_",
              b"metrics:a:b_counter_x", b"metrics:a_counter__counter_x", b"metrics:p_tablex_y", b"metrics", b"metrics:a\xff_counter_x",
