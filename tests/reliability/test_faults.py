@@ -157,7 +157,7 @@ def discovered_jobs() -> list[str]:
     return [PROBE_JOB, *sorted(path.stem for path in (ROOT / "jobs").glob("redissync-*.py"))]
 
 
-def seed_bunkerweb_data(server: RedisServer) -> None:
+def seed_bans_and_counters(server: RedisServer) -> None:
     """What BunkerWeb instances would have written: bans (global, service-scoped, permanent), counters."""
     admin = server.client()
     ban = {"reason": "bad behavior", "date": 1767225600, "service": "www.example.com", "ban_scope": "global"}
@@ -204,7 +204,7 @@ def test_job_discovery_recorded() -> None:
 @pytest.mark.parametrize("case", JOB_FAULTS, ids=lambda c: c.id)
 @pytest.mark.parametrize("job", discovered_jobs())
 def test_job_under_fault(job: str, case: FaultCase, suite_redis, fault_proxy, tmp_path: Path, caplog, no_secret_leaks) -> None:
-    seed_bunkerweb_data(suite_redis)
+    seed_bans_and_counters(suite_redis)
     proxy = fault_proxy(suite_redis)
     env = suite_redis.settings_env(REDIS_PORT=str(proxy.port), REDIS_TIMEOUT=str(TIMEOUT_S))
     state_dir = tmp_path / "state"

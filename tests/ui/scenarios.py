@@ -62,7 +62,7 @@ class InstancesStandIn:
         return answers
 
 
-def seed_bunkerweb_data(client: redis.Redis, round_: int = 0) -> None:
+def seed_page_data(client: redis.Redis, round_: int = 0) -> None:
     """Keys in BunkerWeb's formats: bans (global and per service), sessions, bad-behaviour counters, metrics."""
     now = int(time.time())
     reasons = ("bad behavior", "antibot", "dnsbl", "limit", "country")
@@ -101,7 +101,7 @@ def run_all_jobs(env: dict[str, str], admin: redis.Redis, minutes: int = METRIC_
     try:
         start = time.time() - 60 * minutes
         for minute in range(minutes):
-            seed_bunkerweb_data(admin, minute)
+            seed_page_data(admin, minute)
             metrics.one_pass(settings, client, state, logging.getLogger("ui-test"), now=start + 60 * minute, env=env)
     finally:
         client.close()
