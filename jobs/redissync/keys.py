@@ -1,4 +1,4 @@
-"""BunkerWeb's Redis key formats, parsed and built in one place (contract §6).
+"""BunkerWeb's Redis key formats, parsed and built in one place (docs/bunkerweb-data.md).
 
 Everything BunkerWeb writes lives in one database with no global prefix, so every scan uses one of the
 MATCH patterns below, and every parser returns ``None`` for a key that only *looks* like ours (an IP
@@ -35,8 +35,8 @@ _CATEGORY_PREFIXES = (
     (b"bunkerweb_ui_session:", "sessions"),
     (b"metrics:", "metrics"),
     (b"requests:", "metrics"),
-    (b"plugin_", "counters"),  # bad behaviour, limit, reverse scan (contract §6.4)
-    (b"bwapi-rl-", "counters"),  # the API's rate limiter (contract §6.3)
+    (b"plugin_", "counters"),  # bad behaviour, limit, reverse scan (docs/bunkerweb-data.md §sessions)
+    (b"bwapi-rl-", "counters"),  # the API's rate limiter (docs/bunkerweb-data.md §sessions)
 )
 
 

@@ -1,7 +1,7 @@
 """Sessions in Redis: live counts per cookie and remaining lifetime, hygiene, and cluster-wide revoke.
 
 lua-resty-session stores each BunkerWeb session as ``sessions_:<cookie name>:<id>`` (a STRING with a
-TTL from the SESSIONS_* timeouts, contract §6.3); the web UI keeps its own as
+TTL from the SESSIONS_* timeouts, docs/bunkerweb-data.md §sessions); the web UI keeps its own as
 ``bunkerweb_ui_session:<id>``. A session key without a TTL would outlive every timeout BunkerWeb
 configures, so the hourly pass gives it the absolute lifetime BunkerWeb would have given it
 (SESSIONS_ABSOLUTE_TIMEOUT, default 86400 s), with a script that only touches keys still without a

@@ -1,7 +1,7 @@
 """The page's states, produced by the real jobs against the real test bed (no hand-written report JSON).
 
 Each builder seeds BunkerWeb-format data (bans, sessions, metrics counters: the keys BunkerWeb's Lua
-writes, contract §6) into a real Redis, runs the real job files as BunkerWeb runs them, and returns the
+writes, docs/bunkerweb-data.md) into a real Redis, runs the real job files as BunkerWeb runs them, and returns the
 environment whose REDISSYNC_STATE_DIR holds the cached reports. The metrics job's time series needs
 several minutes of points: the earlier minutes come from the job's own pass function called with a past
 ``now`` (what the job does each minute), the last one from the job file itself.

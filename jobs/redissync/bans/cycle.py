@@ -289,7 +289,7 @@ def _restore_batch(client: Redis, batch: list[tuple[bytes, bytes, int]]) -> int:
 
 def clear_counters(client: Redis, unbanned: list[Entry]) -> int:
     """Delete the bad-behaviour counters of unbanned IPs: the scope's own, and for a global unban every
-    service's too (a global unban lifts every ban of the IP, contract §6.1)."""
+    service's too (a global unban lifts every ban of the IP, docs/bunkerweb-data.md §bans)."""
     keys: set[str] = set()
     global_ips: set[str] = set()
     for entry in unbanned:

@@ -58,7 +58,7 @@ def scripting_refused(error: ResponseError) -> bool:
 
 
 def is_ban_key(key: bytes) -> bool:
-    """``bans_ip_*`` or ``bans_service_*_ip_*`` (contract §6.1); ``bans_*`` alone also matches foreign keys."""
+    """``bans_ip_*`` or ``bans_service_*_ip_*`` (docs/bunkerweb-data.md §bans); ``bans_*`` alone also matches foreign keys."""
     return key.startswith(b"bans_ip_") or (key.startswith(b"bans_service_") and b"_ip_" in key[13:])
 
 
@@ -186,7 +186,7 @@ def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) 
                     date = None
             else:
                 malformed = malformed or "not-json"
-                reason = text[:128]  # BunkerWeb itself reads a plain value as the reason (contract §6.1)
+                reason = text[:128]  # BunkerWeb itself reads a plain value as the reason (docs/bunkerweb-data.md §bans)
     return (key, value, crc32(value), expires_ms, ip, service, scope, reason, date, malformed, now_ms)
 
 

@@ -4,7 +4,7 @@ configuration → DNS → TCP → TLS → AUTH → SELECT → PING ×5 → serve
 (DNS, TCP, TLS, AUTH, master lookup), then the master they name (TCP, TLS, AUTH, SELECT, PING, facts), then
 every sentinel's view (agreement, CKQUORUM) and the replicas. Each step is timed and bounded by
 REDIS_TIMEOUT; a failure names the setting(s) to change. Risky-but-working setups become warnings.
-Most BunkerWeb Redis trouble is configuration, not Redis (field notes §1.2): this is what users read.
+Most BunkerWeb Redis trouble is configuration, not Redis: this is what users read.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 bans pass now. BunkerWeb handles admin rights and CSRF; this module validates ``data`` strictly.
 
 BunkerWeb wraps a returned dict as HTTP 200 ``{"message": "ok", "data": …}`` and passes a Flask
-``Response`` through untouched (contract §4), so an error is returned as a real Response with its
+``Response`` through untouched (docs/bunkerweb-data.md §ui), so an error is returned as a real Response with its
 status code (built with ``app.response_class``, no Flask import) and the same JSON body
 ``{"status": "ko", "code": …, "message": …}``; without an ``app`` (tests, scripts) the dict itself.
 """
