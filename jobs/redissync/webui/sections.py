@@ -170,7 +170,7 @@ def trends(history: list | None, metrics: dict | None) -> dict[str, Any]:
     charts = []
     if isinstance(history, list) and history:
         entries = [entry for entry in history if isinstance(entry, dict)]
-        latency = [first(entry, "ping_median_ms", "ping_p50_ms", "latency_ms") for entry in entries]
+        latency = [entry.get("ping_median_ms") for entry in entries]
         if any(number(value) is not None for value in latency):
             charts.append(_chart("PING latency (median)", latency, milliseconds, f"last {len(entries)} checks"))
     series = dig(metrics, "series", default={})
@@ -198,29 +198,30 @@ def _chart(title: str, values: list, formatter, span: str, floor_zero: bool = Tr
 def bans(summary: dict | None) -> dict[str, Any]:
     if not isinstance(summary, dict):
         return no_report("redissync-bans", "the ban summary")
-    scopes = _counts(first(summary, "by_scope", "scopes", default={}))
-    reasons = _counts(first(summary, "by_reason", "reasons", default={}))
+    # Only the fields bans/summary.py writes (reports.BansSummary; each recent ban is Entry.as_dict()).
+    scopes = _counts(summary.get("by_scope") or {})
+    reasons = _counts(summary.get("by_reason") or {})
     recent = []
-    for ban in (first(summary, "recent", "latest", default=[]) or [])[:20]:
+    for ban in (summary.get("recent") or [])[:20]:
         if not isinstance(ban, dict):
             continue
         ttl_ms = number(ban.get("ttl_ms"))
-        ttl = ttl_ms / 1000 if ttl_ms is not None else number(first(ban, "ttl", "ttl_s"))
+        ttl = ttl_ms / 1000 if ttl_ms is not None else None
         recent.append({
             "ip": text(ban.get("ip"), 64),
-            "scope": text(first(ban, "scope", "ban_scope"), 20) or "global",
+            "scope": text(ban.get("scope"), 20) or "global",
             "service": text(ban.get("service"), 80) or DASH,
             "reason": text(ban.get("reason"), 80) or DASH,
-            "date": when(first(ban, "date", "banned_at")),
-            "expires": "permanent" if ban.get("permanent") or ttl == -1 else (DASH if ttl is None else _duration(ttl)),
+            "date": when(ban.get("date")),
+            "expires": "permanent" if ban.get("permanent") else (DASH if ttl is None else _duration(ttl)),
         })
-    last = first(summary, "last_pass", "last_reconcile", "pass", default={})
+    last = summary.get("last_pass")
     last = last if isinstance(last, dict) else {}
     updated = number(summary.get("updated_ms"))
-    updated = updated / 1000 if updated is not None else summary.get("generated_at")
+    updated = updated / 1000 if updated is not None else None
     return {
         "state": "ok",
-        "total": count(first(summary, "total", "count", default=sum(int(number(v) or 0) for _, v in scopes))),
+        "total": count(sum(int(number(v) or 0) for _, v in scopes)),
         "scopes": [(name, count(value)) for name, value in scopes],
         "reasons": [(name, count(value)) for name, value in reasons[:8]],
         "recent": recent,
