@@ -5,6 +5,8 @@
     │                      (runner: exit 2 for a job, 1 for bwcli)
     ├── StepError          one diagnosis step failed; its sentence is what the user reads
     ├── DiagnosisStopped   control flow: the walk ends at the first failed step (never escapes diagnose())
+    ├── RuntimeError
+    │   └── PassRunning    ``bans forget`` refused: a bans pass holds the lock (try again in a minute)
     └── ValueError
         ├── SettingsError     every problem of one environment, one line each (``.problems``)
         ├── CoreSettingError  a core BunkerWeb setting with a value its owner would have rejected
@@ -29,6 +31,10 @@ class StepError(Exception):
 
 class DiagnosisStopped(Exception):
     """The walk ends here: a step failed."""
+
+
+class PassRunning(RuntimeError):
+    """A bans pass holds the lock: forgetting now would race it."""
 
 
 class SettingsError(ValueError):
