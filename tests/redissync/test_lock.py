@@ -22,7 +22,8 @@ def test_the_bans_lock_is_short_so_a_killed_pass_frees_it_within_30_s(plain_redi
     lock = PassLock(admin, LOCK_KEY, "token", LOCK_MS)
     assert lock.acquire()
     try:
-        assert LOCK_MS <= 30_000 and 0 < admin.pttl(LOCK_KEY) <= LOCK_MS
+        assert LOCK_MS <= 30_000
+        assert 0 < admin.pttl(LOCK_KEY) <= LOCK_MS
     finally:
         lock.release()
     assert not admin.exists(LOCK_KEY)
@@ -98,9 +99,12 @@ def test_a_pass_that_lost_its_lock_judges_no_missing_ban(plain_redis, monkeypatc
     monkeypatch.setattr(PassLock, "acquire", capture)
     monkeypatch.setattr(bans, "_absorb", absorb_then_lose_the_lock)
     result = reconcile(plain_redis.client(), open_state())
-    assert "lost" in result.verdict and result.unbans == 0
-    assert admin.get(LOCK_KEY) == b"another-scheduler" and admin.exists("plugin_bad_behavior_192.0.2.9")
+    assert "lost" in result.verdict
+    assert result.unbans == 0
+    assert admin.get(LOCK_KEY) == b"another-scheduler"
+    assert admin.exists("plugin_bad_behavior_192.0.2.9")
     monkeypatch.setattr(bans, "_absorb", absorb)  # (not monkeypatch.undo(): it would also drop the state dir)
     admin.delete(LOCK_KEY)
     later = reconcile(plain_redis.client(), open_state())  # the lock holder's turn: the unban is judged now
-    assert later.unbans == 1 and not admin.exists("plugin_bad_behavior_192.0.2.9")
+    assert later.unbans == 1
+    assert not admin.exists("plugin_bad_behavior_192.0.2.9")
