@@ -100,7 +100,8 @@ def test_large_journal_is_split_and_steady_passes_write_deltas(plain_redis, bunk
     admin = plain_redis.client()
     pipe = admin.pipeline(transaction=False)
     for i in range(3000):  # incompressible values: the base cannot fit one 64 KiB file
-        pipe.set(f"bans_ip_10.1.{i // 256}.{i % 256}", json.dumps({"reason": "bad behavior", "reason_data": {"x": os.urandom(48).hex()}}), ex=3600)
+        value = {"reason": "bad behavior", "reason_data": {"x": os.urandom(48).hex()}}
+        pipe.set(f"bans_ip_10.1.{i // 256}.{i % 256}", json.dumps(value), ex=3600)
     pipe.execute()
     pass_over(plain_redis)
     files = archive_files(bunkerweb)
