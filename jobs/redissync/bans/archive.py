@@ -111,9 +111,10 @@ def save(state: StateStore, journal: Journal) -> SaveStats:
     return stats
 
 
-def forget_all(state: StateStore) -> None:
-    """Forget every journaled ban and the Redis identity record (``bans forget --all``): the next pass is
-    a first pass. The manifest goes first, so a crash half-way leaves only unlisted files (ignored)."""
+def erase(state: StateStore) -> None:
+    """Erase the journal, archive and working copy, the Redis identity record included (``bans forget
+    --all``): the next pass is a first pass. The manifest goes first, so a crash half-way leaves only
+    unlisted files (ignored, then deleted)."""
     if state.inside_bunkerweb:
         state.delete(MANIFEST)
         for name in state.names(PREFIX):

@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 
 from redissync.bans import archive
-from redissync.bans.archive import MANIFEST, forget_all, open_journal
+from redissync.bans.archive import MANIFEST, erase, open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.journal import JOURNAL_NAME, Journal
 from tests.bed.bans import bans_state, write_ban
@@ -134,11 +134,11 @@ def test_deltas_that_outgrow_the_base_trigger_a_new_base(plain_redis, bunkerweb,
     assert sum(1 for row in snapshot()[0] if b"changed" in row[1]) == 60
 
 
-def test_forget_all_leaves_a_first_pass(plain_redis, bunkerweb) -> None:
+def test_erase_leaves_a_first_pass(plain_redis, bunkerweb) -> None:
     admin = plain_redis.client()
     keys = [write_ban(admin, f"192.0.2.{i}", ttl=3600) for i in range(5)]
     pass_over(plain_redis)
-    forget_all(bans_state())
+    erase(bans_state())
     assert archive_files(bunkerweb) == {} and snapshot() == ([], None)
     admin.flushall()
     client = plain_redis.client()
@@ -172,7 +172,7 @@ def test_single_file_journal_of_older_versions_is_migrated(plain_redis, bunkerwe
         old.set_meta("identity", expected[1])
         old.commit()
         old.checkpoint()
-    forget_all(bans_state())
+    erase(bans_state())
     bans_state()._job.cache_file(JOURNAL_NAME, (tmp_path / "old.sqlite3").read_bytes())
     admin.flushall()
     pass_over(plain_redis)  # judged from the migrated identity: data loss, every ban restored
