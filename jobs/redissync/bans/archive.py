@@ -33,7 +33,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..connection import RedisSyncError
+from ..errors import ArchiveError
 from ..state import StateStore
 from .journal import JOURNAL_NAME, UNSAVED_META, Journal
 from .scanner import classify_row
@@ -51,10 +51,6 @@ _LOCAL_META = {ARCHIVE_META, UNSAVED_META, "schema"}
 _MAGIC = b"RSJ1"
 _FRAME_HEAD = struct.Struct(">II")  # compressed length, CRC-32 of the compressed bytes
 _PERMANENT = -1
-
-
-class ArchiveError(RedisSyncError):
-    """A file the manifest names is missing or damaged: the journal is not loaded from it (exit 2)."""
 
 
 @dataclass
