@@ -347,7 +347,7 @@ def test_settings_fuzz(env: dict[str, str], with_core: bool, core_dir: Path) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # 10,000 environments: ~2 min idle, over the default 300 s on a loaded 2-core CI
+@pytest.mark.timeout(1800)  # 10,000 environments: at load 30 on 2 cores, 5,015 took the default 300 s
 @hypothesis_settings(max_examples=SLOW_EXAMPLES, **COMMON)
 @given(env=environments(), with_core=st.booleans())
 def test_settings_fuzz_10k(env: dict[str, str], with_core: bool, core_dir: Path) -> None:
