@@ -24,6 +24,8 @@ from redis import Redis
 from redis.exceptions import ResponseError
 
 from .bans_identity import ServerIdentity, Verdict, ensure_marker, judge
+from .bans_instances import InstanceSource, instance_source
+from .bans_local import InstancesReport, LocalBans
 from .bans_scan import BanScanner, classify_row, scripting_refused
 from .bans_summary import write_summary
 from .journal import JOURNAL_NAME, Entry, Journal
@@ -77,6 +79,7 @@ class PassResult:
     skipped: str = ""
     duration_ms: int = 0
     malformed_kinds: dict[str, int] = field(default_factory=dict)
+    instances: InstancesReport | None = None  # None outside BunkerWeb (no instances to ask)
 
     def line(self) -> str:
         if self.skipped:
@@ -84,7 +87,8 @@ class PassResult:
         return (f"{self.seen} bans seen, {self.new} new, {self.restored} restored, {self.expired} expired, "
                 f"{self.unbans} unbans propagated ({self.counters_cleared} counters cleared), {self.malformed} malformed"
                 + (f", {self.kept} re-created meanwhile" if self.kept else "")
-                + f", {self.duration_ms} ms; {self.verdict}")
+                + f", {self.duration_ms} ms; {self.verdict}"
+                + (f"; {self.instances.line()}" if self.instances else ""))
 
 
 def now_ms() -> int:
@@ -93,11 +97,13 @@ def now_ms() -> int:
 
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger) -> str:
     """The job's work: one pass under the lock; the summary line for the log."""
-    result = reconcile(client, state, logger)
+    result = reconcile(client, state, logger, instances=instance_source(state))
     return result.line()
 
 
-def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = None) -> PassResult:
+def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = None,
+              instances: InstanceSource | None = None) -> PassResult:
+    """One pass; ``instances`` (inside BunkerWeb) adds the bans only an instance holds (:mod:`bans_local`)."""
     logger = logger or logging.getLogger("redissync")
     started = time.monotonic()
     result = PassResult()
@@ -109,15 +115,18 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
         result.skipped = f"another scheduler is reconciling bans ({LOCK_KEY} is held)"
         return result
     try:
+        local = LocalBans.load(instances, state) if instances is not None else None
         with Journal.in_directory(state.directory) as journal:
             try:
-                _run(client, journal, result, logger, lock)
+                _run(client, journal, result, logger, lock, local)
             except BaseException as error:
                 journal.rollback()
                 result.duration_ms = int((time.monotonic() - started) * 1000)
                 _try_summary(state, journal, result, failed=type(error).__name__)
                 raise
             result.duration_ms = int((time.monotonic() - started) * 1000)
+            if local is not None:
+                local.save(state)
             if journal.changes:
                 journal.checkpoint()
                 state.persist(JOURNAL_NAME)
@@ -132,7 +141,8 @@ def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed
         write_summary(state, journal, result, failed=failed)
 
 
-def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock) -> None:
+def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock,
+         local: LocalBans | None = None) -> None:
     previous = ServerIdentity.from_json(journal.get_meta(IDENTITY_META))
     before = ServerIdentity.read(client)
     journal.begin()
@@ -153,7 +163,10 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
     result.verdict = ("data loss: " if verdict.lost and previous is not None else "") + verdict.reason
     if verdict.lost and previous is not None:
         logger.warning(f"redissync-bans: {verdict.reason}; restoring missing bans")
-    _settle_missing(client, journal, missing, verdict, result)
+    unbanned = _settle_missing(client, journal, missing, verdict, result)
+    if local is not None:
+        local.record_unbans(unbanned)
+        result.instances = local.propagate(client, journal)
     result.malformed_kinds = journal.malformed_counts()
     if result.wrong_type:
         result.malformed_kinds["type"] = result.wrong_type
@@ -204,8 +217,9 @@ def _absorb(client: Redis, journal: Journal, result: PassResult) -> dict[int, in
     return index
 
 
-def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict, result: PassResult) -> None:
-    """Journaled bans Redis no longer has: expired, lost (restore) or unbanned (drop + clear counters)."""
+def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict, result: PassResult) -> list[Entry]:
+    """Journaled bans Redis no longer has: expired, lost (restore) or unbanned (drop + clear counters).
+    Returns the unbanned ones."""
     ids = [packed >> 80 for packed in missing.values()]
     unbanned: list[Entry] = []
     for start in range(0, len(ids), CHUNK):
@@ -223,6 +237,7 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
             unbanned += live
     if unbanned:
         result.counters_cleared = clear_counters(client, unbanned)
+    return unbanned
 
 
 def restore(client: Redis, entries: Iterable[Entry], stamp: int | None = None) -> tuple[int, int]:
