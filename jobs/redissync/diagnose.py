@@ -135,14 +135,15 @@ def _configuration(walk: Walk, env: Mapping[str, str]) -> Settings:
         step.summary = f"{settings.mode}, {tls}, db {settings.database}, timeout {settings.timeout:g} s, pool {settings.keepalive_pool}"
         report.notes.extend(settings.notices)
         step.warnings.extend(settings.warnings)
+        written = str(env.get("REDIS_TIMEOUT", "")).strip() or f"{settings.timeout_ms}"  # quote what the user wrote
         if settings.units == UNITS_SECONDS:
             report.notes.append("REDIS_TIMEOUT and REDIS_KEEPALIVE_IDLE are read in seconds (redissync's own settings table)")
         else:
             step.warnings.append(
                 f"BunkerWeb's core redis plugin owns the REDIS_* settings, so REDIS_TIMEOUT and REDIS_KEEPALIVE_IDLE are "
-                f"read in milliseconds: REDIS_TIMEOUT={settings.timeout_ms} means {settings.timeout:g} s")
+                f"read in milliseconds: REDIS_TIMEOUT={written} means {settings.timeout:g} s")
         if settings.timeout < SHORT_TIMEOUT_S:
-            step.warnings.append(f"REDIS_TIMEOUT is only {settings.timeout_ms} ms: a busy Redis or network will time out; "
+            step.warnings.append(f"REDIS_TIMEOUT={written} is only {settings.timeout * 1000:g} ms: a busy Redis or network will time out; "
                                  "raise REDIS_TIMEOUT")
     return settings
 

@@ -66,9 +66,27 @@ class Session:
             self.command(budget, "PING")
             return f"no credentials configured ({self.password_setting} empty): the server lets anyone in"
         except (AuthenticationError, ResponseError) as error:
+            if self._is_sentinel(budget):
+                raise StepError(self.sentinel_sentence()) from None
             raise StepError(self._auth_sentence(str(error))) from None
         except (ConnectionError, TimeoutError) as error:
             raise StepError(self.transport_sentence(error, budget)) from None
+
+    def _is_sentinel(self, budget: Budget) -> bool:
+        """A Sentinel knows no SELECT and says so before asking for AUTH; a data server asks for AUTH first."""
+        if self.endpoint.kind != "server":
+            return False
+        try:
+            self.command(budget, "SELECT", self.settings.database)
+        except ResponseError as error:
+            return "unknown command" in str(error).lower()
+        except RedisError:
+            return False
+        return False
+
+    def sentinel_sentence(self) -> str:
+        return (f"REDIS_HOST/REDIS_PORT point at {self.endpoint.address}, and this is a Sentinel: list it in "
+                "REDIS_SENTINEL_HOSTS (with REDIS_SENTINEL_MASTER) and leave REDIS_HOST empty")
 
     def _auth_sentence(self, text: str) -> str:
         label = self.endpoint.label
@@ -114,8 +132,7 @@ class Session:
             return (f"{label} runs Redis Cluster, which BunkerWeb does not support: point REDIS_HOST at a standalone "
                     "server, or use REDIS_SENTINEL_HOSTS")
         if "unknown command" in text.lower():
-            return (f"{label} is not a Redis data server (it refuses SELECT; a Sentinel?): put sentinels in "
-                    "REDIS_SENTINEL_HOSTS and point REDIS_HOST/REDIS_PORT at a Redis server")
+            return self.sentinel_sentence()
         return f"SELECT {database} failed on {label} ({text.splitlines()[0][:160]}): check REDIS_DATABASE"
 
     def _config_get(self, budget: Budget, name: str) -> str | None:

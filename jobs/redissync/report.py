@@ -140,7 +140,8 @@ class Report:
         def paint(kind: str, text: str) -> str:
             return f"{_COLOURS[kind]}{text}{_COLOURS['reset']}" if colour else text
 
-        out = [paint("bold", f"redissync check: {self.mode}, {self.target}" if self.enabled else "redissync check")]
+        header = f"redissync check: {self.mode}, {self.target}" if self.enabled and self.target else "redissync check"
+        out = [paint("bold", header)]
         width = max((len(step.title) for step in self.steps), default=10)
         for step in self.steps:
             timing = f"{step.duration_ms:8.1f} ms" if step.status != SKIP else " " * 11

@@ -210,3 +210,51 @@ def test_a_silent_server_costs_one_timeout_not_a_hang(plain_redis) -> None:
         plain_redis.resume()
     assert "REDIS_TIMEOUT" in step.sentence
     assert step.duration_ms < 700 and elapsed < 1.0
+
+
+def test_core_milliseconds_rule_quotes_the_value_as_written(plain_redis, tmp_path: Path) -> None:
+    """0.5 under the core (ms) rule is 0.0005 s: the warning quotes "0.5", never a rounded "1"."""
+    core = tmp_path / "core" / "redis"
+    core.mkdir(parents=True)
+    core.joinpath("plugin.json").write_text(json.dumps({"id": "redis", "settings": {"REDIS_TIMEOUT": {"default": "1000"}}}))
+    report = diagnose(plain_redis.settings_env(REDIS_TIMEOUT="0.5", REDISSYNC_BW_CORE_DIR=str(tmp_path / "core")))
+    text = report.render_text()
+    assert "REDIS_TIMEOUT=0.5 means 0.0005 s" in text, text
+    assert "REDIS_TIMEOUT=1 " not in text and "REDIS_TIMEOUT=0.5 is only 0.5 ms" in text
+
+
+def test_configuration_failure_header_has_no_empty_target() -> None:
+    report = diagnose({"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "not-a-port"})
+    assert report.failure.id == "config"
+    header = report.render_text().splitlines()[0]
+    assert header == "redissync check", header
+    assert "REDIS_PORT" in report.failure.sentence
+
+
+def _lone_sentinel(make_redis, plain_redis, password: str = ""):
+    return make_redis(name="sentinel", sentinel=True, password=password,
+                      extra=[f"sentinel monitor mymaster 127.0.0.1 {plain_redis.port} 1"])
+
+
+def test_redis_host_at_a_password_protected_sentinel_says_so(make_redis, plain_redis) -> None:
+    sentinel = _lone_sentinel(make_redis, plain_redis, password=REDIS_PASSWORD)
+    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(sentinel.port)}
+    step = failed_at(env, "auth")
+    assert "this is a Sentinel: list it in REDIS_SENTINEL_HOSTS" in step.sentence, step.sentence
+    assert "REDIS_PASSWORD is empty" not in step.sentence
+    step = failed_at({**env, "REDIS_PASSWORD": WRONG_PASSWORD}, "auth")
+    assert "this is a Sentinel" in step.sentence and WRONG_PASSWORD not in step.sentence
+
+
+def test_redis_host_at_an_open_sentinel_says_so(make_redis, plain_redis) -> None:
+    sentinel = _lone_sentinel(make_redis, plain_redis)
+    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(sentinel.port)}
+    assert "this is a Sentinel: list it in REDIS_SENTINEL_HOSTS" in failed_at(env, "select").sentence
+    assert "this is a Sentinel" in failed_at({**env, "REDIS_PASSWORD": WRONG_PASSWORD}, "auth").sentence
+
+
+def test_a_wrong_password_on_a_data_server_is_not_taken_for_a_sentinel(password_redis) -> None:
+    step = failed_at(password_redis.settings_env(REDIS_PASSWORD=WRONG_PASSWORD), "auth")
+    assert "Sentinel" not in step.sentence and "REDIS_PASSWORD" in step.sentence
+    step = failed_at(password_redis.settings_env(REDIS_PASSWORD=""), "auth")
+    assert "Sentinel" not in step.sentence and "REDIS_PASSWORD is empty" in step.sentence
