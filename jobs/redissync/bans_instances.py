@@ -37,7 +37,7 @@ _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 BUNKERWEB_API_DIR = Path("/usr/share/bunkerweb/api")  # where BunkerWeb's API.py lives (not always on sys.path)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceBan:
     """One ban an instance lists. ``exp`` = seconds left at the instance's snapshot (0 when permanent)."""
 
@@ -65,12 +65,19 @@ class InstanceBan:
 
 @dataclass
 class InstanceAnswer:
-    """What one instance answered: its bans and malformed items, or ``error`` (None = it answered)."""
+    """What one instance answered, or ``error`` (None = it answered). ``listed`` maps each ban key to the raw
+    item: most listed bans are in Redis already, so only the others are ever parsed whole (:func:`parse_ban`),
+    and a pass over a large cluster holds no object per ban it does not need."""
 
     name: str
-    bans: list[InstanceBan] = field(default_factory=list)
+    listed: dict[str, dict] = field(default_factory=dict)
     malformed: int = 0
     error: str | None = None
+
+    @property
+    def bans(self) -> list[InstanceBan]:
+        """Every listed ban parsed whole (what the tests and small answers use)."""
+        return [ban for ban in map(parse_ban, self.listed.values()) if ban is not None]
 
 
 class InstanceSource(Protocol):
@@ -98,11 +105,11 @@ def parse_answer(name: str, payload: Any) -> InstanceAnswer:
         return answer
     answer.malformed = max(0, len(items) - MAX_BANS_PER_INSTANCE)
     for item in items[:MAX_BANS_PER_INSTANCE]:
-        ban = parse_ban(item)
-        if ban is None:
+        key = ban_key(item)
+        if key is None:
             answer.malformed += 1
         else:
-            answer.bans.append(ban)
+            answer.listed[key] = item
     return answer
 
 
@@ -112,33 +119,42 @@ def _text(value: Any, default: str) -> str | None:
     return value[:MAX_TEXT] if isinstance(value, str) else None
 
 
-def parse_ban(item: Any) -> InstanceBan | None:
-    """One listed ban, or None when any field has the wrong type or an impossible value."""
+def ban_key(item: Any) -> str | None:
+    """The Redis key of a listed ban (``bans_ip_<ip>`` or ``bans_service_<service>_ip_<ip>``), or None when
+    the item is not an object, its IP is not an IP, or its scope or service name is impossible."""
     if not isinstance(item, dict):
         return None
-    ip, exp, permanent = item.get("ip"), item.get("exp"), item.get("permanent", False)
+    ip, scope = item.get("ip"), item.get("ban_scope", "global")
     if not isinstance(ip, str) or len(ip) > 64 or not is_ip(ip):
         return None
+    if scope == "global":
+        return BanKey(ip).key
+    service = item.get("service")
+    if scope != "service" or not isinstance(service, str) or not _SERVICE.fullmatch(service):
+        return None
+    return BanKey(ip, service).key
+
+
+def parse_ban(item: Any) -> InstanceBan | None:
+    """One listed ban, or None when any field has the wrong type or an impossible value."""
+    key = ban_key(item)
+    if key is None:
+        return None
+    exp, permanent = item.get("exp"), item.get("permanent", False)
     if isinstance(exp, float) and exp.is_integer():
         exp = int(exp)
     if exp.__class__ is not int or not 0 <= exp <= MAX_EXP_S or not isinstance(permanent, bool):
         return None
-    service = None
-    if item.get("ban_scope", "global") == "service":
-        service = item.get("service")
-        if not isinstance(service, str) or not _SERVICE.fullmatch(service):
-            return None
-    elif item.get("ban_scope", "global") != "global":
-        return None
+    service = item["service"] if item.get("ban_scope", "global") == "service" else None
     date = item.get("date")
     if isinstance(date, bool) or not isinstance(date, (int, float, type(None))) or (date is not None and not 0 <= date < 2**33):
         return None
     reason, country = _text(item.get("reason"), "unknown"), _text(item.get("country"), "local")
     reason_data = item.get("reason_data", {})
-    if reason is None or country is None or not isinstance(reason_data, dict) or len(json.dumps(reason_data)) > 4096:
+    if reason is None or country is None or not isinstance(reason_data, dict) or (reason_data and len(json.dumps(reason_data)) > 4096):
         return None
     # An instance's datastore holds a key without expiry with ttl 0: exp 0 is a permanent ban either way.
-    return InstanceBan(BanKey(ip, service).key, service, reason, date, country, exp, permanent or exp == 0, reason_data)
+    return InstanceBan(key, service, reason, date, country, exp, permanent or exp == 0, reason_data)
 
 
 class StdlibApi:

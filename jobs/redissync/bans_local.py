@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from redis import Redis
 
-from .bans_instances import InstanceBan, InstanceSource
+from .bans_instances import InstanceBan, InstanceSource, parse_ban
 from .bans_scan import classify_row
 from .journal import Entry, Journal
 
@@ -122,23 +122,29 @@ class LocalBans:
     def propagate(self, client: Redis, journal: Journal) -> InstancesReport:
         """Fetch every instance's bans, write the local-only ones (``SET NX``, remaining TTL) and journal them."""
         report = InstancesReport()
-        copies: dict[str, list[tuple[str, InstanceBan]]] = {}
-        for answer in self.source.fetch_bans():
+        answers = self.source.fetch_bans()
+        unknown: dict[str, list[tuple[str, InstanceBan]]] = {}
+        for answer in answers:
             report.instances += 1
             if answer.error is not None:
                 report.silent[answer.name] = answer.error
                 continue
             report.answered += 1
             report.malformed += answer.malformed
-            for ban in answer.bans:
-                copies.setdefault(ban.key, []).append((answer.name, ban))
+            known = journal.known([key.encode() for key in answer.listed])
+            for key, item in answer.listed.items():
+                if key.encode() not in known:  # rule 1: what the journal has is the journal's business
+                    ban = parse_ban(item)
+                    if ban is None:
+                        report.malformed += 1
+                    else:
+                        unknown.setdefault(key, []).append((answer.name, ban))
+        listed = {key for answer in answers for key in answer.listed}
+        del answers
         now_ms = wall_ms()
-        known = journal.known([key.encode() for key in copies])
         chosen: list[tuple[str, InstanceBan]] = []
-        for key, listed in copies.items():
-            if key.encode() in known:
-                continue
-            pick = self._choose(listed, now_ms, report)
+        for copies in unknown.values():
+            pick = self._choose(copies, now_ms, report)
             if pick is not None:
                 chosen.append(pick)
         written = _write(client, [ban for _, ban in chosen], now_ms)
@@ -147,7 +153,7 @@ class LocalBans:
         report.already_there = len(chosen) - len(written)
         written_keys = {ban.key for ban, _, _ in written}
         report.sources = len({name for name, ban in chosen if ban.key in written_keys})
-        self._prune(now_ms, set(copies), everyone_answered=not report.silent)
+        self._prune(now_ms, listed, everyone_answered=not report.silent)
         return report
 
     def _choose(self, listed: list[tuple[str, InstanceBan]], now_ms: int, report: InstancesReport) -> tuple[str, InstanceBan] | None:
