@@ -18,8 +18,8 @@ if JOBS_DIR not in sys.path:
 
 
 from redissync.bans import now_ms  # noqa: E402
-from redissync.bans_io import export_lines, import_lines  # noqa: E402
-from redissync.journal import Journal  # noqa: E402
+from redissync.bans.journal import Journal  # noqa: E402
+from redissync.bans.transfer import export_lines, import_lines  # noqa: E402
 from redissync.runner import run_command  # noqa: E402
 from redissync.state import atomic_write, open_state  # noqa: E402
 

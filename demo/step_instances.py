@@ -10,7 +10,7 @@ is an outage, not a Sentinel failover.
 from __future__ import annotations
 
 from redissync.bans import reconcile
-from redissync.bans_instances import BunkerWebInstances, StdlibApi
+from redissync.bans.instances import BunkerWebInstances, StdlibApi
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import StateStore

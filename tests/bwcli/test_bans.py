@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from redissync.bans import reconcile
+from redissync.bans.cycle import reconcile
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import open_state
