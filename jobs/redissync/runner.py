@@ -62,8 +62,8 @@ def run_job(job_file: str | Path, work: Work, env: Mapping[str, str] | None = No
             logger.error(str(problem))
         logger.error(f"{name} failed: {error.problems[0]} (fix the setting in the scheduler's configuration)")
         return EXIT_FAILED
-    if not settings.enabled:
-        logger.info(f"{name}: USE_REDIS is not yes, nothing to do")
+    if not settings.enabled or not settings.use_redissync:
+        logger.info(f"{name}: {'USE_REDISSYNC' if settings.enabled else 'USE_REDIS'} is not yes, nothing to do")
         return EXIT_OK
     for notice in (*settings.notices, *settings.warnings):
         logger.warning(notice)

@@ -63,6 +63,18 @@ return restored
 """
 
 
+@dataclass(frozen=True)
+class BanPolicy:
+    """The operator's switches over what a pass may write (plugin.json; defaults = the historical behaviour)."""
+
+    restore_lost: bool = True  # REDISSYNC_RESTORE_BANS
+    clear_counters_on_unban: bool = True  # REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BanPolicy:
+        return cls(settings.restore_bans, settings.unban_clears_bad_behavior)
+
+
 @dataclass
 class PassResult:
     seen: int = 0
@@ -72,6 +84,7 @@ class PassResult:
     kept: int = 0
     expired: int = 0
     unbans: int = 0
+    not_restored: int = 0
     counters_cleared: int = 0
     malformed: int = 0
     wrong_type: int = 0
@@ -87,6 +100,7 @@ class PassResult:
         return (f"{self.seen} bans seen, {self.new} new, {self.restored} restored, {self.expired} expired, "
                 f"{self.unbans} unbans propagated ({self.counters_cleared} counters cleared), {self.malformed} malformed"
                 + (f", {self.kept} re-created meanwhile" if self.kept else "")
+                + (f", {self.not_restored} lost bans forgotten (REDISSYNC_RESTORE_BANS=no)" if self.not_restored else "")
                 + f", {self.duration_ms} ms; {self.verdict}"
                 + (f"; {self.instances.line()}" if self.instances else ""))
 
@@ -97,12 +111,12 @@ def now_ms() -> int:
 
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger) -> str:
     """The job's work: one pass under the lock; the summary line for the log."""
-    result = reconcile(client, state, logger, instances=instance_source(state))
+    result = reconcile(client, state, logger, BanPolicy.from_settings(settings), instances=instance_source(state))
     return result.line()
 
 
 def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = None,
-              instances: InstanceSource | None = None) -> PassResult:
+              policy: BanPolicy = BanPolicy(), instances: InstanceSource | None = None) -> PassResult:
     """One pass; ``instances`` (inside BunkerWeb) adds the bans only an instance holds (:mod:`.local_only`)."""
     logger = logger or logging.getLogger("redissync")
     started = time.monotonic()
@@ -118,7 +132,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
         local = LocalBans.load(instances, state) if instances is not None else None
         with Journal.in_directory(state.directory) as journal:
             try:
-                _run(client, journal, result, logger, lock, local)
+                _run(client, journal, result, logger, lock, policy, local)
             except BaseException as error:
                 journal.rollback()
                 result.duration_ms = int((time.monotonic() - started) * 1000)
@@ -142,7 +156,7 @@ def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed
 
 
 def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock,
-         local: LocalBans | None = None) -> None:
+         policy: BanPolicy, local: LocalBans | None = None) -> None:
     previous = ServerIdentity.from_json(journal.get_meta(IDENTITY_META))
     before = ServerIdentity.read(client)
     journal.begin()
@@ -162,11 +176,13 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
     verdict = judge(previous, before)
     result.verdict = ("data loss: " if verdict.lost and previous is not None else "") + verdict.reason
     if verdict.lost and previous is not None:
-        logger.warning(f"redissync-bans: {verdict.reason}; restoring missing bans")
-    unbanned = _settle_missing(client, journal, missing, verdict, result)
+        action = "restoring missing bans" if policy.restore_lost else "not restoring them (REDISSYNC_RESTORE_BANS=no)"
+        logger.warning(f"redissync-bans: {verdict.reason}; {action}")
+    unbanned = _settle_missing(client, journal, missing, verdict, result, policy)
     if local is not None:
         local.record_unbans(unbanned)
-        result.instances = local.propagate(client, journal)
+        if policy.restore_lost:  # with REDISSYNC_RESTORE_BANS=no nothing lost comes back, from anywhere
+            result.instances = local.propagate(client, journal)
     result.malformed_kinds = journal.malformed_counts()
     if result.wrong_type:
         result.malformed_kinds["type"] = result.wrong_type
@@ -217,9 +233,10 @@ def _absorb(client: Redis, journal: Journal, result: PassResult) -> dict[int, in
     return index
 
 
-def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict, result: PassResult) -> list[Entry]:
-    """Journaled bans Redis no longer has: expired, lost (restore) or unbanned (drop + clear counters).
-    Returns the unbanned ones."""
+def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict, result: PassResult,
+                    policy: BanPolicy) -> list[Entry]:
+    """Journaled bans Redis no longer has: expired, lost (restore, or forget when the operator said so) or
+    unbanned (drop + clear counters). Returns the unbanned ones."""
     ids = [packed >> 80 for packed in missing.values()]
     unbanned: list[Entry] = []
     for start in range(0, len(ids), CHUNK):
@@ -228,14 +245,16 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
         expired = [e for e in entries if e.expires_ms is not None and e.expires_ms - stamp <= EXPIRY_GRACE_MS]
         live = [e for e in entries if e.expires_ms is None or e.expires_ms - stamp > EXPIRY_GRACE_MS]
         result.expired += journal.delete(e.key for e in expired)
-        if verdict.lost:
+        if verdict.lost and not policy.restore_lost:
+            result.not_restored += journal.delete(e.key for e in live)
+        elif verdict.lost:
             restored, kept = restore(client, live, stamp)
             result.restored += restored
             result.kept += kept
         else:
             result.unbans += journal.delete(e.key for e in live)
             unbanned += live
-    if unbanned:
+    if unbanned and policy.clear_counters_on_unban:
         result.counters_cleared = clear_counters(client, unbanned)
     return unbanned
 

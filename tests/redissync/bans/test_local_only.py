@@ -13,6 +13,7 @@ import time
 import pytest
 
 from redissync.bans import local_only, reconcile
+from redissync.bans.cycle import BanPolicy
 from redissync.bans.instances import BunkerWebInstances, StdlibApi
 from redissync.bans.journal import Journal
 from redissync.connection import connect
@@ -50,10 +51,10 @@ def cluster(plain_redis, clock):
             self.source = BunkerWebInstances(StandInDatabase(self.instances), StdlibApi, timeout=1)
             self.admin = plain_redis.client()
 
-        def run(self, source=None):
+        def run(self, source=None, policy=None):
             client = connect(load_settings(plain_redis.settings_env()))
             try:
-                return reconcile(client, open_state(), instances=source or self.source)
+                return reconcile(client, open_state(), policy=policy or BanPolicy(), instances=source or self.source)
             finally:
                 client.close()
 
@@ -206,3 +207,12 @@ def test_outside_bunkerweb_the_pass_is_unchanged(plain_redis) -> None:
         client.close()
     assert result.instances is None and "local-only" not in result.line()
     assert not (open_state().directory / local_only.MEMORY_NAME).exists()
+
+
+def test_restore_bans_no_brings_nothing_back_from_the_instances(cluster, plain_redis) -> None:
+    cluster.run()
+    plain_redis.stop()
+    cluster.instances[0].ban("198.51.100.60", ttl=600)
+    plain_redis.start()  # e.g. the operator's deliberate wipe, with REDISSYNC_RESTORE_BANS=no set before it
+    result = cluster.run(policy=BanPolicy(restore_lost=False))
+    assert result.instances is None and not cluster.admin.exists("bans_ip_198.51.100.60")
