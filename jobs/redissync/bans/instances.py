@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..keys import BanKey, is_ip
+from ..keys import is_ip
 
 TIMEOUT_S = 5.0  # per instance, for connecting and for each read; the whole fetch is bounded by 2× that
 MAX_BANS_PER_INSTANCE = 200_000  # items past this are counted as malformed, never held in memory
@@ -120,32 +120,36 @@ def _text(value: Any, default: str) -> str | None:
 
 
 def ban_key(item: Any) -> str | None:
-    """The Redis key of a listed ban (``bans_ip_<ip>`` or ``bans_service_<service>_ip_<ip>``), or None when
-    the item is not an object, its IP is not an IP, or its scope or service name is impossible."""
-    if not isinstance(item, dict):
+    """The Redis key a listed ban names (``bans_ip_<ip>`` or ``bans_service_<service>_ip_<ip>``, contract
+    §6.1), or None when the item is not an object or its ``ip``, ``ban_scope`` or ``service`` has the wrong
+    type. Only types are checked here, for every listed ban; :func:`parse_ban` validates the values of the
+    few a pass may write."""
+    if item.__class__ is not dict:
         return None
     ip, scope = item.get("ip"), item.get("ban_scope", "global")
-    if not isinstance(ip, str) or len(ip) > 64 or not is_ip(ip):
+    if ip.__class__ is not str or len(ip) > 64:
         return None
     if scope == "global":
-        return BanKey(ip).key
+        return "bans_ip_" + ip
     service = item.get("service")
-    if scope != "service" or not isinstance(service, str) or not _SERVICE.fullmatch(service):
+    if scope != "service" or service.__class__ is not str or len(service) > 253:
         return None
-    return BanKey(ip, service).key
+    return f"bans_service_{service}_ip_{ip}"
 
 
 def parse_ban(item: Any) -> InstanceBan | None:
     """One listed ban, or None when any field has the wrong type or an impossible value."""
     key = ban_key(item)
-    if key is None:
+    if key is None or not is_ip(item["ip"]):
+        return None
+    service = item["service"] if item.get("ban_scope", "global") == "service" else None
+    if service is not None and not _SERVICE.fullmatch(service):
         return None
     exp, permanent = item.get("exp"), item.get("permanent", False)
     if isinstance(exp, float) and exp.is_integer():
         exp = int(exp)
     if exp.__class__ is not int or not 0 <= exp <= MAX_EXP_S or not isinstance(permanent, bool):
         return None
-    service = item["service"] if item.get("ban_scope", "global") == "service" else None
     date = item.get("date")
     if isinstance(date, bool) or not isinstance(date, (int, float, type(None))) or (date is not None and not 0 <= date < 2**33):
         return None

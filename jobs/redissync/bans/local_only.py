@@ -139,14 +139,15 @@ class LocalBans:
                         report.malformed += 1
                     else:
                         unknown.setdefault(key, []).append((answer.name, ban))
-        listed = {key for answer in answers for key in answer.listed}
-        del answers
         now_ms = wall_ms()
         chosen: list[tuple[str, InstanceBan]] = []
         for copies in unknown.values():
             pick = self._choose(copies, now_ms, report)
             if pick is not None:
                 chosen.append(pick)
+        remembered = self.waiting.keys() | self.unbanned.keys()
+        listed = {key for key in remembered if any(key in answer.listed for answer in answers)}
+        del answers
         written = _write(client, [ban for _, ban in chosen], now_ms)
         journal.upsert_rows([classify_row(ban.key.encode(), value, expires_ms, now_ms) for ban, value, expires_ms in written])
         report.propagated = len(written)
