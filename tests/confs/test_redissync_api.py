@@ -3,6 +3,8 @@ Sentinel discovery with per-address pools (across a failover), the one init_work
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER, acl_lines
@@ -42,6 +44,9 @@ def test_auth_select_ping_and_stats_over_tls_with_an_acl_user(lua_nginx, acl_tls
     ping = body["msg"]
     assert (ping["role"], ping["mode"], ping["target"]) == ("master", "standalone", f"rediss://localhost:{acl_tls_redis.port}/3")
     assert ping["latency_ms"] >= 0 and ping["connect_ms"] >= 0
+    assert ping["clock"] == "monotonic"  # LuaJIT's FFI: finer than ngx.now()'s whole milliseconds
+    latencies = [ping["latency_ms"]] + [call(server, "POST", "/redissync/ping")[1]["msg"]["latency_ms"] for _ in range(4)]
+    assert all(0 < ms < 1000 for ms in latencies) and any(ms != int(ms) for ms in latencies), latencies
     status, body = call(server, "GET", "/redissync/stats")
     assert status == 200, body
     stats = body["msg"]
@@ -71,6 +76,7 @@ def test_init_worker_logs_one_clear_line(lua_nginx, make_redis, pki) -> None:
     assert "[notice]" in line
     assert (f"Redis is reachable: rediss://localhost:{redis.port}/0 (TLS, certificate and hostname localhost "
             "verified), role master, PING") in line
+    assert re.search(r"PING \d+\.\d\d ms", line), line  # measured below the millisecond, not "0.0 ms"
     assert sum("[REDISSYNC]" in x for x in server.log_text().splitlines()) == 1
 
 
