@@ -22,6 +22,8 @@ from redissync.state import open_state
 from tests.bed.bans import write_ban
 from tests.bed.instances import StandInDatabase, StandInInstance, unban_everywhere
 
+pytestmark = pytest.mark.usefixtures("job_cache_mode")  # a plain state dir, and BunkerWeb's job cache
+
 
 class Clock:
     def __init__(self) -> None:
