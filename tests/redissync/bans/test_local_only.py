@@ -60,6 +60,13 @@ def cluster(plain_redis, clock):
             finally:
                 client.close()
 
+        def ban_during_outage(self, instance: StandInInstance, ip: str, ttl: int | None) -> None:
+            """A pass, then Redis stops, ``instance`` bans ``ip`` (it stays local), Redis restarts empty."""
+            self.run()
+            plain_redis.stop()
+            assert instance.ban(ip, ttl=ttl) is False, "Redis was down: the ban must stay local"
+            plain_redis.start()
+
         def journaled(self, key: str) -> bool:
             with Journal.in_directory(open_state().directory, readonly=True) as journal:
                 return bool(journal.known([key.encode()]))
@@ -72,10 +79,7 @@ def cluster(plain_redis, clock):
 
 def test_a_ban_made_while_redis_was_down_reaches_every_instance(cluster, plain_redis) -> None:
     a, b, c = cluster.instances
-    cluster.run()  # the journal knows this Redis
-    plain_redis.stop()
-    assert a.ban("198.51.100.20", ttl=3600) is False  # Redis unreachable: the ban stays on bw-a
-    plain_redis.start()  # same port, empty (no persistence)
+    cluster.ban_during_outage(a, "198.51.100.20", ttl=3600)  # Redis comes back empty (no persistence)
     admin = plain_redis.client()
     assert not b.is_banned("198.51.100.20") and not c.is_banned("198.51.100.20")
     result = cluster.run()
@@ -131,12 +135,9 @@ def test_a_cached_permanent_copy_of_a_ban_no_pass_saw_is_not_resurrected(cluster
     assert (second.instances.waiting, second.instances.propagated) == (0, 0) and not cluster.admin.exists(key)
 
 
-def test_a_real_permanent_local_ban_is_propagated_one_window_later(cluster, clock, plain_redis) -> None:
+def test_a_real_permanent_local_ban_is_propagated_one_window_later(cluster, clock) -> None:
     a = cluster.instances[0]
-    cluster.run()
-    plain_redis.stop()
-    a.ban("192.0.2.55", ttl=None)  # permanent, local only
-    plain_redis.start()
+    cluster.ban_during_outage(a, "192.0.2.55", ttl=None)
     first = cluster.run()
     assert first.instances.waiting == 1 and not cluster.admin.exists("bans_ip_192.0.2.55")
     clock.advance(20)
@@ -147,16 +148,14 @@ def test_a_real_permanent_local_ban_is_propagated_one_window_later(cluster, cloc
     assert cluster.admin.ttl("bans_ip_192.0.2.55") == -1, "permanent stays permanent"
 
 
-def test_a_new_ban_after_an_unban_is_not_held_back(cluster, clock, plain_redis) -> None:
+def test_a_new_ban_after_an_unban_is_not_held_back(cluster, clock) -> None:
     b = cluster.instances[1]
     key = write_ban(cluster.admin, "192.0.2.66", ttl=3600)
     cluster.run()
     unban_everywhere(cluster.instances, "192.0.2.66")
     assert cluster.run().unbans == 1
     clock.advance(5)  # the IP misbehaves again while Redis is down: a new ban, dated after the unban
-    plain_redis.stop()
-    b.ban("192.0.2.66", ttl=3600)
-    plain_redis.start()
+    cluster.ban_during_outage(b, "192.0.2.66", ttl=3600)
     assert cluster.run().instances.propagated == 1 and cluster.admin.exists(key)
 
 
@@ -170,12 +169,9 @@ def test_short_lived_copies_are_left_alone(cluster) -> None:
     assert (result.instances.short_lived, result.instances.propagated) == (1, 0)
 
 
-def test_a_silent_instance_does_not_stop_the_pass(cluster, plain_redis) -> None:
+def test_a_silent_instance_does_not_stop_the_pass(cluster) -> None:
     a, _, c = cluster.instances
-    cluster.run()
-    plain_redis.stop()
-    a.ban("198.51.100.30", ttl=600)
-    plain_redis.start()
+    cluster.ban_during_outage(a, "198.51.100.30", ttl=600)
     c.delay = 30  # answers after the pass has given up on it
     started = time.monotonic()
     result = cluster.run()
@@ -184,12 +180,9 @@ def test_a_silent_instance_does_not_stop_the_pass(cluster, plain_redis) -> None:
     assert f"no answer from 127.0.0.1:{c.port} (timed out)" in result.line()
 
 
-def test_hostile_answers_are_counted_and_the_rest_propagates(cluster, plain_redis) -> None:
+def test_hostile_answers_are_counted_and_the_rest_propagates(cluster) -> None:
     a, b, c = cluster.instances
-    cluster.run()
-    plain_redis.stop()
-    a.ban("198.51.100.40", ttl=600)
-    plain_redis.start()
+    cluster.ban_during_outage(a, "198.51.100.40", ttl=600)
     b.raw_answer = (200, json.dumps({"status": "success", "msg": "success", "data": [
         {"ip": "not-an-ip", "exp": 600, "permanent": False}, {"ip": "198.51.100.41", "exp": "soon"}, "junk",
         {"ip": "198.51.100.42", "exp": 600, "permanent": False, "ban_scope": "service", "service": "../etc"}]}).encode())
@@ -211,10 +204,8 @@ def test_outside_bunkerweb_the_pass_is_unchanged(plain_redis) -> None:
     assert not (open_state().directory / local_only.MEMORY_NAME).exists()
 
 
-def test_restore_bans_no_brings_nothing_back_from_the_instances(cluster, plain_redis) -> None:
-    cluster.run()
-    plain_redis.stop()
-    cluster.instances[0].ban("198.51.100.60", ttl=600)
-    plain_redis.start()  # e.g. the operator's deliberate wipe, with REDISSYNC_RESTORE_BANS=no set before it
+def test_restore_bans_no_brings_nothing_back_from_the_instances(cluster) -> None:
+    # e.g. the operator's deliberate wipe, with REDISSYNC_RESTORE_BANS=no set before it
+    cluster.ban_during_outage(cluster.instances[0], "198.51.100.60", ttl=600)
     result = cluster.run(policy=BanPolicy(restore_lost=False))
     assert result.instances is None and not cluster.admin.exists("bans_ip_198.51.100.60")
