@@ -239,6 +239,18 @@ function redissync.ping()
 	}
 end
 
+-- The server as users know it, from whichever INFO fields it has (the Python diagnosis' server_identity rule):
+-- Valkey keeps redis_version:7.2.4 for compatibility, names itself in server_name/valkey_version and says
+-- server_mode where Redis says redis_mode.
+function redissync.server_of(info)
+	local function field(name)
+		return info:match("\n" .. name .. ":([^\r\n]+)")
+	end
+	local name = field("server_name") or "redis"
+	local version = field(name .. "_version") or field("redis_version") or "unknown"
+	return name:sub(1, 1):upper() .. name:sub(2) .. " " .. version, version, field("redis_mode") or field("server_mode") or "standalone"
+end
+
 function redissync.stats()
 	local conn, err = connect()
 	if not conn then
@@ -251,13 +263,16 @@ function redissync.stats()
 		return nil, "stats from " .. conn.options.target .. " failed: " .. tostring(derr or ierr)
 	end
 	conn.rc:set_keepalive(conn.red)
+	local server, version, server_mode = redissync.server_of(info)
 	return {
 		target = conn.options.target,
 		dbsize = dbsize,
 		used_memory = tonumber(info:match("\nused_memory:(%d+)")),
 		used_memory_human = info:match("\nused_memory_human:([^\r\n]+)"),
 		role = info:match("\nrole:(%w+)"),
-		version = info:match("redis_version:([^\r\n]+)"),
+		server = server,
+		version = version,
+		server_mode = server_mode,
 	}
 end
 

@@ -14,13 +14,18 @@ import pytest
 from tests.bed import bwjob
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, acl_lines
 from tests.bed.sentinel import SentinelTopology
-from tests.bed.servers import RedisServer
+from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, server_version
 from tests.bed.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
 CORE_REDIS_JSON = Path(__file__).resolve().parent / "data" / "plugin-json" / "core" / "redis.json"
 # The reliability figures plugin must load in xdist's controller, which only reads this conftest.
 pytest_plugins = ("tests.reliability.figures",)
+
+
+def pytest_report_header() -> list[str]:
+    """Which server the whole run is against (first on PATH, or $REDISSYNC_REDIS_BIN_DIR)."""
+    return [f"redis-server: {server_version(REDIS_SERVER)} ({REDIS_SERVER}); redis-sentinel: {REDIS_SENTINEL}"]
 
 
 @pytest.fixture(autouse=True)
