@@ -16,6 +16,7 @@ from ..lock import LOCK_MS, PassLock
 from ..state import StateStore
 from .cycle import LOCK_KEY, now_ms
 from .journal import JOURNAL_NAME, Journal
+from .local_only import LocalBans
 
 
 class PassRunning(RuntimeError):
@@ -56,6 +57,7 @@ def forget_all(client: Redis, state: StateStore) -> Forgotten:
             journaled = journal.delete([entry.key for entry in journal.entries()])
             journal.commit()
             journal.checkpoint()
+        LocalBans.clear_all(state)  # nor from the copies the instances still hold (bans/local_only.py)
         state.persist(JOURNAL_NAME)
     finally:
         lock.release()

@@ -78,24 +78,33 @@ class InstancesReport:
 class LocalBans:
     """The instances' side of a pass: unbans to remember, local-only bans to propagate."""
 
-    def __init__(self, source: InstanceSource, unbanned: dict[str, list], waiting: dict[str, list]):
+    def __init__(self, source: InstanceSource | None, unbanned: dict[str, list], waiting: dict[str, list], cleared_ms: int = 0):
         self.source = source
         self.unbanned = unbanned  # key → [unbanned at ms, ban expiry ms or None]
         self.waiting = waiting  # key → [first seen ms, the copy's date]
+        self.cleared_ms = cleared_ms  # `bans forget --all`: every copy dated before this was cleared on purpose
         self.dirty = False
 
     @classmethod
-    def load(cls, source: InstanceSource, state: StateStore) -> LocalBans:
+    def load(cls, source: InstanceSource | None, state: StateStore) -> LocalBans:
         data = state.read_json(MEMORY_NAME)
         data = data if isinstance(data, dict) else {}
-        unbanned, waiting = data.get("unbanned"), data.get("waiting")
-        return cls(source, unbanned if isinstance(unbanned, dict) else {}, waiting if isinstance(waiting, dict) else {})
+        unbanned, waiting, cleared = data.get("unbanned"), data.get("waiting"), data.get("cleared_ms")
+        return cls(source, unbanned if isinstance(unbanned, dict) else {}, waiting if isinstance(waiting, dict) else {},
+                   cleared if cleared.__class__ is int else 0)
 
     def save(self, state: StateStore) -> None:
         """Cache the memory when it changed (before the journal: a crash in between re-detects the unbans)."""
         if self.dirty:
-            state.write_json(MEMORY_NAME, {"unbanned": self.unbanned, "waiting": self.waiting})
+            state.write_json(MEMORY_NAME, {"unbanned": self.unbanned, "waiting": self.waiting, "cleared_ms": self.cleared_ms})
             self.dirty = False
+
+    @classmethod
+    def clear_all(cls, state: StateStore) -> None:
+        """``bans forget --all``: no copy an instance holds of a ban made until now is ever propagated."""
+        memory = cls.load(None, state)
+        memory.unbanned, memory.waiting, memory.cleared_ms, memory.dirty = {}, {}, wall_ms(), True
+        memory.save(state)
 
     def record_unbans(self, entries: Iterable[Entry]) -> None:
         now_ms = wall_ms()
@@ -104,6 +113,8 @@ class LocalBans:
             self.dirty = True
 
     def _blocked(self, ban: InstanceBan) -> bool:
+        if (ban.date or 0) * 1000 <= self.cleared_ms:
+            return True
         unban = self.unbanned.get(ban.key)
         return unban is not None and (ban.date is None or ban.date * 1000 <= unban[0])
 

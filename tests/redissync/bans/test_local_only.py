@@ -14,6 +14,7 @@ import pytest
 
 from redissync.bans import local_only, reconcile
 from redissync.bans.cycle import BanPolicy
+from redissync.bans.forget import forget_all
 from redissync.bans.instances import BunkerWebInstances, StdlibApi
 from redissync.bans.journal import Journal
 from redissync.connection import connect
@@ -209,3 +210,23 @@ def test_restore_bans_no_brings_nothing_back_from_the_instances(cluster) -> None
     cluster.ban_during_outage(cluster.instances[0], "198.51.100.60", ttl=600)
     result = cluster.run(policy=BanPolicy(restore_lost=False))
     assert result.instances is None and not cluster.admin.exists("bans_ip_198.51.100.60")
+
+
+def test_bans_forget_all_keeps_the_instances_copies_out_too(cluster, clock, plain_redis) -> None:
+    a, b, _ = cluster.instances
+    assert a.ban("198.51.100.70", ttl=3600) and a.ban("198.51.100.71", ttl=None)  # bw-a's own copies
+    cluster.run()
+    plain_redis.client().flushall()  # the operator clears every ban on purpose…
+    client = connect(load_settings(plain_redis.settings_env()))
+    try:
+        assert forget_all(client, open_state()).done  # …and tells redissync so
+    finally:
+        client.close()
+    clock.advance(40)
+    for _ in range(2):
+        result = cluster.run()
+        assert result.instances.propagated == 0 and result.instances.unbanned_copies == 2
+    assert cluster.admin.keys("bans_*") == []
+    clock.advance(5)
+    cluster.ban_during_outage(b, "198.51.100.72", ttl=600)  # a ban made after the forget is a new ban
+    assert cluster.run().instances.propagated == 1
