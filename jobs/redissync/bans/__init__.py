@@ -7,6 +7,7 @@ ban lines for bwcli, ``instances`` asks BunkerWeb's instances for their local ba
 which of those Redis never had. Entry points: :func:`one_pass` (job), :func:`reconcile` (UI, tests).
 """
 
-from .cycle import now_ms, one_pass, reconcile
+from ..clock import now_ms
+from .cycle import one_pass, reconcile
 
 __all__ = ["now_ms", "one_pass", "reconcile"]
