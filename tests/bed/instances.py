@@ -1,6 +1,7 @@
 """Stand-in BunkerWeb instances: a local ban datastore behind a real HTTP API on a random loopback port.
 
-Each reproduces what the bans pass sees of a real instance (contract §6.1 and §10):
+Each reproduces what the bans pass sees of a real instance (BunkerWeb 1.6's ``src/bw/lua/bunkerweb/utils.lua``
+and ``api.lua``):
 - ``utils.add_ban`` writes the local datastore first, then Redis; if Redis is unreachable the ban stays
   local (:meth:`StandInInstance.ban`);
 - ``utils.is_banned`` looks locally, then in Redis, and caches a Redis hit locally for ``min(ttl, 30)`` s,

@@ -30,9 +30,8 @@ from ..scan import reclaim_own_keys
 from ..settings import Settings
 from ..state import StateStore
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
-from .instances import InstanceSource, instance_source
 from .journal import JOURNAL_NAME, Entry, Journal
-from .local_only import InstancesReport, LocalBans
+from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
 from .scanner import BanScanner, classify_row, scripting_refused
 from .summary import write_summary
 
@@ -114,7 +113,6 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
 
 def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = None,
               policy: BanPolicy = BanPolicy(), instances: InstanceSource | None = None) -> PassResult:
-    """One pass; ``instances`` (inside BunkerWeb) adds the bans only an instance holds (:mod:`.local_only`)."""
     logger = logger or logging.getLogger("redissync")
     started = time.monotonic()
     result = PassResult()
@@ -136,8 +134,8 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
                 _try_summary(state, journal, result, failed=type(error).__name__)
                 raise
             result.duration_ms = int((time.monotonic() - started) * 1000)
-            if local is not None:  # before the journal: a crash in between re-detects the unbans
-                local.save(state)
+            if local is not None:
+                local.save(state)  # before the journal: a crash in between re-detects the unbans
             # Inside BunkerWeb the next run starts from the cached copy: a pass that changed rows *or* only
             # its record of Redis (a restore changes no row) must cache it, or the next pass judges from
             # the old record and undoes unbans made meanwhile (issue 16). Redis was written before this
@@ -180,10 +178,8 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
         action = "restoring missing bans" if policy.restore_lost else "not restoring them (REDISSYNC_RESTORE_BANS=no)"
         logger.warning(f"redissync-bans: {verdict.reason}; {action}")
     unbanned = _settle_missing(client, journal, missing, verdict, result, policy)
-    if local is not None:
-        local.record_unbans(unbanned)
-        if policy.restore_lost:  # with REDISSYNC_RESTORE_BANS=no nothing lost comes back, from anywhere
-            result.instances = local.propagate(client, journal)
+    if local is not None:  # inside BunkerWeb: the bans only an instance holds (bans/local_only.py)
+        result.instances = local.settle(client, journal, unbanned, policy.restore_lost)
     result.malformed_kinds = journal.malformed_counts()
     if result.wrong_type:
         result.malformed_kinds["type"] = result.wrong_type

@@ -1,9 +1,9 @@
 """The BunkerWeb instances as a second source of bans: what each one's ``GET /bans`` lists.
 
 An instance writes a ban to its local datastore first and to Redis second (``utils.add_ban``), so a ban made
-while Redis was unreachable, or lost by Redis before a pass read it, lives only on that instance (contract
-§10). This module reaches the instances the way BunkerWeb's own jobs do (``core/bunkernet/jobs/
-bunkernet-send.py``): one ``API`` per row of ``JOB.db.get_instances()``, built with ``API.from_instance``
+while Redis was unreachable, or lost by Redis before a pass read it, lives only on that instance
+(``src/bw/lua/bunkerweb/utils.lua``). This module reaches the instances the way BunkerWeb's own jobs do
+(``core/bunkernet/jobs/bunkernet-send.py``): one ``API`` per row of ``JOB.db.get_instances()``, built with ``API.from_instance``
 (BunkerWeb ≥ 1.6.5) or from the row's hostname, port and server name (earlier 1.6 releases,
 ``src/common/api/API.py``). It calls ``API.request`` per instance rather than ``ApiCaller.send_to_apis``:
 the latter keys answers by host name (two instances on one host collapse), cannot bound the wait, and does
@@ -51,7 +51,7 @@ class InstanceBan:
     reason_data: dict = field(default_factory=dict, compare=False, hash=False)
 
     def value(self, now_s: float) -> bytes:
-        """The Redis value in BunkerWeb's own format (contract §6.1)."""
+        """The Redis value in BunkerWeb's own format (``utils.add_ban`` in ``src/bw/lua/bunkerweb/utils.lua``)."""
         return json.dumps({
             "reason": self.reason,
             "service": self.service or "unknown",
@@ -120,8 +120,8 @@ def _text(value: Any, default: str) -> str | None:
 
 
 def ban_key(item: Any) -> str | None:
-    """The Redis key a listed ban names (``bans_ip_<ip>`` or ``bans_service_<service>_ip_<ip>``, contract
-    §6.1), or None when the item is not an object or its ``ip``, ``ban_scope`` or ``service`` has the wrong
+    """The Redis key a listed ban names (``bans_ip_<ip>`` or ``bans_service_<service>_ip_<ip>``, as
+    ``api.lua`` derives them), or None when the item is not an object or its ``ip``, ``ban_scope`` or ``service`` has the wrong
     type. Only types are checked here, for every listed ban; :func:`parse_ban` validates the values of the
     few a pass may write."""
     if item.__class__ is not dict:

@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING
 from redis import Redis
 
 from ..clock import now_ms
-from .instances import InstanceBan, InstanceSource, parse_ban
+from .instances import InstanceBan, InstanceSource, instance_source, parse_ban
 from .journal import Entry, Journal
 from .scanner import classify_row
 
 if TYPE_CHECKING:
     from ..state import StateStore
+
+__all__ = ["InstanceSource", "InstancesReport", "LocalBans", "instance_source"]  # what the pass (cycle.py) uses
 
 MEMORY_NAME = "bans-instances.json"
 BAN_LOCAL_CACHE_TTL_S = 30  # BunkerWeb's utils.lua: how long an instance keeps a copy of a Redis ban
@@ -129,6 +131,12 @@ class LocalBans:
         self.waiting[ban.key] = [now_ms, ban.date]
         self.dirty = True
         return False
+
+    def settle(self, client: Redis, journal: Journal, unbanned: list[Entry], restore_lost: bool) -> InstancesReport | None:
+        """After the journal settled its missing bans: remember its unbans, then propagate the local-only bans
+        (not with ``REDISSYNC_RESTORE_BANS=no``: then nothing lost comes back, from anywhere)."""
+        self.record_unbans(unbanned)
+        return self.propagate(client, journal) if restore_lost else None
 
     def propagate(self, client: Redis, journal: Journal) -> InstancesReport:
         """Fetch every instance's bans, write the local-only ones (``SET NX``, remaining TTL) and journal them."""
