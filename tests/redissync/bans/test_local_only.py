@@ -13,10 +13,10 @@ import time
 import pytest
 
 from redissync.bans import local_only, reconcile
+from redissync.bans.archive import open_journal
 from redissync.bans.cycle import BanPolicy
 from redissync.bans.forget import forget_all
 from redissync.bans.instances import BunkerWebInstances, StdlibApi
-from redissync.bans.journal import Journal
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import open_state
@@ -69,7 +69,7 @@ def cluster(plain_redis, clock):
             plain_redis.start()
 
         def journaled(self, key: str) -> bool:
-            with Journal.in_directory(open_state().directory, readonly=True) as journal:
+            with open_journal(open_state(), readonly=True) as journal:
                 return bool(journal.known([key.encode()]))
 
     cluster = Cluster()
