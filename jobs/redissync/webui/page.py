@@ -212,7 +212,9 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
     view = {
         "plugin": PLUGIN_ID,
         "generated_at": when(now),
-        "health": page.part("health", lambda: sections.health(check, now)),
+        # USE_REDIS=no is said from the live settings, not from a report cached while Redis was on.
+        "health": page.part("health", lambda: sections.health(check if settings is None or settings.enabled
+                                                              else {"state": "disabled"}, now)),
         "steps": page.part("steps", lambda: sections.steps(check)),
         "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
         "topology": page.part("topology", lambda: sections.topology(check, live_public, sentinel_addresses)),
