@@ -4,7 +4,8 @@
 ``list [--ip IP] [--service S] [--json]`` shows the live bans the journal holds (no Redis needed).
 ``export [--output FILE]`` writes them as JSON lines. ``import FILE`` restores a file into Redis with
 SET NX and each ban's remaining TTL (a ban already there is kept): the migration path for BunkerWeb
-#3311. Exit 0 ok, 1 failure.
+#3311. ``forget --all [--yes]`` forgets the journal so that bans cleared with a deliberate FLUSHALL never
+come back (without ``--yes``: a dry run saying what would be forgotten). Exit 0 ok, 1 failure.
 """
 import argparse
 import json
@@ -18,6 +19,7 @@ if JOBS_DIR not in sys.path:
 
 
 from redissync.bans import now_ms  # noqa: E402
+from redissync.bans.forget import PassRunning, count, forget_all  # noqa: E402
 from redissync.bans.journal import Journal  # noqa: E402
 from redissync.bans.transfer import export_lines, import_lines  # noqa: E402
 from redissync.runner import run_command  # noqa: E402
@@ -37,6 +39,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     export.add_argument("--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     importing = commands.add_parser("import", help="restore a JSON-lines file into Redis (SET NX, remaining TTL)")
     importing.add_argument("file", metavar="FILE", help="JSON lines as written by export ('-' = stdin)")
+    forget = commands.add_parser("forget", help="forget the journal, so bans cleared on purpose never come back")
+    forget.add_argument("--all", action="store_true", required=True, help="every journaled ban (required)")
+    forget.add_argument("--yes", action="store_true", help="really forget (without it: a dry run)")
     return parser.parse_args(argv)
 
 
@@ -87,10 +92,27 @@ def import_bans(args: argparse.Namespace) -> int:
     return run_command("bans", restore_file)
 
 
+def forget_bans(args: argparse.Namespace) -> int:
+    state = open_state(BANS_JOB)
+    if not args.yes:
+        print(f"forget: {count(state).line()}")
+        return 0
+
+    def forget_journal(_settings, client) -> int:
+        try:
+            print(f"forget: {forget_all(client, state).line()}")
+        except PassRunning as error:
+            print(f"forget: {error}", file=sys.stderr)
+            return 1
+        return 0
+
+    return run_command("bans", forget_journal)
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
-        return {"list": list_bans, "export": export_bans, "import": import_bans}[args.command](args)
+        return {"list": list_bans, "export": export_bans, "import": import_bans, "forget": forget_bans}[args.command](args)
     except Exception as error:  # a message may carry data: only its type leaves the process
         print(f"bans failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details", file=sys.stderr)
         return 1

@@ -79,3 +79,18 @@ def test_import_of_missing_file_fails_with_exit_1(plain_redis, capsys) -> None:
 def test_list_without_a_journal_is_empty(capsys) -> None:
     assert run_bwcli("bans.py", {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1"}, ["list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_forget_all_dry_run_then_yes_so_a_deliberate_flushall_stays_clear(password_redis, capsys) -> None:
+    client = password_redis.client()
+    keys = [write_ban(client, f"192.0.2.{i}", ttl=3600) for i in range(3)]
+    journal_from(password_redis)
+    env = password_redis.settings_env()
+    assert run_bwcli("bans.py", env, ["forget", "--all"]) == 0
+    assert capsys.readouterr().out.startswith("forget: would forget 3 journaled bans (3 not expired)")
+    client.flushall()
+    assert run_bwcli("bans.py", env, ["forget", "--all", "--yes"]) == 0
+    assert capsys.readouterr().out.startswith("forget: forgot 3 journaled bans")
+    journal_from(password_redis)  # the next pass after the deliberate FLUSHALL
+    assert not client.exists(*keys)
+    assert run_bwcli("bans.py", env, ["forget"]) == 2  # --all is required: nothing is forgotten by accident
