@@ -56,9 +56,9 @@ def print_revoke(result, cookie: str | None) -> None:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
 
-    def work(_settings, client) -> int:
+    def work(settings, client) -> int:
         if args.command == "stats":
-            print_stats(session_stats(client), args.json)
+            print_stats(session_stats(client, settings.core_env), args.json)
         else:
             print_revoke(revoke_sessions(client, args.cookie, apply=args.yes), args.cookie)
         return 0

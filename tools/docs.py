@@ -5,9 +5,11 @@
   adds (its stricter rule and its own default outside BunkerWeb, from ``jobs/redissync/redis_settings.json``);
 - redissync's own switches, from plugin.json;
 - the compatibility table, and COMPATIBILITY.json in the form of BunkerWeb's plugins repository
-  (``{"<plugin version>": ["<bunkerweb version>", …]}``), from tools/compat_matrix.py and plugin.json's version.
+  (``{"<plugin version>": ["<bunkerweb version>", …]}``), from tools/compat_matrix.py and plugin.json's version;
+- the seed table's long regexes (REDIS_HOST, REDIS_SENTINEL_HOSTS, REDIS_PORT), built from named parts in
+  tools/regexes.py.
 
-``--write`` rewrites the blocks between the markers; ``--check`` fails when one is out of date (CI), or when
+``--write`` rewrites the blocks between the markers and the regexes; ``--check`` fails when one is out of date (CI), or when
 CHANGELOG.md's top released version is not plugin.json's ``version``.
 """
 
@@ -19,7 +21,9 @@ import re
 import sys
 from pathlib import Path
 
-from tools.compat_matrix import DOCKER_PYTHON, PINS, SERVERS, bunkerweb_releases
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compat_matrix import DOCKER_PYTHON, PINS, SERVERS, bunkerweb_releases
+from regexes import GENERATED
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_TABLE = ROOT / "jobs" / "redissync" / "redis_settings.json"
@@ -106,6 +110,14 @@ def changelog_problem(changelog: str, plugin: dict) -> str | None:
     return None
 
 
+def with_generated_regexes(seed: dict) -> dict:
+    return {name: {**setting, "regex": GENERATED.get(name, setting["regex"])} for name, setting in seed.items()}
+
+
+def seed_text(seed: dict) -> str:
+    return json.dumps(seed, indent=2, ensure_ascii=False) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -120,15 +132,20 @@ def main() -> int:
         print(problem, file=sys.stderr)
         return 1
     compatibility = compatibility_json(_load(ROOT / "plugin.json"))
+    seed = seed_text(with_generated_regexes(_load(SEED_TABLE)))
     if args.write:
         readme_path.write_text(wanted, encoding="utf-8")
         COMPATIBILITY_JSON.write_text(compatibility, encoding="utf-8")
+        SEED_TABLE.write_text(seed, encoding="utf-8")
         return 0
     if wanted != readme:
         print("README.md's generated tables are out of date: run `make docs`", file=sys.stderr)
         return 1
     if not COMPATIBILITY_JSON.is_file() or COMPATIBILITY_JSON.read_text(encoding="utf-8") != compatibility:
         print("COMPATIBILITY.json is out of date with tools/compat_matrix.py and plugin.json: run `make docs`", file=sys.stderr)
+        return 1
+    if seed != SEED_TABLE.read_text(encoding="utf-8"):
+        print("jobs/redissync/redis_settings.json's regexes differ from tools/regexes.py: run `make docs`", file=sys.stderr)
         return 1
     return 0
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
-from .connection import RedisSyncError, connect, explain
-from .settings import Settings, SettingsError, load_settings
+from .connection import connect, explain
+from .errors import RedisSyncError, SettingsError
+from .settings import Settings, load_settings
 from .state import StateStore, open_state
 
 EXIT_OK = 0

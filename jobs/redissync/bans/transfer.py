@@ -10,14 +10,15 @@ Restores use SET NX with the remaining TTL: a ban already in Redis is never over
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from redis import Redis
 
-from ..keys import BanKey, normalize_ip, parse_ban_key
-from .cycle import CHUNK, EXPIRY_GRACE_MS, now_ms, restore
+from ..clock import now_ms
+from ..keys import BanKey, parse_ban_key
+from ..net import normalize_ip
+from .cycle import CHUNK, EXPIRY_GRACE_MS, restore
 from .journal import Entry, Journal, from_text
 from .scanner import classify
 
@@ -113,7 +114,7 @@ def import_lines(client: Redis, lines: Iterable[str]) -> ImportResult:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        stamp = time.time_ns() // 1_000_000
+        stamp = now_ms()
         try:
             entry = parse_line(line, stamp)
         except (ValueError, TypeError) as error:

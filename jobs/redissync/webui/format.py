@@ -133,9 +133,3 @@ def is_secret_name(name: Any) -> bool:
     return any(word in lowered for word in SECRET_WORDS) and not lowered.endswith("_set")
 
 
-def redact(message: str, secrets: tuple[str, ...]) -> str:
-    """Replace every known secret value in a log line (a defence in depth: messages should carry none)."""
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            message = message.replace(secret, "********")
-    return message

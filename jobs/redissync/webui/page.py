@@ -16,20 +16,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..settings import Settings, SettingsError, load_settings
+from ..errors import SettingsError
+from ..redaction import redact
+from ..reports import BANS_SUMMARY_FILE, HISTORY_FILE, METRICS_SUMMARY_FILE, REPORT_FILE, REPORT_JOBS, SESSIONS_SUMMARY_FILE
+from ..settings import Settings, load_settings
 from ..state import StateStore, default_state_dir
-from . import sections
-from .format import DASH, age, dig, first, is_secret_name, redact, text, when
+from . import sections, topology
+from .format import DASH, age, dig, first, is_secret_name, text, when
 
 PLUGIN_ID = "redissync"
 GENERIC_ERROR = "Could not read this part of the status; the web UI's log has the details."
-REPORTS = {  # cached file → the job that writes it (BunkerWeb keys its job cache by job name)
-    "check-report.json": "redissync-check",
-    "check-history.json": "redissync-check",
-    "bans-summary.json": "redissync-bans",
-    "metrics-summary.json": "redissync-metrics",
-    "sessions-summary.json": "redissync-sessions",
-}
+REPORTS = REPORT_JOBS
 JOBS = ("redissync-check", "redissync-bans", "redissync-metrics", "redissync-sessions")
 STATS_ENDPOINT = f"{PLUGIN_ID}/stats"
 
@@ -205,8 +202,8 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
     reports: dict[str, tuple[Any, float | None]] = {}
     for name in REPORTS:
         reports[name] = page.part(f"report {name}", lambda name=name: source.read(name), fallback=(None, None))
-    check, history = reports["check-report.json"][0], reports["check-history.json"][0]
-    metrics, bans = reports["metrics-summary.json"][0], reports["bans-summary.json"][0]
+    check, history = reports[REPORT_FILE][0], reports[HISTORY_FILE][0]
+    metrics, bans = reports[METRICS_SUMMARY_FILE][0], reports[BANS_SUMMARY_FILE][0]
     live_public = public if settings is not None else None
     sentinel_addresses = [str(address) for address in settings.sentinels] if settings is not None else []
     view = {
@@ -217,12 +214,12 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
                                                               else {"state": "disabled"}, now)),
         "steps": page.part("steps", lambda: sections.steps(check)),
         "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
-        "topology": page.part("topology", lambda: sections.topology(check, live_public, sentinel_addresses)),
+        "topology": page.part("topology", lambda: topology.topology(check, live_public, sentinel_addresses)),
         "instances": page.part("instances", lambda: instances(bw_instances_utils, page)),
         "keyspace": page.part("keyspace", lambda: sections.keyspace(metrics)),
         "trends": page.part("trends", lambda: sections.trends(history, metrics)),
         "bans": page.part("bans", lambda: sections.bans(bans)),
-        "sessions": page.part("sessions", lambda: sections.sessions(reports["sessions-summary.json"][0])),
+        "sessions": page.part("sessions", lambda: sections.sessions(reports[SESSIONS_SUMMARY_FILE][0])),
         "jobs": page.part("job runs", lambda: job_runs(db, reports, now)),
         "inside_bunkerweb": bw_instances_utils is not None,
     }
