@@ -19,6 +19,7 @@ if JOBS_DIR not in sys.path:
 
 
 from redissync.bans import now_ms  # noqa: E402
+from redissync.bans.archive import open_journal as open_bans_journal  # noqa: E402
 from redissync.bans.forget import PassRunning, count, forget_all  # noqa: E402
 from redissync.bans.journal import Journal  # noqa: E402
 from redissync.bans.transfer import export_lines, import_lines  # noqa: E402
@@ -46,7 +47,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def open_journal() -> Journal:
-    return Journal.in_directory(open_state(BANS_JOB).directory, readonly=True)
+    return open_bans_journal(open_state(BANS_JOB), readonly=True)
 
 
 def list_bans(args: argparse.Namespace) -> int:

@@ -16,8 +16,8 @@ from ..clock import now_ms
 from ..errors import PassRunning
 from ..lock import LOCK_MS, PassLock
 from ..state import StateStore
+from .archive import erase, open_journal
 from .cycle import LOCK_KEY
-from .journal import JOURNAL_NAME, Journal
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Forgotten:
 
 def count(state: StateStore) -> Forgotten:
     """What :func:`forget_all` would forget (reads the journal only; no Redis needed)."""
-    with Journal.in_directory(state.directory, readonly=True) as journal:
+    with open_journal(state, readonly=True) as journal:
         return Forgotten(journal.count(), sum(journal.counts_by("scope", now_ms()).values()), done=False)
 
 
@@ -48,13 +48,8 @@ def forget_all(client: Redis, state: StateStore) -> Forgotten:
     if not lock.acquire():
         raise PassRunning(f"a bans pass is running ({LOCK_KEY} is held): try again in a minute")
     try:
-        with Journal.in_directory(state.directory) as journal:
-            live = sum(journal.counts_by("scope", now_ms()).values())
-            journal.begin()
-            journaled = journal.delete([entry.key for entry in journal.entries()])
-            journal.commit()
-            journal.checkpoint()
-        state.persist(JOURNAL_NAME)
+        before = count(state)
+        erase(state)  # the journal, its copy in BunkerWeb's job cache and the Redis identity record
     finally:
         lock.release()
-    return Forgotten(journaled, live, done=True)
+    return Forgotten(before.journaled, before.live, done=True)
