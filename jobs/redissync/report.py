@@ -68,7 +68,7 @@ class Report:
     enabled: bool = True
     mode: str = "standalone"
     target: str = ""
-    checked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    checked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
     duration_ms: float = 0.0
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

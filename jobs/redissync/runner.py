@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from redis import Redis
@@ -46,45 +47,76 @@ def job_name(job_file: str | Path) -> str:
     return Path(job_file).stem
 
 
-def run_job(job_file: str | Path, work: Work, env: Mapping[str, str] | None = None) -> int:
-    """Run ``work`` once and return the exit code for ``sys.exit``.
+def run_record_name(job: str) -> str:
+    """The job's own record of its last run, read by the UI page (see :func:`record_run`)."""
+    return f"{job}-run.json"
 
-    USE_REDIS=no → logged and 0. Bad settings → every problem logged, then 2. Redis errors → the
-    explanation sentence, 2. Anything unexpected → its type only (a message may carry data), 2.
-    """
+
+def record_run(state: Callable[[], StateStore], job: str, ok: bool, line: str, logger: logging.Logger) -> None:
+    """Cache how this run ended, so the page never has to trust BunkerWeb's job-run records: once one job of
+    a batch has failed, ``JobScheduler.__job_wrapper`` records later failures of that batch as successes
+    (contract §10). ``line`` is the run's log line, which never carries a secret."""
+    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "ok": ok, "line": line[:400]}
+    try:
+        state().write_json(run_record_name(job), record)
+    except Exception as error:  # a full disk or a refused cache must not hide the verdict
+        logger.warning(f"{job} could not store its run record ({type(error).__name__})")
+
+
+def run_job(job_file: str | Path, work: Work, env: Mapping[str, str] | None = None) -> int:
+    """Run ``work`` once, record how it ended (:func:`record_run`; not when disabled) and return the exit
+    code for ``sys.exit``. The state is opened once: inside BunkerWeb each ``Job`` restores the whole cache."""
     env = os.environ if env is None else env
     name = job_name(job_file)
     logger = get_logger(name)
+    opened: list[StateStore] = []
+
+    def state() -> StateStore:
+        if not opened:
+            opened.append(open_state(job_file, env))
+        return opened[0]
+
+    ok, line = _run_work(name, logger, env, work, state)
+    if opened or not ok:
+        record_run(state, name, ok, line, logger)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _run_work(name: str, logger: logging.Logger, env: Mapping[str, str], work: Work,
+              state: Callable[[], StateStore]) -> tuple[bool, str]:
+    """USE_REDIS=no → logged, ok. Bad settings → every problem logged, failed. Redis errors → the
+    explanation sentence, failed. Anything unexpected → its type only (a message may carry data), failed."""
     try:
         settings = load_settings(env)
     except SettingsError as error:
         for problem in error.problems[1:]:
             logger.error(str(problem))
-        logger.error(f"{name} failed: {error.problems[0]} (fix the setting in the scheduler's configuration)")
-        return EXIT_FAILED
+        return _failed(logger, f"{name} failed: {error.problems[0]} (fix the setting in the scheduler's configuration)")
     if not settings.enabled:
         logger.info(f"{name}: USE_REDIS is not yes, nothing to do")
-        return EXIT_OK
+        return True, "USE_REDIS is not yes: nothing to do"
     for notice in (*settings.notices, *settings.warnings):
         logger.warning(notice)
     started = time.monotonic()
     client = connect(settings)
     try:
-        summary = work(settings, client, open_state(job_file, env), logger)
+        summary = work(settings, client, state(), logger)
     except RedisSyncError as error:
-        logger.error(f"{name} failed: {error}")
-        return EXIT_FAILED
+        return _failed(logger, f"{name} failed: {error}")
     except RedisError as error:
-        logger.error(f"{name} failed: {explain(error, settings)}")
-        return EXIT_FAILED
+        return _failed(logger, f"{name} failed: {explain(error, settings)}")
     except Exception as error:  # never let a message with data (or a secret) reach the log
-        logger.error(f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details")
         logger.debug("traceback", exc_info=True)
-        return EXIT_FAILED
+        return _failed(logger, f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details")
     finally:
         client.close()
     logger.info(f"{name}: {summary} ({(time.monotonic() - started) * 1000:.0f} ms)")
-    return EXIT_OK
+    return True, summary
+
+
+def _failed(logger: logging.Logger, line: str) -> tuple[bool, str]:
+    logger.error(line)
+    return False, line
 
 
 def run_command(name: str, work: Callable[[Settings, Redis], int], env: Mapping[str, str] | None = None) -> int:
