@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from .connection import explain
 from .diagnose_net import Endpoint, StepError, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
 from .diagnose_session import Session, facts_summary, facts_warnings
+from .masking import debug_traceback
 from .report import FAIL, SKIP, Report, Step
 from .settings import UNITS_SECONDS, Settings, SettingsError, load_settings
 
@@ -34,8 +35,9 @@ class Stop(Exception):
 class Walk:
     """Runs steps in order, timing each and giving it REDIS_TIMEOUT; owns the sessions it opens."""
 
-    def __init__(self, report: Report, settings: Settings | None = None):
+    def __init__(self, report: Report, settings: Settings | None = None, env: Mapping[str, str] | None = None):
         self.report = report
+        self.env = env
         self.settings = settings
         self.sessions: list[Session] = []
         self._deadline = 0.0
@@ -59,7 +61,7 @@ class Walk:
         except Exception as error:  # a message may carry data: keep the type only, details at DEBUG
             step.status = FAIL
             step.sentence = f"unexpected {type(error).__name__} during {title}: run with LOG_LEVEL=DEBUG for details"
-            LOGGER.debug("diagnosis step %s failed", step_id, exc_info=True)
+            debug_traceback(LOGGER, f"diagnosis step {step_id} failed", self.env)
         finally:
             step.duration_ms = (time.monotonic() - started) * 1000
             self._scrub(step)
@@ -100,7 +102,7 @@ def diagnose(env: Mapping[str, str] | None = None) -> Report:
     env = os.environ if env is None else env
     started = time.monotonic()
     report = Report()
-    walk = Walk(report)
+    walk = Walk(report, env=env)
     try:
         settings = _configuration(walk, env)
         if settings.enabled:

@@ -19,6 +19,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from .connection import RedisSyncError, connect, explain
+from .masking import debug_traceback
 from .settings import Settings, SettingsError, load_settings
 from .state import StateStore, open_state
 
@@ -106,7 +107,7 @@ def _run_work(name: str, logger: logging.Logger, env: Mapping[str, str], work: W
     except RedisError as error:
         return _failed(logger, f"{name} failed: {explain(error, settings)}")
     except Exception as error:  # never let a message with data (or a secret) reach the log
-        logger.debug("traceback", exc_info=True)
+        debug_traceback(logger, f"{name} failed", env)
         return _failed(logger, f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details")
     finally:
         client.close()
@@ -142,6 +143,7 @@ def run_command(name: str, work: Callable[[Settings, Redis], int], env: Mapping[
         print(f"{name}: {explain(error, settings)}", file=sys.stderr)
     except Exception as error:  # a message may carry data: only its type leaves the process
         print(f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details", file=sys.stderr)
+        debug_traceback(logging.getLogger(f"redissync.{name}"), f"{name} failed", env)
     finally:
         client.close()
     return 1

@@ -1,0 +1,58 @@
+"""Secrets out of everything we print: log lines, and the traceback ``LOG_LEVEL=DEBUG`` promises.
+
+A traceback shows exception messages and, with redis-py, sometimes connection arguments; BunkerWeb runs
+our code with its whole configuration in the environment (SESSIONS_SECRET, API tokens…). So every value
+of a setting whose name says it is secret is replaced before a line leaves the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import traceback
+from collections.abc import Iterable, Mapping
+
+MASK = "********"
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY", re.IGNORECASE)
+MIN_SECRET_LENGTH = 3  # shorter values would mask ordinary words
+
+
+def secret_values(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The values of every secret-named setting in ``env`` (os.environ by default), longest first."""
+    env = os.environ if env is None else env
+    values = {str(value) for name, value in env.items() if SECRET_NAME.search(name) and len(str(value)) >= MIN_SECRET_LENGTH}
+    return tuple(sorted(values, key=len, reverse=True))
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= MIN_SECRET_LENGTH:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def debug_traceback(logger: logging.Logger, what: str, env: Mapping[str, str] | None = None) -> None:
+    """At DEBUG only: the current exception's traceback, secrets masked (call from an ``except`` block)."""
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(f"{what}:\n" + mask_secrets(traceback.format_exc().rstrip(), secret_values(env)))
+
+
+class _CliHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when the command starts (one per process, replaced on each run)."""
+
+
+def configure_cli_logging(env: Mapping[str, str] | None = None) -> None:
+    """bwcli commands and standalone scripts: the ``redissync`` loggers at LOG_LEVEL (BunkerWeb's ``bwcli -d``
+    sets DEBUG) on stderr, whatever the host process did with the root logger."""
+    env = os.environ if env is None else env
+    level = str(env.get("LOG_LEVEL", "INFO")).upper()
+    logger = logging.getLogger("redissync")
+    for handler in [h for h in logger.handlers if isinstance(h, _CliHandler)]:
+        logger.removeHandler(handler)
+    handler = _CliHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
