@@ -7,7 +7,7 @@ Exit 0 when healthy (warnings only) or USE_REDIS=no, 2 with the first failure's 
 import sys
 
 from redissync.diagnose import diagnose
-from redissync.report import record
+from redissync.reports import record
 from redissync.runner import EXIT_FAILED, EXIT_OK, get_logger
 from redissync.state import open_state
 

@@ -1,4 +1,4 @@
-"""redissync's page in BunkerWeb's web UI: thin entry points over ``jobs/redissync/ui_page.py``.
+"""redissync's page in BunkerWeb's web UI: thin entry points over ``jobs/redissync/webui/``.
 
 BunkerWeb loads this file with ``SourceFileLoader("actions", …)`` and calls ``pre_render(**kwargs)`` on GET
 and ``redissync(**kwargs)`` on POST with ``app``, ``db``, ``bw_instances_utils``, ``args`` and ``data``.
@@ -21,7 +21,7 @@ def _package_ready() -> bool:
     """Put the plugin's ``jobs/`` folder on sys.path (once); False when no copy of the package exists."""
     for root in CANDIDATE_ROOTS:
         jobs = root / "jobs"
-        if (jobs / PLUGIN_ID / "ui_page.py").is_file():
+        if (jobs / PLUGIN_ID / "webui" / "page.py").is_file():
             if str(jobs) not in sys.path:
                 sys.path.insert(0, str(jobs))
             return True
@@ -39,7 +39,7 @@ def pre_render(**kwargs) -> dict:
     try:
         if not _package_ready():
             return {"plugin": PLUGIN_ID, "errors": [PACKAGE_MISSING]}
-        from redissync.ui_page import safe_gather
+        from redissync.webui.page import safe_gather
 
         return safe_gather(db=kwargs.get("db"), bw_instances_utils=_instances_utils(kwargs), logger=LOGGER)
     except Exception as error:
@@ -52,7 +52,7 @@ def redissync(**kwargs):
     try:
         if not _package_ready():
             return {"status": "ko", "code": 500, "message": PACKAGE_MISSING}
-        from redissync.ui_actions import handle, respond
+        from redissync.webui.actions import handle, respond
 
         return respond(handle(kwargs.get("data"), db=kwargs.get("db"), logger=LOGGER), kwargs.get("app"))
     except Exception as error:

@@ -26,7 +26,7 @@ from redis import Redis
 from .connection import RedisSyncError
 from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT, CoreSettingError
 from .keys import SESSION_PATTERN, UI_SESSION_PATTERN, namespaced, parse_session_key
-from .keyscan import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
+from .scan import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
 from .settings import Settings
 from .state import StateStore
 

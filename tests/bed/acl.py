@@ -38,6 +38,23 @@ def least_privilege_rule(without: str | None = None) -> str:
 
 LEAST_PRIVILEGE_RULE = least_privilege_rule()
 
+# What BunkerWeb itself needs on top of that rule when its Lua, web UI and bwcli share the user (REDIS_USERNAME is
+# one global setting): every entry of tests/bed/bunkerweb_redis.py, which cites the source of each. Key patterns:
+# request limits and the Redis-backed cachestore (reverse scan). Commands: bad-behaviour and limit counters
+# (INCR/DECR in scripts), the blocked-requests list and its facets (RPUSH, LPOP, LTRIM, HINCRBY, HDEL), and the web
+# UI's reads (HSCAN on the facets, KEYS metrics:<plugin>_* in instance.py get_metrics()).
+BUNKERWEB_KEYS = ("~plugin_limit_*", "~plugin_reverse_scan_*")
+BUNKERWEB_COMMANDS = ("incr", "decr", "rpush", "lpop", "ltrim", "hincrby", "hdel", "hscan", "keys")
+COMBINED_USER = "bunkerweb-cluster"
+COMBINED_PASSWORD = "Combined-Pw-3c8e1f90-redissync"
+
+
+def combined_rule(without: str | None = None) -> str:
+    """The rule for one user shared by BunkerWeb and redissync; ``without`` drops one key pattern or command."""
+    keys = [pattern for pattern in (*LEAST_PRIVILEGE_KEYS, *BUNKERWEB_KEYS) if pattern != without]
+    commands = [f"+{c}" for c in (*LEAST_PRIVILEGE_COMMANDS, *BUNKERWEB_COMMANDS) if c != without]
+    return " ".join([*keys, "resetchannels", "-@all", *commands])
+
 # What redissync needs on the sentinels (REDIS_SENTINEL_USERNAME). Required (without one, a job fails): SENTINEL
 # MASTERS (redis-py's master lookup), GET-MASTER-ADDR-BY-NAME (redissync.lua, the diagnosis) and REPLICAS (the
 # diagnosis fails its replicas step without it). Kept for the diagnosis' views: MASTER and CKQUORUM (agreement and

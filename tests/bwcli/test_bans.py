@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from redissync.bans import reconcile
+from redissync.bans.cycle import reconcile
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import open_state

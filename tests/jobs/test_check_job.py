@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from redissync.report import HISTORY_LENGTH
+from redissync.reports import HISTORY_LENGTH
 from tests.bed.jobrun import run_job_file
 from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD

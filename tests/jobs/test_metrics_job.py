@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from redissync.metrics import LOCK_KEY, SUMMARY_KEY
+from redissync.metrics.cycle import LOCK_KEY, SUMMARY_KEY
 from tests.bed.acl import LEAST_PASSWORD, LEAST_USER
 from tests.bed.jobrun import run_job_file
 from tests.conftest import REDIS_PASSWORD

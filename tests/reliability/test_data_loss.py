@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from redis.exceptions import OutOfMemoryError
 
-from redissync.bans import LOCK_KEY, LOCK_MS
-from redissync.journal import JOURNAL_NAME, Journal
+from redissync.bans.cycle import LOCK_KEY, LOCK_MS
+from redissync.bans.journal import JOURNAL_NAME, Journal
 from redissync.state import open_state
 from tests.bed.bans import ban_value
 from tests.bed.jobproc import spawn_job

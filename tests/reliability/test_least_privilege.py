@@ -53,7 +53,7 @@ def least_env(server: RedisServer, **extra: str) -> dict[str, str]:
 
 def denials(client: redis.Redis) -> list[tuple[str, str]]:
     """(reason, object) of each ACL LOG entry: what the server refused, and why."""
-    entries = client.execute_command("ACL", "LOG")
+    entries = client.execute_command("ACL", "LOG", "128")  # ACL LOG alone lists only the last 10
     out = []
     for entry in entries:
         fields = dict(zip(entry[0::2], entry[1::2], strict=True))

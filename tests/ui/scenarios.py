@@ -18,8 +18,8 @@ from typing import Any
 
 import redis
 
-from redissync import metrics
 from redissync.connection import connect
+from redissync.metrics import cycle as metrics
 from redissync.settings import load_settings
 from redissync.state import open_state
 from tests.bed.jobrun import ROOT, run_job_file

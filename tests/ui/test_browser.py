@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from redissync.ui_page import gather
+from redissync.webui.page import gather
 from tests.ui.browser import ARTIFACTS, CHROMIUM, dump_dom, screenshot
 from tests.ui.render import render, standalone, wrap
 

@@ -1,0 +1,11 @@
+"""Bans shared by every instance, kept through Redis restarts and failovers.
+
+``cycle`` is one pass (scan Redis, journal what changed, restore what a restart lost), ``scanner`` reads
+ban keys in bounded batches, ``journal`` is the local SQLite copy, ``identity`` tells a restarted or
+replaced server from the same one, ``summary`` writes what the UI shows, ``transfer`` exports and imports
+ban lines for bwcli. Entry points: :func:`one_pass` (job), :func:`reconcile` (UI, tests).
+"""
+
+from .cycle import now_ms, one_pass, reconcile
+
+__all__ = ["now_ms", "one_pass", "reconcile"]

@@ -1,0 +1,289 @@
+"""One reconciliation pass between Redis's bans and the durable journal (the ``redissync-bans`` job).
+
+1. read every ban in Redis in bulk (:mod:`.scanner`), journal what is new or changed;
+2. for each journaled ban Redis no longer has: expired → dropped; Redis lost data
+   (:mod:`.identity`) → restored with ``SET … NX PX <remaining>``; deleted on purpose → an unban:
+   dropped, and the IP's bad-behaviour counters deleted so it is not re-banned at once (BunkerWeb #3818);
+3. record the server identity and write ``bans-summary.json`` for the UI.
+
+Never fights a running cluster: restores are NX (a ban an instance re-created meanwhile wins), two
+schedulers never reconcile at once (a short lock key), and a second pass over the same data changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from zlib import crc32
+
+from redis import Redis
+from redis.exceptions import ResponseError
+
+from ..keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
+from ..lock import LOCK_MS, PassLock
+from ..scan import reclaim_own_keys
+from ..settings import Settings
+from ..state import StateStore
+from .identity import ServerIdentity, Verdict, ensure_marker, judge
+from .journal import JOURNAL_NAME, Entry, Journal
+from .scanner import BanScanner, classify_row, scripting_refused
+from .summary import write_summary
+
+LOCK_KEY = LOCK_PREFIX + "bans"
+EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
+EXPIRY_TOLERANCE_S = 2  # PTTL jitter that is not a change worth a journal write
+_EXPIRY_MASK = 0xFFFF_FFFF_FFFF  # journal.pack: low 48 bits = expiry in s + 1 (0 = permanent)
+CHUNK = 1_000
+IDENTITY_META = "identity"
+SMALL_JOURNAL = 250_000  # journaled bans below which the index is small enough for a deep prefetch queue
+PREFETCH_DEPTH_SMALL, PREFETCH_DEPTH_LARGE = 32, 8  # batches of ~2,000 bans the scan thread may run ahead
+RESTORE_BYTES = 4 * 1024 * 1024  # values per restore call, so one hostile journal cannot build a huge command
+
+# SET NX [PX] for each key of the batch in one call: the Python side of a pipeline of SETs (packing and
+# parsing one reply per ban) cost more than Redis did. ARGV = value, remaining ms (0 = permanent), … per key.
+_RESTORE_SCRIPT = """
+local restored = 0
+for i, key in ipairs(KEYS) do
+  local ttl = tonumber(ARGV[2 * i])
+  local done
+  if ttl > 0 then
+    done = redis.call('SET', key, ARGV[2 * i - 1], 'NX', 'PX', ttl)
+  else
+    done = redis.call('SET', key, ARGV[2 * i - 1], 'NX')
+  end
+  if done then restored = restored + 1 end
+end
+return restored
+"""
+
+
+@dataclass
+class PassResult:
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    restored: int = 0
+    kept: int = 0
+    expired: int = 0
+    unbans: int = 0
+    counters_cleared: int = 0
+    malformed: int = 0
+    wrong_type: int = 0
+    verdict: str = ""
+    skipped: str = ""
+    duration_ms: int = 0
+    malformed_kinds: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        return (f"{self.seen} bans seen, {self.new} new, {self.restored} restored, {self.expired} expired, "
+                f"{self.unbans} unbans propagated ({self.counters_cleared} counters cleared), {self.malformed} malformed"
+                + (f", {self.kept} re-created meanwhile" if self.kept else "")
+                + f", {self.duration_ms} ms; {self.verdict}")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger) -> str:
+    """The job's work: one pass under the lock; the summary line for the log."""
+    result = reconcile(client, state, logger)
+    return result.line()
+
+
+def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = None) -> PassResult:
+    logger = logger or logging.getLogger("redissync")
+    started = time.monotonic()
+    result = PassResult()
+    token = uuid.uuid4().hex
+    if reclaim_own_keys(client, {LOCK_KEY: "string", GENERATION_KEY: "string"}):
+        logger.warning(f"redissync-bans: replaced {LOCK_KEY} or {GENERATION_KEY}, which held the wrong type")
+    lock = PassLock(client, LOCK_KEY, token, LOCK_MS)
+    if not lock.acquire():
+        result.skipped = f"another scheduler is reconciling bans ({LOCK_KEY} is held)"
+        return result
+    try:
+        with Journal.in_directory(state.directory) as journal:
+            try:
+                _run(client, journal, result, logger, lock)
+            except BaseException as error:
+                journal.rollback()
+                result.duration_ms = int((time.monotonic() - started) * 1000)
+                _try_summary(state, journal, result, failed=type(error).__name__)
+                raise
+            result.duration_ms = int((time.monotonic() - started) * 1000)
+            if journal.changes:
+                journal.checkpoint()
+                state.persist(JOURNAL_NAME)
+            write_summary(state, journal, result)
+    finally:
+        lock.release()
+    return result
+
+
+def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed: str) -> None:
+    with contextlib.suppress(Exception):  # the original error is what matters
+        write_summary(state, journal, result, failed=failed)
+
+
+def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock) -> None:
+    previous = ServerIdentity.from_json(journal.get_meta(IDENTITY_META))
+    before = ServerIdentity.read(client)
+    journal.begin()
+    missing = _absorb(client, journal, result)
+    after = ServerIdentity.read(client)
+    if not before.same_history(after):
+        # A failover or flush happened while we scanned: judge nothing, record nothing; the next pass
+        # compares against the identity recorded before it and decides then.
+        result.verdict = "Redis changed during the pass; missing bans will be judged next pass"
+        journal.commit()
+        return
+    if lock.lost:
+        # Our lock expired and another scheduler may be reconciling: only the lock holder judges.
+        result.verdict = f"{LOCK_KEY} was lost during the pass; missing bans will be judged next pass"
+        journal.commit()
+        return
+    verdict = judge(previous, before)
+    result.verdict = ("data loss: " if verdict.lost and previous is not None else "") + verdict.reason
+    if verdict.lost and previous is not None:
+        logger.warning(f"redissync-bans: {verdict.reason}; restoring missing bans")
+    _settle_missing(client, journal, missing, verdict, result)
+    result.malformed_kinds = journal.malformed_counts()
+    if result.wrong_type:
+        result.malformed_kinds["type"] = result.wrong_type
+    result.malformed = sum(result.malformed_kinds.values())
+    ensure_marker(client)
+    final = ServerIdentity.read(client)
+    if final.run_id == before.run_id and final.replid == before.replid:
+        journal.set_meta(IDENTITY_META, final.to_json())
+    journal.commit()
+
+
+def _absorb(client: Redis, journal: Journal, result: PassResult) -> dict[int, int]:
+    """Scan Redis and journal what is new or changed. Returns the journal index minus every key seen:
+    what is left is what Redis no longer has. (The hot loop: well under 1 µs per unchanged ban; each batch
+    is a flat ``[key, value, pttl, …]`` list stamped when Redis answered.)"""
+    # The scan starts first: its first batches arrive while the index loads. Over a small journal the queue
+    # may hold most of the scan (the index is small); over a large one it stays short, so that the queue and
+    # the index together stay under the RSS target (measured: 32 batches ahead ≈ 20 MB at 1M bans).
+    depth = PREFETCH_DEPTH_SMALL if journal.count() < SMALL_JOURNAL else PREFETCH_DEPTH_LARGE
+    batches = BanScanner(client).prefetched(depth)
+    index = journal.index()
+    pop = index.pop
+    new, changed, wrong_type = result.new, result.changed, result.wrong_type
+    for stamp, flat in batches:
+        rows: list[tuple] = []
+        walk = iter(flat)
+        for key, value, pttl in zip(walk, walk, walk, strict=True):
+            packed = pop(hash(key), None)
+            if value.__class__ is int:  # WRONG_TYPE: a hash/list/set under a ban name
+                wrong_type += 1
+                continue
+            if packed is not None:
+                if (packed >> 48) & 0xFFFF_FFFF == crc32(value):
+                    seconds = packed & _EXPIRY_MASK
+                    if pttl < 0:
+                        if not seconds:
+                            continue
+                    elif seconds and -EXPIRY_TOLERANCE_S <= seconds - 1 - (stamp + pttl) // 1000 <= EXPIRY_TOLERANCE_S:
+                        continue
+                changed += 1
+            else:
+                new += 1
+            rows.append(classify_row(key, value, None if pttl < 0 else stamp + pttl, stamp))
+        journal.upsert_rows(rows)
+        # per batch, not per ban: a pass that fails half-way still reports what it had seen
+        result.seen += len(flat) // 3
+        result.new, result.changed, result.wrong_type = new, changed, wrong_type
+    return index
+
+
+def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict, result: PassResult) -> None:
+    """Journaled bans Redis no longer has: expired, lost (restore) or unbanned (drop + clear counters)."""
+    ids = [packed >> 80 for packed in missing.values()]
+    unbanned: list[Entry] = []
+    for start in range(0, len(ids), CHUNK):
+        stamp = now_ms()
+        entries = journal.by_ids(ids[start:start + CHUNK])
+        expired = [e for e in entries if e.expires_ms is not None and e.expires_ms - stamp <= EXPIRY_GRACE_MS]
+        live = [e for e in entries if e.expires_ms is None or e.expires_ms - stamp > EXPIRY_GRACE_MS]
+        result.expired += journal.delete(e.key for e in expired)
+        if verdict.lost:
+            restored, kept = restore(client, live, stamp)
+            result.restored += restored
+            result.kept += kept
+        else:
+            result.unbans += journal.delete(e.key for e in live)
+            unbanned += live
+    if unbanned:
+        result.counters_cleared = clear_counters(client, unbanned)
+
+
+def restore(client: Redis, entries: Iterable[Entry], stamp: int | None = None) -> tuple[int, int]:
+    """``SET key value NX [PX remaining]`` for each live entry, one script call per batch (a pipeline
+    when the user may not run scripts); returns (restored, already there)."""
+    stamp = now_ms() if stamp is None else stamp
+    restored = kept = 0
+    batch: list[tuple[bytes, bytes, int]] = []
+    size = 0
+    for entry in entries:
+        remaining = entry.remaining_ms(stamp)
+        if remaining is not None and remaining <= EXPIRY_GRACE_MS:
+            continue
+        batch.append((entry.key, entry.value, remaining or 0))
+        size += len(entry.value)
+        if len(batch) >= CHUNK or size >= RESTORE_BYTES:
+            done = _restore_batch(client, batch)
+            restored, kept = restored + done, kept + len(batch) - done
+            batch, size = [], 0
+    if batch:
+        done = _restore_batch(client, batch)
+        restored, kept = restored + done, kept + len(batch) - done
+    return restored, kept
+
+
+def _restore_batch(client: Redis, batch: list[tuple[bytes, bytes, int]]) -> int:
+    """How many of ``(key, value, remaining ms or 0 = permanent)`` were written (NX: the others exist)."""
+    try:
+        return int(client.eval(_RESTORE_SCRIPT, len(batch), *(key for key, _, _ in batch),
+                               *(part for _, value, remaining in batch for part in (value, remaining))))
+    except ResponseError as error:
+        if not scripting_refused(error):
+            raise
+    pipe = client.pipeline(transaction=False)
+    for key, value, remaining in batch:
+        if remaining:
+            pipe.execute_command("SET", key, value, "NX", "PX", remaining)
+        else:
+            pipe.execute_command("SET", key, value, "NX")
+    return sum(1 for reply in pipe.execute() if reply)
+
+
+def clear_counters(client: Redis, unbanned: list[Entry]) -> int:
+    """Delete the bad-behaviour counters of unbanned IPs: the scope's own, and for a global unban every
+    service's too (a global unban lifts every ban of the IP, contract §6.1)."""
+    keys: set[str] = set()
+    global_ips: set[str] = set()
+    for entry in unbanned:
+        parsed = parse_ban_key(entry.key)
+        if parsed is None:
+            continue
+        keys.update(parsed.bad_behavior_keys())
+        if parsed.service is None:
+            global_ips.add(parsed.ip)
+    if global_ips:
+        for key in client.scan_iter(match=BAD_BEHAVIOR_PATTERN, count=2000):
+            text = key.decode("utf-8", "replace")
+            if text.rsplit("_", 1)[-1] in global_ips:
+                keys.add(text)
+    cleared = 0
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), CHUNK):
+        cleared += client.delete(*ordered[start:start + CHUNK])
+    return cleared

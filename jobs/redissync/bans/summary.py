@@ -1,0 +1,49 @@
+"""``bans-summary.json``: what the UI page shows about bans, computed from the journal after each pass."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from .journal import Journal
+
+if TYPE_CHECKING:
+    from ..state import StateStore
+    from .cycle import PassResult
+
+SUMMARY_NAME = "bans-summary.json"
+RECENT = 20
+
+
+_JOURNAL_FIELDS = ("journal_size", "by_scope", "by_reason", "malformed", "recent")
+
+
+def build_summary(journal: Journal, result: PassResult, failed: str | None = None, counts: bool = True) -> dict:
+    stamp = time.time_ns() // 1_000_000
+    last_pass = {key: value for key, value in asdict(result).items()}
+    last_pass["ok"] = failed is None
+    if failed:
+        last_pass["error"] = failed
+    if not counts:
+        return {"updated_ms": stamp, "last_pass": last_pass}
+    return {
+        "updated_ms": stamp,
+        "last_pass": last_pass,
+        "journal_size": journal.count(),
+        "by_scope": journal.counts_by("scope", stamp),
+        "by_reason": journal.counts_by("reason", stamp),
+        "malformed": journal.malformed_counts(),
+        "recent": [entry.as_dict(stamp) for entry in journal.most_recent(RECENT, stamp)],
+    }
+
+
+def write_summary(state: StateStore, journal: Journal, result: PassResult, failed: str | None = None) -> None:
+    """Recount from the journal only when it changed: a quiet pass updates ``last_pass`` alone."""
+    previous = state.read_json(SUMMARY_NAME) if not journal.changes else None
+    if isinstance(previous, dict) and all(name in previous for name in _JOURNAL_FIELDS):
+        fresh = build_summary(journal, result, failed, counts=False)
+        summary = {**fresh, **{name: previous[name] for name in _JOURNAL_FIELDS}}
+    else:
+        summary = build_summary(journal, result, failed)
+    state.write_json(SUMMARY_NAME, summary)

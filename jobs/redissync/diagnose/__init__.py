@@ -1,0 +1,10 @@
+"""The connection diagnosis: walk DNS → TCP → TLS → AUTH → PING (or each Sentinel, then the master it names)
+and say, step by step, what works and what to change.
+
+``walk`` runs the steps, ``network`` probes endpoints (DNS, TCP, TLS), ``session`` talks Redis on one
+endpoint, ``sentinel`` walks a Sentinel topology. Entry point: :func:`diagnose`.
+"""
+
+from .walk import diagnose
+
+__all__ = ["diagnose"]

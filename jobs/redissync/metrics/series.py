@@ -1,0 +1,151 @@
+"""The metrics job's per-minute time series: Redis server figures and counter totals, 24 h kept.
+
+Each series is one sorted set in our namespace scored by the minute (epoch seconds), so every
+scheduler and the UI can read it with one ZRANGEBYSCORE. A point is written with a MULTI that first
+removes any point of the same minute (a rerun or a second scheduler replaces it, never duplicates
+it), then drops points older than 24 h and re-arms the key's TTL: nothing here lives forever.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis import Redis
+
+from ..keys import KEY_CATEGORIES, namespaced
+
+MINUTE = 60
+RETENTION_S = 24 * 3600  # 1440 points at 1-minute resolution
+SERIES_TTL_S = RETENTION_S + 3600
+SERVER_SERIES_KEY = namespaced("metrics", "series", "server")
+TOTALS_SERIES_KEY = namespaced("metrics", "series", "totals")
+MAX_TOTALS_PER_POINT = 200  # the largest counter series; the rest are summed under "(other)"
+
+
+def minute_of(now: float) -> int:
+    return int(now) // MINUTE * MINUTE
+
+
+def oldest_kept(minute: int) -> int:
+    """The oldest minute a series keeps once ``minute`` is written (exactly 24 h of points)."""
+    return minute - RETENTION_S + MINUTE
+
+
+def _number(info: dict, name: str) -> float | None:
+    value = info.get(name)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def replication_lag(info: dict) -> tuple[float | None, int | None]:
+    """(seconds, bytes) of the worst replica seen from a master, or of this node when it is a replica."""
+    if info.get("role") == "slave":
+        seconds = _number(info, "master_last_io_seconds_ago")
+        return (seconds if seconds is not None and seconds >= 0 else None), None
+    master_offset = _number(info, "master_repl_offset") or 0
+    worst_s: float | None = None
+    worst_bytes: int | None = None
+    for name, value in info.items():
+        if not (name.startswith("slave") and name[5:].isdigit() and isinstance(value, dict)):
+            continue
+        lag_s = _number(value, "lag")
+        offset = _number(value, "offset")
+        if lag_s is not None:
+            worst_s = lag_s if worst_s is None else max(worst_s, lag_s)
+        if offset is not None:
+            lag_bytes = int(max(0, master_offset - offset))
+            worst_bytes = lag_bytes if worst_bytes is None else max(worst_bytes, lag_bytes)
+    return worst_s, worst_bytes
+
+
+def server_point(info: dict, keys_per_category: dict[str, int], previous: dict | None, now: float) -> dict[str, Any]:
+    """One point of server figures. Rates are deltas against the previous point of the same server
+    run (a restart resets Redis's counters), else Redis's instantaneous figure."""
+    commands = int(_number(info, "total_commands_processed") or 0)
+    hits = int(_number(info, "keyspace_hits") or 0)
+    misses = int(_number(info, "keyspace_misses") or 0)
+    ops = _number(info, "instantaneous_ops_per_sec") or 0.0
+    hit_hits, hit_total = hits, hits + misses
+    if previous and previous.get("run") == info.get("run_id") and now > previous.get("ts", now):
+        elapsed = now - previous["ts"]
+        if commands >= previous.get("cmds", 0):
+            ops = (commands - previous["cmds"]) / elapsed
+        if hits >= previous.get("hits", 0) and misses >= previous.get("misses", 0):
+            hit_hits, hit_total = hits - previous["hits"], hits - previous["hits"] + misses - previous["misses"]
+    lag_s, lag_bytes = replication_lag(info)
+    return {
+        "t": minute_of(now),
+        "ts": round(now, 3),
+        "ops": round(ops, 2),
+        "mem": int(_number(info, "used_memory") or 0),
+        "keys": {category: int(keys_per_category.get(category, 0)) for category in KEY_CATEGORIES},
+        "hit": round(hit_hits / hit_total, 4) if hit_total else None,
+        "clients": int(_number(info, "connected_clients") or 0),
+        "lag": lag_s,
+        "lag_bytes": lag_bytes,
+        "role": info.get("role"),
+        "run": info.get("run_id"),
+        "cmds": commands,
+        "hits": hits,
+        "misses": misses,
+    }
+
+
+def totals_point(minute: int, totals: dict[str, float]) -> dict[str, Any]:
+    ranked = sorted(totals.items(), key=lambda item: (-abs(item[1]), item[0]))
+    kept = dict(ranked[:MAX_TOTALS_PER_POINT])
+    rest = ranked[MAX_TOTALS_PER_POINT:]
+    if rest:
+        kept["(other)"] = sum(value for _, value in rest)
+    return {"t": minute, "c": kept}
+
+
+def previous_point(client: Redis, key: str, minute: int) -> dict | None:
+    """The latest point strictly before ``minute`` (a rerun of the same minute compares with the one before)."""
+    members = client.zrevrangebyscore(key, f"({minute}", "-inf", start=0, num=1)
+    return _decode(members[0]) if members else None
+
+
+def write_point(client: Redis, key: str, point: dict[str, Any]) -> int:
+    """Replace the point of this minute, trim to 24 h, re-arm the TTL; returns the points kept."""
+    minute = int(point["t"])
+    pipe = client.pipeline(transaction=True)
+    pipe.zremrangebyscore(key, minute, minute)
+    pipe.zadd(key, {json.dumps(point, separators=(",", ":"), sort_keys=True): minute})
+    pipe.zremrangebyscore(key, "-inf", f"({oldest_kept(minute)}")
+    pipe.expire(key, SERIES_TTL_S)
+    pipe.zcard(key)
+    return int(pipe.execute()[-1])
+
+
+def read_points(client: Redis, key: str, minute: int) -> list[dict]:
+    """Every point of the last 24 h, oldest first (malformed members skipped)."""
+    points = (_decode(member) for member in client.zrangebyscore(key, oldest_kept(minute), "+inf"))
+    return [point for point in points if point is not None]
+
+
+def chart(points: list[dict]) -> dict[str, Any]:
+    """Columns the UI draws directly: time, ops/s, memory, clients, hit ratio, keys per category."""
+    return {
+        "t": [point.get("t") for point in points],
+        "ops": [point.get("ops") for point in points],
+        "mem": [point.get("mem") for point in points],
+        "clients": [point.get("clients") for point in points],
+        "hit": [point.get("hit") for point in points],
+        "keys": {category: [point.get("keys", {}).get(category) for point in points] for category in KEY_CATEGORIES},
+    }
+
+
+def _decode(member: bytes) -> dict | None:
+    try:
+        value = json.loads(member)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) and isinstance(value.get("t"), int) else None

@@ -1,0 +1,253 @@
+"""The web UI page's logic: gather the cached reports and each instance's view into one view model.
+
+Inside BunkerWeb the UI container cannot read the scheduler's files: the reports are read from
+BunkerWeb's database (``db.get_job_cache_file(job, file)``, where ``Job.cache_file`` upserted them).
+Elsewhere (tests, the demo) they are read from ``REDISSYNC_STATE_DIR`` like every job writes them.
+Nothing here raises: a failing part becomes a generic message on the page and the detail in the log,
+and the detail never carries a secret (known secret values are masked before logging).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..runner import run_record_name
+from ..settings import Settings, SettingsError, load_settings
+from ..state import StateStore, default_state_dir
+from . import sections
+from .format import DASH, age, dig, epoch, first, is_secret_name, redact, text, when
+from .outage import Failure, current_failure, mark_stale
+
+PLUGIN_ID = "redissync"
+GENERIC_ERROR = "Could not read this part of the status; the web UI's log has the details."
+REPORTS = {  # cached file → the job that writes it (BunkerWeb keys its job cache by job name)
+    "check-report.json": "redissync-check",
+    "check-history.json": "redissync-check",
+    "bans-summary.json": "redissync-bans",
+    "metrics-summary.json": "redissync-metrics",
+    "sessions-summary.json": "redissync-sessions",
+}
+JOBS = ("redissync-check", "redissync-bans", "redissync-metrics", "redissync-sessions")
+REPORTS.update({run_record_name(job): job for job in JOBS[1:]})  # the check job's record is its report
+STATS_ENDPOINT = f"{PLUGIN_ID}/stats"
+
+
+# -- where the reports are --------------------------------------------------------------------------
+class DatabaseReports:
+    """BunkerWeb's job cache, through the UI's ``db``."""
+
+    def __init__(self, db: Any):
+        self._db = db
+
+    def read(self, name: str) -> tuple[Any, float | None]:
+        try:
+            entry = self._db.get_job_cache_file(REPORTS[name], name, with_info=True)
+        except TypeError:  # an older Database without with_info
+            entry = {"data": self._db.get_job_cache_file(REPORTS[name], name)}
+        if not entry:
+            return None, None
+        data = entry.get("data") if isinstance(entry, dict) else entry
+        updated = entry.get("last_update") if isinstance(entry, dict) else None
+        return _decode(data), updated if isinstance(updated, int | float) else None
+
+
+class FileReports:
+    """The state directory the jobs write outside BunkerWeb."""
+
+    def __init__(self, store: StateStore):
+        self.store = store
+
+    def read(self, name: str) -> tuple[Any, float | None]:
+        path = self.store.directory / name
+        try:
+            updated = path.stat().st_mtime
+        except OSError:
+            return None, None
+        return self.store.read_json(name), updated
+
+
+def _decode(data: Any) -> Any:
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def report_source(db: Any, env: Mapping[str, str]) -> DatabaseReports | FileReports:
+    if db is not None and hasattr(db, "get_job_cache_file") and not env.get("REDISSYNC_STATE_DIR"):
+        return DatabaseReports(db)
+    return FileReports(StateStore(default_state_dir(env)))
+
+
+def configuration(db: Any, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings as BunkerWeb's database holds them (the UI's own environment does not carry them)."""
+    merged = dict(os.environ if env is None else env)
+    getter = getattr(db, "get_config", None)
+    if callable(getter):
+        try:
+            config = getter(global_only=True, methods=False)
+        except TypeError:
+            config = getter()
+        merged.update({key: str(value) for key, value in (config or {}).items() if isinstance(key, str) and value is not None})
+    return merged
+
+
+# -- one page --------------------------------------------------------------------------------------
+class Page:
+    """Collects the sections; every part runs through :meth:`part`, which turns an exception into a
+    generic section and one log line (type and masked message)."""
+
+    def __init__(self, logger: logging.Logger, secrets: tuple[str, ...] = ()):
+        self.logger = logger
+        self.secrets = secrets
+        self.errors: list[str] = []
+
+    def part(self, name: str, build: Callable[[], Any], fallback: Any = None) -> Any:
+        try:
+            return build()
+        except Exception as error:  # the page must render whatever one part does
+            detail = redact(f"{type(error).__name__}: {error}", self.secrets)
+            self.logger.error(f"redissync UI: could not build the {name} section ({detail})")
+            self.errors.append(name)
+            return fallback if fallback is not None else {"state": "error", "message": GENERIC_ERROR}
+
+
+def load_public_settings(env: Mapping[str, str]) -> tuple[Settings | None, dict[str, Any]]:
+    try:
+        settings = load_settings(env)
+    except SettingsError as error:
+        return None, {"state": "error", "message": "Invalid Redis settings: " + "; ".join(str(p) for p in error.problems[:5])}
+    return settings, settings.public()
+
+
+def instances(utils: Any, page: Page) -> dict[str, Any]:
+    """Each BunkerWeb instance's own view: ``POST /redissync/ping`` and ``GET /redissync/stats``."""
+    if utils is None:
+        return {"state": "na", "message": "Instance views appear inside BunkerWeb's web UI."}
+    ping = page.part("instance ping", lambda: utils.get_ping(PLUGIN_ID), fallback={"status": "error"})
+    stats = page.part("instance stats", lambda: utils.get_data(STATS_ENDPOINT), fallback=[])
+    rows = []
+    for entry in stats if isinstance(stats, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        for host, message in entry.items():
+            rows.append(_instance_row(text(host, 120), message))
+    ping_ok = isinstance(ping, dict) and ping.get("status") == "success"
+    if not rows:
+        message = ("At least one instance reaches Redis." if ping_ok
+                   else "No instance answered POST /redissync/ping (none up, or the plugin's Lua part is not loaded yet).")
+        return {"state": "ok" if ping_ok else "empty", "ping_ok": ping_ok, "rows": [], "message": message}
+    return {"state": "ok", "ping_ok": ping_ok, "rows": rows,
+            "reaching": f"{sum(1 for row in rows if row['ok'])}/{len(rows)}"}
+
+
+STAT_LABELS = (("target", "target"), ("role", "role"), ("dbsize", "keys"), ("used_memory_human", "memory"),
+               ("version", "Redis"), ("latency_ms", "PING ms"))
+
+
+def _instance_row(host: str, message: Any) -> dict[str, Any]:
+    """One instance's answer to ``GET /redissync/stats`` (redissync.lua ``stats()``), or BunkerWeb's
+    ``{"status": "error"}`` when the instance could not reach Redis or did not answer."""
+    if isinstance(message, str):
+        message = _decode(message) or {"detail": message}
+    if not isinstance(message, dict):
+        return {"host": host, "ok": False, "facts": [], "detail": "unexpected answer"}
+    failed = message.get("status") == "error" or message.get("ok") is False
+    facts = [(label, text(message[name], 80)) for name, label in STAT_LABELS if message.get(name) not in (None, "")]
+    known = {name for name, _ in STAT_LABELS} | {"status", "ok", "error", "msg", "used_memory"}
+    facts += [(text(name, 40).replace("_", " "), text(value, 80)) for name, value in message.items()
+              if name not in known and not isinstance(value, dict | list) and not is_secret_name(name)]
+    detail = text(first(message, "error", "msg", default=""), 200)
+    return {"host": host, "ok": not failed, "facts": facts[:6],
+            "detail": detail or ("could not reach Redis (or did not answer)" if failed else "")}
+
+
+def job_runs(reports: dict[str, tuple[Any, float | None]], failure: Failure | None, now: float) -> dict[str, Any]:
+    """Each job's last run from redissync's own records, never from BunkerWeb's job-run records: once one job
+    of a batch has failed, BunkerWeb's ``JobScheduler.__job_wrapper`` (src/scheduler/JobScheduler.py) records
+    the batch's later failures as successes. A success older than the current failure is not shown green."""
+    rows = []
+    for job in JOBS:
+        record = _own_record(job, reports)
+        stamp = record.get("at")
+        ok = record.get("ok")
+        stale = bool(ok) and failure is not None and (epoch(stamp) or 0) < failure.since
+        rows.append({"job": job, "when": age(stamp, now) if stamp else "never", "at": when(stamp),
+                     "ok": None if stale else ok, "stale": stale,
+                     "detail": ("succeeded before the failure began; " if stale else "") + text(record.get("line"), 200)
+                     if record else "no run recorded yet"})
+    return {"state": "ok", "rows": rows}
+
+
+def _own_record(job: str, reports: dict[str, tuple[Any, float | None]]) -> dict[str, Any]:
+    """``{"at", "ok", "line"}``: the job's run record, or for the check job its report (written every run)."""
+    if job == "redissync-check":
+        check = reports.get("check-report.json", (None, None))[0]
+        if not isinstance(check, dict):
+            return {}
+        return {"at": check.get("checked_at"), "ok": check.get("state") != "failed", "line": check.get("headline")}
+    record = reports.get(run_record_name(job), (None, None))[0]
+    if not isinstance(record, dict) or not isinstance(record.get("ok"), bool):
+        return {}
+    return {"at": record.get("at"), "ok": record["ok"], "line": record.get("line")}
+
+
+def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str] | None = None,
+           logger: logging.Logger | None = None, now: float | None = None) -> dict[str, Any]:
+    """The whole view model for ``template.html``; never raises."""
+    logger = logger or logging.getLogger("REDISSYNC-UI")
+    now = time.time() if now is None else now
+    page = Page(logger)
+    config = page.part("configuration", lambda: configuration(db, env), fallback=dict(os.environ if env is None else env))
+    settings, public = page.part("settings", lambda: load_public_settings(config), fallback=(None, {}))
+    if settings is not None:
+        page.secrets = (settings.password, settings.sentinel_password)
+    source = page.part("report source", lambda: report_source(db, config), fallback=FileReports(StateStore(default_state_dir(config))))
+    reports: dict[str, tuple[Any, float | None]] = {}
+    for name in REPORTS:
+        reports[name] = page.part(f"report {name}", lambda name=name: source.read(name), fallback=(None, None))
+    check, history = reports["check-report.json"][0], reports["check-history.json"][0]
+    metrics, bans = reports["metrics-summary.json"][0], reports["bans-summary.json"][0]
+    sessions = reports["sessions-summary.json"][0]
+    failure = page.part("failure", lambda: current_failure(check, history), fallback=False) or None
+    live_public = public if settings is not None else None
+    sentinel_addresses = [str(address) for address in settings.sentinels] if settings is not None else []
+
+    def stale(section: dict[str, Any], built_at: Any) -> dict[str, Any]:
+        return mark_stale(section, built_at, failure, now)
+
+    view = {
+        "plugin": PLUGIN_ID,
+        "generated_at": when(now),
+        "health": page.part("health", lambda: sections.health(check, now, failure)),
+        "steps": page.part("steps", lambda: sections.steps(check)),
+        "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
+        "topology": page.part("topology", lambda: sections.topology(check, live_public, sentinel_addresses)),
+        "instances": page.part("instances", lambda: instances(bw_instances_utils, page)),
+        "keyspace": page.part("keyspace", lambda: stale(sections.keyspace(metrics), dig(metrics, "generated_at"))),
+        "trends": page.part("trends", lambda: stale(sections.trends(history, metrics), dig(metrics, "generated_at"))),
+        "bans": page.part("bans", lambda: stale(sections.bans(bans), dig(bans, "updated_ms"))),
+        "sessions": page.part("sessions", lambda: stale(sections.sessions(sessions), dig(sessions, "generated_at"))),
+        "jobs": page.part("job runs", lambda: job_runs(reports, failure, now)),
+        "inside_bunkerweb": bw_instances_utils is not None,
+    }
+    view["errors"] = [GENERIC_ERROR] if page.errors else []
+    return view
+
+
+def safe_gather(**kwargs: Any) -> dict[str, Any]:
+    """:func:`gather` with a last line of defence: a page with one generic message rather than a traceback."""
+    logger = kwargs.get("logger") or logging.getLogger("REDISSYNC-UI")
+    try:
+        return gather(**kwargs)
+    except Exception as error:
+        logger.error(f"redissync UI: the page could not be prepared ({type(error).__name__})")
+        return {"plugin": PLUGIN_ID, "errors": [GENERIC_ERROR], "health": {"state": "unknown", "title": "Status unavailable",
+                "sentence": GENERIC_ERROR, "checked": "never", "checked_at": DASH, "stale": False, "settings": []}}

@@ -1,0 +1,348 @@
+"""Cached reports → the sections of the UI page (pure functions: dicts in, plain dicts out).
+
+Each builder takes the report another job cached (or None when that job has not run yet) and returns a
+section with a ``state``: ``ok`` (draw it), ``empty`` (the report is missing: say which job fills it and
+when) or ``error`` (set by the caller when reading failed). Fields are read through :mod:`.format`,
+so a report from an older or newer job version degrades to "—" rather than breaking the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .format import (
+    DASH,
+    age,
+    count,
+    dig,
+    epoch,
+    first,
+    milliseconds,
+    number,
+    rate,
+    size,
+    text,
+    when,
+)
+from .outage import Failure
+from .sparkline import sparkline
+
+STALE_AFTER_S = 300  # jobs run every minute: five missed runs means the scheduler is not running them
+CATEGORY_LABELS = {"bans": "Bans", "sessions": "Sessions", "metrics": "Metrics", "counters": "Counters", "other": "Other"}
+
+
+def empty(message: str) -> dict[str, Any]:
+    return {"state": "empty", "message": message}
+
+
+def no_report(job: str, what: str, cadence: str = "every minute") -> dict[str, Any]:
+    return empty(f"No data yet: {what} will show after the first run of {job} (it runs {cadence} on the scheduler).")
+
+
+# -- health banner ------------------------------------------------------------------------------------
+def health(check: dict | None, now: float, outage: Failure | None = None) -> dict[str, Any]:
+    """The banner: healthy, warning, failed (since when, with the first failing step's sentence), disabled
+    or unknown."""
+    if not isinstance(check, dict):
+        return {"state": "unknown", "title": "No diagnosis yet",
+                "sentence": "The redissync-check job has not cached a report yet; it runs every minute on the scheduler.",
+                "checked": "never", "checked_at": DASH, "stale": False, "settings": []}
+    state = text(check.get("state")) or ("healthy" if check.get("healthy") else "failed")
+    checked_epoch = epoch(check.get("checked_at"))
+    stale = checked_epoch is not None and now - checked_epoch > STALE_AFTER_S
+    failure = text(first(check, "failure", default=""), 600)
+    if state == "failed":
+        step = next((s for s in check.get("steps") or [] if isinstance(s, dict) and s.get("status") == "fail"), {})
+        title = outage.title(now) if outage else f"Failed: {text(step.get('title')) or 'a check'} failed"
+        sentence = failure or text(step.get("sentence"), 600) or text(check.get("headline"), 600)
+    elif state == "disabled":
+        title, sentence = "Disabled", "USE_REDIS is not yes: redissync is not in use."
+    elif state == "warning":
+        title, sentence = "Healthy, with warnings", _reached(check)
+        step, warning = _first_redundancy_warning(check)
+        if warning:
+            title, sentence = f"Degraded redundancy: {text(step.get('title'), 60)}", warning
+    else:
+        state, title, sentence = "healthy", "Healthy", _reached(check)
+    return {
+        "state": state,
+        "title": title,
+        "sentence": sentence,
+        "checked": age(check.get("checked_at"), now),
+        "checked_at": when(check.get("checked_at")),
+        "stale": stale,
+        "settings": [text(name, 60) for name in check.get("failure_settings") or [] if isinstance(name, str)],
+        "warnings": [text(w, 400) for w in check.get("warnings") or [] if text(w, 600) != sentence][:10],
+        "reached": _reached(check) if state in ("healthy", "warning") else "",
+        "notes": [text(n, 400) for n in check.get("notes") or []][:10],
+    }
+
+
+def _first_redundancy_warning(check: dict) -> tuple[dict, str]:
+    """A sentinel or replica problem: Redis still answers, but a failover would be at risk."""
+    for step in check.get("steps") or []:
+        if isinstance(step, dict) and (str(step.get("id", "")).startswith("sentinel-") or step.get("id") == "replicas"):
+            for warning in step.get("warnings") or []:
+                return step, text(warning, 600)
+    return {}, ""
+
+
+def _reached(check: dict) -> str:
+    target = text(check.get("target"), 300)
+    median = number(dig(check, "latency_ms", "median"))
+    latency = f", PING median {median:.2f} ms" if median is not None else ""
+    return f"Redis answers at {target}{latency}." if target else text(check.get("headline"), 600)
+
+
+def steps(check: dict | None) -> dict[str, Any]:
+    rows = []
+    for step in (check or {}).get("steps") or []:
+        if not isinstance(step, dict):
+            continue
+        rows.append({
+            "title": text(step.get("title") or step.get("id"), 80),
+            "status": text(step.get("status")) or "skip",
+            "duration": milliseconds(step.get("duration_ms")) if step.get("status") != "skip" else "",
+            "summary": text(step.get("summary"), 300),
+            "sentence": text(step.get("sentence"), 600),
+            "warnings": [text(w, 400) for w in step.get("warnings") or []][:5],
+        })
+    if not rows:
+        return no_report("redissync-check", "the diagnosis")
+    return {"state": "ok", "rows": rows, "duration": milliseconds(dig(check, "duration_ms"))}
+
+
+# -- connection card ----------------------------------------------------------------------------------
+def connection(public: dict | None, check: dict | None) -> dict[str, Any]:
+    """Mode, target, TLS and verification, units: from ``Settings.public()`` (secret-free by construction).
+    Live settings win; the report's copy is the fallback when the UI cannot read the configuration."""
+    source = public if isinstance(public, dict) and public else dig(check, "settings", default={})
+    if not isinstance(source, dict) or not source:
+        return empty("No connection settings could be read yet.")
+    tls = bool(source.get("tls"))
+    verify = bool(source.get("tls_verify"))
+    rows = [
+        ("Mode", "Sentinel" if source.get("mode") == "sentinel" else "Standalone"),
+        ("Target", text(source.get("target"), 200) or DASH),
+        ("Database", text(source.get("database")) or "0"),
+        ("TLS", ("on, certificate and hostname verified" if verify else "on, NOT verified (REDIS_SSL_VERIFY=no)") if tls else "off"),
+        ("Authentication", _auth(source.get("username"), source.get("password_set"))),
+    ]
+    if source.get("mode") == "sentinel":
+        rows.append(("Sentinel master", text(source.get("sentinel_master")) or DASH))
+        rows.append(("Sentinel auth", _auth(source.get("sentinel_username"), source.get("sentinel_password_set"))))
+    timeout = number(source.get("timeout_s"))
+    rows.append(("Timeout", DASH if timeout is None else f"{timeout:g} s"))
+    rows.append(("Pool", f"{count(source.get('keepalive_pool'))} connections per worker"))
+    rows.append(("Units rule", "REDIS_TIMEOUT / REDIS_KEEPALIVE_IDLE in " + (text(source.get("units"), 120) or "seconds")))
+    return {"state": "ok", "rows": rows, "mode": source.get("mode") or "standalone", "tls": tls, "tls_verify": verify}
+
+
+def _auth(username: Any, password_set: Any) -> str:
+    user = text(username, 80)
+    if password_set:
+        return f"user {user}, password set" if user else "password set"
+    return f"user {user}, no password" if user else "none"
+
+
+# -- Sentinel topology ------------------------------------------------------------------------------------
+SENTINEL_STEPS = ("sentinel-dns", "sentinel-tcp", "sentinel-tls", "sentinel-auth", "sentinel-lookup")
+
+
+def topology(check: dict | None, public: dict | None, configured: list[str] | None = None) -> dict[str, Any]:
+    """Sentinels, the master they name, their agreement and the replicas, from the check report's steps
+    (``sentinel-*`` lines say which sentinel dropped out at which step; lookup/views/replicas carry details)."""
+    mode = first(public or {}, "mode", default=None) or dig(check, "mode")
+    if mode != "sentinel":
+        return {"state": "na", "message": "Standalone mode: no Sentinel topology to show."}
+    by_id = {step.get("id"): step for step in dig(check, "steps", default=[]) if isinstance(step, dict)}
+    if not any(step_id in by_id for step_id in SENTINEL_STEPS):
+        return no_report("redissync-check", "the Sentinel topology")
+    answers = dig(by_id, "sentinel-lookup", "details", "answers", default={})
+    views = dig(by_id, "sentinel-views", "details", "views", default={})
+    dropped: dict[str, str] = {}
+    addresses = list(configured or [])
+    for step_id in SENTINEL_STEPS:
+        step = by_id.get(step_id) or {}
+        for line in step.get("lines") or []:
+            mark, _, rest = str(line).partition(" ")
+            address = rest.split(": ", 1)[0].strip()
+            if address and address not in addresses:
+                addresses.append(address)
+            if mark == "✗" and address not in dropped:
+                reason = next((w for w in step.get("warnings") or [] if address in str(w)), "")
+                dropped[address] = text(reason.split(" (still working")[0], 220) or f"dropped at {text(step.get('title'))}"
+    sentinels = []
+    for address in addresses:
+        view = views.get(address) if isinstance(views, dict) else None
+        detail = dropped.get(address, "")
+        if not detail and isinstance(view, dict):
+            detail = f"flags {text(view.get('flags'))}; {text(str(view.get('ckquorum', '')).split('.')[0], 80)}"
+        sentinels.append({"address": text(address, 80), "ok": address in answers or (address not in dropped and bool(view)),
+                          "master": text(answers.get(address), 80) or DASH, "detail": detail})
+    replicas = []
+    for item in dig(by_id, "replicas", "details", "replicas", default=[]):
+        if isinstance(item, dict):
+            flags = text(item.get("flags"), 80)
+            down = "s_down" in flags or "disconnected" in flags or item.get("link") not in (None, "ok")
+            replicas.append({"address": text(item.get("address"), 80), "ok": not down, "lag": _lag(item.get("lag_s")),
+                             "detail": f"{flags}, link {text(item.get('link')) or DASH}"})
+    named = {address for address in answers.values()} if isinstance(answers, dict) else set()
+    quorum = next((text(view.get("quorum")) for view in views.values() if isinstance(view, dict)), "") if isinstance(views, dict) else ""
+    reachable = sum(1 for sentinel in sentinels if sentinel["ok"])
+    if not named:
+        agreement_text, agreement_ok = "no sentinel named a master", False
+    elif len(named) == 1:
+        agreement_text, agreement_ok = f"{len(answers)}/{len(sentinels) or len(answers)} sentinels name the same master", True
+    else:
+        agreement_text, agreement_ok = "the sentinels disagree on the master: " + ", ".join(sorted(named)), False
+    return {
+        "state": "ok",
+        "master": text(dig(by_id, "sentinel-lookup", "details", "master"), 80) or DASH,
+        "master_name": text(dig(public, "sentinel_master")) or "",
+        "quorum": quorum,
+        "sentinels": sentinels,
+        "replicas": replicas,
+        "reachable": f"{reachable}/{len(sentinels)}" if sentinels else DASH,
+        "degraded": reachable < len(sentinels),
+        "agreement": agreement_text,
+        "agreement_ok": agreement_ok,
+    }
+
+
+def _lag(value: Any) -> str:
+    seconds = number(value)
+    return DASH if seconds is None else f"{seconds:g} s"
+
+
+# -- keyspace and trends (metrics job) --------------------------------------------------------------------
+def keyspace(metrics: dict | None) -> dict[str, Any]:
+    per_category = dig(metrics, "server", "keys", default=None)
+    if not isinstance(per_category, dict):
+        return no_report("redissync-metrics", "the keyspace by category")
+    values = {name: int(number(value) or 0) for name, value in per_category.items()}
+    total = sum(values.values())
+    rows = [{"category": CATEGORY_LABELS.get(name, text(name, 40)), "count": count(keys),
+             "share": round(100 * keys / total, 1) if total else 0.0}
+            for name, keys in sorted(values.items(), key=lambda item: -item[1])]
+    facts = [("Memory", size(dig(metrics, "server", "mem"))), ("Clients", count(dig(metrics, "server", "clients"))),
+             ("Hit ratio", _percent(dig(metrics, "server", "hit"))), ("Role", text(dig(metrics, "server", "role")) or DASH)]
+    return {"state": "ok", "rows": rows, "total": count(total), "facts": facts,
+            "updated": age(dig(metrics, "generated_at"))}
+
+
+def _percent(value: Any) -> str:
+    ratio = number(value)
+    return DASH if ratio is None else f"{ratio * 100:.1f} %"
+
+
+def trends(history: list | None, metrics: dict | None) -> dict[str, Any]:
+    """Latency from the check job's history, ops/s and memory from the metrics job's 24 h series."""
+    charts = []
+    if isinstance(history, list) and history:
+        entries = [entry for entry in history if isinstance(entry, dict)]
+        latency = [first(entry, "ping_median_ms", "ping_p50_ms", "latency_ms") for entry in entries]
+        if any(number(value) is not None for value in latency):
+            charts.append(_chart("PING latency (median)", latency, milliseconds, f"last {len(entries)} checks"))
+    series = dig(metrics, "series", default={})
+    if isinstance(series, dict) and series.get("t"):
+        span = f"last {len(series['t'])} min"
+        charts.append(_chart("Operations per second", series.get("ops") or [], rate, span))
+        charts.append(_chart("Memory used", series.get("mem") or [], size, span))
+        keys = dig(series, "keys", default={})
+        if isinstance(keys, dict) and keys:
+            totals = [sum(int(number(column[i]) or 0) for column in keys.values() if isinstance(column, list) and i < len(column))
+                      for i in range(len(series["t"]))]
+            charts.append(_chart("Keys", totals, count, span))
+    if not charts:
+        return no_report("redissync-check and redissync-metrics", "the trends")
+    return {"state": "ok", "charts": charts}
+
+
+def _chart(title: str, values: list, formatter, span: str, floor_zero: bool = True) -> dict[str, Any]:
+    line = sparkline(values, floor_zero=floor_zero)
+    return {"title": title, "spark": line, "last": formatter(line.last), "low": formatter(line.minimum),
+            "high": formatter(line.maximum), "span": span}
+
+
+# -- bans and sessions ----------------------------------------------------------------------------------
+def bans(summary: dict | None) -> dict[str, Any]:
+    if not isinstance(summary, dict):
+        return no_report("redissync-bans", "the ban summary")
+    scopes = _counts(first(summary, "by_scope", "scopes", default={}))
+    reasons = _counts(first(summary, "by_reason", "reasons", default={}))
+    recent = []
+    for ban in (first(summary, "recent", "latest", default=[]) or [])[:20]:
+        if not isinstance(ban, dict):
+            continue
+        ttl_ms = number(ban.get("ttl_ms"))
+        ttl = ttl_ms / 1000 if ttl_ms is not None else number(first(ban, "ttl", "ttl_s"))
+        recent.append({
+            "ip": text(ban.get("ip"), 64),
+            "scope": text(first(ban, "scope", "ban_scope"), 20) or "global",
+            "service": text(ban.get("service"), 80) or DASH,
+            "reason": text(ban.get("reason"), 80) or DASH,
+            "date": when(first(ban, "date", "banned_at")),
+            "expires": "permanent" if ban.get("permanent") or ttl == -1 else (DASH if ttl is None else _duration(ttl)),
+        })
+    last = first(summary, "last_pass", "last_reconcile", "pass", default={})
+    last = last if isinstance(last, dict) else {}
+    updated = number(summary.get("updated_ms"))
+    updated = updated / 1000 if updated is not None else summary.get("generated_at")
+    return {
+        "state": "ok",
+        "total": count(first(summary, "total", "count", default=sum(int(number(v) or 0) for _, v in scopes))),
+        "scopes": [(name, count(value)) for name, value in scopes],
+        "reasons": [(name, count(value)) for name, value in reasons[:8]],
+        "recent": recent,
+        "last_pass": {
+            "ok": bool(first(last, "ok", default=not last.get("error"))),
+            "summary": _pass_line(last),
+            "when": age(updated),
+        },
+        "updated": age(updated),
+    }
+
+
+def _pass_line(last: dict) -> str:
+    """The last reconcile pass in one line (the bans job's PassResult fields)."""
+    if last.get("skipped"):
+        return "skipped: " + text(last["skipped"], 200)
+    if last.get("error"):
+        return f"failed ({text(last['error'], 80)}): see the scheduler's log for redissync-bans"
+    counts = [(name, last.get(name)) for name in ("seen", "new", "restored", "expired", "unbans", "malformed")]
+    line = ", ".join(f"{count(value)} {name}" for name, value in counts if number(value) is not None)
+    verdict = text(last.get("verdict"), 200)
+    return "; ".join(part for part in (line, verdict) if part) or DASH
+
+
+def _counts(value: Any) -> list[tuple[str, Any]]:
+    if not isinstance(value, dict):
+        return []
+    return sorted(((text(name, 80), number(n) or 0) for name, n in value.items()), key=lambda item: -item[1])
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def sessions(summary: dict | None) -> dict[str, Any]:
+    if not isinstance(summary, dict):
+        return no_report("redissync-sessions", "the session summary", "every hour")
+    cookies = first(summary, "cookies", default={})
+    cookies = cookies if isinstance(cookies, dict) else {}
+    rows = [("Live sessions", count(summary.get("live"))), ("Web UI sessions", count(dig(summary, "ui", "live")))]
+    for name, entry in sorted(cookies.items(), key=lambda item: -(number(dig(item[1], "live")) or 0))[:4]:
+        rows.append((f"Cookie {text(name, 40)}", count(dig(entry, "live"))))
+    rows.append(("Without TTL", count(summary.get("no_ttl_found"))))
+    timeout = number(summary.get("absolute_timeout_s"))
+    if timeout is not None:
+        rows.append(("Absolute lifetime", f"{timeout:g} s (SESSIONS_ABSOLUTE_TIMEOUT)"))
+    buckets = first(summary, "buckets", default={})
+    lifetimes = [(text(name, 20).replace("_", " "), count(value)) for name, value in buckets.items()] if isinstance(buckets, dict) else []
+    return {"state": "ok", "rows": rows, "lifetimes": lifetimes, "summary": text(summary.get("summary"), 300),
+            "updated": age(summary.get("generated_at"))}

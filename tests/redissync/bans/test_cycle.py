@@ -1,0 +1,252 @@
+"""The reconciliation pass against real Redis servers: data loss is restored, real unbans propagate."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from redissync.bans.cycle import LOCK_KEY, reconcile
+from redissync.connection import connect
+from redissync.keys import GENERATION_KEY
+from redissync.settings import load_settings
+from redissync.state import open_state
+from tests.bed.bans import write_ban
+from tests.bed.servers import wait_until
+
+
+def job_client(server):
+    return connect(load_settings(server.settings_env()))
+
+
+def run_pass(server):
+    client = job_client(server)
+    try:
+        return reconcile(client, open_state())
+    finally:
+        client.close()
+
+
+def test_restore_after_flushall_with_remaining_ttl(plain_redis) -> None:
+    admin = plain_redis.client()
+    keys = [write_ban(admin, f"192.0.2.{i}", ttl=3600) for i in range(20)]
+    first = run_pass(plain_redis)
+    assert (first.seen, first.new, first.restored) == (20, 20, 0)
+    before = {key: admin.get(key) for key in keys}
+    admin.flushall()
+    result = run_pass(plain_redis)
+    assert result.restored == 20 and "flushed" in result.verdict
+    for key in keys:
+        assert admin.get(key) == before[key]
+        assert 3590_000 < admin.pttl(key) <= 3600_000
+    again = run_pass(plain_redis)  # idempotent: nothing left to do
+    assert (again.restored, again.new, again.changed, again.unbans) == (0, 0, 0, 0)
+
+
+def test_restore_after_restart_without_persistence(plain_redis) -> None:
+    admin = plain_redis.client()
+    key = write_ban(admin, "198.51.100.7", ttl=600)
+    run_pass(plain_redis)
+    plain_redis.restart()
+    admin = plain_redis.client()
+    assert not admin.exists(key)
+    result = run_pass(plain_redis)
+    assert result.restored == 1
+    assert json.loads(admin.get(key))["reason"] == "bad behavior"
+    assert 590_000 < admin.pttl(key) <= 600_000
+
+
+def test_real_unban_is_dropped_and_counters_cleared(plain_redis) -> None:
+    admin = plain_redis.client()
+    ip = "203.0.113.9"
+    global_key = write_ban(admin, ip)
+    service_key = write_ban(admin, ip, service="shop.example.com")
+    other = write_ban(admin, "203.0.113.10")
+    admin.set(f"plugin_bad_behavior_{ip}", 7, ex=60)
+    admin.set(f"plugin_bad_behavior_shop.example.com_{ip}", 3, ex=60)
+    admin.set("plugin_bad_behavior_203.0.113.10", 5, ex=60)
+    run_pass(plain_redis)
+    admin.delete(global_key, service_key)  # what BunkerWeb's unban does (global unban lifts every scope)
+    result = run_pass(plain_redis)
+    assert (result.unbans, result.restored, result.counters_cleared) == (2, 0, 2)
+    assert not admin.exists(global_key, service_key, f"plugin_bad_behavior_{ip}", f"plugin_bad_behavior_shop.example.com_{ip}")
+    assert admin.exists(other, "plugin_bad_behavior_203.0.113.10") == 2
+    admin.flushall()  # the unban stays an unban even after a later data loss
+    assert run_pass(plain_redis).restored == 1
+    assert not admin.exists(global_key, service_key) and admin.exists(other)
+
+
+def test_expired_while_down_is_not_resurrected(plain_redis) -> None:
+    admin = plain_redis.client()
+    short = "bans_ip_192.0.2.50"
+    admin.set(short, '{"reason":"short"}', px=1500)
+    long = write_ban(admin, "192.0.2.51", ttl=3600)
+    run_pass(plain_redis)
+    plain_redis.restart()
+    written = time.monotonic()
+    wait_until(lambda: time.monotonic() - written > 1.6, 5, "the short ban's expiry to pass")
+    result = run_pass(plain_redis)
+    admin = plain_redis.client()
+    assert (result.restored, result.expired) == (1, 1)
+    assert not admin.exists(short) and admin.exists(long)
+
+
+def test_permanent_bans_stay_permanent(plain_redis) -> None:
+    admin = plain_redis.client()
+    key = write_ban(admin, "2001:db8::42", ttl=None)
+    run_pass(plain_redis)
+    admin.flushall()
+    assert run_pass(plain_redis).restored == 1
+    assert admin.pttl(key) == -1
+    assert json.loads(admin.get(key))["permanent"] is True
+
+
+def test_service_scope_kept_even_with_ip_in_service_name(plain_redis) -> None:
+    admin = plain_redis.client()
+    key = write_ban(admin, "192.0.2.77", service="my_ip_app.example.com", ttl=900)
+    assert key == "bans_service_my_ip_app.example.com_ip_192.0.2.77"
+    admin.set("plugin_bad_behavior_my_ip_app.example.com_192.0.2.77", 4)
+    admin.set("plugin_bad_behavior_192.0.2.77", 4)
+    run_pass(plain_redis)
+    summary = open_state().read_json("bans-summary.json")
+    assert summary["by_scope"] == {"service": 1}
+    assert summary["recent"][0]["service"] == "my_ip_app.example.com" and summary["recent"][0]["ip"] == "192.0.2.77"
+    admin.flushall()
+    run_pass(plain_redis)
+    assert admin.exists(key) and 890_000 < admin.pttl(key) <= 900_000
+    admin.set("plugin_bad_behavior_my_ip_app.example.com_192.0.2.77", 4)
+    admin.set("plugin_bad_behavior_192.0.2.77", 4)
+    admin.delete(key)
+    result = run_pass(plain_redis)
+    assert (result.unbans, result.counters_cleared) == (1, 1)
+    assert admin.exists("plugin_bad_behavior_192.0.2.77")  # a service unban leaves the global counter alone
+
+
+def test_ban_recreated_meanwhile_is_never_overwritten(plain_redis) -> None:
+    admin = plain_redis.client()
+    key = write_ban(admin, "192.0.2.88", reason="old", ttl=3600)
+    run_pass(plain_redis)
+    admin.flushall()
+    write_ban(admin, "192.0.2.88", reason="fresh", ttl=120)  # an instance re-banned it before our pass
+    result = run_pass(plain_redis)
+    assert result.restored == 0 and result.changed == 1
+    assert json.loads(admin.get(key))["reason"] == "fresh" and admin.pttl(key) <= 120_000
+
+
+def test_restore_uses_nx_against_a_concurrent_write(plain_redis) -> None:
+    from redissync.bans.cycle import restore
+    from redissync.bans.journal import Journal
+
+    admin = plain_redis.client()
+    key = write_ban(admin, "192.0.2.89", reason="journaled", ttl=3600)
+    run_pass(plain_redis)
+    with Journal.in_directory(open_state().directory) as journal:
+        entries = list(journal.entries())
+    admin.flushall()
+    write_ban(admin, "192.0.2.89", reason="instance", ttl=60)  # lands between our scan and our restore
+    assert restore(job_client(plain_redis), entries) == (0, 1)
+    assert json.loads(admin.get(key))["reason"] == "instance"
+
+
+def test_malformed_values_survive_untouched(plain_redis) -> None:
+    admin = plain_redis.client()
+    odd = {
+        "bans_ip_192.0.2.101": b"bad behavior",  # badbehavior's plain-string first write (contract §6.1)
+        "bans_ip_192.0.2.102": b"\xff\xfe\x00binary",
+        "bans_ip_192.0.2.103": b"{" + b"x" * (70 * 1024),  # > 64 KiB
+        "bans_ip_not-an-ip": b'{"reason":"odd key"}',
+    }
+    for key, value in odd.items():
+        admin.set(key, value, ex=3600)
+    admin.hset("bans_ip_192.0.2.104", "reason", "wrong type")
+    first = run_pass(plain_redis)
+    assert first.malformed == 5
+    assert first.malformed_kinds == {"not-json": 1, "binary": 1, "too-large": 1, "key": 1, "type": 1}
+    for key, value in odd.items():
+        assert admin.get(key) == value
+    admin.flushall()
+    assert run_pass(plain_redis).restored == 4
+    for key, value in odd.items():
+        assert admin.get(key) == value and admin.pttl(key) > 3500_000
+
+
+def test_two_concurrent_passes_do_not_double_apply(plain_redis) -> None:
+    admin = plain_redis.client()
+    for i in range(300):
+        write_ban(admin, f"198.51.100.{i % 250}", service=None if i < 250 else f"svc{i}", ttl=3600)
+    run_pass(plain_redis)
+    admin.flushall()
+    barrier = threading.Barrier(2)
+    results = []
+
+    def worker() -> None:
+        client = job_client(plain_redis)
+        barrier.wait()
+        results.append(reconcile(client, open_state()))
+        client.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == 2
+    assert sum(r.restored for r in results) == 300
+    assert sum(r.kept for r in results) == 0  # no NX collision: the lock kept the passes apart
+    assert admin.dbsize() == 301  # 300 bans + the generation marker; the lock was released
+    assert not admin.exists(LOCK_KEY)
+
+
+def test_held_lock_skips_the_pass(plain_redis) -> None:
+    admin = plain_redis.client()
+    admin.set(LOCK_KEY, "someone-else", px=5000)
+    result = run_pass(plain_redis)
+    assert result.skipped and "held" in result.line()
+    assert admin.get(LOCK_KEY) == b"someone-else"
+
+
+def test_unchanged_pass_writes_nothing(plain_redis) -> None:
+    """Write cost follows what changed: a quiet pass commits no row."""
+    from redissync.bans.cycle import PassResult, _absorb
+    from redissync.bans.journal import Journal
+
+    admin = plain_redis.client()
+    for i in range(50):
+        write_ban(admin, f"192.0.2.{i}", ttl=3600)
+    run_pass(plain_redis)
+    client = job_client(plain_redis)
+    with Journal.in_directory(open_state().directory) as journal:
+        journal.begin()
+        missing = _absorb(client, journal, PassResult())
+        journal.rollback()
+        assert journal.changes == 0 and missing == {}
+    write_ban(admin, "192.0.2.1", reason="again", ttl=3600)
+    with Journal.in_directory(open_state().directory) as journal:
+        journal.begin()
+        _absorb(client, journal, result := PassResult())
+        journal.rollback()
+        assert journal.changes == 1 and result.changed == 1
+
+
+def test_generation_marker_created_once(plain_redis) -> None:
+    admin = plain_redis.client()
+    run_pass(plain_redis)
+    marker = admin.get(GENERATION_KEY)
+    assert marker
+    run_pass(plain_redis)
+    assert admin.get(GENERATION_KEY) == marker
+
+
+@pytest.mark.parametrize("count", [2500])
+def test_many_bans_stream_in_batches(plain_redis, count: int) -> None:
+    admin = plain_redis.client()
+    pipe = admin.pipeline(transaction=False)
+    for i in range(count):
+        pipe.set(f"bans_ip_10.1.{i // 256}.{i % 256}", '{"reason":"x"}', ex=600)
+    pipe.execute()
+    assert run_pass(plain_redis).new == count
+    admin.flushall()
+    assert run_pass(plain_redis).restored == count
+    assert admin.dbsize() == count + 1

@@ -1,0 +1,53 @@
+"""The hard case: a Sentinel failover to a replica that missed the last writes.
+
+Bans the job journaled after the replica's last sync are absent from the promoted replica; they must be
+restored, not mistaken for unbans."""
+
+from __future__ import annotations
+
+import json
+
+from redissync.bans.cycle import reconcile
+from redissync.connection import connect
+from redissync.settings import load_settings
+from redissync.state import open_state
+from tests.bed.bans import write_ban
+from tests.bed.servers import wait_until
+
+
+def test_failover_to_lagging_replica_restores_missed_bans(sentinel_topology) -> None:
+    topology = sentinel_topology
+    settings = load_settings(topology.settings_env(REDIS_TIMEOUT="2"))
+    master = topology.master.client()
+    synced = [write_ban(master, f"192.0.2.{i}", ttl=3600) for i in range(10)]
+    client = connect(settings)
+    assert reconcile(client, open_state()).new == 10
+    client.close()
+    replica = topology.replica.client()
+    wait_until(lambda: replica.info("replication")["slave_repl_offset"] == master.info("replication")["master_repl_offset"],
+               10, "the replica to catch up")
+
+    topology.replica.pause()
+    master.client_kill_filter(_type="slave")  # nothing more reaches the replica, not even buffered bytes
+    missed = [write_ban(master, f"198.51.100.{i}", ttl=1800) for i in range(15)]
+    missed.append(write_ban(master, "198.51.100.200", service="shop_ip_store", ttl=None))
+    client = connect(settings)
+    seen = reconcile(client, open_state())  # the job saw them on the master: they are in the journal
+    client.close()
+    assert seen.new == 16
+    old_port = topology.master.port
+    topology.master.stop(hard=True)
+    topology.replica.resume()
+    promoted = topology.wait_for_promotion(old_port)
+
+    admin = promoted.client()
+    assert not any(admin.exists(key) for key in missed)
+    client = connect(settings)
+    result = reconcile(client, open_state())
+    client.close()
+    assert result.restored == 16 and result.unbans == 0, result.line()
+    assert "missed" in result.verdict
+    for key in missed[:-1]:
+        assert 1700_000 < admin.pttl(key) <= 1800_000
+    assert admin.pttl(missed[-1]) == -1 and json.loads(admin.get(missed[-1]))["ban_scope"] == "service"
+    assert all(admin.exists(key) for key in synced)

@@ -1,0 +1,91 @@
+"""The ban journal: round trips, write cost, crash safety, export text form."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from redissync.bans.journal import JOURNAL_NAME, Journal, digest, from_text, pack, unpack
+from redissync.bans.scanner import classify
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def entry(key: bytes, value: bytes = b'{"reason":"x","date":5}', expires_ms: int | None = 10_000_000):
+    return classify(key, value, expires_ms, 1)
+
+
+def test_upsert_index_and_fetch(tmp_path: Path) -> None:
+    with Journal.in_directory(tmp_path) as journal:
+        journal.begin()
+        assert journal.upsert([entry(b"bans_ip_192.0.2.1"), entry(b"bans_ip_192.0.2.2", expires_ms=None)]) == 2
+        journal.upsert([entry(b"bans_ip_192.0.2.1", b'{"reason":"y"}')])
+        journal.commit()
+        index = journal.index()
+        assert set(index) == {hash(b"bans_ip_192.0.2.1"), hash(b"bans_ip_192.0.2.2")}
+        row_id, value_digest, expires_s = unpack(index[hash(b"bans_ip_192.0.2.1")])
+        assert value_digest == digest(b'{"reason":"y"}') and expires_s == 10_000
+        assert unpack(index[hash(b"bans_ip_192.0.2.2")])[2] is None
+        assert [e.reason for e in journal.by_ids([row_id])] == ["y"]
+        assert journal.count() == 2 and journal.delete([b"bans_ip_192.0.2.2"]) == 1 and journal.count() == 1
+
+
+def test_pack_round_trip() -> None:
+    assert unpack(pack(123456, 0xFFFF_FFFF, 1_800_000_000_123)) == (123456, 0xFFFF_FFFF, 1_800_000_000)
+    assert unpack(pack(1, 0, None)) == (1, 0, None)
+
+
+def test_uncommitted_pass_leaves_the_journal_unchanged(tmp_path: Path) -> None:
+    with Journal.in_directory(tmp_path) as journal:
+        journal.begin()
+        journal.upsert([entry(b"bans_ip_192.0.2.1")])
+        journal.commit()
+    # A process that dies mid-pass (SIGKILL, no rollback, no close) must leave the last committed state.
+    script = (f"import sys; sys.path.insert(0, {str(ROOT / 'jobs')!r}); import os\n"
+              "from pathlib import Path\nfrom redissync.bans.journal import Journal\nfrom redissync.bans.scanner import classify\n"
+              f"j = Journal.in_directory(Path({str(tmp_path)!r})); j.begin()\n"
+              "j.upsert([classify(f'bans_ip_10.0.{i // 256}.{i % 256}'.encode(), b'v' * 300, None, 1) for i in range(5000)])\n"
+              "j.delete([b'bans_ip_192.0.2.1'])\nos.kill(os.getpid(), 9)\n")
+    assert subprocess.run([sys.executable, "-c", script]).returncode == -9
+    with Journal.in_directory(tmp_path) as journal:
+        assert journal.count() == 1 and [e.ip for e in journal.entries()] == ["192.0.2.1"]
+    assert sqlite3.connect(tmp_path / JOURNAL_NAME).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_checkpoint_leaves_a_self_contained_file(tmp_path: Path) -> None:
+    with Journal.in_directory(tmp_path) as journal:
+        journal.begin()
+        journal.upsert([entry(b"bans_ip_192.0.2.1")])
+        journal.commit()
+        journal.checkpoint()
+        assert (tmp_path / f"{JOURNAL_NAME}-wal").stat().st_size == 0
+    copy = tmp_path / "copy.sqlite3"
+    copy.write_bytes((tmp_path / JOURNAL_NAME).read_bytes())  # what BunkerWeb's DB holds after persist()
+    assert sqlite3.connect(copy).execute("SELECT COUNT(*) FROM bans").fetchone() == (1,)
+
+
+def test_readonly_open_of_a_missing_journal_creates_nothing(tmp_path: Path) -> None:
+    with Journal.in_directory(tmp_path, readonly=True) as journal:
+        assert list(journal.entries()) == []
+    assert not (tmp_path / JOURNAL_NAME).exists()
+
+
+def test_text_form_round_trips_binary() -> None:
+    raw = b"\xff\x00ban"
+    as_dict = entry(b"bans_ip_192.0.2.1", raw).as_dict(0)
+    assert as_dict["value"].startswith("base64:") and from_text(as_dict["value"]) == raw
+    assert from_text("plain") == b"plain"
+
+
+def test_classify_labels_odd_values() -> None:
+    plain = entry(b"bans_ip_192.0.2.1", b"bad behavior")  # BunkerWeb's own first write: a ban, not an oddity
+    assert (plain.malformed, plain.reason) == (None, "bad behavior")
+    assert entry(b"bans_ip_192.0.2.1", b"{broken").malformed == "not-json"
+    assert entry(b"bans_ip_192.0.2.1", b"[1, 2]").malformed == "not-json"
+    assert entry(b"bans_ip_192.0.2.1", b"\xff").malformed == "binary"
+    assert entry(b"bans_ip_192.0.2.1", b"x" * 70_000).malformed == "too-large"
+    assert entry(b"bans_ip_nope").malformed == "key"
+    good = entry(b"bans_service_a_ip_b_ip_2001:db8::1")
+    assert (good.malformed, good.scope, good.service, good.ip) == (None, "service", "a_ip_b", "2001:db8::1")
