@@ -7,7 +7,7 @@ import pytest
 
 from redissync.cli import bans as bans_cli
 from redissync.cli import sessions as sessions_cli
-from redissync.diagnose_session import Session
+from redissync.diagnose.session import Session
 from tests.bed.jobrun import run_bwcli
 from tests.conftest import REDIS_PASSWORD
 

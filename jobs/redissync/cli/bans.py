@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..bans import now_ms
-from ..bans_io import export_lines, import_entries, read_import
-from ..bans_summary import SUMMARY_NAME
-from ..journal import Entry, Journal
+from ..bans.journal import Entry, Journal
+from ..bans.summary import SUMMARY_NAME
+from ..bans.transfer import export_lines, import_entries, read_import
 from ..runner import run_command
 from ..state import PLUGIN_ROOT, StateStore, atomic_write, open_state
 from .output import Progress, human_duration, plural, table
