@@ -84,3 +84,11 @@ def test_every_run_leaves_its_own_record(plain_redis, tmp_path) -> None:
     assert record["ok"] is False and "REDIS_HOST/REDIS_PORT" in record["line"]
     assert run_job(JOB, lambda *a: "never", env={**env, "USE_REDIS": "no"}) == EXIT_OK
     assert state.read_json("redissync-test-run.json") == record
+
+
+def test_a_job_pointed_at_a_sentinel_says_so(make_redis, plain_redis, captured_logs) -> None:
+    sentinel = make_redis(name="sentinel", sentinel=True, extra=[f"sentinel monitor m 127.0.0.1 {plain_redis.port} 1"])
+    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(sentinel.port)}
+    assert run_job(JOB, lambda s, c, st, lg: c.scan(0), env=env) == EXIT_FAILED
+    errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "does not know SCAN: this is a Sentinel: list it in REDIS_SENTINEL_HOSTS" in errors[0]
