@@ -4,6 +4,7 @@ test's own temp dir and stopped when the fixture ends."""
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.bed.servers import RedisServer
 from tests.bed.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
+CORE_REDIS_JSON = Path(__file__).resolve().parent / "data" / "plugin-json" / "core" / "redis.json"
 # The reliability figures plugin must load in xdist's controller, which only reads this conftest.
 pytest_plugins = ("tests.reliability.figures",)
 
@@ -24,6 +26,19 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the developer's real state dir or BunkerWeb core dir."""
     monkeypatch.setenv("REDISSYNC_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("REDISSYNC_BW_CORE_DIR", str(tmp_path / "no-bunkerweb-core"))
+
+
+def install_core_redis(core_dir: Path) -> Path:
+    """A BunkerWeb core dir holding core's redis plugin.json, as every real install has (the units owner)."""
+    target = core_dir / "redis" / "plugin.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CORE_REDIS_JSON, target)
+    return core_dir
+
+
+@pytest.fixture
+def bunkerweb_core(tmp_path: Path) -> Path:
+    return install_core_redis(tmp_path / "bunkerweb-core")
 
 
 @pytest.fixture(scope="session")

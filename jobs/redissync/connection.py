@@ -166,7 +166,7 @@ def explain(error: BaseException, settings: Settings) -> str:
         return f"{target} is a read-only replica: point REDIS_HOST at the master or use REDIS_SENTINEL_HOSTS"
     if isinstance(error, TimeoutError):
         return (
-            f"{target} did not answer within REDIS_TIMEOUT ({settings.timeout:g} s): "
+            f"{target} did not answer within REDIS_TIMEOUT ({settings.as_configured(settings.timeout)}): "
             "check REDIS_HOST/REDIS_PORT, the network, or raise REDIS_TIMEOUT"
         )
     if isinstance(error, ConnectionError):

@@ -93,9 +93,10 @@ def _run_work(name: str, logger: logging.Logger, env: Mapping[str, str], work: W
         for problem in error.problems[1:]:
             logger.error(str(problem))
         return _failed(logger, f"{name} failed: {error.problems[0]} (fix the setting in the scheduler's configuration)")
-    if not settings.enabled:
-        logger.info(f"{name}: USE_REDIS is not yes, nothing to do")
-        return True, "USE_REDIS is not yes: nothing to do"
+    if not settings.enabled or not settings.use_redissync:
+        switch = "USE_REDISSYNC" if settings.enabled else "USE_REDIS"
+        logger.info(f"{name}: {switch} is not yes, nothing to do")
+        return True, f"{switch} is not yes: nothing to do"
     for notice in (*settings.notices, *settings.warnings):
         logger.warning(notice)
     started = time.monotonic()

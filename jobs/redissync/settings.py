@@ -1,9 +1,14 @@
 """Environment → frozen, validated :class:`Settings`.
 
-plugin.json is the single source of truth: names, defaults, regexes and the expected form (its ``help``
-text) all come from it. On top of the regexes this module applies the cross-field rules and the
-*units-by-ownership* rule: our table is in seconds, but when BunkerWeb's core ``redis`` plugin is
-installed it owns the same names in milliseconds, and every consumer (jobs, CLI, UI, Lua) follows it.
+Two sources of truth, both data: ``redis_settings.json`` (next to this module) is redissync's own contract
+for the fifteen REDIS_* settings (defaults in seconds, strict regexes, the expected form in ``help``);
+plugin.json declares only what BunkerWeb registers for us, the ``REDISSYNC_*`` switches. BunkerWeb's core
+``redis`` plugin owns the REDIS_* names in every release, so they must never appear in plugin.json.
+
+The units rule, one everywhere: inside BunkerWeb (core ``redis`` plugin.json present) REDIS_TIMEOUT and
+REDIS_KEEPALIVE_IDLE are core's milliseconds with core's defaults; outside it, the seed table's seconds.
+Either way the values must also pass our stricter regexes: a value core accepts but we do not (say
+REDIS_DATABASE=16) is a :class:`Problem` naming the setting, never a crash.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+REDIS_SETTINGS_JSON = Path(__file__).resolve().parent / "redis_settings.json"
 PLUGIN_JSON = Path(__file__).resolve().parents[2] / "plugin.json"
 DEFAULT_CORE_DIR = "/usr/share/bunkerweb/core"
 DEFAULT_SENTINEL_PORT = 26379
@@ -28,17 +34,23 @@ UNITS_CORE_MS = "milliseconds (owned by BunkerWeb's core redis plugin)"
 
 
 @lru_cache(maxsize=8)
-def _read_plugin_json(path: str) -> dict:
+def _read_json(path: str) -> dict:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
 
 def plugin_definition() -> dict:
     """Our plugin.json, parsed once per process."""
-    return _read_plugin_json(str(PLUGIN_JSON))
+    return _read_json(str(PLUGIN_JSON))
 
 
-def setting_definitions() -> dict[str, dict]:
+def redis_setting_definitions() -> dict[str, dict]:
+    """The seed table of the fifteen REDIS_* settings (same shape as plugin.json's ``settings``)."""
+    return _read_json(str(REDIS_SETTINGS_JSON))
+
+
+def own_setting_definitions() -> dict[str, dict]:
+    """The settings redissync registers in BunkerWeb: its ``REDISSYNC_*`` switches."""
     return plugin_definition()["settings"]
 
 
@@ -90,6 +102,9 @@ class Settings:
     sentinel_master: str = DEFAULT_MASTER
     ca_file: str | None = None  # SSL_CERT_FILE: extra trusted CAs (private CA)
     units: str = UNITS_SECONDS
+    use_redissync: bool = True  # USE_REDISSYNC: our jobs run (and BunkerWeb shows our page)
+    restore_bans: bool = True  # REDISSYNC_RESTORE_BANS
+    unban_clears_bad_behavior: bool = True  # REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR
     notices: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
@@ -104,6 +119,15 @@ class Settings:
     @property
     def keepalive_idle_ms(self) -> int:
         return round(self.keepalive_idle * 1000)
+
+    @property
+    def in_milliseconds(self) -> bool:
+        return self.units != UNITS_SECONDS
+
+    def as_configured(self, seconds: float, with_unit: bool = True) -> str:
+        """A duration as the user writes it: in the owner's unit (``1500 ms`` inside BunkerWeb, ``1.5 s`` outside)."""
+        value, unit = (f"{seconds * 1000:g}", "ms") if self.in_milliseconds else (f"{seconds:g}", "s")
+        return f"{value} {unit}" if with_unit else value
 
     def target(self) -> str:
         """Where we connect, for messages (never carries credentials)."""
@@ -128,6 +152,8 @@ class Settings:
             "keepalive_idle_s": self.keepalive_idle,
             "keepalive_pool": self.keepalive_pool,
             "units": self.units,
+            "restore_bans": self.restore_bans,
+            "unban_clears_bad_behavior": self.unban_clears_bad_behavior,
         }
 
 
@@ -140,7 +166,7 @@ def core_redis_plugin(env: Mapping[str, str]) -> dict | None:
     core_dir = env.get("REDISSYNC_BW_CORE_DIR") or DEFAULT_CORE_DIR
     path = Path(core_dir, "redis", "plugin.json")
     try:
-        definition = _read_plugin_json(str(path))
+        definition = _read_json(str(path))
     except (OSError, ValueError):
         return None
     return definition if "REDIS_TIMEOUT" in definition.get("settings", {}) else None
@@ -173,7 +199,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Raises :class:`SettingsError` listing *every* bad setting at once, so a user fixes them in one go.
     """
     env = os.environ if env is None else env
-    definitions = setting_definitions()
+    definitions = {**redis_setting_definitions(), **own_setting_definitions()}
     core = core_redis_plugin(env)
     owner_defaults = {name: d["default"] for name, d in definitions.items()}
     if core:
@@ -226,6 +252,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sentinel_master=raw["REDIS_SENTINEL_MASTER"],
         ca_file=env.get("SSL_CERT_FILE") or None,
         units=UNITS_CORE_MS if core else UNITS_SECONDS,
+        use_redissync=raw["USE_REDISSYNC"] == "yes",
+        restore_bans=raw["REDISSYNC_RESTORE_BANS"] == "yes",
+        unban_clears_bad_behavior=raw["REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR"] == "yes",
         notices=tuple(notices),
         warnings=tuple(warnings),
     )

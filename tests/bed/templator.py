@@ -39,8 +39,10 @@ def _read_lines(path: str) -> list[str]:
 
 
 def bunkerweb_context(env: Mapping[str, str], core_plugin_json: Path | None = None) -> dict[str, str]:
-    """Every setting with the owner's default (core redis plugin's when given), overlaid by ``env``."""
-    definitions = json.loads((REPO / "plugin.json").read_text())["settings"]
+    """Every setting with the owner's default, overlaid by ``env``: our plugin.json's switches and the REDIS_*
+    from core's plugin.json when given (every real BunkerWeb), else from our seed table (standalone)."""
+    definitions = {**json.loads((REPO / "jobs" / "redissync" / "redis_settings.json").read_text()),
+                   **json.loads((REPO / "plugin.json").read_text())["settings"]}
     values = {name: d["default"] for name, d in definitions.items()}
     if core_plugin_json is not None:
         core = json.loads(core_plugin_json.read_text())["settings"]

@@ -1,4 +1,6 @@
-"""plugin.json against BunkerWeb's plugin rules: the same schema must accept every real BunkerWeb plugin."""
+"""plugin.json and the seed table against BunkerWeb's plugin rules: the same schema must accept every real plugin.
+
+Name and html-id clashes with BunkerWeb itself are in test_registration.py."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 REAL_PLUGINS = sorted((DATA / "plugin-json").glob("*/*.json"))
 PLUGIN = json.loads((ROOT / "plugin.json").read_text())
+SEED = json.loads((ROOT / "jobs" / "redissync" / "redis_settings.json").read_text())
 
 
 def validate(document: dict) -> None:
@@ -34,8 +37,8 @@ def test_schema_rejects_what_bunkerweb_rejects() -> None:
     broken = [
         {**PLUGIN, "version": "v1"},
         {**PLUGIN, "stream": "maybe"},
-        {**PLUGIN, "settings": {"use_redis": PLUGIN["settings"]["USE_REDIS"]}},
-        {**PLUGIN, "settings": {"USE_REDIS": {**PLUGIN["settings"]["USE_REDIS"], "default": 0}}},
+        {**PLUGIN, "settings": {"use_redissync": PLUGIN["settings"]["USE_REDISSYNC"]}},
+        {**PLUGIN, "settings": {"USE_REDISSYNC": {**PLUGIN["settings"]["USE_REDISSYNC"], "default": 0}}},
         {**PLUGIN, "jobs": [{"name": "x", "file": "x.py", "every": "minute", "reload": "no"}]},
     ]
     for document in broken:
@@ -45,24 +48,26 @@ def test_schema_rejects_what_bunkerweb_rejects() -> None:
 
 def test_our_plugin_json_follows_bunkerweb_rules() -> None:
     validate(PLUGIN)
-    assert PLUGIN["id"] == "redissync" and PLUGIN["name"] == "Redis"
 
 
-def test_fifteen_global_single_settings() -> None:
+def test_own_switches_default_to_todays_behaviour() -> None:
     settings = PLUGIN["settings"]
-    assert len(settings) == 15
-    assert all(s["context"] == "global" and "multiple" not in s for s in settings.values())
-    assert settings["REDIS_SENTINEL_HOSTS"]["type"] == "multivalue" and settings["REDIS_SENTINEL_HOSTS"]["separator"] == " "
-    assert {n for n, s in settings.items() if s["type"] == "password"} == {"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"}
-    assert {n for n, s in settings.items() if s["type"] == "check"} == {"USE_REDIS", "REDIS_SSL", "REDIS_SSL_VERIFY"}
+    assert {name: s["default"] for name, s in settings.items()} == {
+        "USE_REDISSYNC": "yes", "REDISSYNC_RESTORE_BANS": "yes", "REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR": "yes"}
+    assert all(s["context"] == "global" and s["type"] == "check" and s["regex"] == "^(yes|no)$" for s in settings.values())
 
 
-def test_ids_are_unique_and_do_not_clash_with_bunkerweb() -> None:
-    ours = [s["id"] for s in PLUGIN["settings"].values()]
-    assert len(set(ours)) == len(ours)
-    taken = {s["id"] for p in REAL_PLUGINS for s in json.loads(p.read_text())["settings"].values()}
-    taken |= {s["id"] for s in json.loads((DATA / "bunkerweb-settings.json").read_text()).values()}
-    assert not set(ours) & taken
+def test_seed_table_has_the_shape_of_plugin_json_settings() -> None:
+    """Same schema as a plugin's settings, so the same tools (UI form rules, docs) read it."""
+    validate({**PLUGIN, "settings": SEED})
+    assert len(SEED) == 15
+    assert all(s["context"] == "global" and "multiple" not in s for s in SEED.values())
+    assert SEED["REDIS_SENTINEL_HOSTS"]["type"] == "multivalue" and SEED["REDIS_SENTINEL_HOSTS"]["separator"] == " "
+    assert {n for n, s in SEED.items() if s["type"] == "password"} == {"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"}
+    assert {n for n, s in SEED.items() if s["type"] == "check"} == {"USE_REDIS", "REDIS_SSL", "REDIS_SSL_VERIFY"}
+
+
+def test_job_names_do_not_clash_with_bunkerweb() -> None:
     job_names = {j["name"] for p in REAL_PLUGINS for j in json.loads(p.read_text()).get("jobs", [])}
     assert not {j["name"] for j in PLUGIN.get("jobs", [])} & job_names
 

@@ -16,6 +16,12 @@ def test_disabled_is_success_and_says_so(captured_logs) -> None:
     assert "USE_REDIS is not yes" in captured_logs.text
 
 
+def test_switched_off_with_use_redissync_is_success_and_says_so(captured_logs) -> None:
+    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "USE_REDISSYNC": "no"}
+    assert run_job(JOB, lambda *a: "never", env=env) == EXIT_OK
+    assert "USE_REDISSYNC is not yes, nothing to do" in captured_logs.text
+
+
 def test_bad_settings_fail_with_every_problem_logged(captured_logs) -> None:
     code = run_job(JOB, lambda *a: "never", env={"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_PORT": "0",
                                                  "REDIS_DATABASE": "99"})

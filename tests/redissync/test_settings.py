@@ -1,4 +1,4 @@
-"""The settings model: plugin.json regexes, cross-field rules, units by ownership, masking."""
+"""The settings model: the seed table's regexes, cross-field rules, units by ownership, our switches, masking."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from redissync.settings import (
     SentinelAddress,
     SettingsError,
     load_settings,
-    setting_definitions,
+    own_setting_definitions,
+    redis_setting_definitions,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -49,13 +50,20 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
 }
 
 
+CASES |= {name: (["yes", "no"], ["", "YES", "no "]) for name in own_setting_definitions()}
+
+
+def definition(name: str) -> dict:
+    return {**redis_setting_definitions(), **own_setting_definitions()}[name]
+
+
 def test_cases_cover_every_setting() -> None:
-    assert set(CASES) == set(setting_definitions())
+    assert set(CASES) == set(redis_setting_definitions()) | set(own_setting_definitions())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_python_regex_accepts_and_rejects(name: str) -> None:
-    regex = setting_definitions()[name]["regex"]
+    regex = definition(name)["regex"]
     accepted, rejected = CASES[name]
     assert [v for v in accepted if not re.search(regex, v)] == []
     assert [v for v in rejected if re.search(regex, v)] == []
@@ -64,7 +72,7 @@ def test_python_regex_accepts_and_rejects(name: str) -> None:
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is needed to check the browser's regex engine")
 def test_browser_regex_engines_agree() -> None:
     """The UI validates with ``new RegExp(p)`` and the HTML pattern attribute (``v`` flag): same verdicts."""
-    cases = {name: {"regex": setting_definitions()[name]["regex"], "accepted": a, "rejected": r}
+    cases = {name: {"regex": definition(name)["regex"], "accepted": a, "rejected": r}
              for name, (a, r) in CASES.items()}
     script = """
     const cases = JSON.parse(require('fs').readFileSync(0, 'utf8')); const bad = [];
@@ -79,12 +87,12 @@ def test_browser_regex_engines_agree() -> None:
 
 
 def test_every_default_matches_its_own_regex() -> None:
-    for name, definition in setting_definitions().items():
+    for name, definition in redis_setting_definitions().items():
         assert re.search(definition["regex"], definition["default"]), name
 
 
 def test_defaults_are_the_spec_table() -> None:
-    defaults = {name: d["default"] for name, d in setting_definitions().items()}
+    defaults = {name: d["default"] for name, d in redis_setting_definitions().items()}
     assert defaults == {
         "USE_REDIS": "no", "REDIS_HOST": "", "REDIS_PORT": "6379", "REDIS_DATABASE": "0", "REDIS_SSL": "no",
         "REDIS_SSL_VERIFY": "yes", "REDIS_TIMEOUT": "5", "REDIS_USERNAME": "", "REDIS_PASSWORD": "",
@@ -125,7 +133,7 @@ def test_all_problems_reported_at_once_naming_setting_and_form() -> None:
     lines = str(caught.value).splitlines()
     assert [p.setting for p in caught.value.problems] == ["USE_REDIS", "REDIS_PORT", "REDIS_DATABASE", "REDIS_TIMEOUT"]
     assert lines[1] == "REDIS_PORT='70000' is invalid: expected TCP port of the Redis server (1-65535)"
-    assert "0-15" in lines[2] and "positive number of seconds" in lines[3]
+    assert "0-15" in lines[2] and "positive number" in lines[3] and "milliseconds inside BunkerWeb" in lines[3]
 
 
 def test_secret_values_are_masked_in_errors() -> None:
@@ -202,3 +210,33 @@ def test_seconds_rule_without_core(tmp_path: Path) -> None:
     settings = load_settings({"REDISSYNC_BW_CORE_DIR": str(tmp_path), "USE_REDIS": "yes", "REDIS_HOST": "h",
                               "REDIS_TIMEOUT": "3", "REDIS_KEEPALIVE_IDLE": "60"})
     assert (settings.units, settings.timeout, settings.keepalive_idle) == (UNITS_SECONDS, 3.0, 60.0)
+
+
+def test_own_switches_default_to_todays_behaviour_and_can_be_turned_off() -> None:
+    settings = load_settings({})
+    assert (settings.use_redissync, settings.restore_bans, settings.unban_clears_bad_behavior) == (True, True, True)
+    off = load_settings({"USE_REDISSYNC": "no", "REDISSYNC_RESTORE_BANS": "no", "REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR": "no"})
+    assert (off.use_redissync, off.restore_bans, off.unban_clears_bad_behavior) == (False, False, False)
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"REDISSYNC_RESTORE_BANS": "false"})
+    assert str(caught.value) == "REDISSYNC_RESTORE_BANS='false' is invalid: expected " + \
+        own_setting_definitions()["REDISSYNC_RESTORE_BANS"]["help"].rstrip(".")
+
+
+@pytest.mark.parametrize(("name", "value"), [("REDIS_DATABASE", "16"), ("REDIS_HOST", "redis://cache"),
+                                             ("REDIS_PORT", "99999"), ("REDIS_SENTINEL_HOSTS", "http://s1")])
+def test_values_core_accepts_but_we_reject_name_the_setting(core_redis_installed: Path, name: str, value: str) -> None:
+    core_regex = json.loads((core_redis_installed / "redis" / "plugin.json").read_text())["settings"][name]["regex"]
+    assert re.search(core_regex, value), "BunkerWeb itself accepts this value"
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"REDISSYNC_BW_CORE_DIR": str(core_redis_installed), "USE_REDIS": "yes", "REDIS_HOST": "h",
+                       name: value})
+    assert [problem.setting for problem in caught.value.problems] == [name]
+
+
+def test_durations_are_quoted_as_the_user_wrote_them(core_redis_installed: Path) -> None:
+    inside = load_settings({"REDISSYNC_BW_CORE_DIR": str(core_redis_installed), "USE_REDIS": "yes", "REDIS_HOST": "h",
+                            "REDIS_TIMEOUT": "0.5"})
+    assert inside.as_configured(inside.timeout) == "0.5 ms" and inside.in_milliseconds
+    outside = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_TIMEOUT": "0.5"})
+    assert outside.as_configured(outside.timeout) == "0.5 s" and not outside.in_milliseconds

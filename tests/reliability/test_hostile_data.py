@@ -119,7 +119,8 @@ def run_everything(env: dict[str, str], export: Path, capsys: pytest.CaptureFixt
     for name, command, argv in (
         ("check", "check.py", []), ("check --json", "check.py", ["--json"]),
         ("bans list", "bans.py", ["list"]), ("bans list --json", "bans.py", ["list", "--json"]),
-        ("bans export", "bans.py", ["export", "--output", str(export)]), ("bans import", "bans.py", ["import", "--skip-invalid", str(export)]),
+        ("bans export", "bans.py", ["export", "--output", str(export)]),
+        ("bans import", "bans.py", ["import", "--skip-invalid", str(export)]),
         ("sessions stats", "sessions.py", ["stats"]), ("sessions stats --json", "sessions.py", ["stats", "--json"]),
         ("sessions revoke", "sessions.py", ["revoke"]),
         ("sessions revoke --cookie clean --yes", "sessions.py", ["revoke", "--cookie", "clean", "--yes"]),

@@ -26,14 +26,14 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from redissync.runner import EXIT_FAILED, run_job
-from redissync.settings import Settings, SettingsError, load_settings, setting_definitions
+from redissync.settings import Settings, SettingsError, load_settings, redis_setting_definitions
 from tests.reliability import figures
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "plugin-json" / "core" / "redis.json"
 MARKER = "Fuzz-Secret-"  # every generated password starts with it: it must never be echoed
 LOAD_BOUND_S = 0.5  # one load_settings call; a catastrophic backtrack takes seconds to forever
 FAST_EXAMPLES, SLOW_EXAMPLES = 500, 10_000
-NAMES = tuple(setting_definitions())
+NAMES = tuple(redis_setting_definitions())
 JOB = "/plugins/redissync/jobs/redissync-fuzz.py"
 
 # -- value strategies -----------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ def _ipv4_strict(value: str) -> bool:
 
 def expected_bad(env: Mapping[str, str]) -> tuple[set[str], set[str]]:
     """(settings that must be reported, settings the oracle cannot decide)."""
-    raw = {name: env.get(name, setting_definitions()[name]["default"]) for name in NAMES}
+    raw = {name: env.get(name, redis_setting_definitions()[name]["default"]) for name in NAMES}
     bad = {name for name, ok in SIMPLE.items() if not ok(raw[name])}
     undecided: set[str] = set()
     for name, verdict in (("REDIS_HOST", host_verdict(raw["REDIS_HOST"])),

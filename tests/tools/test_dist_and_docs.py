@@ -1,4 +1,4 @@
-"""`make dist` archives and the generated settings table."""
+"""`make dist` archives and the generated settings tables."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def test_archives_hold_one_plugin_folder_with_runtime_files_only(tmp_path: Path)
     assert sorted(names) == sorted(tar_names)
     assert {n.split("/")[0] for n in names} == {"redissync"}
     assert "redissync/plugin.json" in names and "redissync/jobs/redissync/settings.py" in names
+    assert "redissync/jobs/redissync/redis_settings.json" in names
     assert not [n for n in names if "/tests/" in n or "__pycache__" in n or n.endswith(".pyc") or "/bench/" in n]
     plugin = json.loads((ROOT / "plugin.json").read_text())
     for job in plugin.get("jobs", []):
@@ -44,10 +45,14 @@ def test_archives_are_reproducible(tmp_path: Path) -> None:
     assert gzip_header[4:8] == b"\0\0\0\0", f"gzip header stamps a build time: {gzip_header[4:8].hex()}"
 
 
-def test_readme_settings_table_is_generated_from_plugin_json() -> None:
+def test_readme_tables_put_bunkerweb_first_then_what_redissync_adds() -> None:
+    seed = json.loads(docs.SEED_TABLE.read_text())
+    table = docs.redis_table(json.loads(docs.CORE_REDIS.read_text()), seed)
+    assert len(table.splitlines()) == 2 + len(seed) == 17
+    # core's defaults (what a BunkerWeb user gets) in the third column, the seed's seconds in the last
+    assert "| `REDIS_TIMEOUT` | core `redis` | `1000` ms |" in table and table.splitlines()[8].endswith("| `5` s |")
+    assert "| `REDIS_SSL_VERIFY` | core `redis` | `no` |" in table and "| `REDIS_KEEPALIVE_POOL` | core `redis` | `10` |" in table
     plugin = json.loads((ROOT / "plugin.json").read_text())
-    table = docs.settings_table(plugin)
-    assert len(table.splitlines()) == 2 + len(plugin["settings"])
-    assert "| `REDIS_PORT` | `6379` | global | no |" in table
+    assert "| `REDISSYNC_RESTORE_BANS` | `yes` | global |" in docs.own_table(plugin)
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "docs.py"), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

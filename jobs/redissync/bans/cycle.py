@@ -61,6 +61,18 @@ return restored
 """
 
 
+@dataclass(frozen=True)
+class BanPolicy:
+    """The operator's switches over what a pass may write (plugin.json; defaults = the historical behaviour)."""
+
+    restore_lost: bool = True  # REDISSYNC_RESTORE_BANS
+    clear_counters_on_unban: bool = True  # REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BanPolicy:
+        return cls(settings.restore_bans, settings.unban_clears_bad_behavior)
+
+
 @dataclass
 class PassResult:
     seen: int = 0
@@ -70,6 +82,7 @@ class PassResult:
     kept: int = 0
     expired: int = 0
     unbans: int = 0
+    not_restored: int = 0
     counters_cleared: int = 0
     malformed: int = 0
     wrong_type: int = 0
@@ -84,6 +97,7 @@ class PassResult:
         return (f"{self.seen} bans seen, {self.new} new, {self.restored} restored, {self.expired} expired, "
                 f"{self.unbans} unbans propagated ({self.counters_cleared} counters cleared), {self.malformed} malformed"
                 + (f", {self.kept} re-created meanwhile" if self.kept else "")
+                + (f", {self.not_restored} lost bans forgotten (REDISSYNC_RESTORE_BANS=no)" if self.not_restored else "")
                 + f", {self.duration_ms} ms; {self.verdict}")
 
 
@@ -93,11 +107,12 @@ def now_ms() -> int:
 
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger) -> str:
     """The job's work: one pass under the lock; the summary line for the log."""
-    result = reconcile(client, state, logger)
+    result = reconcile(client, state, logger, BanPolicy.from_settings(settings))
     return result.line()
 
 
-def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = None) -> PassResult:
+def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = None,
+              policy: BanPolicy = BanPolicy()) -> PassResult:
     logger = logger or logging.getLogger("redissync")
     started = time.monotonic()
     result = PassResult()
@@ -111,7 +126,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
     try:
         with Journal.in_directory(state.directory) as journal:
             try:
-                _run(client, journal, result, logger, lock)
+                _run(client, journal, result, logger, lock, policy)
             except BaseException as error:
                 journal.rollback()
                 result.duration_ms = int((time.monotonic() - started) * 1000)
@@ -132,7 +147,8 @@ def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed
         write_summary(state, journal, result, failed=failed)
 
 
-def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock) -> None:
+def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock,
+         policy: BanPolicy) -> None:
     previous = ServerIdentity.from_json(journal.get_meta(IDENTITY_META))
     before = ServerIdentity.read(client)
     journal.begin()
@@ -152,8 +168,9 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
     verdict = judge(previous, before)
     result.verdict = ("data loss: " if verdict.lost and previous is not None else "") + verdict.reason
     if verdict.lost and previous is not None:
-        logger.warning(f"redissync-bans: {verdict.reason}; restoring missing bans")
-    _settle_missing(client, journal, missing, verdict, result)
+        action = "restoring missing bans" if policy.restore_lost else "not restoring them (REDISSYNC_RESTORE_BANS=no)"
+        logger.warning(f"redissync-bans: {verdict.reason}; {action}")
+    _settle_missing(client, journal, missing, verdict, result, policy)
     result.malformed_kinds = journal.malformed_counts()
     if result.wrong_type:
         result.malformed_kinds["type"] = result.wrong_type
@@ -204,8 +221,10 @@ def _absorb(client: Redis, journal: Journal, result: PassResult) -> dict[int, in
     return index
 
 
-def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict, result: PassResult) -> None:
-    """Journaled bans Redis no longer has: expired, lost (restore) or unbanned (drop + clear counters)."""
+def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict, result: PassResult,
+                    policy: BanPolicy) -> None:
+    """Journaled bans Redis no longer has: expired, lost (restore, or forget when the operator said so) or
+    unbanned (drop + clear counters)."""
     ids = [packed >> 80 for packed in missing.values()]
     unbanned: list[Entry] = []
     for start in range(0, len(ids), CHUNK):
@@ -214,14 +233,16 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
         expired = [e for e in entries if e.expires_ms is not None and e.expires_ms - stamp <= EXPIRY_GRACE_MS]
         live = [e for e in entries if e.expires_ms is None or e.expires_ms - stamp > EXPIRY_GRACE_MS]
         result.expired += journal.delete(e.key for e in expired)
-        if verdict.lost:
+        if verdict.lost and not policy.restore_lost:
+            result.not_restored += journal.delete(e.key for e in live)
+        elif verdict.lost:
             restored, kept = restore(client, live, stamp)
             result.restored += restored
             result.kept += kept
         else:
             result.unbans += journal.delete(e.key for e in live)
             unbanned += live
-    if unbanned:
+    if unbanned and policy.clear_counters_on_unban:
         result.counters_cleared = clear_counters(client, unbanned)
 
 

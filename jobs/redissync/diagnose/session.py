@@ -109,7 +109,7 @@ class Session:
                     f"or point {where} at the server's plain port")
         if isinstance(error, TimeoutError):
             return (f"{label} accepted the connection but did not answer within REDIS_TIMEOUT "
-                    f"({self.settings.timeout:g} s): is it a Redis server? check {where}, or raise REDIS_TIMEOUT")
+                    f"({self.settings.as_configured(self.settings.timeout)}): is it a Redis server? check {where}, or raise REDIS_TIMEOUT")
         return f"{label} closed the connection before answering: check {where} points at a Redis server (and REDIS_SSL)"
 
     # -- SELECT -------------------------------------------------------------------------------------

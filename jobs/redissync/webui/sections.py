@@ -132,7 +132,8 @@ def connection(public: dict | None, check: dict | None) -> dict[str, Any]:
         rows.append(("Sentinel master", text(source.get("sentinel_master")) or DASH))
         rows.append(("Sentinel auth", _auth(source.get("sentinel_username"), source.get("sentinel_password_set"))))
     timeout = number(source.get("timeout_s"))
-    rows.append(("Timeout", DASH if timeout is None else f"{timeout:g} s"))
+    in_ms = "milliseconds" in str(source.get("units"))
+    rows.append(("Timeout", DASH if timeout is None else f"{timeout * 1000:g} ms" if in_ms else f"{timeout:g} s"))
     rows.append(("Pool", f"{count(source.get('keepalive_pool'))} connections per worker"))
     rows.append(("Units rule", "REDIS_TIMEOUT / REDIS_KEEPALIVE_IDLE in " + (text(source.get("units"), 120) or "seconds")))
     return {"state": "ok", "rows": rows, "mode": source.get("mode") or "standalone", "tls": tls, "tls_verify": verify}

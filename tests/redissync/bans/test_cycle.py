@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
 import pytest
 
-from redissync.bans.cycle import LOCK_KEY, reconcile
+from redissync.bans.cycle import LOCK_KEY, BanPolicy, one_pass, reconcile
 from redissync.connection import connect
 from redissync.keys import GENERATION_KEY
 from redissync.settings import load_settings
@@ -76,6 +77,40 @@ def test_real_unban_is_dropped_and_counters_cleared(plain_redis) -> None:
     admin.flushall()  # the unban stays an unban even after a later data loss
     assert run_pass(plain_redis).restored == 1
     assert not admin.exists(global_key, service_key) and admin.exists(other)
+
+
+def test_restore_switched_off_forgets_what_was_lost(plain_redis) -> None:
+    """REDISSYNC_RESTORE_BANS=no: a FLUSHALL on purpose clears bans for good, even once the switch is back on."""
+    admin = plain_redis.client()
+    keys = [write_ban(admin, f"192.0.2.{i}", ttl=3600) for i in range(3)]
+    run_pass(plain_redis)
+    admin.flushall()
+    settings = load_settings(plain_redis.settings_env(REDISSYNC_RESTORE_BANS="no"))
+    client = connect(settings)
+    try:
+        line = one_pass(settings, client, open_state(), logging.getLogger("test"))
+    finally:
+        client.close()
+    assert "0 restored" in line and "3 lost bans forgotten (REDISSYNC_RESTORE_BANS=no)" in line
+    assert not admin.exists(*keys)
+    admin.flushall()
+    assert run_pass(plain_redis).restored == 0 and not admin.exists(*keys)
+
+
+def test_unban_keeps_counters_when_switched_off(plain_redis) -> None:
+    admin = plain_redis.client()
+    ip = "203.0.113.19"
+    key = write_ban(admin, ip)
+    admin.set(f"plugin_bad_behavior_{ip}", 7, ex=60)
+    run_pass(plain_redis)
+    admin.delete(key)
+    client = job_client(plain_redis)
+    try:
+        result = reconcile(client, open_state(), policy=BanPolicy(clear_counters_on_unban=False))
+    finally:
+        client.close()
+    assert (result.unbans, result.counters_cleared) == (1, 0)
+    assert admin.get(f"plugin_bad_behavior_{ip}") == b"7"
 
 
 def test_expired_while_down_is_not_resurrected(plain_redis) -> None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from redissync.diagnose.walk import diagnose
-from redissync.reports import Report, Step, ui_status
+from redissync.reports import STATE_HEALTHY, Report, Step, ui_status
 from tests.bed.acl import FULL_PASSWORD, FULL_USER
 from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD
@@ -190,14 +190,11 @@ def test_noeviction_with_maxmemory_is_a_warning(make_redis) -> None:
     assert any("noeviction" in warning for warning in report.warnings)
 
 
-def test_core_owned_milliseconds_rule_is_a_warning(plain_redis, tmp_path: Path) -> None:
-    core = tmp_path / "core" / "redis"
-    core.mkdir(parents=True)
-    core.joinpath("plugin.json").write_text(json.dumps(
-        {"id": "redis", "settings": {"REDIS_TIMEOUT": {"default": "1000"}, "REDIS_KEEPALIVE_IDLE": {"default": "30000"}}}))
-    report = diagnose(plain_redis.settings_env(REDIS_TIMEOUT="2000", REDISSYNC_BW_CORE_DIR=str(tmp_path / "core")))
-    assert report.healthy
-    assert any("milliseconds" in warning and "means 2 s" in warning for warning in report.warnings)
+def test_core_owned_milliseconds_rule_is_information_and_a_healthy_install_is_green(password_redis, bunkerweb_core) -> None:
+    report = diagnose(password_redis.settings_env(REDIS_TIMEOUT="2000", REDISSYNC_BW_CORE_DIR=str(bunkerweb_core)))
+    assert report.state == STATE_HEALTHY and report.warnings == []
+    assert any("milliseconds" in note and "REDIS_TIMEOUT=2000 means 2 s" in note for note in report.notes)
+    assert "timeout 2000 ms" in report.steps[0].summary
 
 
 def test_a_silent_server_costs_one_timeout_not_a_hang(plain_redis) -> None:
@@ -213,7 +210,7 @@ def test_a_silent_server_costs_one_timeout_not_a_hang(plain_redis) -> None:
 
 
 def test_core_milliseconds_rule_quotes_the_value_as_written(plain_redis, tmp_path: Path) -> None:
-    """0.5 under the core (ms) rule is 0.0005 s: the warning quotes "0.5", never a rounded "1"."""
+    """0.5 under the core (ms) rule is 0.0005 s: the note and the warning quote "0.5", never a rounded "1"."""
     core = tmp_path / "core" / "redis"
     core.mkdir(parents=True)
     core.joinpath("plugin.json").write_text(json.dumps({"id": "redis", "settings": {"REDIS_TIMEOUT": {"default": "1000"}}}))
