@@ -40,19 +40,21 @@ def debug_traceback(logger: logging.Logger, what: str, env: Mapping[str, str] | 
 
 
 class _CliHandler(logging.StreamHandler):
-    """Writes to whatever sys.stderr is when the command starts (one per process, replaced on each run)."""
+    """Writes to whatever sys.stderr is at the time of each record (a command may run in a host process)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
 
 
 def configure_cli_logging(env: Mapping[str, str] | None = None) -> None:
     """bwcli commands and standalone scripts: the ``redissync`` loggers at LOG_LEVEL (BunkerWeb's ``bwcli -d``
-    sets DEBUG) on stderr, whatever the host process did with the root logger."""
+    sets DEBUG) on stderr, whatever the host process did with the root logger. Idempotent."""
     env = os.environ if env is None else env
     level = str(env.get("LOG_LEVEL", "INFO")).upper()
     logger = logging.getLogger("redissync")
-    for handler in [h for h in logger.handlers if isinstance(h, _CliHandler)]:
-        logger.removeHandler(handler)
-    handler = _CliHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.propagate = False
+    if not any(isinstance(handler, _CliHandler) for handler in logger.handlers):
+        handler = _CliHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
     logger.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")

@@ -15,7 +15,7 @@ def test_secret_values_are_the_secret_named_settings() -> None:
 
 
 def test_debug_traceback_only_at_debug(caplog) -> None:
-    logger = logging.getLogger("redissync.test-masking")
+    logger = logging.getLogger("masking-test")
     env = {"REDIS_PASSWORD": "pw-1234"}
     for level in (logging.INFO, logging.DEBUG):
         caplog.clear()

@@ -45,7 +45,16 @@ def test_progress_rewrites_one_line_on_a_terminal() -> None:
                 progress.update(10, force=True)
                 progress.update(1000, force=True)
             os.close(slave)
-        written = os.read(master, 4096).decode()
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every byte has been read and the terminal is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        written = b"".join(chunks).decode()
     finally:
         os.close(master)
     assert written == "\rwork: 10/1,000 (1 %)" + "\rwork: 1,000/1,000 (100 %)" + "\r" + " " * 25 + "\r"
