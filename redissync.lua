@@ -130,9 +130,50 @@ local function connect_via_sentinel(rc, options)
 	return red, nil, connection_options
 end
 
-local function now_ms()
+-- ngx.now() advances in whole milliseconds, coarser than a PING on a LAN (every latency read 0.0 ms). LuaJIT's
+-- FFI reads CLOCK_MONOTONIC instead (nanoseconds, immune to wall-clock steps). The libc symbol is declared under a
+-- name of our own, so another module's declaration of clock_gettime cannot clash. Without FFI, latencies are
+-- whole milliseconds and every report says so.
+local CLOCK_MONOTONIC = 1 -- Linux
+
+local function monotonic_clock()
+	local loaded, ffi = pcall(require, "ffi")
+	if not loaded then
+		return nil
+	end
+	local declared = pcall(ffi.cdef, [[
+		typedef struct { long sec; long nsec; } redissync_timespec_t;
+		int redissync_clock_gettime(int clock, redissync_timespec_t *now) __asm__("clock_gettime");
+	]]) or pcall(ffi.typeof, "redissync_timespec_t")
+	if not declared then
+		return nil
+	end
+	local now = ffi.new("redissync_timespec_t")
+	local function read_ms()
+		if ffi.C.redissync_clock_gettime(CLOCK_MONOTONIC, now) ~= 0 then
+			return nil
+		end
+		return tonumber(now.sec) * 1000 + tonumber(now.nsec) / 1e6
+	end
+	local works, first = pcall(read_ms)
+	return works and first and read_ms or nil
+end
+
+local function coarse_ms()
 	ngx.update_time()
 	return ngx.now() * 1000
+end
+
+local fine_clock = monotonic_clock()
+local now_ms = fine_clock or coarse_ms
+redissync.clock = fine_clock and "monotonic" or "ngx.now (1 ms)"
+
+-- "0.42 ms" from the fine clock; whole milliseconds, marked as such, from ngx.now().
+function redissync.format_ms(ms)
+	if fine_clock then
+		return string.format("%.2f ms", ms)
+	end
+	return string.format("%d ms (1 ms clock)", math.floor(ms + 0.5))
 end
 
 -- Connect with the rendered options; returns the client, the connector (to pool it) and what TLS did.
@@ -194,7 +235,20 @@ function redissync.ping()
 		role = role,
 		connect_ms = connected - start,
 		latency_ms = latency,
+		clock = redissync.clock,
 	}
+end
+
+-- The server as users know it, from whichever INFO fields it has (the Python diagnosis' server_identity rule):
+-- Valkey keeps redis_version:7.2.4 for compatibility, names itself in server_name/valkey_version and says
+-- server_mode where Redis says redis_mode.
+function redissync.server_of(info)
+	local function field(name)
+		return info:match("\n" .. name .. ":([^\r\n]+)")
+	end
+	local name = field("server_name") or "redis"
+	local version = field(name .. "_version") or field("redis_version") or "unknown"
+	return name:sub(1, 1):upper() .. name:sub(2) .. " " .. version, version, field("redis_mode") or field("server_mode") or "standalone"
 end
 
 function redissync.stats()
@@ -209,13 +263,16 @@ function redissync.stats()
 		return nil, "stats from " .. conn.options.target .. " failed: " .. tostring(derr or ierr)
 	end
 	conn.rc:set_keepalive(conn.red)
+	local server, version, server_mode = redissync.server_of(info)
 	return {
 		target = conn.options.target,
 		dbsize = dbsize,
 		used_memory = tonumber(info:match("\nused_memory:(%d+)")),
 		used_memory_human = info:match("\nused_memory_human:([^\r\n]+)"),
 		role = info:match("\nrole:(%w+)"),
-		version = info:match("redis_version:([^\r\n]+)"),
+		server = server,
+		version = version,
+		server_mode = server_mode,
 	}
 end
 
@@ -234,11 +291,11 @@ function redissync:init_worker()
 		return self:ret(false, msg)
 	end
 	local msg = string.format(
-		"Redis is reachable: %s (%s), role %s, PING %.1f ms",
+		"Redis is reachable: %s (%s), role %s, PING %s",
 		data.target,
 		data.tls,
 		data.role,
-		data.latency_ms
+		redissync.format_ms(data.latency_ms)
 	)
 	self.logger:log(NOTICE, msg)
 	return self:ret(true, msg)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.bed import bwjob
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, acl_lines
 from tests.bed.sentinel import SentinelTopology
-from tests.bed.servers import RedisServer
+from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, server_version
 from tests.bed.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
@@ -21,11 +23,35 @@ CORE_REDIS_JSON = Path(__file__).resolve().parent / "data" / "plugin-json" / "co
 pytest_plugins = ("tests.reliability.figures",)
 
 
+def pytest_report_header() -> list[str]:
+    """Which server the whole run is against (first on PATH, or $REDISSYNC_REDIS_BIN_DIR)."""
+    return [f"redis-server: {server_version(REDIS_SERVER)} ({REDIS_SERVER}); redis-sentinel: {REDIS_SENTINEL}"]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the developer's real state dir or BunkerWeb core dir."""
     monkeypatch.setenv("REDISSYNC_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("REDISSYNC_BW_CORE_DIR", str(tmp_path / "no-bunkerweb-core"))
+
+
+@pytest.fixture(params=["state-dir", "bunkerweb-cache"])
+def job_cache_mode(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bwjob.StandInBunkerWeb | None:
+    """Run a test in both places job state can live (use it with ``pytestmark = pytest.mark.usefixtures``):
+
+    * ``state-dir``: ``REDISSYNC_STATE_DIR``, a plain directory (outside BunkerWeb);
+    * ``bunkerweb-cache``: BunkerWeb's job cache, through the ``Job`` stand-in (tests/bed/bwjob.py): every
+      ``open_state(job file)`` replaces the job's files with the database copy and deletes the others.
+
+    Returns the stand-in BunkerWeb (database, cache folder) in the second mode, None in the first."""
+    if request.param == "state-dir":
+        return None
+    bunkerweb = bwjob.StandInBunkerWeb(tmp_path / "bunkerweb")
+    monkeypatch.delenv("REDISSYNC_STATE_DIR")
+    for name, value in bunkerweb.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setitem(sys.modules, "jobs", bwjob)
+    return bunkerweb
 
 
 def install_core_redis(core_dir: Path) -> Path:

@@ -1,5 +1,6 @@
-"""Build dist/redissync.zip and dist/redissync.tar.gz: one top-level ``redissync/`` folder holding only
-what BunkerWeb needs at run time (no tests, caches or tooling), job and bwcli files executable."""
+"""Build dist/redissync.zip and dist/redissync.tar.gz: one top-level ``redissync/`` folder holding what
+BunkerWeb needs at run time (no tests, caches or tooling), job and bwcli files executable, plus what the README
+links to (docs with the screenshot, licence, changelog, contributing guide) so no link in the archive is broken."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = ("plugin.json", "redissync.lua", "jobs", "bwcli", "confs", "ui", "README.md")
+RUNTIME = ("plugin.json", "redissync.lua", "jobs", "bwcli", "confs", "ui")
+DOCUMENTS = ("README.md", "LICENSE", "CHANGELOG.md", "CONTRIBUTING.md", "docs")
 EXECUTABLE_DIRS = ("jobs", "bwcli")
 SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 EPOCH = 315532800  # 1980-01-01: reproducible archives
@@ -21,7 +23,7 @@ EPOCH = 315532800  # 1980-01-01: reproducible archives
 
 def runtime_files() -> list[Path]:
     files: list[Path] = []
-    for entry in RUNTIME:
+    for entry in (*RUNTIME, *DOCUMENTS):
         path = ROOT / entry
         if path.is_file():
             files.append(path)

@@ -5,13 +5,15 @@
   adds (its stricter rule and its own default outside BunkerWeb, from ``jobs/redissync/redis_settings.json``);
 - redissync's own switches, from plugin.json.
 
-``--write`` rewrites the blocks between the markers; ``--check`` fails when one is out of date (CI).
+``--write`` rewrites the blocks between the markers; ``--check`` fails when one is out of date (CI), or when
+CHANGELOG.md's top released version is not plugin.json's ``version``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -64,6 +66,22 @@ def render(readme: str) -> str:
     return replace_block(readme, OWN_BLOCK, own_table(_load(ROOT / "plugin.json")))
 
 
+RELEASE_HEADING = re.compile(r"^## \[(\d+\.\d+\.\d+[^\]]*)\] - \d{4}-\d{2}-\d{2}$", re.MULTILINE)
+
+
+def changelog_problem(changelog: str, plugin: dict) -> str | None:
+    """Why CHANGELOG.md disagrees with plugin.json's version (None when it agrees)."""
+    if "## [Unreleased]" not in changelog:
+        return "CHANGELOG.md has no '## [Unreleased]' section for changes not released yet"
+    top = RELEASE_HEADING.search(changelog)
+    if not top:
+        return "CHANGELOG.md has no released version ('## [x.y.z] - YYYY-MM-DD')"
+    if top.group(1) != plugin["version"]:
+        return (f"CHANGELOG.md's top release is {top.group(1)} but plugin.json's version is {plugin['version']}: "
+                "release both together")
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -73,6 +91,10 @@ def main() -> int:
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text(encoding="utf-8")
     wanted = render(readme)
+    problem = changelog_problem((ROOT / "CHANGELOG.md").read_text(encoding="utf-8"), _load(ROOT / "plugin.json"))
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     if args.write:
         readme_path.write_text(wanted, encoding="utf-8")
         return 0

@@ -13,7 +13,7 @@ import ssl
 from typing import Any
 
 from redis import Redis
-from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.connection import Connection, SSLConnection
 from redis.exceptions import (
     AuthenticationError,
@@ -54,7 +54,8 @@ def _keepalive_options(idle_seconds: float) -> dict[str, Any]:
 
 
 def _retry(settings: Settings) -> Retry:
-    backoff = ExponentialWithJitterBackoff(base=min(0.05, settings.timeout / 10), cap=min(0.5, settings.timeout / 4))
+    # EqualJitterBackoff: redis-py's own default, present in every release BunkerWeb ships (5.2.1 lacks the others we'd pick).
+    backoff = EqualJitterBackoff(base=min(0.05, settings.timeout / 10), cap=min(0.5, settings.timeout / 4))
     return Retry(backoff, RETRIES, supported_errors=(ConnectionError,))
 
 
@@ -73,9 +74,21 @@ def tls_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _without_client_setinfo() -> dict[str, Any]:
+    """Options that stop redis-py sending CLIENT SETINFO on each connection, so one least-privilege ACL rule fits
+    Redis 7.0 (which rejects ``+client|setinfo``) through 8.x and ACL LOG stays clean. redis-py ≥ 7.4 reads
+    ``driver_info`` (an empty one sends nothing; 7.4 ignores ``lib_name=None``); older releases ``lib_name``."""
+    try:
+        from redis.driver_info import DriverInfo
+    except ImportError:  # redis-py < 7.4
+        return {"lib_name": None, "lib_version": None}
+    return {"driver_info": DriverInfo(name="", lib_version="")}
+
+
 def _common_options(settings: Settings) -> dict[str, Any]:
     return {
         "protocol": 2,
+        **_without_client_setinfo(),
         "socket_timeout": settings.timeout,
         "socket_connect_timeout": settings.timeout,
         "retry": _retry(settings),
@@ -133,7 +146,7 @@ def probe_connection(settings: Settings, host: str, port: int, timeout: float) -
     options = {key: value for key, value in _common_options(settings).items() if key != "retry"}
     options.update(socket_timeout=timeout, socket_connect_timeout=timeout)
     connection_class = SSLConnection if options.pop("ssl", False) else Connection
-    return connection_class(host=host, port=port, retry=Retry(NoBackoff(), 0), driver_info=None, decode_responses=True, **options)
+    return connection_class(host=host, port=port, retry=Retry(NoBackoff(), 0), decode_responses=True, **options)
 
 
 def explain(error: BaseException, settings: Settings) -> str:

@@ -5,8 +5,9 @@ BunkerWeb's generator cannot import plugin packages (plugin ``jobs/`` folders ar
 reference the template is tested against, and what the CLI/UI can show (pool names, TLS name check).
 
 Pool names carry everything that changes a connection (scheme, verify, host, port, db, a digest of the
-credentials): ngx_lua hands a pooled socket to any ``connect()`` that names the same pool, without a new
-handshake or AUTH, so two different configurations must never share one.
+credentials): ngx_lua hands a pooled socket to any ``connect()`` that names the same pool without a new TLS
+handshake, so a socket verified for one configuration (or never verified) must not serve another. AUTH and SELECT
+do not depend on it: lua-resty-redis-connector sends both on every connect, pooled or not.
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import redis
 
 from redissync.keys import BanKey
+from redissync.state import StateStore, open_state
 
 
 def ban_value(ip: str, service: str | None = None, reason: str = "bad behavior", permanent: bool = False) -> str:
@@ -32,3 +34,11 @@ def write_ban(client: redis.Redis, ip: str, service: str | None = None, ttl: int
     else:
         client.set(key, value, ex=ttl)
     return key
+
+
+BANS_JOB = Path(__file__).resolve().parents[2] / "jobs" / "redissync-bans.py"
+
+
+def bans_state() -> StateStore:
+    """The bans job's state as its next run sees it (inside BunkerWeb: restored from the database copy)."""
+    return open_state(BANS_JOB)

@@ -12,19 +12,24 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.bed.jobrun import INHERITED
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def spawn_job(name: str, env: Mapping[str, str]) -> subprocess.Popen:
     """Start ``jobs/<name>.py`` in a child process with ``env`` (plus PATH/HOME and the test's state dirs)."""
-    inherited = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "REDISSYNC_STATE_DIR", "REDISSYNC_BW_CORE_DIR")
-                 if key in os.environ}
+    inherited = {key: os.environ[key] for key in INHERITED if key in os.environ}
     return subprocess.Popen([sys.executable, "-m", "tests.bed.jobproc", name], cwd=ROOT, env={**inherited, **env},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 if __name__ == "__main__":
     sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
+    from tests.bed.bwjob import STANDIN_ENV, install
     from tests.bed.jobrun import run_job_file
+
+    if os.environ.get(STANDIN_ENV):
+        install()  # BunkerWeb-cache mode: ``import jobs`` finds the Job stand-in
 
     sys.exit(run_job_file(sys.argv[1], dict(os.environ)))

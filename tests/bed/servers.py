@@ -19,8 +19,33 @@ from pathlib import Path
 
 import redis
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-REDIS_SENTINEL = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
+BIN_DIR_VARIABLE = "REDISSYNC_REDIS_BIN_DIR"
+
+
+def server_binary(name: str) -> str:
+    """``name`` (redis-server, redis-sentinel) from the folder in $REDISSYNC_REDIS_BIN_DIR, else first on PATH:
+    the whole suite runs against whichever server that is (make compat uses it for other versions)."""
+    folder = os.environ.get(BIN_DIR_VARIABLE)
+    if not folder:
+        return shutil.which(name) or f"/usr/bin/{name}"
+    path = Path(folder) / name
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"{BIN_DIR_VARIABLE}={folder} has no executable {name}")
+    return str(path)
+
+
+def server_version(binary: str) -> str:
+    """What ``redis-server --version`` says, as users name it: "Redis 7.0.15", "Valkey 8.0.1"."""
+    try:
+        text = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"unknown ({type(error).__name__})"
+    name, _, rest = text.partition(" server v=")
+    return f"{name.strip()} {rest.split()[0]}" if rest else text.strip()[:80]
+
+
+REDIS_SERVER = server_binary("redis-server")
+REDIS_SENTINEL = server_binary("redis-sentinel")
 START_TIMEOUT = 10.0
 _LIVE: set[subprocess.Popen] = set()
 

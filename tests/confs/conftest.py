@@ -24,12 +24,13 @@ SERVER = """
     location /redissync/ { content_by_lua_block { require("standin.harness").api() } }
     location = /standin/options { content_by_lua_block { require("standin.harness").options() } }
     location = /standin/recorded { content_by_lua_block { require("standin.harness").recorded() } }
+    location = /standin/server_of { client_body_buffer_size 64k; content_by_lua_block { require("standin.harness").server_of() } }
 """
 
 
-def call(server: Nginx, method: str, path: str) -> tuple[int, Any]:
+def call(server: Nginx, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
     """One HTTP request to the test nginx; (status, decoded JSON body)."""
-    request = urllib.request.Request(server.url + path, method=method, data=b"" if method == "POST" else None)
+    request = urllib.request.Request(server.url + path, method=method, data=body if method == "POST" else None)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())

@@ -3,13 +3,16 @@ Sentinel discovery with per-address pools (across a failover), the one init_work
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER, acl_lines
 from tests.bed.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD
-from tests.bed.servers import free_port, wait_until
+from tests.bed.servers import REDIS_SERVER, free_port, server_version, wait_until
 from tests.confs.conftest import call
 from tests.confs.test_nginx_lua import recorded
+from tests.redissync.diagnose.test_servers import CAPTURES, EXPECTED
 
 pytestmark = pytest.mark.nginx
 
@@ -42,11 +45,15 @@ def test_auth_select_ping_and_stats_over_tls_with_an_acl_user(lua_nginx, acl_tls
     ping = body["msg"]
     assert (ping["role"], ping["mode"], ping["target"]) == ("master", "standalone", f"rediss://localhost:{acl_tls_redis.port}/3")
     assert ping["latency_ms"] >= 0 and ping["connect_ms"] >= 0
+    assert ping["clock"] == "monotonic"  # LuaJIT's FFI: finer than ngx.now()'s whole milliseconds
+    latencies = [ping["latency_ms"]] + [call(server, "POST", "/redissync/ping")[1]["msg"]["latency_ms"] for _ in range(4)]
+    assert all(0 < ms < 1000 for ms in latencies) and any(ms != int(ms) for ms in latencies), latencies
     status, body = call(server, "GET", "/redissync/stats")
     assert status == 200, body
     stats = body["msg"]
     assert stats["dbsize"] == 2  # SELECT 3 happened: db 0 is empty
-    assert stats["role"] == "master" and stats["version"].startswith(("6.", "7.", "8."))
+    assert stats["role"] == "master" and stats["server_mode"] == "standalone"
+    assert stats["server"] == server_version(REDIS_SERVER) and stats["server"].endswith(stats["version"])
     assert stats["used_memory"] > 0 and stats["used_memory_human"]
     clients = acl_tls_redis.client().client_list()
     assert any(c["user"] == LEAST_USER and c["db"] == "3" for c in clients)  # pooled, authenticated, selected
@@ -71,6 +78,7 @@ def test_init_worker_logs_one_clear_line(lua_nginx, make_redis, pki) -> None:
     assert "[notice]" in line
     assert (f"Redis is reachable: rediss://localhost:{redis.port}/0 (TLS, certificate and hostname localhost "
             "verified), role master, PING") in line
+    assert re.search(r"PING \d+\.\d\d ms", line), line  # measured below the millisecond, not "0.0 ms"
     assert sum("[REDISSYNC]" in x for x in server.log_text().splitlines()) == 1
 
 
@@ -110,3 +118,12 @@ def test_sentinel_discovery_pools_per_master_address_across_a_failover(lua_nginx
     assert after.startswith(f"redissync:redis:plain:127.0.0.1:{new_master.port}:1:") and after != master_pool
     log = server.log_text()
     assert SENTINEL_PASSWORD not in log and DATA_PASSWORD not in log
+
+
+def test_stats_name_the_server_and_mode_as_the_python_diagnosis_does(lua_nginx, plain_redis) -> None:
+    """redissync.lua's server_of on what Redis 7.0–8.0 and Valkey 8 answered (tests/data/servers)."""
+    server, _ = lua_nginx(plain_redis.settings_env())
+    for capture, (name, mode, _cluster) in EXPECTED.items():
+        status, body = call(server, "POST", "/standin/server_of", (CAPTURES / capture).read_bytes())
+        assert (status, body["server"], body["mode"]) == (200, name, mode), capture
+        assert name.endswith(body["version"])

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from tests.bed.bans import write_ban
+import pytest
+
+from tests.bed.bans import bans_state, write_ban
 from tests.bed.jobrun import run_job_file
 from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
+pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
+
 
 def state_dir() -> Path:
-    return Path(os.environ["REDISSYNC_STATE_DIR"])
+    return bans_state().directory
 
 
 def test_job_restores_after_flush_and_writes_the_ui_summary(password_redis, captured_logs) -> None:

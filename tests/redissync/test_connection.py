@@ -56,6 +56,26 @@ def test_acl_user_full_and_least_privilege(acl_redis) -> None:
         client.set("bans_ip_1.2.3.4", "x")
 
 
+def error_replies(admin) -> int:
+    """Error replies the server has sent so far (INFO errorstats): Redis 7.0 answers CLIENT SETINFO with one."""
+    return sum(int(fields["count"]) for fields in admin.info("errorstats").values())
+
+
+@pytest.mark.compat
+def test_no_client_setinfo_so_the_least_privilege_rule_fits_7_0_to_8(acl_redis) -> None:
+    """redis-py ≥ 5 would send CLIENT SETINFO on each connection: 7.0 answers it with an error, 7.2+ needs
+    ``+client|setinfo`` in the rule (which 7.0 rejects) or logs a denial. redissync sends none."""
+    admin = acl_redis.client()
+    admin.acl_log_reset()
+    errors_before = error_replies(admin)
+    client = connect(load_settings(acl_redis.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD)))
+    client.set("bans_ip_192.0.2.9", "x")
+    ours = [entry for entry in admin.client_list() if entry.get("name") == "redissync"]
+    assert ours and all(not entry.get("lib-name") for entry in ours)  # 7.2+ shows what SETINFO set
+    assert error_replies(admin) == errors_before  # 7.0: no "unknown subcommand" reply either
+    assert admin.acl_log() == []
+
+
 def test_unknown_acl_user_names_username_setting(acl_redis) -> None:
     _, sentence = failure(acl_redis.settings_env(REDIS_USERNAME="ghost", REDIS_PASSWORD="whatever"))
     assert "user 'ghost'" in sentence and "REDIS_USERNAME/REDIS_PASSWORD" in sentence

@@ -48,9 +48,9 @@ def no_secret_leaks(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFix
     captured = capsys.readouterr()
     texts = [caplog.text, *(r.getMessage() for r in caplog.records), captured.out, captured.err, *grep.extra]
     texts += [str(r.exc_info[1]) for r in caplog.records if r.exc_info and r.exc_info[1] is not None]
-    state_dir = tmp_path / "state"
-    if state_dir.is_dir():
-        texts += [p.read_text(errors="replace") for p in state_dir.rglob("*") if p.is_file()]
+    for state_dir in (tmp_path / "state", tmp_path / "bunkerweb"):  # REDISSYNC_STATE_DIR, the Job stand-in's folder
+        if state_dir.is_dir():
+            texts += [p.read_text(errors="replace") for p in state_dir.rglob("*") if p.is_file()]
     hits = sorted({hit for text in texts for hit in secret_hits(text)})
     figures.record("secret_checks", len(texts))
     figures.record("secret_hits", len(hits))

@@ -16,8 +16,7 @@ from redis.exceptions import OutOfMemoryError
 
 from redissync.bans.cycle import LOCK_KEY, LOCK_MS
 from redissync.bans.journal import JOURNAL_NAME, Journal
-from redissync.state import open_state
-from tests.bed.bans import ban_value
+from tests.bed.bans import ban_value, bans_state
 from tests.bed.jobproc import spawn_job
 from tests.bed.jobrun import run_job_file
 from tests.bed.loadgen import LoadGenerator, Verification
@@ -30,8 +29,11 @@ UNBANS = 30
 FILLER = b"f" * 65_536
 
 
+pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
+
+
 def state_dir() -> Path:
-    return open_state("redissync-bans").directory
+    return bans_state().directory
 
 
 def journal_rows() -> list[tuple]:
@@ -95,7 +97,9 @@ def test_noeviction_at_maxmemory_exits_2_keeps_the_journal_and_recovers(server: 
     assert run_job_file("redissync-bans", env) == 0
     before = journal_rows()
     admin = server.client()
-    admin.flushall()  # the bans are gone (a restart without persistence) and Redis is full before the next pass
+    # The bans are gone (a restart without persistence) and Redis is full before the next pass. SYNC: Valkey 8 frees
+    # a plain FLUSHALL in the background (lazyfree-lazy-user-flush yes), and the fill below must see the memory freed.
+    admin.execute_command("FLUSHALL", "SYNC")
     fillers = fill_to_maxmemory(admin)
     captured_logs.clear()
 

@@ -31,6 +31,8 @@ UNBANS_PER_ROUND = 12
 WRITES_IN_FLIGHT = 30  # bans acknowledged after the last pass and before the fault: only Redis has them
 JOB_TIMEOUT = "1"
 
+pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
+
 
 @dataclass
 class Round:

@@ -63,8 +63,8 @@ BLACKHOLE = FaultCase(Fault.BLACKHOLE)
 RESET = FaultCase(Fault.RESET)
 CUT_HANDSHAKE = FaultCase(Fault.CUT, cut_bytes=3)  # inside the first "+OK\r\n"
 CUT_MID_VALUE = FaultCase(Fault.CUT, cut_bytes=4096)  # inside the 256 KiB bulk reply
-# Handshake = AUTH, CLIENT SETNAME, 2 × CLIENT SETINFO: 4 × "+OK\r\n" = 20 bytes; 22 cuts the first real reply.
-CUT_FIRST_REPLY = FaultCase(Fault.CUT, cut_bytes=22)
+# Handshake = AUTH, CLIENT SETNAME (no CLIENT SETINFO, see connection.py): 2 × "+OK\r\n" = 10 bytes; 12 cuts the first real reply.
+CUT_FIRST_REPLY = FaultCase(Fault.CUT, cut_bytes=12)
 
 FAST_CASES = [PASS, RESET, BLACKHOLE]
 ALL_CASES = [PASS, SLOW_LINK, STALLED, BLACKHOLE, RESET, CUT_HANDSHAKE, CUT_MID_VALUE]

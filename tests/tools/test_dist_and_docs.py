@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
+import re
 import stat
 import subprocess
 import sys
@@ -36,6 +38,28 @@ def test_archives_hold_one_plugin_folder_with_runtime_files_only(tmp_path: Path)
     assert not modes["redissync/jobs/redissync/settings.py"] & stat.S_IXUSR
 
 
+MARKDOWN_LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_every_relative_link_in_the_shipped_docs_resolves_inside_the_archive(tmp_path: Path) -> None:
+    zip_path, _ = dist.build(tmp_path)
+    with zipfile.ZipFile(zip_path) as archive:
+        names = set(archive.namelist())
+        documents = {name: archive.read(name).decode() for name in names if name.endswith(".md")}
+    assert "redissync/README.md" in documents and "redissync/LICENSE" in names
+    checked, broken = 0, []
+    for name, text in documents.items():
+        for target in MARKDOWN_LINK.findall(text):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                continue  # absolute URL or an anchor in the same page
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target.split("#")[0]))
+            checked += 1
+            if resolved not in names:
+                broken.append(f"{name} → {target}")
+    assert broken == []
+    assert checked >= 10  # the README's docs, screenshot, LICENSE: the check did read links
+
+
 def test_archives_are_reproducible(tmp_path: Path) -> None:
     first = [hashlib.sha256(p.read_bytes()).hexdigest() for p in dist.build(tmp_path / "a")]
     second = [hashlib.sha256(p.read_bytes()).hexdigest() for p in dist.build(tmp_path / "b")]
@@ -56,3 +80,12 @@ def test_readme_tables_put_bunkerweb_first_then_what_redissync_adds() -> None:
     assert "| `REDISSYNC_RESTORE_BANS` | `yes` | global |" in docs.own_table(plugin)
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "docs.py"), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_changelog_top_release_is_plugin_json_version() -> None:
+    plugin = json.loads((ROOT / "plugin.json").read_text())
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert docs.changelog_problem(changelog, plugin) is None
+    released = changelog.replace("## [Unreleased]", "## [Unreleased]\n\n## [9.9.9] - 2099-01-01", 1)
+    assert "9.9.9" in docs.changelog_problem(released, plugin)  # a release without plugin.json's version is caught
+    assert "Unreleased" in docs.changelog_problem(changelog.replace("## [Unreleased]", ""), plugin)

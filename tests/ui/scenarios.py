@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from redissync.connection import connect
+from redissync.diagnose.session import server_identity
 from redissync.metrics import cycle as metrics
 from redissync.settings import load_settings
 from redissync.state import open_state
@@ -39,9 +40,11 @@ class InstancesStandIn:
     def _stats(self, client: Any) -> dict[str, Any] | None:
         try:
             info = client.info()
+            identity = server_identity({name: str(value) for name, value in info.items()})  # redissync.lua's server_of rule
             return {"target": f"redis://127.0.0.1:{client.connection_pool.connection_kwargs['port']}/0",
                     "dbsize": client.dbsize(), "used_memory": info["used_memory"],
-                    "used_memory_human": info["used_memory_human"], "role": info["role"], "version": info["redis_version"]}
+                    "used_memory_human": info["used_memory_human"], "role": info["role"], "server": identity["server"],
+                    "version": identity["version"], "server_mode": identity["mode"]}
         except (redis.RedisError, OSError):
             return None
 

@@ -133,7 +133,11 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
                 _try_summary(state, journal, result, failed=type(error).__name__)
                 raise
             result.duration_ms = int((time.monotonic() - started) * 1000)
-            if journal.changes:
+            # Inside BunkerWeb the next run starts from the cached copy: a pass that changed rows *or* only
+            # its record of Redis (a restore changes no row) must cache it, or the next pass judges from
+            # the old record and undoes unbans made meanwhile (issue 16). Redis was written before this
+            # point, so a crash here leaves the old record: the next pass restores once more (safe).
+            if journal.changes or journal.meta_changed:
                 journal.checkpoint()
                 state.persist(JOURNAL_NAME)
             write_summary(state, journal, result)

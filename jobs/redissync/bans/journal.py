@@ -144,6 +144,7 @@ class Journal:
         self._db.executescript(_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         self.changes = 0
+        self.meta_changed = False  # a meta value (the Redis identity record) differs from what was read
 
     @classmethod
     def in_directory(cls, directory: Path, readonly: bool = False) -> Journal:
@@ -182,6 +183,9 @@ class Journal:
         return row[0] if row else None
 
     def set_meta(self, name: str, value: str) -> None:
+        if self.get_meta(name) == value:
+            return
+        self.meta_changed = True
         self._db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                          (name, value))
 

@@ -44,9 +44,13 @@ class Session:
         return f"user '{self.username}'" if self.username else "the default user"
 
     def command(self, budget: Budget, *args: Any) -> Any:
+        """Send one command and wait for its reply within the step's remaining budget. ``can_read(timeout)``
+        bounds the wait in every redis-py release (``read_response(timeout=…)`` exists from 8.0 only)."""
         assert self.connection is not None
         self.connection.send_command(*args, check_health=False)
-        return self.connection.read_response(timeout=budget())
+        if not self.connection.can_read(timeout=budget()):
+            raise TimeoutError(f"Timeout reading from {self.endpoint.host}:{self.endpoint.port}")
+        return self.connection.read_response()
 
     def close(self) -> None:
         if self.connection is not None:
@@ -129,8 +133,7 @@ class Session:
             return (f"REDIS_DATABASE={database} does not exist on {label}: {have}: set REDIS_DATABASE to one of them, "
                     "or raise 'databases' in redis.conf")
         if "cluster mode" in text:
-            return (f"{label} runs Redis Cluster, which BunkerWeb does not support: point REDIS_HOST at a standalone "
-                    "server, or use REDIS_SENTINEL_HOSTS")
+            return cluster_sentence(self.endpoint)
         if "unknown command" in text.lower():
             return self.sentinel_sentence()
         return f"SELECT {database} failed on {label} ({text.splitlines()[0][:160]}): check REDIS_DATABASE"
@@ -154,31 +157,48 @@ class Session:
     # -- server facts -------------------------------------------------------------------------------
     def facts(self, budget: Budget) -> tuple[dict[str, Any], dict[str, str]]:
         info = parse_info(str(self.command(budget, "INFO")))
-        save = self._config_get(budget, "save")
-        database = self.settings.database
-        keyspace = parse_fields(info.get(f"db{database}", ""))
-        rdb = None if save is None else bool(save.strip())
-        aof = info.get("aof_enabled") == "1"
-        facts: dict[str, Any] = {
-            "version": info.get("redis_version") or info.get("valkey_version"),
-            "mode": info.get("redis_mode", "standalone"),
-            "role": info.get("role"),
-            "uptime_s": int(info.get("uptime_in_seconds", 0)),
-            "used_memory": int(info.get("used_memory", 0)),
-            "used_memory_human": info.get("used_memory_human"),
-            "maxmemory": int(info.get("maxmemory", 0)),
-            "maxmemory_human": info.get("maxmemory_human"),
-            "maxmemory_policy": info.get("maxmemory_policy"),
-            "persistence": {"rdb": rdb, "aof": aof},
-            "connected_clients": int(info.get("connected_clients", 0)),
-            "database": database,
-            "keys": int(keyspace.get("keys", 0)),
-            "expires": int(keyspace.get("expires", 0)),
-            "replicas": replicas_from_info(info),
-        }
-        if facts["role"] != "master":
-            facts["master"] = f"{info.get('master_host')}:{info.get('master_port')}"
-        return facts, info
+        return facts_from_info(info, self._config_get(budget, "save"), self.settings.database), info
+
+
+def facts_from_info(info: dict[str, str], save: str | None, database: int) -> dict[str, Any]:
+    """What the diagnosis reports about a server, from its INFO and ``CONFIG GET save`` (None: not allowed)."""
+    keyspace = parse_fields(info.get(f"db{database}", ""))
+    facts: dict[str, Any] = {
+        **server_identity(info),
+        "cluster": info.get("cluster_enabled") == "1",
+        "role": info.get("role"),
+        "uptime_s": int(info.get("uptime_in_seconds", 0)),
+        "used_memory": int(info.get("used_memory", 0)),
+        "used_memory_human": info.get("used_memory_human"),
+        "maxmemory": int(info.get("maxmemory", 0)),
+        "maxmemory_human": info.get("maxmemory_human"),
+        "maxmemory_policy": info.get("maxmemory_policy"),
+        "persistence": {"rdb": None if save is None else bool(save.strip()), "aof": info.get("aof_enabled") == "1"},
+        "connected_clients": int(info.get("connected_clients", 0)),
+        "database": database,
+        "keys": int(keyspace.get("keys", 0)),
+        "expires": int(keyspace.get("expires", 0)),
+        "replicas": replicas_from_info(info),
+    }
+    if facts["role"] != "master":
+        facts["master"] = f"{info.get('master_host')}:{info.get('master_port')}"
+    return facts
+
+
+def server_identity(info: dict[str, str]) -> dict[str, str]:
+    """The server as users know it, from whichever INFO fields it has: Valkey keeps ``redis_version:7.2.4`` as a
+    fixed compatibility value, names itself in ``server_name`` and ``valkey_version``, and says ``server_mode``
+    where Redis says ``redis_mode`` (redissync.lua's ``server_of`` applies the same rule)."""
+    name = info.get("server_name") or "redis"
+    version = info.get(f"{name}_version") or info.get("redis_version") or "unknown"
+    return {"server": f"{name.capitalize()} {version}", "version": version,
+            "mode": info.get("redis_mode") or info.get("server_mode") or "standalone"}
+
+
+def cluster_sentence(endpoint: Endpoint) -> str:
+    return (f"{endpoint.label} runs in cluster mode (cluster_enabled:1): BunkerWeb's Lua cannot use Redis Cluster (each "
+            "instance talks to this one node, and the cluster keeps most keys on other nodes), so bans and sessions would "
+            "not be shared: point REDIS_HOST at a standalone server, or use REDIS_SENTINEL_HOSTS for failover")
 
 
 def parse_info(text: str) -> dict[str, str]:
@@ -215,7 +235,7 @@ def persistence_text(persistence: dict[str, bool | None]) -> str:
 
 def facts_summary(facts: dict[str, Any]) -> str:
     limit = f"of maxmemory {facts['maxmemory_human']}" if facts["maxmemory"] else "(no maxmemory)"
-    return (f"Redis {facts['version']} {facts['mode']} {facts['role']}, up {facts['uptime_s']} s, memory "
+    return (f"{facts['server']} {facts['mode']} {facts['role']}, up {facts['uptime_s']} s, memory "
             f"{facts['used_memory_human']} {limit}, policy {facts['maxmemory_policy']}, {persistence_text(facts['persistence'])}, "
             f"{facts['connected_clients']} client(s), {facts['keys']} key(s) in db {facts['database']}")
 

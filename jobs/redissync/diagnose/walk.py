@@ -22,7 +22,7 @@ from ..masking import debug_traceback
 from ..reports import FAIL, SKIP, Report, Step
 from ..settings import Settings, SettingsError, load_settings
 from .network import Endpoint, StepError, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
-from .session import Session, facts_summary, facts_warnings
+from .session import Session, cluster_sentence, facts_summary, facts_warnings
 
 LOGGER = logging.getLogger("redissync.diagnose")
 SHORT_TIMEOUT_S = 0.1
@@ -181,6 +181,8 @@ def walk_node(walk: Walk, endpoint: Endpoint, resolve_step: bool, suffix: str = 
         facts, _ = session.facts(walk.budget)
         walk.report.facts = step.details = facts
         step.summary = facts_summary(facts)
+        if facts["cluster"]:
+            raise StepError(cluster_sentence(endpoint))
         if facts["role"] != "master":
             raise StepError(_not_master_sentence(endpoint, facts, settings))
         step.warnings.extend(facts_warnings(endpoint, facts))

@@ -149,7 +149,7 @@ def instances(utils: Any, page: Page) -> dict[str, Any]:
 
 
 STAT_LABELS = (("target", "target"), ("role", "role"), ("dbsize", "keys"), ("used_memory_human", "memory"),
-               ("version", "Redis"), ("latency_ms", "PING ms"))
+               ("server", "server"), ("latency_ms", "PING ms"))
 
 
 def _instance_row(host: str, message: Any) -> dict[str, Any]:
@@ -161,7 +161,7 @@ def _instance_row(host: str, message: Any) -> dict[str, Any]:
         return {"host": host, "ok": False, "facts": [], "detail": "unexpected answer"}
     failed = message.get("status") == "error" or message.get("ok") is False
     facts = [(label, text(message[name], 80)) for name, label in STAT_LABELS if message.get(name) not in (None, "")]
-    known = {name for name, _ in STAT_LABELS} | {"status", "ok", "error", "msg", "used_memory"}
+    known = {name for name, _ in STAT_LABELS} | {"status", "ok", "error", "msg", "used_memory", "version"}
     facts += [(text(name, 40).replace("_", " "), text(value, 80)) for name, value in message.items()
               if name not in known and not isinstance(value, dict | list) and not is_secret_name(name)]
     detail = text(first(message, "error", "msg", default=""), 200)

@@ -13,9 +13,10 @@ from redissync.bans.cycle import LOCK_KEY, BanPolicy, one_pass, reconcile
 from redissync.connection import connect
 from redissync.keys import GENERATION_KEY
 from redissync.settings import load_settings
-from redissync.state import open_state
-from tests.bed.bans import write_ban
+from tests.bed.bans import bans_state, write_ban
 from tests.bed.servers import wait_until
+
+pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 
 
 def job_client(server):
@@ -25,7 +26,7 @@ def job_client(server):
 def run_pass(server):
     client = job_client(server)
     try:
-        return reconcile(client, open_state())
+        return reconcile(client, bans_state())
     finally:
         client.close()
 
@@ -88,7 +89,7 @@ def test_restore_switched_off_forgets_what_was_lost(plain_redis) -> None:
     settings = load_settings(plain_redis.settings_env(REDISSYNC_RESTORE_BANS="no"))
     client = connect(settings)
     try:
-        line = one_pass(settings, client, open_state(), logging.getLogger("test"))
+        line = one_pass(settings, client, bans_state(), logging.getLogger("test"))
     finally:
         client.close()
     assert "0 restored" in line and "3 lost bans forgotten (REDISSYNC_RESTORE_BANS=no)" in line
@@ -106,7 +107,7 @@ def test_unban_keeps_counters_when_switched_off(plain_redis) -> None:
     admin.delete(key)
     client = job_client(plain_redis)
     try:
-        result = reconcile(client, open_state(), policy=BanPolicy(clear_counters_on_unban=False))
+        result = reconcile(client, bans_state(), policy=BanPolicy(clear_counters_on_unban=False))
     finally:
         client.close()
     assert (result.unbans, result.counters_cleared) == (1, 0)
@@ -145,7 +146,7 @@ def test_service_scope_kept_even_with_ip_in_service_name(plain_redis) -> None:
     admin.set("plugin_bad_behavior_my_ip_app.example.com_192.0.2.77", 4)
     admin.set("plugin_bad_behavior_192.0.2.77", 4)
     run_pass(plain_redis)
-    summary = open_state().read_json("bans-summary.json")
+    summary = bans_state().read_json("bans-summary.json")
     assert summary["by_scope"] == {"service": 1}
     assert summary["recent"][0]["service"] == "my_ip_app.example.com" and summary["recent"][0]["ip"] == "192.0.2.77"
     admin.flushall()
@@ -177,7 +178,7 @@ def test_restore_uses_nx_against_a_concurrent_write(plain_redis) -> None:
     admin = plain_redis.client()
     key = write_ban(admin, "192.0.2.89", reason="journaled", ttl=3600)
     run_pass(plain_redis)
-    with Journal.in_directory(open_state().directory) as journal:
+    with Journal.in_directory(bans_state().directory) as journal:
         entries = list(journal.entries())
     admin.flushall()
     write_ban(admin, "192.0.2.89", reason="instance", ttl=60)  # lands between our scan and our restore
@@ -220,7 +221,7 @@ def test_two_concurrent_passes_do_not_double_apply(plain_redis) -> None:
     def worker() -> None:
         client = job_client(plain_redis)
         barrier.wait()
-        results.append(reconcile(client, open_state()))
+        results.append(reconcile(client, bans_state()))
         client.close()
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
@@ -253,13 +254,13 @@ def test_unchanged_pass_writes_nothing(plain_redis) -> None:
         write_ban(admin, f"192.0.2.{i}", ttl=3600)
     run_pass(plain_redis)
     client = job_client(plain_redis)
-    with Journal.in_directory(open_state().directory) as journal:
+    with Journal.in_directory(bans_state().directory) as journal:
         journal.begin()
         missing = _absorb(client, journal, PassResult())
         journal.rollback()
         assert journal.changes == 0 and missing == {}
     write_ban(admin, "192.0.2.1", reason="again", ttl=3600)
-    with Journal.in_directory(open_state().directory) as journal:
+    with Journal.in_directory(bans_state().directory) as journal:
         journal.begin()
         _absorb(client, journal, result := PassResult())
         journal.rollback()

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from redissync.bans.cycle import reconcile
 from redissync.connection import connect
 from redissync.settings import load_settings
-from redissync.state import open_state
-from tests.bed.bans import write_ban
+from tests.bed.bans import bans_state, write_ban
 from tests.bed.servers import wait_until
+
+pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 
 
 def test_failover_to_lagging_replica_restores_missed_bans(sentinel_topology) -> None:
@@ -21,7 +24,7 @@ def test_failover_to_lagging_replica_restores_missed_bans(sentinel_topology) -> 
     master = topology.master.client()
     synced = [write_ban(master, f"192.0.2.{i}", ttl=3600) for i in range(10)]
     client = connect(settings)
-    assert reconcile(client, open_state()).new == 10
+    assert reconcile(client, bans_state()).new == 10
     client.close()
     replica = topology.replica.client()
     wait_until(lambda: replica.info("replication")["slave_repl_offset"] == master.info("replication")["master_repl_offset"],
@@ -32,7 +35,7 @@ def test_failover_to_lagging_replica_restores_missed_bans(sentinel_topology) -> 
     missed = [write_ban(master, f"198.51.100.{i}", ttl=1800) for i in range(15)]
     missed.append(write_ban(master, "198.51.100.200", service="shop_ip_store", ttl=None))
     client = connect(settings)
-    seen = reconcile(client, open_state())  # the job saw them on the master: they are in the journal
+    seen = reconcile(client, bans_state())  # the job saw them on the master: they are in the journal
     client.close()
     assert seen.new == 16
     old_port = topology.master.port
@@ -43,7 +46,7 @@ def test_failover_to_lagging_replica_restores_missed_bans(sentinel_topology) -> 
     admin = promoted.client()
     assert not any(admin.exists(key) for key in missed)
     client = connect(settings)
-    result = reconcile(client, open_state())
+    result = reconcile(client, bans_state())
     client.close()
     assert result.restored == 16 and result.unbans == 0, result.line()
     assert "missed" in result.verdict

@@ -45,6 +45,13 @@ function _M.options()
 	return reply(ngx.HTTP_OK, options)
 end
 
+-- redissync.server_of on an INFO text POSTed by the test (captures of real servers: tests/data/servers).
+function _M.server_of()
+	ngx.req.read_body()
+	local server, version, mode = plugin_class().server_of(ngx.req.get_body_data() or "")
+	return reply(ngx.HTTP_OK, { server = server, version = version, mode = mode })
+end
+
 function _M.recorded()
 	local recorded = connector.recorded
 	if ngx.req.get_method() == "DELETE" then
