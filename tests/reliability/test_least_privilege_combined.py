@@ -3,7 +3,8 @@
 1. The table of what BunkerWeb sends (tests/bed/bunkerweb_redis.py) is what the rule's BunkerWeb part is made of.
 2. Every command and script of that table passes as the combined user; the redissync-only user refuses
    bad-behaviour's script exactly as administrators saw it (``incr`` in ACL LOG).
-3. Every job and bwcli command of redissync passes under the combined rule, with the one documented denial.
+3. Every job and bwcli command of redissync, and redissync.lua's endpoints in a real nginx, pass under the
+   combined rule, with the one documented denial (the diagnosis' CONFIG GET).
 4. Each key pattern and command BunkerWeb adds is needed: without it, an entry of the table is refused and ACL LOG
    names it.
 5. What the docs say about ``@dangerous``, checked against the running server's own categories.
@@ -35,6 +36,7 @@ from tests.bed.acl import (
 )
 from tests.bed.bunkerweb_redis import SENT, Sent, bunkerweb_commands, bunkerweb_keys
 from tests.bed.servers import RedisServer
+from tests.confs.conftest import call, dns, lua_nginx  # noqa: F401  (fixtures for redissync.lua)
 from tests.reliability.test_least_privilege import EXPECTED_DENIAL, denials, first_failure
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "least-privilege.md"
@@ -109,6 +111,14 @@ def test_every_redissync_job_and_command_passes_under_the_combined_rule(cluster_
     assert first_failure(cluster_redis, env, tmp_path / "bans.jsonl") is None
     assert denials(cluster_redis.client()) == [EXPECTED_DENIAL]
     capsys.readouterr()
+
+
+@pytest.mark.nginx
+def test_redissync_lua_under_the_combined_rule(cluster_redis: RedisServer, lua_nginx) -> None:  # noqa: F811
+    env = cluster_redis.settings_env(REDIS_USERNAME=COMBINED_USER, REDIS_PASSWORD=COMBINED_PASSWORD)
+    server, _ = lua_nginx(env)
+    assert call(server, "POST", "/redissync/ping")[0] == 200 and call(server, "GET", "/redissync/stats")[0] == 200
+    assert denials(cluster_redis.client()) == []
 
 
 # -- 4. each BunkerWeb addition is needed ---------------------------------------------------------------------------
