@@ -89,7 +89,7 @@ def test_redis_down(down_state, monkeypatch):
     assert view["instances"]["reaching"] == "0/2" and not view["instances"]["ping_ok"]
     for section in ("keyspace", "trends", "bans", "sessions"):  # the last figures stay, marked with their age
         assert view[section]["state"] == "ok", section
-        assert re.fullmatch(r"stale: from \d+ s ago, before the failure", view[section]["stale"]), view[section]
+        assert re.fullmatch(r"stale: from \d+ (s|min) ago, before the failure", view[section]["stale"]), view[section]
     assert dict(view["keyspace"]["facts"])["Role"] == "master"  # shown, but inside a stale card
     jobs = {row["job"]: row for row in view["jobs"]["rows"]}
     assert down_state.codes["redissync-bans (down)"] == 2
