@@ -29,10 +29,12 @@ def pytest_report_header() -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads or writes the developer's real state dir or BunkerWeb core dir."""
+def _isolated_state(tmp_path: Path, bunkerweb_core: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the developer's real state dir or BunkerWeb core dir. By default a test runs
+    where every user runs: BunkerWeb's core redis plugin installed (it owns REDIS_*, values in ms, core's
+    defaults). Standalone tests point REDISSYNC_BW_CORE_DIR at a directory without it (see ``standalone``)."""
     monkeypatch.setenv("REDISSYNC_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("REDISSYNC_BW_CORE_DIR", str(tmp_path / "no-bunkerweb-core"))
+    monkeypatch.setenv("REDISSYNC_BW_CORE_DIR", str(bunkerweb_core))
 
 
 @pytest.fixture(params=["state-dir", "bunkerweb-cache"])
@@ -62,9 +64,17 @@ def install_core_redis(core_dir: Path) -> Path:
     return core_dir
 
 
+@pytest.fixture(scope="session")
+def bunkerweb_core(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One read-only core dir for the session (outside each test's tmp_path)."""
+    return install_core_redis(tmp_path_factory.mktemp("bunkerweb-core"))
+
+
 @pytest.fixture
-def bunkerweb_core(tmp_path: Path) -> Path:
-    return install_core_redis(tmp_path / "bunkerweb-core")
+def standalone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Outside BunkerWeb: no core redis plugin, so the seed table's seconds and defaults apply."""
+    monkeypatch.setenv("REDISSYNC_BW_CORE_DIR", str(tmp_path / "no-bunkerweb-core"))
+    return tmp_path / "no-bunkerweb-core"
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .servers import RedisServer, TLSFiles, free_port, wait_until
+from .servers import RedisServer, TLSFiles, free_port, wait_until, with_core_dir
 
 MASTER_NAME = "mymaster"
 SENTINEL_USER = "sentinel-admin"
@@ -129,7 +129,7 @@ class SentinelTopology:
         if self.tls:
             env.update(REDIS_SSL="yes", REDIS_SSL_VERIFY="yes", SSL_CERT_FILE=str(self.tls.ca))
         env.update(overrides)
-        return env
+        return with_core_dir(env)
 
     def stop(self) -> None:
         for server in [*self.sentinels, getattr(self, "replica", None), getattr(self, "master", None)]:

@@ -90,6 +90,14 @@ class TLSFiles:
     ca: Path
 
 
+def with_core_dir(env: dict[str, str]) -> dict[str, str]:
+    """Where this test's BunkerWeb keeps core's plugins (``REDISSYNC_BW_CORE_DIR``, set for every test by
+    tests/conftest.py): the units rule reads it from the settings it is given, like every other input."""
+    if "REDISSYNC_BW_CORE_DIR" in os.environ:
+        env.setdefault("REDISSYNC_BW_CORE_DIR", os.environ["REDISSYNC_BW_CORE_DIR"])
+    return env
+
+
 @dataclass
 class RedisServer:
     """One redis-server (or redis-sentinel with ``sentinel=True``)."""
@@ -208,11 +216,12 @@ class RedisServer:
         os.kill(self.process.pid, signal.SIGCONT)
 
     def settings_env(self, **overrides: str) -> dict[str, str]:
-        """The environment a BunkerWeb scheduler would give our jobs for this server."""
+        """The environment a BunkerWeb scheduler would give our jobs for this server (REDIS_TIMEOUT and
+        REDIS_KEEPALIVE_IDLE in core's milliseconds, unless the test chose a core dir without core redis)."""
         env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.port)}
         if self.tls:
             env.update(REDIS_SSL="yes", REDIS_SSL_VERIFY="yes", SSL_CERT_FILE=str(self.tls.ca))
         if self.password:
             env["REDIS_PASSWORD"] = self.password
         env.update(overrides)
-        return env
+        return with_core_dir(env)

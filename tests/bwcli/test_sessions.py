@@ -46,7 +46,7 @@ def test_revoke_one_cookie_with_yes(populated, capsys) -> None:
 
 
 def test_failures_exit_1_with_one_sentence(populated, capsys) -> None:
-    env = populated.settings_env(REDIS_TIMEOUT="1")
+    env = populated.settings_env(REDIS_TIMEOUT="1000")
     assert run_bwcli("sessions.py", {"USE_REDIS": "no"}, ["stats"]) == 1
     assert "USE_REDIS" in capsys.readouterr().err
     populated.stop()

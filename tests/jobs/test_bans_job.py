@@ -42,7 +42,7 @@ def test_job_restores_after_flush_and_writes_the_ui_summary(password_redis, capt
 
 
 def test_unreachable_redis_exits_2_with_one_sentence(captured_logs) -> None:
-    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port()), "REDIS_TIMEOUT": "1",
+    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port()), "REDIS_TIMEOUT": "1000",
            "REDIS_PASSWORD": REDIS_PASSWORD}
     assert run_job_file("redissync-bans", env) == 2
     errors = [r.getMessage() for r in captured_logs.records if r.levelname == "ERROR"]

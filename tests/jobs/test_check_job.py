@@ -32,6 +32,19 @@ def test_healthy_exits_0_and_caches_report_and_history(plain_redis, captured_log
     assert "redissync-check: healthy" in captured_logs.text
 
 
+def test_units_rule_inside_bunkerweb_and_standalone(password_redis, standalone, bunkerweb_core) -> None:
+    """The default test configuration is every user's (core redis owns REDIS_*, ms); outside it, seconds."""
+    assert run_job_file("redissync-check", password_redis.settings_env(REDISSYNC_BW_CORE_DIR=str(bunkerweb_core))) == 0
+    inside = cached("check-report.json")
+    assert inside["state"] == "healthy" and inside["settings"]["timeout_s"] == 1.0  # core's default, 1000 ms
+    assert "timeout 1000 ms" in inside["steps"][0]["summary"]
+    assert run_job_file("redissync-check", password_redis.settings_env()) == 0  # `standalone`: no core plugin
+    outside = cached("check-report.json")
+    assert outside["state"] == "healthy" and outside["settings"]["timeout_s"] == 5.0  # the seed table's 5 s
+    assert "timeout 5 s" in outside["steps"][0]["summary"]
+    assert any("in seconds" in note for note in outside["notes"])
+
+
 def test_history_stays_short(plain_redis) -> None:
     state_dir().mkdir(parents=True, exist_ok=True)
     (state_dir() / "check-history.json").write_text(json.dumps([{"at": "old"}] * 100))

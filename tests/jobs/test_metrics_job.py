@@ -59,7 +59,7 @@ def test_another_scheduler_holding_the_lock_shares_its_summary(plain_redis, capt
 
 
 def test_redis_down_exits_2_and_disabled_exits_0(plain_redis, captured_logs) -> None:
-    env = plain_redis.settings_env(REDIS_TIMEOUT="1")
+    env = plain_redis.settings_env(REDIS_TIMEOUT="1000")
     plain_redis.stop()
     assert run_job_file("redissync-metrics", env) == 2
     assert "REDIS_HOST" in captured_logs.text or "REDIS_PORT" in captured_logs.text

@@ -42,7 +42,7 @@ def test_success_logs_summary(plain_redis, captured_logs) -> None:
 
 
 def test_redis_down_is_one_actionable_line(plain_redis, captured_logs) -> None:
-    env = plain_redis.settings_env(REDIS_TIMEOUT="1")
+    env = plain_redis.settings_env(REDIS_TIMEOUT="1000")
     plain_redis.stop()
     assert run_job(JOB, lambda s, c, st, lg: c.ping(), env=env) == EXIT_FAILED
     errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]

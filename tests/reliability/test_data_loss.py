@@ -125,7 +125,7 @@ def test_promoted_replica_that_missed_writes(sentinel_topology) -> None:
     """Bans journaled after the replica's last sync are restored after it is promoted; unbans propagated
     before that stay unbanned; unbans the replica itself missed come back with it (Redis, not the job)."""
     topology = sentinel_topology
-    env = topology.settings_env(REDIS_TIMEOUT="1")
+    env = topology.settings_env(REDIS_TIMEOUT="1000")
     generator = generate(env, seed=13)
     assert run_job_file("redissync-bans", env) == 0
     master, replica = topology.master.client(), topology.replica.client()

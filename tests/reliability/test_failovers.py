@@ -29,7 +29,7 @@ FAULTS: dict[str, Callable[[SentinelTopology], sentinel_ops.Promotion]] = {
 ROTATION = ("sigkill", "sentinel-failover", "pause", "sigkill", "sentinel-failover")
 UNBANS_PER_ROUND = 12
 WRITES_IN_FLIGHT = 30  # bans acknowledged after the last pass and before the fault: only Redis has them
-JOB_TIMEOUT = "1"
+JOB_TIMEOUT = "1000"  # ms, core redis owns REDIS_TIMEOUT
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 

@@ -83,7 +83,7 @@ def suite_redis(make_redis) -> RedisServer:
 
 
 def connection_under(case: FaultCase, server: RedisServer, proxy: FaultProxy, grep) -> None:
-    settings = load_settings(server.settings_env(REDIS_PORT=str(proxy.port), REDIS_TIMEOUT=str(TIMEOUT_S)))
+    settings = load_settings(server.settings_env(REDIS_PORT=str(proxy.port), REDIS_TIMEOUT=str(round(TIMEOUT_S * 1000))))
     client = connect(settings)
     big = b"v" * (256 * 1024)
     client.set("redissync:rel:big", big)
@@ -136,7 +136,7 @@ def test_connection_layer_every_fault(case: FaultCase, suite_redis, fault_proxy,
 
 def test_proxy_switches_at_run_time_and_stops_its_threads(suite_redis, fault_proxy) -> None:
     proxy = fault_proxy(suite_redis)
-    settings = load_settings(suite_redis.settings_env(REDIS_PORT=str(proxy.port), REDIS_TIMEOUT=str(TIMEOUT_S)))
+    settings = load_settings(suite_redis.settings_env(REDIS_PORT=str(proxy.port), REDIS_TIMEOUT=str(round(TIMEOUT_S * 1000))))
     client = connect(settings)
     for case in (PASS, BLACKHOLE, PASS, RESET, PASS):
         case.apply(proxy)
@@ -206,7 +206,7 @@ def test_job_discovery_recorded() -> None:
 def test_job_under_fault(job: str, case: FaultCase, suite_redis, fault_proxy, tmp_path: Path, caplog, no_secret_leaks) -> None:
     seed_bunkerweb_data(suite_redis)
     proxy = fault_proxy(suite_redis)
-    env = suite_redis.settings_env(REDIS_PORT=str(proxy.port), REDIS_TIMEOUT=str(TIMEOUT_S))
+    env = suite_redis.settings_env(REDIS_PORT=str(proxy.port), REDIS_TIMEOUT=str(round(TIMEOUT_S * 1000)))
     state_dir = tmp_path / "state"
 
     assert run_job(job, env, tmp_path) == 0, f"{job} failed before any fault"
@@ -246,7 +246,7 @@ def test_sentinel_discovery_under_fault(case: FaultCase, sentinel_topology, faul
     """Proxies in front of the three sentinels: one faulty sentinel is skipped; all three faulty give one
     clear error within one step per sentinel; healed, the same client finds the master again."""
     proxies = [fault_proxy(sentinel) for sentinel in sentinel_topology.sentinels]
-    env = sentinel_topology.settings_env(REDIS_TIMEOUT=str(TIMEOUT_S),
+    env = sentinel_topology.settings_env(REDIS_TIMEOUT=str(round(TIMEOUT_S * 1000)),
                                          REDIS_SENTINEL_HOSTS=" ".join(f"127.0.0.1:{p.port}" for p in proxies))
     settings = load_settings(env)
     client = connect(settings)

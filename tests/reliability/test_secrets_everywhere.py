@@ -118,7 +118,7 @@ def test_acl_user_and_redis_down(make_redis, tmp_path: Path, capsys, caplog) -> 
     codes = exercise(env, tmp_path / "state-acl", out, capsys, caplog, import_file)
     assert codes.pop(f"bans.py import {import_file}") == 1  # an invalid line: nothing imported, exit 1
     assert set(codes.values()) == {0}
-    down = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port()), "REDIS_TIMEOUT": "1",
+    down = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port()), "REDIS_TIMEOUT": "1000",
             "REDIS_USERNAME": LEAST_USER, "REDIS_PASSWORD": SUITE_PASSWORD}
     assert exercise(down, tmp_path / "state-down", out, capsys, caplog, import_file)["redissync-bans"] == 2
     assert_rendered_confs(env, tmp_path / "http", {LEAST_PASSWORD}, out)

@@ -11,7 +11,7 @@ import pytest
 from tests.bed.jobrun import run_job_file
 from tests.bed.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD, SentinelTopology
 from tests.bed.servers import RedisServer
-from tests.conftest import REDIS_PASSWORD
+from tests.conftest import REDIS_PASSWORD, install_core_redis
 from tests.ui.scenarios import InstancesStandIn, run_all_jobs, run_checks
 
 
@@ -27,8 +27,9 @@ class Built:
 
 
 def _base_env(root: Path) -> dict[str, str]:
-    return {"REDISSYNC_STATE_DIR": str(root / "state"), "REDISSYNC_BW_CORE_DIR": str(root / "no-core"), "REDIS_TIMEOUT": "2",
-            "REDIS_SSL_VERIFY": "no"}  # BunkerWeb's default; "yes" without TLS is (rightly) a warning
+    """What every BunkerWeb user has: core's redis plugin owns REDIS_* (milliseconds, core's defaults)."""
+    return {"REDISSYNC_STATE_DIR": str(root / "state"), "REDISSYNC_BW_CORE_DIR": str(install_core_redis(root / "core")),
+            "REDIS_TIMEOUT": "2000"}
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,9 @@ def test_healthy(healthy_state, monkeypatch, captured_logs):
     assert view["health"]["sentence"].startswith("Redis answers at redis://127.0.0.1:")
     assert [row["status"] for row in view["steps"]["rows"]].count("fail") == 0
     assert dict(view["connection"]["rows"])["Authentication"] == "password set"
+    # core's redis plugin owns the settings (every real install): the units are information, the banner green
+    assert dict(view["connection"]["rows"])["Timeout"] == "2000 ms"
+    assert view["health"]["warnings"] == [] and any("milliseconds" in note for note in view["health"]["notes"])
     assert view["topology"]["state"] == "na"
     assert view["instances"]["reaching"] == "2/2" and view["instances"]["ping_ok"]
     categories = {row["category"] for row in view["keyspace"]["rows"]}
@@ -231,3 +234,9 @@ def test_pre_render_without_the_package_does_not_raise(tmp_path, captured_logs):
 def test_older_instances_keyword_is_accepted(nodata_state, monkeypatch):
     view = call_pre_render(nodata_state, monkeypatch, bw_instances_utils=None, instances_utils=nodata_state.instances)
     assert view["instances"]["state"] == "empty" and nodata_state.instances.calls == ["ping redissync", "data redissync/stats"]
+
+
+def test_redis_off_is_said_plainly_even_over_a_report_cached_while_it_was_on(healthy_state):
+    view = gather(env={**healthy_state.env, "USE_REDIS": "no"})
+    assert view["health"]["state"] == "disabled" and view["health"]["title"] == "Redis is off"
+    assert view["health"]["sentence"].startswith("USE_REDIS is no") and "USE_REDIS=yes" in view["health"]["sentence"]

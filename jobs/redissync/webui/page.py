@@ -216,7 +216,9 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
     check, history = reports["check-report.json"][0], reports["check-history.json"][0]
     metrics, bans = reports["metrics-summary.json"][0], reports["bans-summary.json"][0]
     sessions = reports["sessions-summary.json"][0]
-    failure = page.part("failure", lambda: current_failure(check, history), fallback=False) or None
+    # USE_REDIS=no is said from the live settings, not from a report cached while Redis was on (nor a failure).
+    verdict = check if settings is None or settings.enabled else {"state": "disabled"}
+    failure = page.part("failure", lambda: current_failure(verdict, history), fallback=False) or None
     live_public = public if settings is not None else None
     sentinel_addresses = [str(address) for address in settings.sentinels] if settings is not None else []
 
@@ -226,7 +228,7 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
     view = {
         "plugin": PLUGIN_ID,
         "generated_at": when(now),
-        "health": page.part("health", lambda: sections.health(check, now, failure)),
+        "health": page.part("health", lambda: sections.health(verdict, now, failure)),
         "steps": page.part("steps", lambda: sections.steps(check)),
         "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
         "topology": page.part("topology", lambda: sections.topology(check, live_public, sentinel_addresses)),

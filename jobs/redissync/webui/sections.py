@@ -56,7 +56,8 @@ def health(check: dict | None, now: float, outage: Failure | None = None) -> dic
         title = outage.title(now) if outage else f"Failed: {text(step.get('title')) or 'a check'} failed"
         sentence = failure or text(step.get("sentence"), 600) or text(check.get("headline"), 600)
     elif state == "disabled":
-        title, sentence = "Disabled", "USE_REDIS is not yes: redissync is not in use."
+        title, sentence = "Redis is off", ("USE_REDIS is no, so BunkerWeb shares nothing through Redis and redissync has "
+                                           "nothing to do. Turn it on with USE_REDIS=yes (BunkerWeb's Redis settings).")
     elif state == "warning":
         title, sentence = "Healthy, with warnings", _reached(check)
         step, warning = _first_redundancy_warning(check)

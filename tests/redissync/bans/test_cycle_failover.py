@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and Bu
 
 def test_failover_to_lagging_replica_restores_missed_bans(sentinel_topology) -> None:
     topology = sentinel_topology
-    settings = load_settings(topology.settings_env(REDIS_TIMEOUT="2"))
+    settings = load_settings(topology.settings_env(REDIS_TIMEOUT="2000"))
     master = topology.master.client()
     synced = [write_ban(master, f"192.0.2.{i}", ttl=3600) for i in range(10)]
     client = connect(settings)
