@@ -108,8 +108,9 @@ def _run_work(name: str, logger: logging.Logger, env: Mapping[str, str], work: W
     except RedisError as error:
         return _failed(logger, f"{name} failed: {explain(error, settings)}")
     except Exception as error:  # never let a message with data (or a secret) reach the log
+        failed = _failed(logger, f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details")
         debug_traceback(logger, f"{name} failed", env)
-        return _failed(logger, f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details")
+        return failed
     finally:
         client.close()
     logger.info(f"{name}: {summary} ({(time.monotonic() - started) * 1000:.0f} ms)")

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ..masking import mask_secrets
+
 DASH = "—"
 SECRET_WORDS = ("password", "passwd", "secret", "token", "auth", "credential")
 
@@ -135,7 +137,4 @@ def is_secret_name(name: Any) -> bool:
 
 def redact(message: str, secrets: tuple[str, ...]) -> str:
     """Replace every known secret value in a log line (a defence in depth: messages should carry none)."""
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            message = message.replace(secret, "********")
-    return message
+    return mask_secrets(message, secrets)
