@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""``bwcli plugin redissync bans list|export|import``: the ban journal (logic: redissync.cli.bans)."""
+"""``bwcli plugin redissync bans list|export|import|forget``: the ban journal (logic: redissync.cli.bans)."""
 
 import sys
 from pathlib import Path

@@ -9,8 +9,14 @@ from redissync.diagnose import diagnose
 
 def run(ctx) -> None:
     colour = sys.stdout.isatty()
-    ctx.title("Diagnosis: bwcli plugin redissync check (the redissync-check job runs the same every minute)")
+    ctx.title("Diagnosis inside BunkerWeb: bwcli plugin redissync check (the redissync-check job runs the same "
+              "every minute). Core's redis plugin owns REDIS_*: REDIS_TIMEOUT=2000 is milliseconds")
     ctx.say(diagnose(ctx.env).render_text(colour=colour))
+
+    ctx.title("The same cluster outside BunkerWeb (no core redis plugin): redissync's own table, "
+              "REDIS_TIMEOUT=2 is seconds")
+    standalone = diagnose(ctx.standalone_env).render_text(colour=colour).splitlines()
+    ctx.say("\n".join(line for line in standalone if "configuration" in line or "note:" in line))
 
     ctx.title("Diagnosis of a typical mistake: REDIS_SENTINEL_MASTER=bunkerweb (the sentinels monitor 'mymaster')")
     report = diagnose({**ctx.env, "REDIS_SENTINEL_MASTER": "bunkerweb"})

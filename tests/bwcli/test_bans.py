@@ -140,3 +140,18 @@ def test_list_after_a_pass_with_no_ban_says_zero(plain_redis, capsys) -> None:
     journal_from(plain_redis)
     assert run_bwcli("bans.py", plain_redis.settings_env(), ["list"]) == 0
     assert capsys.readouterr().out == "0 live bans in the journal\n"
+
+
+def test_forget_all_dry_run_then_yes_so_a_deliberate_flushall_stays_clear(password_redis, capsys) -> None:
+    client = password_redis.client()
+    keys = [write_ban(client, f"192.0.2.{i}", ttl=3600) for i in range(3)]
+    journal_from(password_redis)
+    env = password_redis.settings_env()
+    assert run_bwcli("bans.py", env, ["forget", "--all"]) == 0
+    assert capsys.readouterr().out.startswith("forget: would forget 3 journaled bans (3 not expired)")
+    client.flushall()
+    assert run_bwcli("bans.py", env, ["forget", "--all", "--yes"]) == 0
+    assert capsys.readouterr().out.startswith("forget: forgot 3 journaled bans")
+    journal_from(password_redis)  # the next pass after the deliberate FLUSHALL
+    assert not client.exists(*keys)
+    assert run_bwcli("bans.py", env, ["forget"]) == 2  # --all is required: nothing is forgotten by accident

@@ -8,6 +8,7 @@ cached like a pass's journal: inside BunkerWeb the database copy is what the nex
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis import Redis
@@ -44,16 +45,25 @@ def count(state: StateStore) -> Forgotten:
         return Forgotten(journal.count(), sum(journal.counts_by("scope", now_ms()).values()), done=False)
 
 
-def forget_all(client: Redis, state: StateStore) -> Forgotten:
-    """Empty the journal under the pass lock and cache it; raises :class:`PassRunning` when a pass runs."""
+FORGET_BATCH = 10_000  # keys deleted per statement, so a progress line can follow a large journal
+
+
+def forget_all(client: Redis, state: StateStore, progress: Callable[[int], None] | None = None) -> Forgotten:
+    """Empty the journal under the pass lock and cache it; raises :class:`PassRunning` when a pass runs.
+    ``progress`` is told how many bans are forgotten so far (one transaction all the same)."""
     lock = PassLock(client, LOCK_KEY, uuid.uuid4().hex, LOCK_MS)
     if not lock.acquire():
         raise PassRunning(f"a bans pass is running ({LOCK_KEY} is held): try again in a minute")
     try:
         with Journal.in_directory(state.directory) as journal:
             live = sum(journal.counts_by("scope", now_ms()).values())
+            keys = [entry.key for entry in journal.entries()]
             journal.begin()
-            journaled = journal.delete([entry.key for entry in journal.entries()])
+            journaled = 0
+            for start in range(0, len(keys), FORGET_BATCH):
+                journaled += journal.delete(keys[start:start + FORGET_BATCH])
+                if progress is not None:
+                    progress(journaled)
             journal.commit()
             journal.checkpoint()
         state.persist(JOURNAL_NAME)

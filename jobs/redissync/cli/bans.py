@@ -1,9 +1,11 @@
-"""``bwcli plugin redissync bans``: the ban journal — list it, export it, import a file back into Redis.
+"""``bwcli plugin redissync bans``: the ban journal — list it, export it, import a file back into Redis,
+forget it.
 
 ``list`` shows the live bans the journal holds (no Redis needed), ``export`` writes them as JSON lines,
 ``import FILE`` restores a file into Redis with SET NX and each ban's remaining TTL (a ban already there
 is kept): the migration path for BunkerWeb #3311. An import checks the whole file first: with an invalid
-line nothing is written and the exit is 1, unless ``--skip-invalid``.
+line nothing is written and the exit is 1, unless ``--skip-invalid``. ``forget --all [--yes]`` forgets the
+journal so that bans cleared with a deliberate FLUSHALL never come back (without ``--yes``: a dry run).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bans import now_ms
+from ..bans.forget import PassRunning, count, forget_all
 from ..bans.journal import Entry, Journal
 from ..bans.summary import SUMMARY_NAME
 from ..bans.transfer import export_lines, import_entries, read_import
@@ -27,13 +30,13 @@ from .usage import EXIT_FAILED, EXIT_OK, command_parser, guarded, parse
 BANS_JOB = PLUGIN_ROOT / "jobs" / "redissync-bans.py"
 NEVER_RUN = "the bans job has never run, so the journal is empty: redissync-bans runs every minute on the scheduler"
 PLAIN_NOTE = "plain: BunkerWeb's own plain-text value (badbehavior's first write), a normal ban"
-DESCRIPTION = ("the ban journal: list it, export it, import a file back into Redis\n\n"
+DESCRIPTION = ("the ban journal: list it, export it, import a file back into Redis, forget it\n\n"
                "exit codes: 0 ok, 1 failure (or invalid lines in an import), 2 wrong usage")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("bans", DESCRIPTION)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{list,export,import}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{list,export,import,forget}")
     listing = commands.add_parser("list", help="live bans in the journal, newest first",
                                   description="Live bans in the journal, newest first (reads no Redis).")
     listing.add_argument("--ip", help="only this IP")
@@ -48,12 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "with any invalid line nothing is written and the exit code is 1, unless --skip-invalid.")
     importing.add_argument("file", metavar="FILE", help="JSON lines as written by export ('-' = stdin)")
     importing.add_argument("--skip-invalid", action="store_true", help="import the valid lines even if some are invalid")
+    forget = commands.add_parser(
+        "forget", help="forget the journal, so bans cleared on purpose never come back",
+        description="Forget the journal, so that bans cleared with a deliberate FLUSHALL never come back. "
+                    "Without --yes: a dry run saying what would be forgotten.")
+    forget.add_argument("--all", action="store_true", required=True, help="every journaled ban (required)")
+    forget.add_argument("--yes", action="store_true", help="really forget (without it: a dry run)")
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = parse(build_parser(), argv)
-    run = {"list": list_bans, "export": export_bans, "import": import_bans}[args.command]
+    run = {"list": list_bans, "export": export_bans, "import": import_bans, "forget": forget_bans}[args.command]
     return guarded("bans", lambda: run(args))
 
 
@@ -181,3 +190,23 @@ def counted(lines: Iterable[str], progress: Progress) -> Iterable[str]:
         progress.update(number)
         yield line
 
+
+# -- forget ------------------------------------------------------------------------------------------
+def forget_bans(args: argparse.Namespace) -> int:
+    state = bans_state()
+    planned = count(state)
+    if not args.yes:
+        print(f"forget: {planned.line()}")
+        return EXIT_OK
+
+    def forget_journal(_settings, client) -> int:
+        try:
+            with Progress("forgetting bans", planned.journaled) as progress:
+                forgotten = forget_all(client, state, progress.update)
+        except PassRunning as error:
+            print(f"forget: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"forget: {forgotten.line()}")
+        return EXIT_OK
+
+    return run_command("bans", forget_journal)
