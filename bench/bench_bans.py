@@ -32,7 +32,7 @@ TARGET_NAIVE_RATIO = 25
 TARGET_RATE = 200_000
 TARGET_RSS_MB = 200
 
-# Bans written the way instances write them (contract §6.1): JSON value, EX ttl, some permanent, some
+# Bans written the way instances write them (docs/bunkerweb-data.md §bans): JSON value, EX ttl, some permanent, some
 # service-scoped; generated server-side so populating 1M keys takes a second, not a minute.
 _POPULATE = """
 local first, last, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])

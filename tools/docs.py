@@ -3,9 +3,11 @@
 - the REDIS_* table: who owns each setting and the default a BunkerWeb user gets (BunkerWeb's core ``redis``
   plugin.json, as recorded in tests/data: the same defaults in every 1.6.x release), then what redissync
   adds (its stricter rule and its own default outside BunkerWeb, from ``jobs/redissync/redis_settings.json``);
-- redissync's own switches, from plugin.json.
+- redissync's own switches, from plugin.json;
+- the seed table's long regexes (REDIS_HOST, REDIS_SENTINEL_HOSTS, REDIS_PORT), built from named parts in
+  tools/regexes.py.
 
-``--write`` rewrites the blocks between the markers; ``--check`` fails when one is out of date (CI), or when
+``--write`` rewrites the blocks between the markers and the regexes; ``--check`` fails when one is out of date (CI), or when
 CHANGELOG.md's top released version is not plugin.json's ``version``.
 """
 
@@ -16,6 +18,9 @@ import json
 import re
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from regexes import GENERATED
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_TABLE = ROOT / "jobs" / "redissync" / "redis_settings.json"
@@ -82,6 +87,14 @@ def changelog_problem(changelog: str, plugin: dict) -> str | None:
     return None
 
 
+def with_generated_regexes(seed: dict) -> dict:
+    return {name: {**setting, "regex": GENERATED.get(name, setting["regex"])} for name, setting in seed.items()}
+
+
+def seed_text(seed: dict) -> str:
+    return json.dumps(seed, indent=2, ensure_ascii=False) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -95,11 +108,16 @@ def main() -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 1
+    seed = seed_text(with_generated_regexes(_load(SEED_TABLE)))
     if args.write:
         readme_path.write_text(wanted, encoding="utf-8")
+        SEED_TABLE.write_text(seed, encoding="utf-8")
         return 0
     if wanted != readme:
         print("README.md's settings tables are out of date: run `make docs`", file=sys.stderr)
+        return 1
+    if seed != SEED_TABLE.read_text(encoding="utf-8"):
+        print("jobs/redissync/redis_settings.json's regexes differ from tools/regexes.py: run `make docs`", file=sys.stderr)
         return 1
     return 0
 

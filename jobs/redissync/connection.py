@@ -34,10 +34,6 @@ RETRIES = 2  # a dropped connection or a failover is retried; a timeout never is
 KEEPALIVE_PROBES = 3
 
 
-class RedisSyncError(Exception):
-    """A failure explained in one sentence that names the setting(s) to check; never carries a secret."""
-
-
 def _keepalive_options(idle_seconds: float) -> dict[str, Any]:
     if idle_seconds <= 0 or not hasattr(socket, "TCP_KEEPIDLE"):
         return {"socket_keepalive": idle_seconds > 0}
@@ -119,9 +115,38 @@ def sentinel_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+class _Sentinel(Sentinel):
+    """redis-py's Sentinel that counts, during a master lookup, the sentinels it could not reach, and hands the
+    count on the :class:`MasterNotFoundError` it raises (``unreachable``), so :func:`explain` reads a fact
+    instead of parsing redis-py's message."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._unreachable = 0
+        for client in self.sentinels:
+            client.sentinel_masters = self._counted(client.sentinel_masters)
+
+    def _counted(self, ask: Any) -> Any:
+        def sentinel_masters() -> Any:
+            try:
+                return ask()
+            except (ConnectionError, TimeoutError):
+                self._unreachable += 1
+                raise
+        return sentinel_masters
+
+    def discover_master(self, service_name: str) -> Any:
+        self._unreachable = 0
+        try:
+            return super().discover_master(service_name)
+        except MasterNotFoundError as error:
+            error.unreachable = self._unreachable  # type: ignore[attr-defined]
+            raise
+
+
 def make_sentinel(settings: Settings) -> Sentinel:
     node = node_options(settings)
-    return Sentinel(
+    return _Sentinel(
         [(address.host, address.port) for address in settings.sentinels],
         sentinel_kwargs=sentinel_options(settings),
         **node,
@@ -159,7 +184,7 @@ def explain(error: BaseException, settings: Settings) -> str:
                 f"the sentinels refused authentication while looking up {target}: "
                 "check REDIS_SENTINEL_USERNAME/REDIS_SENTINEL_PASSWORD"
             )
-        if " : " in text:  # redis-py lists each sentinel's failure (reduced to its type): none answered
+        if getattr(error, "unreachable", 0):  # sentinels could not be reached (the others did not name it)
             if settings.ssl and settings.ssl_verify:
                 return (
                     f"no sentinel answered for {target}: check REDIS_SENTINEL_HOSTS, REDIS_SSL and, as REDIS_SSL_VERIFY=yes, "

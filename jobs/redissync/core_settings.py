@@ -1,22 +1,20 @@
 """BunkerWeb core settings that other plugins own but our jobs must honour (metrics, sessions).
 
-They reach the scheduler's environment like every setting (contract §2), so they are read here, in the
-settings layer, and validated with the owner's regex: the domain never touches ``os.environ``. A bad
-value is a :class:`CoreSettingError` whose message is one actionable sentence naming the setting.
+They reach the scheduler's environment like every setting. :func:`~.settings.load_settings` copies their raw
+values into ``Settings.core`` (the environment is read once, by the runner), and the job that needs one
+validates it here with the owner's rule: a bad value is a :class:`CoreSettingError` whose message is one
+actionable sentence naming the setting, and fails only that job.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .errors import CoreSettingError
+
 _MULTIPLIERS = {"": 1, "k": 1000, "m": 1_000_000}  # metrics.lua parse_count: k = 1000, m = 1 000 000
-
-
-class CoreSettingError(ValueError):
-    """A core setting with a value its owner would have rejected."""
 
 
 @dataclass(frozen=True)
@@ -28,8 +26,7 @@ class CountSetting:
     owner: str
     shorthand: bool = False
 
-    def read(self, env: Mapping[str, str] | None = None) -> int:
-        env = os.environ if env is None else env
+    def read(self, env: Mapping[str, str]) -> int:
         raw = str(env.get(self.name, self.default)).strip() or self.default
         pattern = r"(\d{1,12})([kKmM]?)" if self.shorthand else r"(\d{1,12})()"
         match = re.fullmatch(pattern, raw)
@@ -44,3 +41,4 @@ class CountSetting:
 
 METRICS_MAX_BLOCKED_REQUESTS_REDIS = CountSetting("METRICS_MAX_BLOCKED_REQUESTS_REDIS", "10k", "metrics", shorthand=True)
 SESSIONS_ABSOLUTE_TIMEOUT = CountSetting("SESSIONS_ABSOLUTE_TIMEOUT", "86400", "sessions")
+CORE_SETTINGS = (METRICS_MAX_BLOCKED_REQUESTS_REDIS, SESSIONS_ABSOLUTE_TIMEOUT)

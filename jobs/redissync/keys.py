@@ -1,4 +1,4 @@
-"""BunkerWeb's Redis key formats, parsed and built in one place (contract §6).
+"""BunkerWeb's Redis key formats, parsed and built in one place (docs/bunkerweb-data.md).
 
 Everything BunkerWeb writes lives in one database with no global prefix, so every scan uses one of the
 MATCH patterns below, and every parser returns ``None`` for a key that only *looks* like ours (an IP
@@ -7,19 +7,15 @@ that is not an IP, a binary name): callers count those as malformed instead of c
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
-from socket import AF_INET, AF_INET6, inet_pton
+
+from .net import is_ip
 
 # SCAN MATCH patterns
-BAN_PATTERNS = ("bans_ip_*", "bans_service_*_ip_*")
 BAD_BEHAVIOR_PATTERN = "plugin_bad_behavior_*"
 SESSION_PATTERN = "sessions_:*"
 UI_SESSION_PATTERN = "bunkerweb_ui_session:*"
-METRICS_PATTERN = "metrics:*"
-REQUESTS_KEY = "requests"
-REQUESTS_FACET_PATTERN = "requests:facet:*"
 
 # redissync's own namespace
 NAMESPACE = "redissync:"
@@ -39,8 +35,8 @@ _CATEGORY_PREFIXES = (
     (b"bunkerweb_ui_session:", "sessions"),
     (b"metrics:", "metrics"),
     (b"requests:", "metrics"),
-    (b"plugin_", "counters"),  # bad behaviour, limit, reverse scan (contract §6.4)
-    (b"bwapi-rl-", "counters"),  # the API's rate limiter (contract §6.3)
+    (b"plugin_", "counters"),  # bad behaviour, limit, reverse scan (docs/bunkerweb-data.md §sessions)
+    (b"bwapi-rl-", "counters"),  # the API's rate limiter (docs/bunkerweb-data.md §sessions)
 )
 
 
@@ -55,25 +51,6 @@ def key_category(key: bytes) -> str:
     if candidate is not None and key.startswith(candidate[0]):
         return candidate[1]
     return "metrics" if key == b"requests" else "other"
-
-
-def normalize_ip(text: str) -> str | None:
-    """The canonical form of an IPv4/IPv6 address, or None when ``text`` is not one."""
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
-
-
-def is_ip(text: str) -> bool:
-    """``normalize_ip(text) is not None``, ~10× faster (the bans pass checks every key): ``inet_pton``
-    accepts a subset of what :mod:`ipaddress` accepts, and :func:`normalize_ip` decides the rest
-    (scoped IPv6 such as ``fe80::1%eth0``, and everything invalid)."""
-    try:
-        inet_pton(AF_INET6 if ":" in text else AF_INET, text)
-        return True
-    except (OSError, ValueError):
-        return normalize_ip(text) is not None
 
 
 def _text(key: bytes | str) -> str | None:

@@ -1,33 +1,38 @@
-"""A short pass lock that the running pass keeps renewing: a killed pass frees it within one TTL.
+"""The pass lock: redis-py's :class:`~redis.lock.Lock`, short, and renewed by the pass that holds it.
 
-The bans pass can run longer than a minute over a large journal, so the lock cannot simply be long (a
-scheduler killed mid-pass would then block the next passes for the whole TTL). Instead the lock is short
-(:data:`LOCK_MS`) and a daemon thread of the pass renews it every third of its TTL, only while it still
-holds our token: a compare-and-set (``SET key token XX PX ms`` inside a script, so the least-privilege
-ACL needs no ``PEXPIRE``). Release is compare-and-delete. If a renewal finds another token (the lock
-expired meanwhile and another scheduler took it), :attr:`PassLock.lost` becomes True and the pass
-avoids the decisions only the lock holder may take.
+A pass can run longer than a minute over a large journal, so the lock cannot simply be long (a scheduler
+killed mid-pass would then block the next passes for the whole TTL). Instead the lock is short
+(:data:`LOCK_MS`) and a daemon thread renews it every third of its TTL, only while it still holds our
+token. redis-py's Lock takes it (``SET key token NX PX ms``) and releases it (compare-and-delete); only its
+extend script changes: redis-py's calls ``PTTL`` and ``PEXPIRE``, which the least-privilege ACL does not
+grant (tests/bed/acl.py), so ours is a compare-and-``SET key token XX PX ms``. If a renewal finds another
+token (the lock expired meanwhile and another scheduler took it), :attr:`PassLock.lost` becomes True and
+the pass avoids the decisions only the lock holder may take.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from redis.lock import Lock
 
 LOCK_MS = 30_000
 
-_RENEW = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
-          "redis.call('SET', KEYS[1], ARGV[1], 'XX', 'PX', ARGV[2]) return 1 end return 0")
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
-
-class PassLock:
+class PassLock(Lock):
     """``SET key token NX PX ttl_ms``, renewed every ``ttl_ms / 3`` by a thread until :meth:`release`."""
 
+    # KEYS[1] = lock, ARGV = token, ttl ms, replace flag (always replace: the TTL restarts at each renewal)
+    LUA_EXTEND_SCRIPT = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                         "redis.call('SET', KEYS[1], ARGV[1], 'XX', 'PX', ARGV[2]) return 1 end return 0")
+    # redis-py registers the scripts once per class: ours, never the base class's PEXPIRE script
+    lua_release = lua_extend = lua_reacquire = None
+
     def __init__(self, client: Redis, key: str, token: str, ttl_ms: int = LOCK_MS):
-        self.client = client
+        super().__init__(client, key, timeout=ttl_ms / 1000, blocking=False, thread_local=False)
         self.key = key
         self.token = token
         self.ttl_ms = ttl_ms
@@ -36,8 +41,8 @@ class PassLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def acquire(self) -> bool:
-        if not self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
+    def acquire(self) -> bool:  # type: ignore[override]  # one way to take it: now, with our token
+        if not super().acquire(blocking=False, token=self.token):
             return False
         self._thread = threading.Thread(target=self._keep, name="redissync-lock-renewal", daemon=True)
         self._thread.start()
@@ -46,16 +51,18 @@ class PassLock:
     def _keep(self) -> None:
         while not self._stop.wait(self.ttl_ms / 3000):
             try:
-                renewed = self.client.eval(_RENEW, 1, self.key, self.token, self.ttl_ms)
-            except RedisError:
-                continue  # Redis unreachable for now: the next try may succeed before the TTL runs out
-            if not renewed:
+                self.extend(self.ttl_ms / 1000, replace_ttl=True)
+            except LockNotOwnedError:
                 self.lost = True
                 return
+            except RedisError:
+                continue  # Redis unreachable for now: the next try may succeed before the TTL runs out
             self.renewals += 1
 
     def release(self) -> None:
+        """Stop renewing, then delete the key only if it still holds our token (never another holder's)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        self.client.eval(_RELEASE, 1, self.key, self.token)
+        with contextlib.suppress(LockError):  # taken over, or never acquired: nothing of ours to delete
+            super().release()

@@ -13,9 +13,9 @@ do not depend on it: lua-resty-redis-connector sends both on every connect, pool
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
+from .net import bracketed, is_ip
 from .settings import UNITS_SECONDS, SentinelAddress, Settings
 
 POOL_PREFIX = "redissync"
@@ -23,7 +23,6 @@ DIGEST_SALT = b"redissync-pool-v1"
 DIGEST_ITERATIONS = 10_000  # a slow digest: a pool name in a debug log must not ease guessing a password
 HOST_PLACEHOLDER = "{host}"
 PORT_PLACEHOLDER = "{port}"
-_IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 
 
 def credentials_digest(username: str, password: str) -> str:
@@ -34,16 +33,6 @@ def credentials_digest(username: str, password: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", secret, DIGEST_SALT, DIGEST_ITERATIONS).hex()[:16]
 
 
-def is_ip(host: str) -> bool:
-    """IP literals get no ``server_name``: ngx_lua checks names against DNS SANs only."""
-    return ":" in host or bool(_IPV4.fullmatch(host))
-
-
-def lua_host(host: str) -> str:
-    """ngx_lua's ``connect()`` parses an IPv6 literal only in brackets."""
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
 def _scheme(settings: Settings) -> tuple[str, str]:
     if not settings.ssl:
         return "redis", "plain"
@@ -52,7 +41,7 @@ def _scheme(settings: Settings) -> tuple[str, str]:
 
 def _tls(settings: Settings, host: str | None) -> dict[str, Any]:
     options: dict[str, Any] = {"ssl": settings.ssl, "ssl_verify": settings.ssl and settings.ssl_verify}
-    if settings.ssl and host is not None and not is_ip(host):
+    if settings.ssl and host is not None and not is_ip(host):  # ngx_lua checks names against DNS SANs only
         options["server_name"] = host
     return options
 
@@ -67,14 +56,14 @@ def pool_name(settings: Settings, host: str, port: int | str) -> str:
 def sentinel_pool_name(settings: Settings, sentinel: SentinelAddress) -> str:
     scheme, verify = _scheme(settings)
     digest = credentials_digest(settings.sentinel_username, settings.sentinel_password)
-    return f"{POOL_PREFIX}:sentinel:{scheme}:{verify}:{lua_host(sentinel.host)}:{sentinel.port}:{digest}"
+    return f"{POOL_PREFIX}:sentinel:{scheme}:{verify}:{bracketed(sentinel.host)}:{sentinel.port}:{digest}"
 
 
 def _sentinel_entry(settings: Settings, sentinel: SentinelAddress) -> dict[str, Any]:
     options = _tls(settings, sentinel.host)
     options.update(pool=sentinel_pool_name(settings, sentinel), pool_size=settings.keepalive_pool)
     return {
-        "host": lua_host(sentinel.host),
+        "host": bracketed(sentinel.host),
         "port": sentinel.port,
         "username": settings.sentinel_username,
         "password": settings.sentinel_password,
@@ -115,7 +104,7 @@ def lua_options(settings: Settings) -> dict[str, Any]:
         )
         options["master_pool"] = pool_name(settings, HOST_PLACEHOLDER, PORT_PLACEHOLDER)
         return options
-    host = lua_host(settings.host)
+    host = bracketed(settings.host)
     tls = _tls(settings, settings.host)
     connector.update(
         host=host,

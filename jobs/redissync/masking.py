@@ -1,4 +1,4 @@
-"""Secrets out of everything we print: log lines, and the traceback ``LOG_LEVEL=DEBUG`` promises.
+"""The traceback ``LOG_LEVEL=DEBUG`` promises, secrets masked (by :mod:`.redaction`), and CLI logging.
 
 A traceback shows exception messages and, with redis-py, sometimes connection arguments; BunkerWeb runs
 our code with its whole configuration in the environment (SESSIONS_SECRET, API tokens…). So every value
@@ -12,31 +12,24 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
-MASK = "********"
+from .redaction import redact
+
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY", re.IGNORECASE)
 MIN_SECRET_LENGTH = 3  # shorter values would mask ordinary words
 
 
 def secret_values(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The values of every secret-named setting in ``env`` (os.environ by default), longest first."""
+    """The values of every secret-named setting in ``env`` (os.environ by default)."""
     env = os.environ if env is None else env
-    values = {str(value) for name, value in env.items() if SECRET_NAME.search(name) and len(str(value)) >= MIN_SECRET_LENGTH}
-    return tuple(sorted(values, key=len, reverse=True))
-
-
-def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= MIN_SECRET_LENGTH:
-            text = text.replace(secret, MASK)
-    return text
+    return tuple({str(value) for name, value in env.items() if SECRET_NAME.search(name) and len(str(value)) >= MIN_SECRET_LENGTH})
 
 
 def debug_traceback(logger: logging.Logger, what: str, env: Mapping[str, str] | None = None) -> None:
     """At DEBUG only: the current exception's traceback, secrets masked (call from an ``except`` block)."""
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug(f"{what}:\n" + mask_secrets(traceback.format_exc().rstrip(), secret_values(env)))
+        logger.debug(f"{what}:\n" + redact(traceback.format_exc().rstrip(), secret_values(env)))
 
 
 class _CliHandler(logging.StreamHandler):

@@ -18,9 +18,11 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
-from .connection import RedisSyncError, connect, explain
+from .connection import connect, explain
+from .errors import RedisSyncError, SettingsError
 from .masking import debug_traceback
-from .settings import Settings, SettingsError, load_settings
+from .reports import run_record_file
+from .settings import Settings, load_settings
 from .state import StateStore, open_state
 
 EXIT_OK = 0
@@ -48,18 +50,12 @@ def job_name(job_file: str | Path) -> str:
     return Path(job_file).stem
 
 
-def run_record_name(job: str) -> str:
-    """The job's own record of its last run, read by the UI page (see :func:`record_run`)."""
-    return f"{job}-run.json"
-
-
 def record_run(state: Callable[[], StateStore], job: str, ok: bool, line: str, logger: logging.Logger) -> None:
-    """Cache how this run ended, so the page never has to trust BunkerWeb's job-run records: once one job of
-    a batch has failed, ``JobScheduler.__job_wrapper`` records later failures of that batch as successes
-    (contract §10). ``line`` is the run's log line, which never carries a secret."""
+    """Cache how this run ended (``reports.RunRecord``), so the page never has to trust BunkerWeb's job-run
+    records. ``line`` is the run's log line, which never carries a secret."""
     record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "ok": ok, "line": line[:400]}
     try:
-        state().write_json(run_record_name(job), record)
+        state().write_json(run_record_file(job), record)
     except Exception as error:  # a full disk or a refused cache must not hide the verdict
         logger.warning(f"{job} could not store its run record ({type(error).__name__})")
 

@@ -47,7 +47,7 @@ def scan_batches(client: Redis, match: str | None = None, batch_size: int = BATC
         yield batch
 
 
-def prefetched(items: Iterator[T], depth: int = 4) -> Iterator[T]:
+def prefetched(items: Iterator[T], depth: int = 4, name: str = "redissync-prefetch") -> Iterator[T]:
     """``items`` produced by a daemon thread up to ``depth`` ahead (bounded memory), so the producer's
     round trips overlap the consumer's work. The producer's exceptions are raised in the consumer; closing
     the returned generator early stops the producer."""
@@ -69,7 +69,7 @@ def prefetched(items: Iterator[T], depth: int = 4) -> Iterator[T]:
         except BaseException as error:  # handed to the consumer, raised in its thread
             queue.put((False, error))
 
-    worker = threading.Thread(target=produce, name="redissync-prefetch", daemon=True)
+    worker = threading.Thread(target=produce, name=name, daemon=True)
     worker.start()
 
     def consume() -> Iterator[T]:

@@ -1,7 +1,7 @@
 """Sessions in Redis: live counts per cookie and remaining lifetime, hygiene, and cluster-wide revoke.
 
 lua-resty-session stores each BunkerWeb session as ``sessions_:<cookie name>:<id>`` (a STRING with a
-TTL from the SESSIONS_* timeouts, contract §6.3); the web UI keeps its own as
+TTL from the SESSIONS_* timeouts, docs/bunkerweb-data.md §sessions); the web UI keeps its own as
 ``bunkerweb_ui_session:<id>``. A session key without a TTL would outlive every timeout BunkerWeb
 configures, so the hourly pass gives it the absolute lifetime BunkerWeb would have given it
 (SESSIONS_ABSOLUTE_TIMEOUT, default 86400 s), with a script that only touches keys still without a
@@ -17,20 +17,21 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from redis import Redis
 
-from .connection import RedisSyncError
-from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT, CoreSettingError
+from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT
+from .errors import CoreSettingError, RedisSyncError
 from .keys import SESSION_PATTERN, UI_SESSION_PATTERN, namespaced, parse_session_key
+from .reports import SESSIONS_SUMMARY_FILE
 from .scan import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
 from .settings import Settings
 from .state import StateStore
 
-SUMMARY_FILE = "sessions-summary.json"
+SUMMARY_FILE = SESSIONS_SUMMARY_FILE
 SUMMARY_KEY = namespaced("sessions", "summary")
 SUMMARY_TTL_S = 2 * 3600  # the job runs hourly: a summary older than two runs is gone
 REVOKE_BATCH = 500
@@ -147,15 +148,16 @@ def summary_line(summary: dict) -> str:
     return line
 
 
-def absolute_timeout(env: dict[str, str] | None = None) -> int:
+def absolute_timeout(env: Mapping[str, str]) -> int:
     try:
         return SESSIONS_ABSOLUTE_TIMEOUT.read(env)
     except CoreSettingError as error:
         raise RedisSyncError(str(error)) from None
 
 
-def session_stats(client: Redis, env: dict[str, str] | None = None, fix: bool = False, now: float | None = None) -> dict:
-    """The summary of every session (read only unless ``fix``)."""
+def session_stats(client: Redis, env: Mapping[str, str], fix: bool = False, now: float | None = None) -> dict:
+    """The summary of every session (read only unless ``fix``); ``env`` holds SESSIONS_ABSOLUTE_TIMEOUT when set
+    (``Settings.core_env``)."""
     timeout = absolute_timeout(env)
     counts = count_sessions(client, timeout, fix)
     return build_summary(counts, timeout, fix, time.time() if now is None else now)
@@ -163,7 +165,7 @@ def session_stats(client: Redis, env: dict[str, str] | None = None, fix: bool = 
 
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger, *, env: dict[str, str] | None = None) -> str:
     """The hourly job: count, bound the sessions without TTL, publish the summary."""
-    summary = session_stats(client, env, fix=True)
+    summary = session_stats(client, settings.core_env if env is None else env, fix=True)
     encoded = json.dumps(summary, separators=(",", ":"), sort_keys=True).encode()
     client.set(SUMMARY_KEY, encoded, ex=SUMMARY_TTL_S)
     state.write(SUMMARY_FILE, encoded)

@@ -21,26 +21,36 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .core_settings import CORE_SETTINGS
+from .errors import SettingsError
+from .net import bracketed, host_port
+from .redaction import mask_value
+
 REDIS_SETTINGS_JSON = Path(__file__).resolve().parent / "redis_settings.json"
 PLUGIN_JSON = Path(__file__).resolve().parents[2] / "plugin.json"
 DEFAULT_CORE_DIR = "/usr/share/bunkerweb/core"
 DEFAULT_SENTINEL_PORT = 26379
 DEFAULT_MASTER = "mymaster"
 SECRET_SETTINGS = frozenset({"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"})
-UNIT_SETTINGS = ("REDIS_TIMEOUT", "REDIS_KEEPALIVE_IDLE")
 
 UNITS_SECONDS = "seconds"
 UNITS_CORE_MS = "milliseconds (owned by BunkerWeb's core redis plugin)"
 
 
-@lru_cache(maxsize=8)
 def _read_json(path: str) -> dict:
+    """Parsed once per version of the file: this module lives as long as BunkerWeb's scheduler (it re-executes
+    only the job files), and an upgrade or BunkerWeb's own plugin.json may change meanwhile."""
+    return _parse_json(path, os.stat(path).st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _parse_json(path: str, _version: int) -> dict:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
 
 def plugin_definition() -> dict:
-    """Our plugin.json, parsed once per process."""
+    """Our plugin.json, parsed once per version of the file."""
     return _read_json(str(PLUGIN_JSON))
 
 
@@ -60,7 +70,7 @@ class SentinelAddress:
     port: int
 
     def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return host_port(self.host, self.port)
 
 
 @dataclass(frozen=True)
@@ -73,14 +83,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.setting}={self.value!r} is invalid: expected {self.expected}"
-
-
-class SettingsError(ValueError):
-    """All the problems of one environment, one line each."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = tuple(problems)
-        super().__init__("\n".join(str(problem) for problem in problems))
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,11 @@ class Settings:
     unban_clears_bad_behavior: bool = True  # REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR
     notices: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    core: tuple[tuple[str, str], ...] = ()  # the raw core settings our jobs honour (core_settings.py validates them)
+
+    @property
+    def core_env(self) -> dict[str, str]:
+        return dict(self.core)
 
     @property
     def mode(self) -> str:
@@ -133,7 +140,7 @@ class Settings:
         """Where we connect, for messages (never carries credentials)."""
         if self.sentinels:
             return f"master '{self.sentinel_master}' via sentinels " + " ".join(map(str, self.sentinels))
-        return f"{'rediss' if self.ssl else 'redis'}://{_bracket(self.host)}:{self.port}/{self.database}"
+        return f"{'rediss' if self.ssl else 'redis'}://{bracketed(self.host)}:{self.port}/{self.database}"
 
     def public(self) -> dict:
         """A secret-free summary for reports, the UI and logs."""
@@ -157,10 +164,6 @@ class Settings:
         }
 
 
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
 def core_redis_plugin(env: Mapping[str, str]) -> dict | None:
     """BunkerWeb's core ``redis`` plugin.json when installed (it then owns the REDIS_* names)."""
     core_dir = env.get("REDISSYNC_BW_CORE_DIR") or DEFAULT_CORE_DIR
@@ -170,12 +173,6 @@ def core_redis_plugin(env: Mapping[str, str]) -> dict | None:
     except (OSError, ValueError):
         return None
     return definition if "REDIS_TIMEOUT" in definition.get("settings", {}) else None
-
-
-def mask(setting: str, value: str) -> str:
-    if setting in SECRET_SETTINGS and value:
-        return "********"
-    return value if len(value) <= 80 else value[:77] + "..."
 
 
 def _expected(definition: dict) -> str:
@@ -219,7 +216,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     for name, definition in definitions.items():
         # fullmatch, not BunkerWeb's re.search: "$" would let a trailing newline through.
         if not re.fullmatch(definition["regex"], raw[name]):
-            problems.append(Problem(name, mask(name, raw[name]), _expected(definition)))
+            problems.append(Problem(name, mask_value(name in SECRET_SETTINGS, raw[name]), _expected(definition)))
     host = raw["REDIS_HOST"]
     enabled = raw["USE_REDIS"] == "yes"
     if enabled and not host and not raw["REDIS_SENTINEL_HOSTS"]:
@@ -257,4 +254,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unban_clears_bad_behavior=raw["REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR"] == "yes",
         notices=tuple(notices),
         warnings=tuple(warnings),
+        core=tuple((setting.name, str(env[setting.name])) for setting in CORE_SETTINGS if setting.name in env),
     )

@@ -6,7 +6,7 @@ FULL_PASSWORD = "Full-Pw-0d9f3c2a-redissync"
 LEAST_USER = "redissync"
 LEAST_PASSWORD = "Least-Pw-6a1b5e77-redissync"
 
-# Key patterns BunkerWeb and redissync use (contract §6) and redissync's own namespace.
+# Key patterns BunkerWeb and redissync use (docs/bunkerweb-data.md) and redissync's own namespace.
 LEAST_PRIVILEGE_KEYS = (
     "~bans_*", "~plugin_bad_behavior_*", "~sessions_*", "~bunkerweb_ui_session:*", "~metrics:*", "~requests*", "~redissync:*",
 )

@@ -1,4 +1,4 @@
-"""Bans written exactly the way BunkerWeb instances write them (contract §6.1), for tests and the demo."""
+"""Bans written exactly the way BunkerWeb instances write them (docs/bunkerweb-data.md §bans), for tests and the demo."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ starts from. Tests that keep state in a plain directory cannot see a bug where a
 did not cache (issue 16). Installed as the module ``jobs`` (:func:`install`), it gives redissync's
 ``state.open_state`` the same semantics the real scheduler gives it.
 
-What it reproduces, from BunkerWeb 1.6's ``src/common/utils/jobs.py`` (contract §2 and §10):
+What it reproduces, from BunkerWeb 1.6's ``src/common/utils/jobs.py`` (docs/bunkerweb-data.md §jobs):
 
 * ``Job(logger, job_path=None, db=None, *, deprecated=False)``: plugin id = ``Path(job_path).parent.parent
   .name``, job name = the file's stem, cache folder ``/var/cache/bunkerweb/<plugin id>`` (here
@@ -17,8 +17,8 @@ What it reproduces, from BunkerWeb 1.6's ``src/common/utils/jobs.py`` (contract 
   start is over.
 * ``restore_cache``: ``db.get_jobs_cache_files(plugin_id=...)``; every row of *this* job is written back
   over the local file (``_write_atomic``); then (``manual=False``) local files under the plugin's cache
-  folder that no row of the plugin names are deleted. Contract §10 states this sweep as observed on
-  1.6.13. (jobs.py skips the folders it has just restored into, ``ignored_dirs``, which in some releases
+  folder that no row of the plugin names are deleted (docs/bunkerweb-data.md §jobs; observed running
+  1.6.13). (jobs.py skips the folders it has just restored into, ``ignored_dirs``, which in some releases
   spares a stray local file; the stand-in always deletes it, the stricter of the two, so a test never
   passes because a file happened to survive.)
 * ``cache_file(name, bytes | str | Path, *, job_name, service_id, checksum, delete_file, overwrite_file)``:
@@ -176,7 +176,7 @@ class Job:
 
     def __init__(self, logger: logging.Logger, job_path: str | Path | None = None, db: Any = None, *, deprecated: bool = False):
         if not job_path:
-            raise ValueError("pass the job's __file__ (contract §2: the no-path branch of jobs.py is broken)")
+            raise ValueError("pass the job's __file__ (docs/bunkerweb-data.md §jobs: the no-path branch of jobs.py is broken)")
         job_path = Path(job_path)
         self.job_name = job_path.stem
         self.db = db or Database(logger, sqlalchemy_string=os.getenv("DATABASE_URI"))

@@ -1,7 +1,7 @@
 """A bounded load generator that writes bans the way BunkerWeb instances do, and keeps its own record.
 
 Jepsen's method: compare what Redis holds after the faults with what the clients were *told* (the writes Redis
-acknowledged). The generator plays the BunkerWeb instances of a cluster (contract §6.1):
+acknowledged). The generator plays the BunkerWeb instances of a cluster (docs/bunkerweb-data.md §bans):
 
 * a ban is the bad-behaviour counter (``INCR`` + ``EXPIRE``) then ``SET bans_[service_<s>_]ip_<ip> <json> EX <ttl>``;
   some bans are permanent (no expiry, ``permanent: true``), some service-scoped, some with a service name that

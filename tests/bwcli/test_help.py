@@ -1,4 +1,4 @@
-"""``help`` and wrong arguments: BunkerWeb's bwcli keeps ``--help`` for itself (contract §7b), so the
+"""``help`` and wrong arguments: BunkerWeb's bwcli keeps ``--help`` for itself (docs/bunkerweb-data.md §bwcli), so the
 commands' options are reached through ``bwcli plugin redissync help [command]`` and printed in full on a
 wrong argument (exit 2)."""
 

@@ -118,7 +118,8 @@ def test_sentinel_entries_carry_their_own_pool_tls_and_credentials(tmp_path: Pat
     assert hosts == [("127.0.0.1", 26380, None), ("[::1]", 26381, None), ("sentinel.example", 26379, "sentinel.example")]
     assert all((s["username"], s["password"]) == ("sent", "Sent-Pw") for s in connector["sentinels"])
     pools = {s["connection_options"]["pool"] for s in connector["sentinels"]}
-    assert len(pools) == 3 and all(p.startswith("redissync:sentinel:rediss:verify:") for p in pools)
+    assert len(pools) == 3
+    assert all(p.startswith("redissync:sentinel:rediss:verify:") for p in pools)
     # No fixed pool for the master: it is named per discovered address (a failover changes it).
     assert "pool" not in connector["connection_options"]
     assert options["master_pool"].startswith("redissync:rediss:verify:{host}:{port}:2:")

@@ -62,7 +62,8 @@ def test_seed_table_has_the_shape_of_plugin_json_settings() -> None:
     validate({**PLUGIN, "settings": SEED})
     assert len(SEED) == 15
     assert all(s["context"] == "global" and "multiple" not in s for s in SEED.values())
-    assert SEED["REDIS_SENTINEL_HOSTS"]["type"] == "multivalue" and SEED["REDIS_SENTINEL_HOSTS"]["separator"] == " "
+    assert SEED["REDIS_SENTINEL_HOSTS"]["type"] == "multivalue"
+    assert SEED["REDIS_SENTINEL_HOSTS"]["separator"] == " "
     assert {n for n, s in SEED.items() if s["type"] == "password"} == {"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"}
     assert {n for n, s in SEED.items() if s["type"] == "check"} == {"USE_REDIS", "REDIS_SSL", "REDIS_SSL_VERIFY"}
 

@@ -75,7 +75,8 @@ def bunkerweb_install(release: str, plugin: dict) -> list[tuple[str, str, dict[s
 
 
 def test_every_release_is_recorded_with_core_redis_owning_the_fifteen_names() -> None:
-    assert DECLARED["releases"][0] == "1.6.0" and DECLARED["releases"][-1] == "1.6.13"
+    assert DECLARED["releases"][0] == "1.6.0"
+    assert DECLARED["releases"][-1] == "1.6.13"
     for release in DECLARED["releases"]:
         assert set(REDIS_NAMES) <= set(release_plugins(release)["redis"]), release
 
@@ -102,12 +103,14 @@ def test_no_setting_name_or_html_id_that_bunkerweb_or_an_official_external_decla
     taken_names = set(DECLARED["settings"]) | {n for p in EXTERNALS.values() for n in p["settings"]}
     taken_ids = {owner["id"] for owners in DECLARED["settings"].values() for owner in owners}
     taken_ids |= {s["id"] for p in EXTERNALS.values() for s in p["settings"].values()}
-    assert not names & taken_names and not html_ids & taken_ids
+    assert not names & taken_names
+    assert not html_ids & taken_ids
     assert not set(REDIS_NAMES) & names
 
 
 def test_own_identity() -> None:
-    assert PLUGIN["id"] == "redissync" and PLUGIN["name"] == "Redis sync"
+    assert PLUGIN["id"] == "redissync"
+    assert PLUGIN["name"] == "Redis sync"
     assert PLUGIN["id"] not in {*DECLARED_PLUGIN_IDS, *EXTERNALS}
     assert all(name == "USE_REDISSYNC" or name.startswith("REDISSYNC_") for name in PLUGIN["settings"])
 

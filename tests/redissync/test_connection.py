@@ -6,11 +6,13 @@ import logging
 
 import pytest
 from redis.exceptions import ConnectionError, RedisError
+from redis.sentinel import MasterNotFoundError
 
 from redissync.connection import connect, explain, node_options, sentinel_options
 from redissync.settings import load_settings
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER
 from tests.bed.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD
+from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
 
@@ -180,3 +182,13 @@ def test_no_secret_in_logs_at_debug(password_redis, captured_logs) -> None:
     logging.getLogger("redis").setLevel(logging.DEBUG)
     connect(load_settings(password_redis.settings_env())).ping()
     assert REDIS_PASSWORD not in captured_logs.text
+
+
+def test_no_sentinel_answering_is_explained_from_the_count_not_the_message() -> None:
+    settings = load_settings({"USE_REDIS": "yes", "REDIS_SENTINEL_HOSTS": f"127.0.0.1:{free_port()} 127.0.0.1:{free_port()}",
+                              "REDIS_SENTINEL_MASTER": "mymaster", "REDIS_TIMEOUT": "1"})
+    client = connect(settings)
+    with pytest.raises(MasterNotFoundError) as caught:
+        client.ping()
+    assert caught.value.unreachable == 2
+    assert explain(caught.value, settings).startswith("no sentinel answered for ")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from redissync.masking import MASK, debug_traceback, mask_secrets, secret_values
+from redissync.masking import debug_traceback, secret_values
+from redissync.redaction import MASK, redact
 
 
 def test_secret_values_are_the_secret_named_settings() -> None:
     env = {"REDIS_PASSWORD": "pw-1234", "SESSIONS_SECRET": "s3cr3t-value", "API_TOKEN": "tok-99", "REDIS_HOST": "redis",
            "REDIS_SENTINEL_PASSWORD": "", "PRIVATE_KEY": "ab"}
     assert set(secret_values(env)) == {"pw-1234", "s3cr3t-value", "tok-99"}  # empty and 2-character values kept
-    assert mask_secrets("pw-1234 / s3cr3t-value at redis", secret_values(env)) == f"{MASK} / {MASK} at redis"
+    assert redact("pw-1234 / s3cr3t-value at redis", secret_values(env)) == f"{MASK} / {MASK} at redis"
 
 
 def test_debug_traceback_only_at_debug(caplog) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from redissync.connection import RedisSyncError
+from redissync.errors import RedisSyncError
 from redissync.runner import EXIT_FAILED, EXIT_OK, run_job
 from redissync.state import open_state
 

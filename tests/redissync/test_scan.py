@@ -14,7 +14,8 @@ def test_scan_batches_yield_every_key_once_in_bounded_batches(plain_redis) -> No
     client.mset({f"k:{i}": i for i in range(2500)})
     batches = list(scan_batches(client, match="k:*", batch_size=300, count=50))
     keys = [key for batch in batches for key in batch]
-    assert len(keys) == len(set(keys)) == 2500 and max(map(len, batches)) <= 300
+    assert len(keys) == len(set(keys)) == 2500
+    assert max(map(len, batches)) <= 300
 
 
 def test_prefetched_keeps_order_and_raises_the_producers_error_in_the_consumer() -> None:
@@ -42,4 +43,5 @@ def test_prefetched_closed_early_stops_its_thread() -> None:
     consumer = prefetched(endless(), depth=2)
     assert next(consumer) == 0
     consumer.close()
-    assert threading.active_count() == before and len(produced) <= 5  # bounded: depth + one in hand
+    assert threading.active_count() == before
+    assert len(produced) <= 5  # bounded: depth + one in hand

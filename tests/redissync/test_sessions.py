@@ -42,20 +42,25 @@ def test_buckets() -> None:
 def test_stats_are_read_only_and_exact(sessions) -> None:
     summary = session_stats(sessions, env={"SESSIONS_ABSOLUTE_TIMEOUT": str(ABSOLUTE)})
     alpha = summary["cookies"]["alpha"]
-    assert alpha["live"] == 13 and alpha["buckets"] == {
+    assert alpha["live"] == 13
+    assert alpha["buckets"] == {
         "<5m": 2, "5-30m": 2, "30m-1h": 2, "1-6h": 1, "6-24h": 2, ">24h": 1, "no_ttl": 3}
-    assert summary["cookies"]["beta"]["live"] == 4 and summary["cookies"]["alphabet"]["live"] == 2
-    assert summary["live"] == 19 and sum(summary["buckets"].values()) == 19
+    assert summary["cookies"]["beta"]["live"] == 4
+    assert summary["cookies"]["alphabet"]["live"] == 2
+    assert summary["live"] == 19
+    assert sum(summary["buckets"].values()) == 19
     assert summary["ui"] == {"live": 4, "buckets": {**dict.fromkeys(BUCKET_NAMES, 0), "30m-1h": 3, "no_ttl": 1}}
     assert summary["malformed"] == {"unparsed_key": 1, "wrong_type": 1, "vanished": 0}
-    assert summary["no_ttl_found"] == 3 and summary["bounded_now"] == 0
+    assert summary["no_ttl_found"] == 3
+    assert summary["bounded_now"] == 0
     assert sessions.ttl("sessions_:alpha:persistent0") == -1
 
 
 def test_fix_bounds_only_bunkerweb_sessions_without_ttl(sessions) -> None:
     before = {key: sessions.ttl(key) for key in sessions.scan_iter()}
     summary = session_stats(sessions, env={"SESSIONS_ABSOLUTE_TIMEOUT": str(ABSOLUTE)}, fix=True)
-    assert summary["bounded_now"] == 3 and summary["cookies"]["alpha"]["buckets"]["no_ttl"] == 0
+    assert summary["bounded_now"] == 3
+    assert summary["cookies"]["alpha"]["buckets"]["no_ttl"] == 0
     assert summary["cookies"]["alpha"]["buckets"]["1-6h"] == 1 + 3
     for key, ttl in before.items():
         now = sessions.ttl(key)
@@ -69,7 +74,8 @@ def test_fix_bounds_only_bunkerweb_sessions_without_ttl(sessions) -> None:
 
 def test_zero_absolute_timeout_leaves_keys_alone(sessions) -> None:
     summary = session_stats(sessions, env={"SESSIONS_ABSOLUTE_TIMEOUT": "0"}, fix=True)
-    assert summary["bounded_now"] == 0 and summary["no_ttl_found"] == 3
+    assert summary["bounded_now"] == 0
+    assert summary["no_ttl_found"] == 3
     assert sessions.ttl("sessions_:alpha:persistent0") == -1
     assert "left as they are" in summary["summary"]
 
@@ -77,14 +83,16 @@ def test_zero_absolute_timeout_leaves_keys_alone(sessions) -> None:
 def test_revoke_dry_run_changes_nothing(sessions) -> None:
     keys = sorted(sessions.scan_iter())
     result = revoke_sessions(sessions, None, apply=False)
-    assert result.matched == 10 + 3 + 1 + 4 + 2 and result.deleted == 0  # the hash under alpha is alpha's too
+    assert result.matched == 10 + 3 + 1 + 4 + 2
+    assert result.deleted == 0  # the hash under alpha is alpha's too
     assert sorted(sessions.scan_iter()) == keys
 
 
 def test_revoke_one_cookie_in_small_batches(sessions) -> None:
     batches = []
     result = revoke_sessions(sessions, "alpha", apply=True, batch_size=3, progress=lambda r: batches.append(r.matched))
-    assert result.deleted == result.matched == 14 and len(batches) >= 5
+    assert result.deleted == result.matched == 14
+    assert len(batches) >= 5
     assert not list(sessions.scan_iter("sessions_:alpha:*"))
     assert len(list(sessions.scan_iter("sessions_:beta:*"))) == 4
     assert len(list(sessions.scan_iter("sessions_:alphabet:*"))) == 2
@@ -94,5 +102,6 @@ def test_revoke_one_cookie_in_small_batches(sessions) -> None:
 
 def test_revoke_every_cookie(sessions) -> None:
     result = revoke_sessions(sessions, None, apply=True)
-    assert result.deleted == 20 and dict(result.per_cookie) == {"alpha": 14, "beta": 4, "alphabet": 2}
+    assert result.deleted == 20
+    assert dict(result.per_cookie) == {"alpha": 14, "beta": 4, "alphabet": 2}
     assert sorted(sessions.scan_iter("sessions_:*")) == [b"sessions_:noident"]

@@ -113,7 +113,9 @@ def test_typed_standalone_configuration() -> None:
     settings = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "redis.example.com", "REDIS_PORT": "6380",
                               "REDIS_DATABASE": "3", "REDIS_TIMEOUT": "0.5", "REDIS_SSL": "yes",
                               "REDIS_USERNAME": "bw", "REDIS_PASSWORD": "pw"})
-    assert settings.enabled and settings.ssl and settings.ssl_verify
+    assert settings.enabled
+    assert settings.ssl
+    assert settings.ssl_verify
     assert (settings.host, settings.port, settings.database, settings.timeout) == ("redis.example.com", 6380, 3, 0.5)
     assert settings.mode == "standalone"
     assert settings.timeout_ms == 500
@@ -133,7 +135,9 @@ def test_all_problems_reported_at_once_naming_setting_and_form() -> None:
     lines = str(caught.value).splitlines()
     assert [p.setting for p in caught.value.problems] == ["USE_REDIS", "REDIS_PORT", "REDIS_DATABASE", "REDIS_TIMEOUT"]
     assert lines[1] == "REDIS_PORT='70000' is invalid: expected TCP port of the Redis server (1-65535)"
-    assert "0-15" in lines[2] and "positive number" in lines[3] and "milliseconds inside BunkerWeb" in lines[3]
+    assert "0-15" in lines[2]
+    assert "positive number" in lines[3]
+    assert "milliseconds inside BunkerWeb" in lines[3]
 
 
 def test_secret_values_are_masked_in_errors() -> None:
@@ -141,7 +145,8 @@ def test_secret_values_are_masked_in_errors() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_PASSWORD": secret + "\nsecond line"})
     assert "REDIS_PASSWORD" in str(caught.value)
-    assert secret not in str(caught.value) and secret not in repr(caught.value.problems)
+    assert secret not in str(caught.value)
+    assert secret not in repr(caught.value.problems)
 
 
 def test_trailing_newline_rejected_although_re_search_would_accept_it() -> None:
@@ -153,7 +158,8 @@ def test_trailing_newline_rejected_although_re_search_would_accept_it() -> None:
 def test_settings_repr_hides_passwords() -> None:
     settings = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_PASSWORD": "pw-abc-123",
                               "REDIS_SENTINEL_PASSWORD": "spw-xyz-789"})
-    assert "pw-abc-123" not in repr(settings) and "spw-xyz-789" not in repr(settings)
+    assert "pw-abc-123" not in repr(settings)
+    assert "spw-xyz-789" not in repr(settings)
     assert "pw-abc-123" not in json.dumps(settings.public())
 
 
@@ -197,7 +203,8 @@ def test_core_plugin_owns_units_in_milliseconds(core_redis_installed: Path) -> N
     settings = load_settings(env)
     assert settings.units == UNITS_CORE_MS
     assert (settings.timeout, settings.keepalive_idle) == (1.5, 30.0)
-    assert settings.timeout_ms == 1500 and settings.keepalive_idle_ms == 30000
+    assert settings.timeout_ms == 1500
+    assert settings.keepalive_idle_ms == 30000
 
 
 def test_core_plugin_defaults_apply_when_unset(core_redis_installed: Path) -> None:
@@ -237,6 +244,8 @@ def test_values_core_accepts_but_we_reject_name_the_setting(core_redis_installed
 def test_durations_are_quoted_as_the_user_wrote_them(core_redis_installed: Path) -> None:
     inside = load_settings({"REDISSYNC_BW_CORE_DIR": str(core_redis_installed), "USE_REDIS": "yes", "REDIS_HOST": "h",
                             "REDIS_TIMEOUT": "0.5"})
-    assert inside.as_configured(inside.timeout) == "0.5 ms" and inside.in_milliseconds
+    assert inside.as_configured(inside.timeout) == "0.5 ms"
+    assert inside.in_milliseconds
     outside = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_TIMEOUT": "0.5"})
-    assert outside.as_configured(outside.timeout) == "0.5 s" and not outside.in_milliseconds
+    assert outside.as_configured(outside.timeout) == "0.5 s"
+    assert not outside.in_milliseconds

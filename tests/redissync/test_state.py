@@ -47,7 +47,7 @@ def test_bunkerweb_job_cache_used_when_its_jobs_module_is_importable(tmp_path: P
     """Inside BunkerWeb, ``jobs.Job`` persists files in its database; we hand it every write."""
     calls = []
 
-    class Job:  # BunkerWeb's utils/jobs.py interface (contract §2)
+    class Job:  # BunkerWeb's utils/jobs.py interface (docs/bunkerweb-data.md §jobs)
         def __init__(self, logger, path):
             self.job_path = tmp_path / Path(path).parent.parent.name
             calls.append(("init", Path(path).name))
@@ -59,5 +59,6 @@ def test_bunkerweb_job_cache_used_when_its_jobs_module_is_importable(tmp_path: P
     monkeypatch.setitem(sys.modules, "jobs", types.SimpleNamespace(Job=Job))
     store = open_state("/etc/bunkerweb/plugins/redissync/jobs/redissync-check.py", env={})
     store.write("check-report.json", b"{}")
-    assert store.inside_bunkerweb and store.directory == tmp_path / "redissync"
+    assert store.inside_bunkerweb
+    assert store.directory == tmp_path / "redissync"
     assert calls == [("init", "redissync-check.py"), ("cache_file", "check-report.json", b"{}")]

@@ -80,13 +80,16 @@ def test_restart_without_persistence_restores_every_ban_with_its_remaining_ttl(s
 
 
 def fill_to_maxmemory(admin) -> int:
-    """noeviction and a maxmemory just above what is used, then 64 KiB values until Redis says OOM."""
+    """noeviction and a maxmemory just above what is used, then 64 KiB values until Redis says OOM; then maxmemory
+    1 MiB under what is used, so Redis stays full when it later frees the rejected command's query buffer (under a
+    loaded CI, more than 2 s pass before the job's first write and clientsCron frees it: the job's writes then fit)."""
     admin.config_set("maxmemory-policy", "noeviction")
     admin.config_set("maxmemory", int(admin.info("memory")["used_memory"]) + 2 * 1024 * 1024)
     for index in range(1_000):
         try:
             admin.set(f"filler:{index}", FILLER)
         except OutOfMemoryError:
+            admin.config_set("maxmemory", int(admin.info("memory")["used_memory"]) - 1024 * 1024)
             return index
     raise AssertionError("Redis never reached maxmemory")
 

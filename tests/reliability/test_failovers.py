@@ -103,7 +103,8 @@ def test_five_failovers_lose_no_ban_and_resurrect_no_unban(sentinel_topology: Se
     figures.record("promotion_to_first_write_ms", max(0, round(max(r.first_write_ms for r in rounds))))
     no_secret_leaks.add(*(str(r) for r in rounds))
 
-    assert result.checked > 1000 and result.unbans_checked == UNBANS_PER_ROUND * len(ROTATION)
+    assert result.checked > 1000
+    assert result.unbans_checked == UNBANS_PER_ROUND * len(ROTATION)
     assert not lost_outside, f"{len(lost_outside)} acknowledged bans lost: {lost_outside[:10]}"
     crashed = {f"failover {index}": sorted(r.split_brain & set(lost_split_brain))
                for index, r in enumerate(rounds, 1) if r.kind == "sigkill"}
@@ -128,10 +129,13 @@ def test_the_record_detects_loss_resurrection_and_a_stretched_ttl(plain_redis) -
     """The verifier must see what it is meant to catch, or the failover figures would prove nothing."""
     generator = LoadGenerator(plain_redis.settings_env(), seed=3)
     bans = [generator.ban_one() for _ in range(60)]
-    assert generator.unban(3) and all(ban is not None for ban in bans)
+    assert generator.unban(3)
+    assert all(ban is not None for ban in bans)
     admin = plain_redis.client()
     clean = generator.verify(admin)
-    assert not clean.problems and clean.unbans_checked == 3 and clean.checked + clean.due == 57
+    assert not clean.problems
+    assert clean.unbans_checked == 3
+    assert clean.checked + clean.due == 57
     long_lived = [ban for ban in generator.alive.values() if ban.ttl and ban.ttl > 60]
     permanent = next(ban for ban in generator.alive.values() if ban.ttl is None)
     admin.delete(long_lived[0].key)
@@ -142,10 +146,13 @@ def test_the_record_detects_loss_resurrection_and_a_stretched_ttl(plain_redis) -
     admin.set(unbanned.key, unbanned.value)
     admin.incr(unbanned.counter_key)
     found = generator.verify(admin)
-    assert found.lost == [long_lived[0].key] and found.wrong_value == [long_lived[2].key]
+    assert found.lost == [long_lived[0].key]
+    assert found.wrong_value == [long_lived[2].key]
     assert [entry.split()[0] for entry in found.ttl_too_long] == [long_lived[1].key]
     assert found.permanent_with_ttl == [permanent.key]
-    assert found.resurrected == [unbanned.key] and found.counters_back == [unbanned.counter_key]
+    assert found.resurrected == [unbanned.key]
+    assert found.counters_back == [unbanned.counter_key]
     scopes = {ban.service for ban in generator.alive.values()}
-    assert None in scopes and any(service and "_ip_" in service for service in scopes)
+    assert None in scopes
+    assert any(service and "_ip_" in service for service in scopes)
     generator.stop()

@@ -146,7 +146,8 @@ def test_proxy_switches_at_run_time_and_stops_its_threads(suite_redis, fault_pro
         else:
             assert client.ping()
     client.close()
-    assert proxy.stats.reset >= 1 and proxy.stats.blackholed >= 1
+    assert proxy.stats.reset >= 1
+    assert proxy.stats.blackholed >= 1
     proxy.stop()
     assert proxy.live_threads() == 0
 
@@ -157,7 +158,7 @@ def discovered_jobs() -> list[str]:
     return [PROBE_JOB, *sorted(path.stem for path in (ROOT / "jobs").glob("redissync-*.py"))]
 
 
-def seed_bunkerweb_data(server: RedisServer) -> None:
+def seed_bans_and_counters(server: RedisServer) -> None:
     """What BunkerWeb instances would have written: bans (global, service-scoped, permanent), counters."""
     admin = server.client()
     ban = {"reason": "bad behavior", "date": 1767225600, "service": "www.example.com", "ban_scope": "global"}
@@ -204,7 +205,7 @@ def test_job_discovery_recorded() -> None:
 @pytest.mark.parametrize("case", JOB_FAULTS, ids=lambda c: c.id)
 @pytest.mark.parametrize("job", discovered_jobs())
 def test_job_under_fault(job: str, case: FaultCase, suite_redis, fault_proxy, tmp_path: Path, caplog, no_secret_leaks) -> None:
-    seed_bunkerweb_data(suite_redis)
+    seed_bans_and_counters(suite_redis)
     proxy = fault_proxy(suite_redis)
     env = suite_redis.settings_env(REDIS_PORT=str(proxy.port), REDIS_TIMEOUT=str(round(TIMEOUT_S * 1000)))
     state_dir = tmp_path / "state"
@@ -232,7 +233,8 @@ def test_job_under_fault(job: str, case: FaultCase, suite_redis, fault_proxy, tm
     lost_keys = [k for k, kind in keys_before.items() if keys_after.get(k) != kind and not k.startswith(b"redissync:lock:")]
     lost_state = [name for name in state_before if name not in state_after]
     figures.record("heal_items_lost", len(lost_keys) + len(lost_state))
-    assert not lost_keys and not lost_state, f"{job}: lost {lost_keys[:5]} {lost_state[:5]}"
+    assert not lost_keys, f"{job}: lost {lost_keys[:5]} {lost_state[:5]}"
+    assert not lost_state, f"{job}: lost {lost_keys[:5]} {lost_state[:5]}"
     assert_state_parses(state_after)
     if job == PROBE_JOB:
         assert suite_redis.client().scard(JOURNAL_KEY) == 41

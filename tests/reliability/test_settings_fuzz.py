@@ -250,11 +250,16 @@ class _Collect(logging.Handler):
 
 
 def check_valid(settings: Settings, env: Mapping[str, str]) -> None:
-    assert 1 <= settings.port <= 65535 and 0 <= settings.database <= 15
-    assert settings.timeout > 0 and settings.timeout_ms >= 1 and settings.keepalive_pool >= 1 and settings.keepalive_idle >= 0
+    assert 1 <= settings.port <= 65535
+    assert 0 <= settings.database <= 15
+    assert settings.timeout > 0
+    assert settings.timeout_ms >= 1
+    assert settings.keepalive_pool >= 1
+    assert settings.keepalive_idle >= 0
     assert all(1 <= address.port <= 65535 and address.host for address in settings.sentinels)
     assert not settings.enabled or settings.host or settings.sentinels
-    assert " " not in settings.sentinel_master and settings.sentinel_master
+    assert " " not in settings.sentinel_master
+    assert settings.sentinel_master
     shown = repr(settings) + str(settings.public()) + settings.target() + " ".join((*settings.notices, *settings.warnings))
     assert MARKER not in shown
 
@@ -265,7 +270,8 @@ def check_error(error: SettingsError, env: Mapping[str, str]) -> None:
     text = str(error)
     assert len(text.splitlines()) == len(names), "one line per bad setting"
     for line, name in zip(text.splitlines(), names, strict=True):
-        assert line.startswith(f"{name}=") and "expected" in line
+        assert line.startswith(f"{name}=")
+        assert "expected" in line
     assert MARKER not in text
     bad, undecided = expected_bad(env)
     assert bad <= set(names), f"missed {bad - set(names)}"

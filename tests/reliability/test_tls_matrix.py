@@ -64,7 +64,9 @@ def check_cell(kind: str, right_host: bool, env_for, grep) -> None:
             figures.record("tls_refused_as_expected")
         assert accepted == expected, f"{kind} right_host={right_host} verify={verify}: accepted={accepted} {sentence}"
         if not accepted:
-            assert "\n" not in sentence and "REDIS_SSL_VERIFY" in sentence and "SSL_CERT_FILE" in sentence, sentence
+            assert "\n" not in sentence, sentence
+            assert "REDIS_SSL_VERIFY" in sentence, sentence
+            assert "SSL_CERT_FILE" in sentence, sentence
 
 
 # -- standalone -----------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 def dump_dom(page: Path, width: int = 1280, height: int = 1800, extra: tuple[str, ...] = ()) -> str:
     """The DOM after scripts ran, serialized by Chromium."""
     result = _run([f"--window-size={width},{height}", *extra, "--dump-dom", page.as_uri()])
-    assert result.returncode == 0 and result.stdout.strip(), f"chromium --dump-dom failed: {result.stderr[-800:]}"
+    assert result.returncode == 0, f"chromium --dump-dom failed: {result.stderr[-800:]}"
+    assert result.stdout.strip(), f"chromium --dump-dom failed: {result.stderr[-800:]}"
     return result.stdout
 
 
@@ -42,5 +43,6 @@ def screenshot(page: Path, png: Path, width: int = 1280, height: int = 1800, ext
     png.parent.mkdir(parents=True, exist_ok=True)
     png.unlink(missing_ok=True)
     result = _run([f"--window-size={width},{height}", *extra, f"--screenshot={png}", page.as_uri()])
-    assert png.is_file() and png.stat().st_size > 1000, f"chromium wrote no screenshot: {result.stderr[-800:]}"
+    assert png.is_file(), f"chromium wrote no screenshot: {result.stderr[-800:]}"
+    assert png.stat().st_size > 1000, f"chromium wrote no screenshot: {result.stderr[-800:]}"
     return png

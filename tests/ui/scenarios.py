@@ -1,7 +1,7 @@
 """The page's states, produced by the real jobs against the real test bed (no hand-written report JSON).
 
 Each builder seeds BunkerWeb-format data (bans, sessions, metrics counters: the keys BunkerWeb's Lua
-writes, contract §6) into a real Redis, runs the real job files as BunkerWeb runs them, and returns the
+writes, docs/bunkerweb-data.md) into a real Redis, runs the real job files as BunkerWeb runs them, and returns the
 environment whose REDISSYNC_STATE_DIR holds the cached reports. The metrics job's time series needs
 several minutes of points: the earlier minutes come from the job's own pass function called with a past
 ``now`` (what the job does each minute), the last one from the job file itself.
@@ -62,7 +62,7 @@ class InstancesStandIn:
         return answers
 
 
-def seed_bunkerweb_data(client: redis.Redis, round_: int = 0) -> None:
+def seed_page_data(client: redis.Redis, round_: int = 0) -> None:
     """Keys in BunkerWeb's formats: bans (global and per service), sessions, bad-behaviour counters, metrics."""
     now = int(time.time())
     reasons = ("bad behavior", "antibot", "dnsbl", "limit", "country")
@@ -101,7 +101,7 @@ def run_all_jobs(env: dict[str, str], admin: redis.Redis, minutes: int = METRIC_
     try:
         start = time.time() - 60 * minutes
         for minute in range(minutes):
-            seed_bunkerweb_data(admin, minute)
+            seed_page_data(admin, minute)
             metrics.one_pass(settings, client, state, logging.getLogger("ui-test"), now=start + 60 * minute, env=env)
     finally:
         client.close()

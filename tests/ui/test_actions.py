@@ -27,7 +27,8 @@ from tests.ui.test_pre_render import load_actions
 )
 def test_bad_input_is_a_400_naming_the_problem(data, expected, healthy_state):
     answer = handle(data, env=healthy_state.env)
-    assert answer["status"] == "ko" and answer["code"] == 400
+    assert answer["status"] == "ko"
+    assert answer["code"] == 400
     assert expected in answer["message"]
     assert len(answer["message"]) < 300  # hostile input is truncated, not echoed whole
 
@@ -45,8 +46,10 @@ def test_errors_are_real_http_errors_through_bunkerweb():
     actions = load_actions()
     response = actions.redissync(app=StandInApp(), db=None, bw_instances_utils=None, args={}, data={"action": "nope"})
     assert isinstance(response, StandInApp.response_class)
-    assert response.status_code == 400 and response.mimetype == "application/json"
-    assert response.body["status"] == "ko" and "unknown action 'nope'" in response.body["message"]
+    assert response.status_code == 400
+    assert response.mimetype == "application/json"
+    assert response.body["status"] == "ko"
+    assert "unknown action 'nope'" in response.body["message"]
     assert respond({"status": "ok", "code": 200}, StandInApp()) == {"status": "ok", "code": 200}
     assert respond({"status": "ko", "code": 400, "message": "m"}) == {"status": "ko", "code": 400, "message": "m"}
     assert validate({"action": "reconcile"}) == "reconcile"
@@ -54,10 +57,12 @@ def test_errors_are_real_http_errors_through_bunkerweb():
 
 def test_check_now_returns_the_diagnosis(healthy_state, down_state):
     healthy = handle({"action": "check"}, env=healthy_state.env)
-    assert healthy["status"] == "ok" and healthy["state"] == "healthy"
+    assert healthy["status"] == "ok"
+    assert healthy["state"] == "healthy"
     assert healthy["report"]["steps"][-1]["id"] == "server"
     down = handle({"action": "check"}, env=down_state.env)
-    assert down["status"] == "ok" and down["state"] == "failed"  # the diagnosis ran: its verdict is the answer
+    assert down["status"] == "ok"
+    assert down["state"] == "failed"  # the diagnosis ran: its verdict is the answer
     assert "REDIS_HOST/REDIS_PORT" in down["headline"]
     for answer, built in ((healthy, healthy_state), (down, down_state)):
         assert not any(secret in json.dumps(answer) for secret in built.secrets)
@@ -65,16 +70,19 @@ def test_check_now_returns_the_diagnosis(healthy_state, down_state):
 
 def test_reconcile_now_runs_one_bans_pass(healthy_state):
     answer = handle({"action": "reconcile"}, env=healthy_state.env)
-    assert answer["status"] == "ok" and answer["queued"] is False
+    assert answer["status"] == "ok"
+    assert answer["queued"] is False
     assert "bans seen" in answer["summary"]
-    assert answer["bans"]["last_pass"]["ok"] is True and answer["bans"]["recent"]
+    assert answer["bans"]["last_pass"]["ok"] is True
+    assert answer["bans"]["recent"]
     cached = json.loads(Path(healthy_state.env["REDISSYNC_STATE_DIR"], "bans-summary.json").read_text())
     assert cached["updated_ms"] == answer["bans"]["updated_ms"]
 
 
 def test_reconcile_with_redis_down_is_a_503_with_the_sentence(down_state):
     answer = handle({"action": "reconcile"}, env=down_state.env)
-    assert answer["code"] == 503 and "REDIS_HOST/REDIS_PORT" in answer["message"]
+    assert answer["code"] == 503
+    assert "REDIS_HOST/REDIS_PORT" in answer["message"]
     assert down_state.secrets[0] not in answer["message"]
 
 
@@ -96,11 +104,13 @@ def test_reconcile_inside_bunkerweb_asks_the_scheduler(healthy_state, monkeypatc
 
     db = StandInDatabase()
     answer = handle({"action": "reconcile"}, db=db, env={"REDISSYNC_BW_CORE_DIR": config["REDISSYNC_BW_CORE_DIR"]})
-    assert answer["status"] == "ok" and answer["queued"] is True
+    assert answer["status"] == "ok"
+    assert answer["queued"] is True
     assert db.changes == [(["config"], ["redissync"], True)]
 
 
 def test_disabled_and_invalid_settings(healthy_state):
     assert handle({"action": "check"}, env={**healthy_state.env, "USE_REDIS": "no"})["code"] == 409
     answer = handle({"action": "check"}, env={**healthy_state.env, "REDIS_PORT": "not-a-port"})
-    assert answer["code"] == 422 and "REDIS_PORT" in answer["message"]
+    assert answer["code"] == 422
+    assert "REDIS_PORT" in answer["message"]

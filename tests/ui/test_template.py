@@ -15,8 +15,10 @@ from tests.ui.render import UI_DIR, render, wrap
 def test_template_is_in_the_current_format():
     source = (UI_DIR / "template.html").read_text(encoding="utf-8")
     assert not source.startswith('{% extends "base.html" %}')
-    assert "http://" not in source and "https://" not in source  # no CDN: BunkerWeb UIs often run offline
-    assert "<script src" not in source and "<link" not in source
+    assert "http://" not in source
+    assert "https://" not in source  # no CDN: BunkerWeb UIs often run offline
+    assert "<script src" not in source
+    assert "<link" not in source
 
 
 def test_each_state_renders_its_message(healthy_state, down_state, sentinel_state, nodata_state):
@@ -33,8 +35,10 @@ def test_each_state_renders_its_message(healthy_state, down_state, sentinel_stat
 
 def test_healthy_page_has_server_side_sparklines(healthy_state):
     page = render(wrap(gather(env=healthy_state.env, bw_instances_utils=healthy_state.instances)))
-    assert page.count('<svg class="rs-spark"') >= 4 and "<polyline" in page
-    assert 'id="redissync-bans"' in page and "203.0.113." in page
+    assert page.count('<svg class="rs-spark"') >= 4
+    assert "<polyline" in page
+    assert 'id="redissync-bans"' in page
+    assert "203.0.113." in page
 
 
 def test_pre_render_failure_and_missing_globals(nodata_state):
@@ -42,7 +46,8 @@ def test_pre_render_failure_and_missing_globals(nodata_state):
     page = render(wrap(None, status="ko"))
     assert "An error occurred while executing the plugin" in page
     bare = render(wrap(gather(env=nodata_state.env)), with_app_globals=False)
-    assert "data-redissync-action" not in bare and "<script" not in bare
+    assert "data-redissync-action" not in bare
+    assert "<script" not in bare
 
 
 def test_hostile_report_content_is_escaped(make_redis, tmp_path):
@@ -54,5 +59,6 @@ def test_hostile_report_content_is_escaped(make_redis, tmp_path):
     env = {**server.settings_env(), "REDIS_SSL_VERIFY": "no"}
     assert run_job_file("redissync-bans", env) == 0
     page = render(wrap(gather(env={**env, "REDISSYNC_STATE_DIR": str(tmp_path / "state")})))
-    assert hostile not in page and "onerror=alert(1)>" not in page
+    assert hostile not in page
+    assert "onerror=alert(1)>" not in page
     assert str(escape(hostile)) in page  # Jinja's autoescape (markupsafe) made it text

@@ -6,6 +6,7 @@ replaced server from the same one, ``summary`` writes what the UI shows, ``trans
 ban lines for bwcli. Entry points: :func:`one_pass` (job), :func:`reconcile` (UI, tests).
 """
 
-from .cycle import now_ms, one_pass, reconcile
+from ..clock import now_ms
+from .cycle import one_pass, reconcile
 
 __all__ = ["now_ms", "one_pass", "reconcile"]

@@ -17,12 +17,13 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from zlib import crc32
 
 from redis import Redis
 from redis.exceptions import ResponseError
 
+from ..clock import now_ms
 from ..keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
 from ..lock import LOCK_MS, PassLock
 from ..scan import reclaim_own_keys
@@ -101,10 +102,6 @@ class PassResult:
                 + f", {self.duration_ms} ms; {self.verdict}")
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger) -> str:
     """The job's work: one pass under the lock; the summary line for the log."""
     result = reconcile(client, state, logger, BanPolicy.from_settings(settings))
@@ -140,7 +137,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
             if journal.changes or journal.meta_changed:
                 journal.checkpoint()
                 state.persist(JOURNAL_NAME)
-            write_summary(state, journal, result)
+            write_summary(state, journal, asdict(result))
     finally:
         lock.release()
     return result
@@ -148,7 +145,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
 
 def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed: str) -> None:
     with contextlib.suppress(Exception):  # the original error is what matters
-        write_summary(state, journal, result, failed=failed)
+        write_summary(state, journal, asdict(result), failed=failed)
 
 
 def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock,
@@ -292,7 +289,7 @@ def _restore_batch(client: Redis, batch: list[tuple[bytes, bytes, int]]) -> int:
 
 def clear_counters(client: Redis, unbanned: list[Entry]) -> int:
     """Delete the bad-behaviour counters of unbanned IPs: the scope's own, and for a global unban every
-    service's too (a global unban lifts every ban of the IP, contract §6.1)."""
+    service's too (a global unban lifts every ban of the IP, docs/bunkerweb-data.md §bans)."""
     keys: set[str] = set()
     global_ips: set[str] = set()
     for entry in unbanned:

@@ -13,14 +13,12 @@ from dataclasses import dataclass
 
 from redis import Redis
 
+from ..clock import now_ms
+from ..errors import PassRunning
 from ..lock import LOCK_MS, PassLock
 from ..state import StateStore
-from .cycle import LOCK_KEY, now_ms
+from .cycle import LOCK_KEY
 from .journal import JOURNAL_NAME, Journal
-
-
-class PassRunning(RuntimeError):
-    """A bans pass holds the lock: forgetting now would race it."""
 
 
 @dataclass(frozen=True)

@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
-from queue import Full, Queue
 from zlib import crc32
 
 from redis import Redis
 from redis.exceptions import NoPermissionError, ResponseError
 
+from ..clock import now_ms
 from ..keys import parse_ban_key
+from ..scan import prefetched
 from .journal import Entry
 
 MAX_VALUE_BYTES = 64 * 1024
 SCAN_COUNT = 2000
-SCAN_MATCH = "bans_*"  # one pass over the keyspace covers both BAN_PATTERNS; filtered by is_ban_key
+SCAN_MATCH = "bans_*"  # one pass covers bans_ip_* and bans_service_*_ip_*; filtered by is_ban_key
 WRONG_TYPE = -1  # the value slot of a key that is not a string
 
 _SCAN_SCRIPT = """
@@ -60,11 +59,10 @@ def scripting_refused(error: ResponseError) -> bool:
 
 
 def is_ban_key(key: bytes) -> bool:
-    """``bans_ip_*`` or ``bans_service_*_ip_*`` (contract §6.1); ``bans_*`` alone also matches foreign keys."""
+    """``bans_ip_*`` or ``bans_service_*_ip_*`` (docs/bunkerweb-data.md §bans); ``bans_*`` alone also matches foreign keys."""
     return key.startswith(b"bans_ip_") or (key.startswith(b"bans_service_") and b"_ip_" in key[13:])
 
 
-RawBan = tuple  # (key: bytes, value: bytes | int, pttl: int); int value = length when too large, or WRONG_TYPE
 # One batch: (stamp_ms, [key, value, pttl, key, value, pttl, …]). ``stamp_ms`` is when Redis answered, so
 # ``stamp_ms + pttl`` is the ban's absolute expiry however long the batch then waits in the prefetch queue.
 Batch = tuple
@@ -86,50 +84,15 @@ class BanScanner:
         cursor = b"0"
         while True:
             cursor, flat = self._one_batch(cursor)
-            stamp = time.time_ns() // 1_000_000
+            stamp = now_ms()
             if flat:
                 yield stamp, self._complete_large(flat)
             if cursor in (b"0", 0, "0"):
                 return
 
     def prefetched(self, depth: int = 8) -> Iterator[Batch]:
-        """:meth:`batches` produced by a background thread started *now*; its exceptions are re-raised
-        in the consumer. Stop early by closing the returned generator."""
-        queue: Queue = Queue(maxsize=depth)
-        stop = threading.Event()
-
-        def produce() -> None:
-            try:
-                for batch in self.batches():
-                    while not stop.is_set():
-                        try:
-                            queue.put(batch, timeout=0.1)
-                            break
-                        except Full:
-                            continue
-                    if stop.is_set():
-                        return
-                queue.put(_DONE)
-            except BaseException as error:  # handed to the consumer, raised in its thread
-                queue.put(error)
-
-        worker = threading.Thread(target=produce, name="redissync-bans-scan", daemon=True)
-        worker.start()
-
-        def consume() -> Iterator[Batch]:
-            try:
-                while True:
-                    item = queue.get()
-                    if item is _DONE:
-                        return
-                    if isinstance(item, BaseException):
-                        raise item
-                    yield item
-            finally:
-                stop.set()
-                worker.join(timeout=30)
-
-        return consume()
+        """:meth:`batches` produced by a background thread started *now* (:func:`..scan.prefetched`)."""
+        return prefetched(self.batches(), depth, name="redissync-bans-scan")
 
     def _one_batch(self, cursor: bytes) -> tuple[bytes, list]:
         if self._script is not None:
@@ -185,7 +148,6 @@ class BanScanner:
         return flat
 
 
-_DONE = object()
 
 
 def classify(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> Entry:
@@ -225,7 +187,7 @@ def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) 
                     date = None
             else:
                 # BunkerWeb's own plain value ("bad behavior", badbehavior's first write) is a ban of its own
-                # kind, its text the reason (contract §6.1); other text that is not a JSON object is odd.
+                # kind, its text the reason (docs/bunkerweb-data.md §bans); other text that is not a JSON object is odd.
                 if not _PLAIN_VALUE.fullmatch(text):
                     malformed = malformed or "not-json"
                 reason = text[:128]

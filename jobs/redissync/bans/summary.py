@@ -1,27 +1,29 @@
-"""``bans-summary.json``: what the UI page shows about bans, computed from the journal after each pass."""
+"""``bans-summary.json``: what the UI page shows about bans, computed from the journal after each pass.
+
+Takes the pass's figures as a plain dict (``asdict(PassResult)``), so this module does not import the pass.
+"""
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..clock import now_ms
+from ..reports import BANS_SUMMARY_FILE
 from .journal import Journal
 
 if TYPE_CHECKING:
     from ..state import StateStore
-    from .cycle import PassResult
 
-SUMMARY_NAME = "bans-summary.json"
+SUMMARY_NAME = BANS_SUMMARY_FILE
 RECENT = 20
 
 
 _JOURNAL_FIELDS = ("journal_size", "by_scope", "by_reason", "malformed", "recent")
 
 
-def build_summary(journal: Journal, result: PassResult, failed: str | None = None, counts: bool = True) -> dict:
-    stamp = time.time_ns() // 1_000_000
-    last_pass = {key: value for key, value in asdict(result).items()}
+def build_summary(journal: Journal, result: dict[str, Any], failed: str | None = None, counts: bool = True) -> dict:
+    stamp = now_ms()
+    last_pass = dict(result)
     last_pass["ok"] = failed is None
     if failed:
         last_pass["error"] = failed
@@ -38,7 +40,7 @@ def build_summary(journal: Journal, result: PassResult, failed: str | None = Non
     }
 
 
-def write_summary(state: StateStore, journal: Journal, result: PassResult, failed: str | None = None) -> None:
+def write_summary(state: StateStore, journal: Journal, result: dict[str, Any], failed: str | None = None) -> None:
     """Recount from the journal only when it changed: a quiet pass updates ``last_pass`` alone."""
     previous = state.read_json(SUMMARY_NAME) if not journal.changes else None
     if isinstance(previous, dict) and all(name in previous for name in _JOURNAL_FIELDS):

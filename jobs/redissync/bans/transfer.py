@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 
 from redis import Redis
 
-from ..keys import BanKey, normalize_ip, parse_ban_key
-from .cycle import CHUNK, EXPIRY_GRACE_MS, now_ms, restore
+from ..clock import now_ms
+from ..keys import BanKey, parse_ban_key
+from ..net import normalize_ip
+from .cycle import CHUNK, EXPIRY_GRACE_MS, restore
 from .journal import Entry, Journal, from_text
 from .scanner import classify
 

@@ -35,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parse(build_parser(), argv)
 
-    def work(_settings, client) -> int:
+    def work(settings, client) -> int:
         if args.command == "stats":
-            print_stats(session_stats(client), args.json)
+            print_stats(session_stats(client, settings.core_env), args.json)
             return EXIT_OK
         label = "revoking sessions" if args.yes else "counting sessions"
         with Progress(label) as progress:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import ipaddress
+import os
 import socket
 import ssl
 import tempfile
@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from ..connection import tls_options
+from ..errors import StepError
+from ..net import host_port, is_ip
 from ..settings import Settings
 
 EXPIRY_WARNING_DAYS = 14
-_RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="redissync-dns")
 # OpenSSL verify codes (X509_V_ERR_*) we turn into sentences.
 _UNKNOWN_CA = {2, 18, 19, 20, 21}
 _EXPIRED, _NOT_YET_VALID, _HOST_MISMATCH, _IP_MISMATCH = 10, 9, 62, 64
@@ -44,7 +45,7 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return host_port(self.host, self.port)
 
     @property
     def label(self) -> str:
@@ -59,24 +60,19 @@ class Endpoint:
         }[self.kind]
 
 
-class StepError(Exception):
-    """A failed check, as the one sentence the user reads (never carries a secret)."""
-
-
 # -- DNS ------------------------------------------------------------------------------------------------
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+@lru_cache(maxsize=1)
+def _resolver() -> concurrent.futures.ThreadPoolExecutor:
+    """getaddrinfo cannot time out by itself: it runs here, bounded by REDIS_TIMEOUT. Started on the first
+    lookup, not at import (the module stays loaded for the scheduler's lifetime; most setups use no name)."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="redissync-dns")
 
 
 def resolve(endpoint: Endpoint, timeout: float) -> list[str]:
     """Addresses of ``endpoint`` as this machine resolves them (getaddrinfo, bounded by ``timeout``)."""
     if is_ip(endpoint.host):
         return [endpoint.host]
-    future = _RESOLVER.submit(socket.getaddrinfo, endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
+    future = _resolver().submit(socket.getaddrinfo, endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
     try:
         infos = future.result(timeout=timeout)
     except concurrent.futures.TimeoutError:
@@ -136,13 +132,22 @@ def tls_context(settings: Settings, verify: bool) -> ssl.SSLContext:
     if not verify:
         return _context(False, ssl.CERT_NONE, None)
     options = tls_options(settings)
-    return _context(bool(options.get("ssl_check_hostname")), options.get("ssl_cert_reqs", ssl.CERT_REQUIRED),
-                    options.get("ssl_ca_certs"))
+    ca_file = options.get("ssl_ca_certs")
+    return _context(bool(options.get("ssl_check_hostname")), options.get("ssl_cert_reqs", ssl.CERT_REQUIRED), ca_file,
+                    _file_version(ca_file))
+
+
+def _file_version(path: str | None) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns if path else None
+    except OSError:
+        return None  # loading it fails and says so
 
 
 @lru_cache(maxsize=8)
-def _context(check_hostname: bool, verify_mode: ssl.VerifyMode, ca_file: str | None) -> ssl.SSLContext:
-    """Loading the system store costs ~20 ms: one context per trust rule, shared by every endpoint."""
+def _context(check_hostname: bool, verify_mode: ssl.VerifyMode, ca_file: str | None, _version: int | None = None) -> ssl.SSLContext:
+    """Loading the system store costs ~20 ms: one context per trust rule and version of SSL_CERT_FILE (a rotated
+    CA file is read again; the module lives as long as the scheduler), shared by every endpoint."""
     context = ssl.create_default_context()  # the system store, as redis-py loads it
     context.check_hostname = check_hostname
     context.verify_mode = verify_mode

@@ -13,10 +13,12 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from ..errors import StepError
+from ..net import host_port, is_ip
 from ..reports import Step
-from .network import Endpoint, StepError, is_ip, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
+from .network import Endpoint, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
 from .session import Session
-from .walk import Walk, walk_node
+from .steps import Walk, walk_node
 
 
 def _pairs(flat: Any) -> dict[str, str]:
@@ -36,14 +38,20 @@ class SentinelWalk:
         self.sessions: dict[Endpoint, Session] = {}
 
     def each(self, step: Step, action: Callable[[Endpoint], str]) -> None:
-        """Run ``action`` on every usable sentinel; drop failures (warning), fail the step if none is left."""
+        """Run ``action`` on every usable sentinel; drop failures (warning), fail the step if none is left.
+        Each sentinel's outcome is data in ``details["sentinels"]`` (the UI's topology reads it) and a
+        line of the text view."""
         failures: list[str] = []
+        outcomes = step.details.setdefault("sentinels", [])
         for endpoint in list(self.alive):
             try:
-                step.lines.append(f"✓ {endpoint.address}: {action(endpoint)}")
+                summary = action(endpoint)
+                outcomes.append({"address": endpoint.address, "ok": True, "summary": summary})
+                step.lines.append(f"✓ {endpoint.address}: {summary}")
             except (StepError, RedisError) as error:
                 sentence = str(error) if isinstance(error, StepError) else self._redis_sentence(endpoint, error)
                 failures.append(sentence)
+                outcomes.append({"address": endpoint.address, "ok": False, "reason": sentence})
                 step.lines.append(f"✗ {endpoint.address}")
                 self.alive.remove(endpoint)
                 self.sessions.pop(endpoint, None)
@@ -119,7 +127,7 @@ def _lookup(sentinels: SentinelWalk, step: Step, answers: dict[Endpoint, str]) -
         if not reply:
             unknown.append(endpoint)
             return f"does not know master '{sentinels.master}'"
-        address = f"[{reply[0]}]:{reply[1]}" if ":" in str(reply[0]) else f"{reply[0]}:{reply[1]}"
+        address = host_port(str(reply[0]), reply[1])
         answers[endpoint] = address
         return f"master '{sentinels.master}' is {address}"
 
@@ -139,7 +147,7 @@ def _lookup(sentinels: SentinelWalk, step: Step, answers: dict[Endpoint, str]) -
             step.warnings.append(f"the sentinels disagree: {endpoint.label} names {address} as master '{sentinels.master}' "
                                  f"while {votes[chosen]} other(s) name {chosen} (a failover in progress, or a split configuration)")
     step.summary = f"master '{sentinels.master}' is {chosen} ({votes[chosen]}/{len(sentinels.settings.sentinels)} sentinels agree)"
-    step.details = {"master": chosen, "answers": {endpoint.address: address for endpoint, address in answers.items()}}
+    step.details.update(master=chosen, answers={endpoint.address: address for endpoint, address in answers.items()})
     return chosen
 
 

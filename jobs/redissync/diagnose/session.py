@@ -17,8 +17,9 @@ from redis.connection import Connection
 from redis.exceptions import AuthenticationError, ConnectionError, RedisError, ResponseError, TimeoutError
 
 from ..connection import probe_connection
+from ..errors import StepError
 from ..settings import Settings
-from .network import Endpoint, StepError, speaks_tls
+from .network import Endpoint, speaks_tls
 
 PINGS = 5
 LAG_WARNING_SECONDS = 10

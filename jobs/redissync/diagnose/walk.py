@@ -4,97 +4,23 @@ configuration → DNS → TCP → TLS → AUTH → SELECT → PING ×5 → serve
 (DNS, TCP, TLS, AUTH, master lookup), then the master they name (TCP, TLS, AUTH, SELECT, PING, facts), then
 every sentinel's view (agreement, CKQUORUM) and the replicas. Each step is timed and bounded by
 REDIS_TIMEOUT; a failure names the setting(s) to change. Risky-but-working setups become warnings.
-Most BunkerWeb Redis trouble is configuration, not Redis (field notes §1.2): this is what users read.
+Most BunkerWeb Redis trouble is configuration, not Redis: this is what users read.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
-from redis.exceptions import RedisError
+from ..errors import DiagnosisStopped, SettingsError, StepError
+from ..reports import Report
+from ..settings import Settings, load_settings
+from .network import Endpoint
+from .sentinel import walk_sentinels
+from .steps import Walk, walk_node
 
-from ..connection import explain
-from ..masking import debug_traceback
-from ..reports import FAIL, SKIP, Report, Step
-from ..settings import Settings, SettingsError, load_settings
-from .network import Endpoint, StepError, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
-from .session import Session, cluster_sentence, facts_summary, facts_warnings
-
-LOGGER = logging.getLogger("redissync.diagnose")
 SHORT_TIMEOUT_S = 0.1
-
-
-class Stop(Exception):
-    """The walk ends here: a step failed."""
-
-
-class Walk:
-    """Runs steps in order, timing each and giving it REDIS_TIMEOUT; owns the sessions it opens."""
-
-    def __init__(self, report: Report, settings: Settings | None = None, env: Mapping[str, str] | None = None):
-        self.report = report
-        self.env = env
-        self.settings = settings
-        self.sessions: list[Session] = []
-        self._deadline = 0.0
-
-    def budget(self) -> float:
-        """Seconds left in the current step (never zero: a zero socket timeout means non-blocking)."""
-        return max(0.001, self._deadline - time.monotonic())
-
-    @contextmanager
-    def step(self, step_id: str, title: str) -> Iterator[Step]:
-        step = Step(step_id, title)
-        self.report.steps.append(step)
-        started = time.monotonic()
-        self._deadline = started + (self.settings.timeout if self.settings else 5.0)
-        try:
-            yield step
-        except StepError as error:
-            step.status, step.sentence = FAIL, str(error)
-        except RedisError as error:
-            step.status, step.sentence = FAIL, explain(error, self.settings) if self.settings else type(error).__name__
-        except Exception as error:  # a message may carry data: keep the type only, details at DEBUG
-            step.status = FAIL
-            step.sentence = f"unexpected {type(error).__name__} during {title}: run with LOG_LEVEL=DEBUG for details"
-            debug_traceback(LOGGER, f"diagnosis step {step_id} failed", self.env)
-        finally:
-            step.duration_ms = (time.monotonic() - started) * 1000
-            self._scrub(step)
-        if step.status == FAIL:
-            raise Stop
-
-    def skip(self, step_id: str, title: str, summary: str) -> None:
-        self.report.steps.append(Step(step_id, title, status=SKIP, summary=summary))
-
-    def session(self, endpoint: Endpoint) -> Session:
-        session = Session(self.settings, endpoint)
-        self.sessions.append(session)
-        return session
-
-    def close(self) -> None:
-        for session in self.sessions:
-            session.close()
-
-    def _scrub(self, step: Step) -> None:
-        """Belt and braces: no configured secret survives in anything a step shows."""
-        secrets = [s for s in (self.settings.password, self.settings.sentinel_password) if s] if self.settings else []
-        if not secrets:
-            return
-
-        def clean(text: str) -> str:
-            for secret in secrets:
-                text = text.replace(secret, "********")
-            return text
-
-        step.summary = clean(step.summary)
-        step.sentence = clean(step.sentence) if step.sentence else None
-        step.lines = [clean(line) for line in step.lines]
-        step.warnings = [clean(warning) for warning in step.warnings]
 
 
 def diagnose(env: Mapping[str, str] | None = None) -> Report:
@@ -108,12 +34,10 @@ def diagnose(env: Mapping[str, str] | None = None) -> Report:
         if settings.enabled:
             walk.settings = settings
             if settings.sentinels:
-                from .sentinel import walk_sentinels  # the sentinel half is only loaded when used
-
                 walk_sentinels(walk)
             else:
                 walk_node(walk, Endpoint(settings.host, settings.port, "server"), resolve_step=True)
-    except Stop:
+    except DiagnosisStopped:
         pass
     finally:
         walk.close()
@@ -152,60 +76,3 @@ def _configuration(walk: Walk, env: Mapping[str, str]) -> Settings:
     return settings
 
 
-def walk_node(walk: Walk, endpoint: Endpoint, resolve_step: bool, suffix: str = "") -> Session:
-    """DNS → TCP → TLS → AUTH → SELECT → PING → facts on one data node (the server, or the elected master)."""
-    settings = walk.settings
-    if resolve_step:
-        with walk.step("dns", f"DNS resolution{suffix}") as step:
-            addresses = resolve(endpoint, walk.budget())
-            step.summary = f"{endpoint.host} → {', '.join(addresses)}"
-            step.details = {"host": endpoint.host, "addresses": addresses}
-    with walk.step("tcp", f"TCP connect{suffix}") as step:
-        peer = tcp_connect(endpoint, walk.budget())
-        step.summary, step.details = f"{endpoint.address} accepted (peer {peer})", {"address": endpoint.address, "peer": peer}
-    tls_step(walk, endpoint, "tls", f"TLS handshake{suffix}")
-    session = walk.session(endpoint)
-    with walk.step("auth", f"AUTH{suffix}") as step:
-        step.summary = session.authenticate(walk.budget)
-        if not (settings.password or settings.username):
-            step.warnings.append(
-                f"{endpoint.label} accepts clients without a password (REDIS_PASSWORD empty): anyone who reaches it can "
-                "read and lift bans; set requirepass (or an ACL user) on the server and REDIS_PASSWORD here")
-    with walk.step("select", f"SELECT{suffix}") as step:
-        step.summary = session.select(walk.budget)
-    with walk.step("ping", f"PING ×5{suffix}") as step:
-        latency = session.ping(walk.budget)
-        walk.report.latency_ms = step.details = latency
-        step.summary = f"min {latency['min']:.2f} / median {latency['median']:.2f} / max {latency['max']:.2f} ms"
-    with walk.step("server", f"server facts{suffix}") as step:
-        facts, _ = session.facts(walk.budget)
-        walk.report.facts = step.details = facts
-        step.summary = facts_summary(facts)
-        if facts["cluster"]:
-            raise StepError(cluster_sentence(endpoint))
-        if facts["role"] != "master":
-            raise StepError(_not_master_sentence(endpoint, facts, settings))
-        step.warnings.extend(facts_warnings(endpoint, facts))
-    return session
-
-
-def _not_master_sentence(endpoint: Endpoint, facts: dict, settings: Settings) -> str:
-    if endpoint.kind == "server":
-        return (f"REDIS_HOST/REDIS_PORT point at {endpoint.address}, a read-only replica of {facts.get('master')}: point "
-                "REDIS_HOST at the master, or use REDIS_SENTINEL_HOSTS so the master is found after every failover")
-    return (f"the sentinels name {endpoint.address} as master '{settings.sentinel_master}' but it reports role "
-            f"{facts['role']}: a failover is in progress, or REDIS_SENTINEL_HOSTS lists sentinels of another setup")
-
-
-def tls_step(walk: Walk, endpoint: Endpoint, step_id: str, title: str) -> None:
-    settings = walk.settings
-    if not settings.ssl:
-        walk.skip(step_id, title, "skipped: REDIS_SSL=no")
-        return
-    with walk.step(step_id, title) as step:
-        result = tls_probe(endpoint, settings, walk.budget)
-        step.details = result.to_dict()
-        step.summary = tls_summary(result)
-        if result.verified is False:
-            raise StepError(verification_sentence(endpoint, result))
-        step.warnings.extend(tls_warnings(endpoint, settings, result))

@@ -1,6 +1,6 @@
 """Metrics hygiene: find the ``metrics:*`` keys that live forever, and bound only those nobody writes.
 
-Why bounding is safe (contract §6.2, ``metrics.lua``): every 5 s each live nginx worker rewrites *every*
+Why bounding is safe (docs/bunkerweb-data.md §metrics, ``metrics.lua``): every 5 s each live nginx worker rewrites *every*
 metrics key it holds, ``SET`` for counters and ``DEL`` + ``RPUSH`` for tables. Both clear any TTL. So a
 TTL we put on a key can only ever expire a key that no worker writes any more (a restarted worker's
 old id, a removed instance): the data BunkerWeb still uses is re-armed to "no TTL" within seconds.

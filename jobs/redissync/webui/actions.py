@@ -2,7 +2,7 @@
 bans pass now. BunkerWeb handles admin rights and CSRF; this module validates ``data`` strictly.
 
 BunkerWeb wraps a returned dict as HTTP 200 ``{"message": "ok", "data": …}`` and passes a Flask
-``Response`` through untouched (contract §4), so an error is returned as a real Response with its
+``Response`` through untouched (docs/bunkerweb-data.md §ui), so an error is returned as a real Response with its
 status code (built with ``app.response_class``, no Flask import) and the same JSON body
 ``{"status": "ko", "code": …, "message": …}``; without an ``app`` (tests, scripts) the dict itself.
 """
@@ -17,19 +17,18 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from ..connection import RedisSyncError, connect, explain
-from ..settings import Settings, SettingsError, load_settings
+from ..connection import connect, explain
+from ..errors import BadRequest, RedisSyncError, SettingsError
+from ..redaction import redact
+from ..reports import BANS_SUMMARY_FILE
+from ..settings import Settings, load_settings
 from ..state import PLUGIN_ROOT, open_state
-from .format import redact, text
+from .format import text
 from .page import GENERIC_ERROR, PLUGIN_ID, configuration
 
 ACTIONS = ("check", "reconcile")
 BANS_JOB = PLUGIN_ROOT / "jobs" / "redissync-bans.py"
 USAGE = 'send a JSON object like {"action": "check"} or {"action": "reconcile"}'
-
-
-class BadRequest(ValueError):
-    """Input we refuse, with the sentence the caller sees."""
 
 
 def validate(data: Any) -> str:
@@ -96,7 +95,7 @@ def run_reconcile(config: Mapping[str, str], settings: Settings, db: Any, logger
     finally:
         client.close()
     return {"status": "ok", "action": "reconcile", "queued": False, "summary": text(summary, 500),
-            "bans": store.read_json("bans-summary.json")}
+            "bans": store.read_json(BANS_SUMMARY_FILE)}
 
 
 RUNNERS: dict[str, Callable[[Mapping[str, str], Settings, Any, logging.Logger], dict[str, Any]]] = {

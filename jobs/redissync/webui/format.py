@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..masking import mask_secrets
-
 DASH = "—"
 SECRET_WORDS = ("password", "passwd", "secret", "token", "auth", "credential")
 
@@ -135,6 +133,3 @@ def is_secret_name(name: Any) -> bool:
     return any(word in lowered for word in SECRET_WORDS) and not lowered.endswith("_set")
 
 
-def redact(message: str, secrets: tuple[str, ...]) -> str:
-    """Replace every known secret value in a log line (a defence in depth: messages should carry none)."""
-    return mask_secrets(message, secrets)

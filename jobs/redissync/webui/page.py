@@ -16,24 +16,27 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..runner import run_record_name
-from ..settings import Settings, SettingsError, load_settings
+from ..errors import SettingsError
+from ..redaction import redact
+from ..reports import (
+    BANS_SUMMARY_FILE,
+    HISTORY_FILE,
+    METRICS_SUMMARY_FILE,
+    REPORT_FILE,
+    REPORT_JOBS,
+    SESSIONS_SUMMARY_FILE,
+    run_record_file,
+)
+from ..settings import Settings, load_settings
 from ..state import StateStore, default_state_dir
-from . import sections
-from .format import DASH, age, dig, epoch, first, is_secret_name, redact, text, when
+from . import sections, topology
+from .format import DASH, age, dig, epoch, first, is_secret_name, text, when
 from .outage import Failure, current_failure, mark_stale
 
 PLUGIN_ID = "redissync"
 GENERIC_ERROR = "Could not read this part of the status; the web UI's log has the details."
-REPORTS = {  # cached file → the job that writes it (BunkerWeb keys its job cache by job name)
-    "check-report.json": "redissync-check",
-    "check-history.json": "redissync-check",
-    "bans-summary.json": "redissync-bans",
-    "metrics-summary.json": "redissync-metrics",
-    "sessions-summary.json": "redissync-sessions",
-}
+REPORTS = REPORT_JOBS
 JOBS = ("redissync-check", "redissync-bans", "redissync-metrics", "redissync-sessions")
-REPORTS.update({run_record_name(job): job for job in JOBS[1:]})  # the check job's record is its report
 STATS_ENDPOINT = f"{PLUGIN_ID}/stats"
 
 
@@ -189,11 +192,11 @@ def job_runs(reports: dict[str, tuple[Any, float | None]], failure: Failure | No
 def _own_record(job: str, reports: dict[str, tuple[Any, float | None]]) -> dict[str, Any]:
     """``{"at", "ok", "line"}``: the job's run record, or for the check job its report (written every run)."""
     if job == "redissync-check":
-        check = reports.get("check-report.json", (None, None))[0]
+        check = reports.get(REPORT_FILE, (None, None))[0]
         if not isinstance(check, dict):
             return {}
         return {"at": check.get("checked_at"), "ok": check.get("state") != "failed", "line": check.get("headline")}
-    record = reports.get(run_record_name(job), (None, None))[0]
+    record = reports.get(run_record_file(job), (None, None))[0]
     if not isinstance(record, dict) or not isinstance(record.get("ok"), bool):
         return {}
     return {"at": record.get("at"), "ok": record["ok"], "line": record.get("line")}
@@ -213,9 +216,9 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
     reports: dict[str, tuple[Any, float | None]] = {}
     for name in REPORTS:
         reports[name] = page.part(f"report {name}", lambda name=name: source.read(name), fallback=(None, None))
-    check, history = reports["check-report.json"][0], reports["check-history.json"][0]
-    metrics, bans = reports["metrics-summary.json"][0], reports["bans-summary.json"][0]
-    sessions = reports["sessions-summary.json"][0]
+    check, history = reports[REPORT_FILE][0], reports[HISTORY_FILE][0]
+    metrics, bans = reports[METRICS_SUMMARY_FILE][0], reports[BANS_SUMMARY_FILE][0]
+    sessions = reports[SESSIONS_SUMMARY_FILE][0]
     # USE_REDIS=no is said from the live settings, not from a report cached while Redis was on (nor a failure).
     verdict = check if settings is None or settings.enabled else {"state": "disabled"}
     failure = page.part("failure", lambda: current_failure(verdict, history), fallback=False) or None
@@ -231,7 +234,7 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
         "health": page.part("health", lambda: sections.health(verdict, now, failure)),
         "steps": page.part("steps", lambda: sections.steps(check)),
         "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
-        "topology": page.part("topology", lambda: sections.topology(check, live_public, sentinel_addresses)),
+        "topology": page.part("topology", lambda: topology.topology(check, live_public, sentinel_addresses)),
         "instances": page.part("instances", lambda: instances(bw_instances_utils, page)),
         "keyspace": page.part("keyspace", lambda: stale(sections.keyspace(metrics), dig(metrics, "generated_at"))),
         "trends": page.part("trends", lambda: stale(sections.trends(history, metrics), dig(metrics, "generated_at"))),

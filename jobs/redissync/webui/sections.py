@@ -147,76 +147,6 @@ def _auth(username: Any, password_set: Any) -> str:
     return f"user {user}, no password" if user else "none"
 
 
-# -- Sentinel topology ------------------------------------------------------------------------------------
-SENTINEL_STEPS = ("sentinel-dns", "sentinel-tcp", "sentinel-tls", "sentinel-auth", "sentinel-lookup")
-
-
-def topology(check: dict | None, public: dict | None, configured: list[str] | None = None) -> dict[str, Any]:
-    """Sentinels, the master they name, their agreement and the replicas, from the check report's steps
-    (``sentinel-*`` lines say which sentinel dropped out at which step; lookup/views/replicas carry details)."""
-    mode = first(public or {}, "mode", default=None) or dig(check, "mode")
-    if mode != "sentinel":
-        return {"state": "na", "message": "Standalone mode: no Sentinel topology to show."}
-    by_id = {step.get("id"): step for step in dig(check, "steps", default=[]) if isinstance(step, dict)}
-    if not any(step_id in by_id for step_id in SENTINEL_STEPS):
-        return no_report("redissync-check", "the Sentinel topology")
-    answers = dig(by_id, "sentinel-lookup", "details", "answers", default={})
-    views = dig(by_id, "sentinel-views", "details", "views", default={})
-    dropped: dict[str, str] = {}
-    addresses = list(configured or [])
-    for step_id in SENTINEL_STEPS:
-        step = by_id.get(step_id) or {}
-        for line in step.get("lines") or []:
-            mark, _, rest = str(line).partition(" ")
-            address = rest.split(": ", 1)[0].strip()
-            if address and address not in addresses:
-                addresses.append(address)
-            if mark == "✗" and address not in dropped:
-                reason = next((w for w in step.get("warnings") or [] if address in str(w)), "")
-                dropped[address] = text(reason.split(" (still working")[0], 220) or f"dropped at {text(step.get('title'))}"
-    sentinels = []
-    for address in addresses:
-        view = views.get(address) if isinstance(views, dict) else None
-        detail = dropped.get(address, "")
-        if not detail and isinstance(view, dict):
-            detail = f"flags {text(view.get('flags'))}; {text(str(view.get('ckquorum', '')).split('.')[0], 80)}"
-        sentinels.append({"address": text(address, 80), "ok": address in answers or (address not in dropped and bool(view)),
-                          "master": text(answers.get(address), 80) or DASH, "detail": detail})
-    replicas = []
-    for item in dig(by_id, "replicas", "details", "replicas", default=[]):
-        if isinstance(item, dict):
-            flags = text(item.get("flags"), 80)
-            down = "s_down" in flags or "disconnected" in flags or item.get("link") not in (None, "ok")
-            replicas.append({"address": text(item.get("address"), 80), "ok": not down, "lag": _lag(item.get("lag_s")),
-                             "detail": f"{flags}, link {text(item.get('link')) or DASH}"})
-    named = {address for address in answers.values()} if isinstance(answers, dict) else set()
-    quorum = next((text(view.get("quorum")) for view in views.values() if isinstance(view, dict)), "") if isinstance(views, dict) else ""
-    reachable = sum(1 for sentinel in sentinels if sentinel["ok"])
-    if not named:
-        agreement_text, agreement_ok = "no sentinel named a master", False
-    elif len(named) == 1:
-        agreement_text, agreement_ok = f"{len(answers)}/{len(sentinels) or len(answers)} sentinels name the same master", True
-    else:
-        agreement_text, agreement_ok = "the sentinels disagree on the master: " + ", ".join(sorted(named)), False
-    return {
-        "state": "ok",
-        "master": text(dig(by_id, "sentinel-lookup", "details", "master"), 80) or DASH,
-        "master_name": text(dig(public, "sentinel_master")) or "",
-        "quorum": quorum,
-        "sentinels": sentinels,
-        "replicas": replicas,
-        "reachable": f"{reachable}/{len(sentinels)}" if sentinels else DASH,
-        "degraded": reachable < len(sentinels),
-        "agreement": agreement_text,
-        "agreement_ok": agreement_ok,
-    }
-
-
-def _lag(value: Any) -> str:
-    seconds = number(value)
-    return DASH if seconds is None else f"{seconds:g} s"
-
-
 # -- keyspace and trends (metrics job) --------------------------------------------------------------------
 def keyspace(metrics: dict | None) -> dict[str, Any]:
     per_category = dig(metrics, "server", "keys", default=None)
@@ -243,7 +173,7 @@ def trends(history: list | None, metrics: dict | None) -> dict[str, Any]:
     charts = []
     if isinstance(history, list) and history:
         entries = [entry for entry in history if isinstance(entry, dict)]
-        latency = [first(entry, "ping_median_ms", "ping_p50_ms", "latency_ms") for entry in entries]
+        latency = [entry.get("ping_median_ms") for entry in entries]
         if any(number(value) is not None for value in latency):
             charts.append(_chart("PING latency (median)", latency, milliseconds, f"last {len(entries)} checks"))
     series = dig(metrics, "series", default={})
@@ -271,29 +201,30 @@ def _chart(title: str, values: list, formatter, span: str, floor_zero: bool = Tr
 def bans(summary: dict | None) -> dict[str, Any]:
     if not isinstance(summary, dict):
         return no_report("redissync-bans", "the ban summary")
-    scopes = _counts(first(summary, "by_scope", "scopes", default={}))
-    reasons = _counts(first(summary, "by_reason", "reasons", default={}))
+    # Only the fields bans/summary.py writes (reports.BansSummary; each recent ban is Entry.as_dict()).
+    scopes = _counts(summary.get("by_scope") or {})
+    reasons = _counts(summary.get("by_reason") or {})
     recent = []
-    for ban in (first(summary, "recent", "latest", default=[]) or [])[:20]:
+    for ban in (summary.get("recent") or [])[:20]:
         if not isinstance(ban, dict):
             continue
         ttl_ms = number(ban.get("ttl_ms"))
-        ttl = ttl_ms / 1000 if ttl_ms is not None else number(first(ban, "ttl", "ttl_s"))
+        ttl = ttl_ms / 1000 if ttl_ms is not None else None
         recent.append({
             "ip": text(ban.get("ip"), 64),
-            "scope": text(first(ban, "scope", "ban_scope"), 20) or "global",
+            "scope": text(ban.get("scope"), 20) or "global",
             "service": text(ban.get("service"), 80) or DASH,
             "reason": text(ban.get("reason"), 80) or DASH,
-            "date": when(first(ban, "date", "banned_at")),
-            "expires": "permanent" if ban.get("permanent") or ttl == -1 else (DASH if ttl is None else _duration(ttl)),
+            "date": when(ban.get("date")),
+            "expires": "permanent" if ban.get("permanent") else (DASH if ttl is None else _duration(ttl)),
         })
-    last = first(summary, "last_pass", "last_reconcile", "pass", default={})
+    last = summary.get("last_pass")
     last = last if isinstance(last, dict) else {}
     updated = number(summary.get("updated_ms"))
-    updated = updated / 1000 if updated is not None else summary.get("generated_at")
+    updated = updated / 1000 if updated is not None else None
     return {
         "state": "ok",
-        "total": count(first(summary, "total", "count", default=sum(int(number(v) or 0) for _, v in scopes))),
+        "total": count(sum(int(number(v) or 0) for _, v in scopes)),
         "scopes": [(name, count(value)) for name, value in scopes],
         "reasons": [(name, count(value)) for name, value in reasons[:8]],
         "recent": recent,

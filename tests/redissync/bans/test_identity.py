@@ -39,12 +39,14 @@ def test_promoted_replica_that_had_every_write_is_continuous() -> None:
 def test_promoted_replica_that_lagged_means_loss() -> None:
     promoted = replace(BASE, run_id="r2", replid="B", replid2="A", second_offset=700, offset=700)
     verdict = judge(BASE, promoted)
-    assert verdict.lost and "missed 301 bytes" in verdict.reason
+    assert verdict.lost
+    assert "missed 301 bytes" in verdict.reason
 
 
 def test_evictions_mean_possible_loss() -> None:
     verdict = judge(replace(BASE, evicted=3), replace(BASE, evicted=10))
-    assert verdict.lost and "noeviction" in verdict.reason
+    assert verdict.lost
+    assert "noeviction" in verdict.reason
 
 
 def test_identity_round_trip_and_corrupt_record() -> None:
@@ -56,7 +58,8 @@ def test_identity_round_trip_and_corrupt_record() -> None:
 def test_real_server_identity_and_marker(plain_redis) -> None:
     client = connect(load_settings(plain_redis.settings_env()))
     first = ServerIdentity.read(client)
-    assert first.run_id and first.marker is None
+    assert first.run_id
+    assert first.marker is None
     ensure_marker(client)
     ensure_marker(client)
     second = ServerIdentity.read(client)

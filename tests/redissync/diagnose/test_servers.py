@@ -53,10 +53,14 @@ def test_a_cluster_mode_node_fails_the_check_naming_the_cause(make_redis) -> Non
     port = next(port for port in iter(free_port, None) if port <= 55535)  # its cluster bus listens on port + 10000
     node = make_redis(port=port, extra=["cluster-enabled yes", "cluster-config-file nodes.conf"])
     report = diagnose(node.settings_env())
-    assert not report.healthy and report.failure.id == "server", report.render_text()
-    assert report.facts["cluster"] is True and report.facts["mode"] == "cluster"
+    assert not report.healthy, report.render_text()
+    assert report.failure.id == "server", report.render_text()
+    assert report.facts["cluster"] is True
+    assert report.facts["mode"] == "cluster"
     sentence = report.failure.sentence
-    assert "cluster mode" in sentence and "BunkerWeb's Lua cannot use Redis Cluster" in sentence
-    assert "REDIS_HOST" in sentence and "REDIS_SENTINEL_HOSTS" in sentence
+    assert "cluster mode" in sentence
+    assert "BunkerWeb's Lua cannot use Redis Cluster" in sentence
+    assert "REDIS_HOST" in sentence
+    assert "REDIS_SENTINEL_HOSTS" in sentence
     other_db = diagnose(node.settings_env(REDIS_DATABASE="1"))  # a cluster has db 0 only: SELECT says why
     assert (other_db.failure.id, other_db.failure.sentence) == ("select", sentence), other_db.render_text()

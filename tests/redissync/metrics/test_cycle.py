@@ -10,7 +10,8 @@ from collections import defaultdict
 import pytest
 
 from redissync.metrics import series
-from redissync.metrics.cycle import SUMMARY_FILE, SUMMARY_KEY, TABLE_SAMPLE, aggregate_pass, one_pass, parse_number
+from redissync.metrics.batch import TABLE_SAMPLE, parse_number
+from redissync.metrics.cycle import SUMMARY_FILE, SUMMARY_KEY, aggregate_pass, one_pass
 from redissync.settings import load_settings
 from redissync.state import open_state
 
@@ -43,8 +44,10 @@ def generate(client, seed: int = 7) -> tuple[dict, dict, set]:
 
 
 def test_parse_number_accepts_lua_numbers_only() -> None:
-    assert parse_number(b"42") == 42 and parse_number(b"-3") == -3
-    assert parse_number(b"4.5") == 4.5 and parse_number(b"1e+15") == 1e15
+    assert parse_number(b"42") == 42
+    assert parse_number(b"-3") == -3
+    assert parse_number(b"4.5") == 4.5
+    assert parse_number(b"1e+15") == 1e15
     for bad in (b"", b"abc", b"nan", b"inf", b"-nan", b"1_000", b"0x10", b"4.5.6"):
         assert parse_number(bad) is None, bad
 
@@ -60,8 +63,10 @@ def test_aggregation_matches_hand_computation(plain_redis) -> None:
     for series_key, lengths in expected_tables.items():
         plugin = series_key.split("_table_")[0]
         table = summary["tables"][plugin]["events"]
-        assert table["items"] == sum(lengths) and table["workers"] == len(workers)
-        assert len(table["sample"]) == TABLE_SAMPLE and all("ip" in item for item in table["sample"])
+        assert table["items"] == sum(lengths)
+        assert table["workers"] == len(workers)
+        assert len(table["sample"]) == TABLE_SAMPLE
+        assert all("ip" in item for item in table["sample"])
     assert summary["workers"] == sorted(workers)
     assert summary["metrics_keys"] == 4 * 3 * 12 + 4 * 12
     keys = summary["server"]["keys"]
@@ -69,7 +74,8 @@ def test_aggregation_matches_hand_computation(plain_redis) -> None:
     assert keys["metrics"] == 4 * 3 * 12 + 4 * 12
     assert sum(keys[c] for c in ("bans", "sessions", "counters")) + keys["other"] == 2000
     assert summary["malformed"] == {"unparsed_key": 0, "non_numeric": 0, "wrong_type": 0, "vanished": 0}
-    assert summary["series_points"] == 1 and summary["series"]["t"] == [series.minute_of(NOW)]
+    assert summary["series_points"] == 1
+    assert summary["series"]["t"] == [series.minute_of(NOW)]
 
 
 def test_malformed_values_are_skipped_and_counted(plain_redis) -> None:
@@ -89,7 +95,8 @@ def test_malformed_values_are_skipped_and_counted(plain_redis) -> None:
     assert summary["requests"]["wrong_type"] is True
     assert "5 malformed skipped" in summary["summary"]
     # nothing malformed was touched
-    assert client.ttl("metrics:badbehavior_counter_bans:1") == -1 and client.type("metrics:badbehavior_counter_bans:2") == b"hash"
+    assert client.ttl("metrics:badbehavior_counter_bans:1") == -1
+    assert client.type("metrics:badbehavior_counter_bans:2") == b"hash"
 
 
 def test_requests_reported_against_cap_never_trimmed(plain_redis) -> None:
@@ -99,7 +106,8 @@ def test_requests_reported_against_cap_never_trimmed(plain_redis) -> None:
     client.hset("requests:facet:country", mapping={"FR": 120})
     report = aggregate_pass(client, cap=100, now=NOW)["requests"]
     assert report == {"cap": 100, "length": 120, "over_cap": 20, "ttl": None, "wrong_type": False, "facets": {"ip": 2, "country": 1}}
-    assert client.llen("requests") == 120 and client.hlen("requests:facet:ip") == 2
+    assert client.llen("requests") == 120
+    assert client.hlen("requests:facet:ip") == 2
 
 
 def test_series_keeps_exactly_24_hours_and_replaces_a_minute(plain_redis) -> None:
@@ -111,7 +119,9 @@ def test_series_keeps_exactly_24_hours_and_replaces_a_minute(plain_redis) -> Non
     last = pipe_points[-1]["t"]
     assert kept == 1440
     points = series.read_points(client, series.SERVER_SERIES_KEY, last)
-    assert len(points) == 1440 and points[0]["t"] == last - 24 * 3600 + 60 and points[-1]["t"] == last
+    assert len(points) == 1440
+    assert points[0]["t"] == last - 24 * 3600 + 60
+    assert points[-1]["t"] == last
     series.write_point(client, series.SERVER_SERIES_KEY, {"t": last, "ops": -1})
     assert series.read_points(client, series.SERVER_SERIES_KEY, last)[-1]["ops"] == -1
     assert client.zcard(series.SERVER_SERIES_KEY) == 1440
@@ -122,7 +132,8 @@ def test_passes_a_day_apart_drop_old_points_and_rates_use_deltas(plain_redis) ->
     client = plain_redis.client()
     aggregate_pass(client, cap=10, now=NOW)
     second = aggregate_pass(client, cap=10, now=NOW + 60)
-    assert second["series_points"] == 2 and second["server"]["ops"] > 0
+    assert second["series_points"] == 2
+    assert second["server"]["ops"] > 0
     later = aggregate_pass(client, cap=10, now=NOW + 24 * 3600)
     assert later["series"]["t"] == [series.minute_of(NOW + 60), series.minute_of(NOW + 24 * 3600)]
     assert len(series.read_points(client, series.TOTALS_SERIES_KEY, series.minute_of(NOW + 24 * 3600))) == 2
@@ -142,15 +153,17 @@ def test_one_pass_publishes_summary_in_state_and_redis(plain_redis) -> None:
     state = open_state()
     line = one_pass(load_settings(plain_redis.settings_env()), client, state, LOGGER, now=NOW, env={})
     saved = state.read_json(SUMMARY_FILE)
-    assert saved["summary"] == line and saved["requests"]["cap"] == 10_000  # BunkerWeb's default 10k
-    assert json.loads(client.get(SUMMARY_KEY)) == saved and 0 < client.ttl(SUMMARY_KEY) <= 3600
+    assert saved["summary"] == line
+    assert saved["requests"]["cap"] == 10_000  # BunkerWeb's default 10k
+    assert json.loads(client.get(SUMMARY_KEY)) == saved
+    assert 0 < client.ttl(SUMMARY_KEY) <= 3600
     assert all(client.ttl(key) > 0 for key in client.scan_iter("redissync:*")), "every key of ours has a TTL"
 
 
 def test_cached_metric_names_agree_with_the_parser() -> None:
     """``MetricNames`` parses once per series head; it must answer exactly what ``parse_metric_key`` does."""
     from redissync.keys import parse_metric_key
-    from redissync.metrics.cycle import MetricNames
+    from redissync.metrics.batch import MetricNames
 
     heads = [b"metrics:badbehavior_counter_blocked", b"metrics:a_table_x:y", b"metrics:_counter_x", b"metrics:a_counter_",
              b"metrics:a:b_counter_x", b"metrics:a_counter__counter_x", b"metrics:p_tablex_y", b"metrics", b"metrics:a\xff_counter_x",
@@ -165,4 +178,5 @@ def test_cached_metric_names_agree_with_the_parser() -> None:
                 expected = None if parsed is None else (parsed.series, parsed.kind == "counter", parsed.worker)
                 assert names.parse(key) == expected, key
     for key in (b"metrics:nocolon", b"metrics:a_counter_x"):
-        assert names.parse(key) is None and parse_metric_key(key) is None
+        assert names.parse(key) is None
+        assert parse_metric_key(key) is None

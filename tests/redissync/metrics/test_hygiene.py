@@ -51,11 +51,15 @@ def test_stale_keys_get_a_ttl_and_nothing_else_changes(seeded) -> None:
     for minute in range(STALE_AFTER):
         client.incr("metrics:badbehavior_counter_bans:0")
         report = run(client, minute)
-        assert report["bounded_now"] == 0 and all(client.ttl(key) == -1 for key in stale)
+        assert report["bounded_now"] == 0
+        assert all(client.ttl(key) == -1 for key in stale)
     client.incr("metrics:badbehavior_counter_bans:0")
     report = run(client, STALE_AFTER)
-    assert report["stale"] == 3 and report["bounded_now"] == 3 and report["no_ttl"] == 4
-    assert report["silent_workers"] == ["9"] and report["with_ttl"] == 1
+    assert report["stale"] == 3
+    assert report["bounded_now"] == 3
+    assert report["no_ttl"] == 4
+    assert report["silent_workers"] == ["9"]
+    assert report["with_ttl"] == 1
     for key in stale:
         assert STALE_KEY_TTL_S - 5 < client.ttl(key) <= STALE_KEY_TTL_S, key
     assert client.ttl("metrics:badbehavior_counter_bans:0") == -1
@@ -75,7 +79,9 @@ def test_a_live_writer_revives_a_bounded_key(seeded) -> None:
     assert client.ttl("metrics:limit_counter_hits:0") > 0
     client.set("metrics:limit_counter_hits:0", "7")  # metrics.lua's SET every 5 s clears the TTL
     report = run(client, STALE_AFTER + 1)
-    assert report["revived"] == 1 and report["awaiting_expiry"] == 2 and report["bounded_now"] == 0
+    assert report["revived"] == 1
+    assert report["awaiting_expiry"] == 2
+    assert report["bounded_now"] == 0
     assert client.ttl("metrics:limit_counter_hits:0") == -1
 
 

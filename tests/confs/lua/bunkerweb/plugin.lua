@@ -1,5 +1,5 @@
--- Test stand-in for BunkerWeb's plugin base class (src/bw/lua/bunkerweb/plugin.lua), reduced to what the
--- contract (docs: bunkerweb-contract.md §5.1) promises a plugin: id, logger, variables, ctx, is_loading,
+-- Test stand-in for BunkerWeb's plugin base class (src/bw/lua/bunkerweb/plugin.lua), reduced to what that
+-- class gives a plugin: id, logger, variables, ctx, is_loading,
 -- kind, use_redis and ret().
 local class = require "middleclass"
 
