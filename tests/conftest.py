@@ -48,6 +48,11 @@ def job_cache_mode(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: 
     Returns the stand-in BunkerWeb (database, cache folder) in the second mode, None in the first."""
     if request.param == "state-dir":
         return None
+    return use_bunkerweb_standin(tmp_path, monkeypatch)
+
+
+def use_bunkerweb_standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bwjob.StandInBunkerWeb:
+    """Jobs, bwcli and ``open_state`` of this test keep their state in BunkerWeb's job cache (the stand-in)."""
     bunkerweb = bwjob.StandInBunkerWeb(tmp_path / "bunkerweb")
     monkeypatch.delenv("REDISSYNC_STATE_DIR")
     for name, value in bunkerweb.env.items():

@@ -2,7 +2,8 @@
 
     Exception
     ├── RedisSyncError     a job or command failed; one sentence naming the setting(s) to check
-    │                      (runner: exit 2 for a job, 1 for bwcli)
+    │   │                  (runner: exit 2 for a job, 1 for bwcli)
+    │   └── ArchiveError   a file the bans archive's manifest names is missing or damaged
     ├── StepError          one diagnosis step failed; its sentence is what the user reads
     ├── DiagnosisStopped   control flow: the walk ends at the first failed step (never escapes diagnose())
     ├── RuntimeError
@@ -23,6 +24,10 @@ from typing import Any
 
 class RedisSyncError(Exception):
     """A failure explained in one sentence that names the setting(s) to check; never carries a secret."""
+
+
+class ArchiveError(RedisSyncError):
+    """A file the bans archive's manifest names is missing or damaged: the journal is not loaded from it."""
 
 
 class StepError(Exception):

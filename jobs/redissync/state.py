@@ -69,6 +69,32 @@ class StateStore:
             return
         atomic_write(self.directory / name, data)
 
+    @property
+    def work_directory(self) -> Path:
+        """Where a job keeps files rebuilt from its state (the bans journal's SQLite working copy).
+
+        Inside BunkerWeb it is ``/var/tmp/bunkerweb/<plugin>``, outside the cache folder, so the file is not
+        swept by ``Job`` (it is not in the database), not uploaded, and not shipped to the instances with
+        ``/var/cache/bunkerweb``; a new container simply rebuilds it. Elsewhere, the state directory."""
+        if self._job is None:
+            return self.directory
+        return self.directory.parents[2] / "tmp" / "bunkerweb" / self.directory.name
+
+    def names(self, prefix: str) -> list[str]:
+        """The state's files whose name starts with ``prefix`` (inside BunkerWeb: the job's cached files,
+        which ``Job`` restored from the database)."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(path.name for path in self.directory.iterdir() if path.name.startswith(prefix) and path.is_file())
+
+    def delete(self, name: str) -> None:
+        """Remove a file, and inside BunkerWeb its database copy too."""
+        if self._job is not None:
+            ok, message = self._job.del_cache(name)
+            if not ok:
+                raise OSError(f"BunkerWeb's job cache refused to delete {name}: {message}")
+        (self.directory / name).unlink(missing_ok=True)
+
     def persist(self, name: str) -> None:
         """Push a file the job wrote itself in ``directory`` to BunkerWeb's database (no-op outside)."""
         if self._job is not None:

@@ -43,6 +43,8 @@ import os
 import signal
 import sqlite3
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -153,10 +155,14 @@ class StandInDatabase:
 Database = StandInDatabase  # ``from Database import Database`` in BunkerWeb
 
 
+LOCK = threading.Lock()  # jobs.py's module-level LOCK: one restore sweep at a time in a process
+
+
 def _write_atomic(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
     os.replace(tmp, target)
 
 
@@ -188,8 +194,11 @@ class Job:
             self.restore_ok = self.restore_cache(manual=False)
 
     def restore_cache(self, *, job_name: str = "", plugin_id: str = "", manual: bool = True) -> bool:
-        rows = self.db.get_jobs_cache_files(plugin_id=plugin_id or self.job_path.name)
-        job_name = job_name or self.job_name
+        with LOCK:
+            return self._restore(job_name or self.job_name, plugin_id or self.job_path.name, manual)
+
+    def _restore(self, job_name: str, plugin_id: str, manual: bool) -> bool:
+        rows = self.db.get_jobs_cache_files(plugin_id=plugin_id)
         known = set()
         for row in rows:
             cache_path = self.job_path.joinpath(row["service_id"] or "", row["file_name"])

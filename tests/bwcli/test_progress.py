@@ -13,10 +13,6 @@ import sys
 
 import pytest
 
-from redissync.bans import reconcile
-from redissync.connection import connect
-from redissync.settings import load_settings
-from redissync.state import open_state
 from tests.bed.jobrun import ROOT
 
 SIZES = [2_000, pytest.param(100_000, marks=pytest.mark.slow)]
@@ -92,22 +88,3 @@ def test_revoke_sessions(plain_redis, count, on_terminal) -> None:
     else:
         assert err == ""
 
-
-@pytest.mark.parametrize("count", SIZES)
-@pytest.mark.parametrize("on_terminal", [True, False])
-def test_forget_all(plain_redis, count, on_terminal) -> None:
-    admin = plain_redis.client()
-    pipe = admin.pipeline(transaction=False)
-    for index in range(count):
-        pipe.set(f"bans_ip_10.{index >> 16}.{(index >> 8) & 255}.{index & 255}", '{"reason":"manual"}', ex=3600)
-    pipe.execute()
-    client = connect(load_settings(plain_redis.settings_env()))
-    reconcile(client, open_state())
-    client.close()
-    code, out, err = run_script("bans.py", ["forget", "--all", "--yes"], plain_redis.settings_env(), on_terminal)
-    assert code == 0, err
-    assert out.startswith(f"forget: forgot {count} journaled bans")
-    if on_terminal:
-        assert_progress(err, "forgetting bans")
-    else:
-        assert err == ""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from redissync.bans.archive import open_journal
 from tests.bed.bans import bans_state, write_ban
 from tests.bed.jobrun import run_job_file
 from tests.bed.servers import free_port
@@ -29,7 +30,8 @@ def test_job_restores_after_flush_and_writes_the_ui_summary(password_redis, capt
     assert run_job_file("redissync-bans", env) == 0
     assert all(client.exists(key) for key in keys)
     assert client.pttl(keys[-1]) == -1
-    assert (state_dir() / "bans-journal.sqlite3").exists()
+    with open_journal(bans_state(), readonly=True) as journal:
+        assert journal.count() == 6
     summary = json.loads((state_dir() / "bans-summary.json").read_text())
     assert summary["last_pass"]["ok"] and summary["last_pass"]["restored"] == 6
     assert summary["by_scope"] == {"global": 5, "service": 1}
@@ -52,4 +54,5 @@ def test_unreachable_redis_exits_2_with_one_sentence(captured_logs) -> None:
 
 def test_use_redis_no_is_a_no_op() -> None:
     assert run_job_file("redissync-bans", {"USE_REDIS": "no"}) == 0
-    assert not (state_dir() / "bans-journal.sqlite3").exists()
+    state = bans_state()
+    assert not (state.work_directory / "bans-journal.sqlite3").exists() and not state.names("bans-")

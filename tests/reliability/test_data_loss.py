@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from redis.exceptions import OutOfMemoryError
 
+from redissync.bans.archive import open_journal
 from redissync.bans.cycle import LOCK_KEY, LOCK_MS
-from redissync.bans.journal import JOURNAL_NAME, Journal
+from redissync.bans.journal import JOURNAL_NAME
 from tests.bed.bans import ban_value, bans_state
 from tests.bed.jobproc import spawn_job
 from tests.bed.jobrun import run_job_file
@@ -37,7 +38,9 @@ def state_dir() -> Path:
 
 
 def journal_rows() -> list[tuple]:
-    with sqlite3.connect(state_dir() / JOURNAL_NAME) as db:
+    with open_journal(bans_state()) as journal:  # the journal the next pass starts from
+        path = journal.path
+    with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         return db.execute("SELECT key, value, expires_ms FROM bans ORDER BY key").fetchall()
 
@@ -112,7 +115,7 @@ def test_noeviction_at_maxmemory_exits_2_keeps_the_journal_and_recovers(server: 
     assert len(errors) == 1 and "redissync-bans failed:" in errors[0]
     assert "maxmemory" in errors[0] and "refused a write" in errors[0], errors[0]
     assert journal_rows() == before  # not one row changed, the file is sound
-    with Journal.in_directory(state_dir(), readonly=True) as journal:
+    with open_journal(bans_state(), readonly=True) as journal:
         assert journal.count() == len(before)
 
     admin.delete(*[f"filler:{index}" for index in range(fillers)])  # memory freed
@@ -187,7 +190,7 @@ def test_scheduler_killed_mid_pass_leaves_a_sound_journal(server: RedisServer, c
     unbanned = first[:100]
     admin.delete(*unbanned)
 
-    wal = state_dir() / f"{JOURNAL_NAME}-wal"
+    wal = bans_state().work_directory / f"{JOURNAL_NAME}-wal"
     job = spawn_job("redissync-bans", env)
     try:
         wait_until(lambda: admin.exists(LOCK_KEY), 30, "the job to take its lock (a pass has begun)")
@@ -202,7 +205,7 @@ def test_scheduler_killed_mid_pass_leaves_a_sound_journal(server: RedisServer, c
         job.stdout.close()
 
     rows = journal_rows()  # PRAGMA integrity_check inside
-    with Journal.in_directory(state_dir()) as journal:
+    with open_journal(bans_state()) as journal:
         assert journal.count() == len(rows)
     assert len(rows) == committed, "a killed pass must leave exactly the previous pass in the journal"
     assert admin.exists(LOCK_KEY), "the killed pass still holds the lock until it expires"

@@ -29,8 +29,9 @@ from ..lock import LOCK_MS, PassLock
 from ..scan import reclaim_own_keys
 from ..settings import Settings
 from ..state import StateStore
+from .archive import open_journal, save
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
-from .journal import JOURNAL_NAME, Entry, Journal
+from .journal import Entry, Journal
 from .scanner import BanScanner, classify_row, scripting_refused
 from .summary import write_summary
 
@@ -90,6 +91,7 @@ class PassResult:
     verdict: str = ""
     skipped: str = ""
     duration_ms: int = 0
+    saved_bytes: int = 0  # written to BunkerWeb's job cache for the journal (bans/archive.py)
     malformed_kinds: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
@@ -121,7 +123,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
         result.skipped = f"another scheduler is reconciling bans ({LOCK_KEY} is held)"
         return result
     try:
-        with Journal.in_directory(state.directory) as journal:
+        with open_journal(state) as journal:
             try:
                 _run(client, journal, result, logger, lock, policy)
             except BaseException as error:
@@ -134,9 +136,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
             # its record of Redis (a restore changes no row) must cache it, or the next pass judges from
             # the old record and undoes unbans made meanwhile (issue 16). Redis was written before this
             # point, so a crash here leaves the old record: the next pass restores once more (safe).
-            if journal.changes or journal.meta_changed:
-                journal.checkpoint()
-                state.persist(JOURNAL_NAME)
+            result.saved_bytes = save(state, journal).bytes_written
             write_summary(state, journal, asdict(result))
     finally:
         lock.release()

@@ -8,7 +8,6 @@ cached like a pass's journal: inside BunkerWeb the database copy is what the nex
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis import Redis
@@ -17,8 +16,8 @@ from ..clock import now_ms
 from ..errors import PassRunning
 from ..lock import LOCK_MS, PassLock
 from ..state import StateStore
+from .archive import erase, open_journal
 from .cycle import LOCK_KEY
-from .journal import JOURNAL_NAME, Journal
 
 
 @dataclass(frozen=True)
@@ -39,32 +38,18 @@ class Forgotten:
 
 def count(state: StateStore) -> Forgotten:
     """What :func:`forget_all` would forget (reads the journal only; no Redis needed)."""
-    with Journal.in_directory(state.directory, readonly=True) as journal:
+    with open_journal(state, readonly=True) as journal:
         return Forgotten(journal.count(), sum(journal.counts_by("scope", now_ms()).values()), done=False)
 
 
-FORGET_BATCH = 10_000  # keys deleted per statement, so a progress line can follow a large journal
-
-
-def forget_all(client: Redis, state: StateStore, progress: Callable[[int], None] | None = None) -> Forgotten:
-    """Empty the journal under the pass lock and cache it; raises :class:`PassRunning` when a pass runs.
-    ``progress`` is told how many bans are forgotten so far (one transaction all the same)."""
+def forget_all(client: Redis, state: StateStore) -> Forgotten:
+    """Empty the journal under the pass lock and cache it; raises :class:`PassRunning` when a pass runs."""
     lock = PassLock(client, LOCK_KEY, uuid.uuid4().hex, LOCK_MS)
     if not lock.acquire():
         raise PassRunning(f"a bans pass is running ({LOCK_KEY} is held): try again in a minute")
     try:
-        with Journal.in_directory(state.directory) as journal:
-            live = sum(journal.counts_by("scope", now_ms()).values())
-            keys = [entry.key for entry in journal.entries()]
-            journal.begin()
-            journaled = 0
-            for start in range(0, len(keys), FORGET_BATCH):
-                journaled += journal.delete(keys[start:start + FORGET_BATCH])
-                if progress is not None:
-                    progress(journaled)
-            journal.commit()
-            journal.checkpoint()
-        state.persist(JOURNAL_NAME)
+        before = count(state)
+        erase(state)  # the journal, its copy in BunkerWeb's job cache and the Redis identity record
     finally:
         lock.release()
-    return Forgotten(journaled, live, done=True)
+    return Forgotten(before.journaled, before.live, done=True)

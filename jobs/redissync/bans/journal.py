@@ -22,6 +22,9 @@ from pathlib import Path
 
 JOURNAL_NAME = "bans-journal.sqlite3"
 SCHEMA_VERSION = "1"
+UNSAVED_META = "unsaved"  # "1" from a commit that changed something until the archive holds it (bans/archive.py)
+CHANGED_KEYS_CAP = 50_000  # beyond this many changed keys a pass rewrites the archive's base instead of a delta
+ARCHIVE_COLUMNS = "key, value, expires_ms, seen_ms"  # what the archive stores; the rest is derived again
 _LOOKUP_CHUNK = 900  # bound on "?" parameters per query, well under SQLite's limit
 
 _SCHEMA = """
@@ -145,6 +148,8 @@ class Journal:
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         self.changes = 0
         self.meta_changed = False  # a meta value (the Redis identity record) differs from what was read
+        # Keys written or deleted since the archive last saved (None: too many to list, save a new base).
+        self.changed_keys: set[bytes] | None = set()
 
     @classmethod
     def in_directory(cls, directory: Path, readonly: bool = False) -> Journal:
@@ -166,8 +171,15 @@ class Journal:
         self._db.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
+        """Commit; a commit that changed rows or meta also records that the archive does not hold them yet."""
         if self._db.in_transaction:
+            if self.changes or self.meta_changed:
+                self.put_meta(UNSAVED_META, "1")
             self._db.commit()
+
+    def forget_changes(self) -> None:
+        """What the connection wrote is saved (or was loaded from the archive): nothing left to save."""
+        self.changes, self.meta_changed, self.changed_keys = 0, False, set()
 
     def rollback(self) -> None:
         if self._db.in_transaction:
@@ -183,9 +195,14 @@ class Journal:
         return row[0] if row else None
 
     def set_meta(self, name: str, value: str) -> None:
+        """A meta value the next pass relies on: a change marks the journal for saving."""
         if self.get_meta(name) == value:
             return
         self.meta_changed = True
+        self.put_meta(name, value)
+
+    def put_meta(self, name: str, value: str) -> None:
+        """A meta value about the journal itself (archive bookkeeping): not a change to save."""
         self._db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                          (name, value))
 
@@ -205,6 +222,7 @@ class Journal:
         if rows:
             self._db.executemany(_UPSERT, rows)
             self.changes += len(rows)
+            self._note_changed(row[0] for row in rows)
         return len(rows)
 
     def delete(self, keys: Iterable[bytes]) -> int:
@@ -212,7 +230,26 @@ class Journal:
         if rows:
             self._db.executemany("DELETE FROM bans WHERE key = ?", rows)
             self.changes += len(rows)
+            self._note_changed(key for (key,) in rows)
         return len(rows)
+
+    def _note_changed(self, keys: Iterable[bytes]) -> None:
+        if self.changed_keys is not None:
+            self.changed_keys.update(keys)
+            if len(self.changed_keys) > CHANGED_KEYS_CAP:
+                self.changed_keys = None
+
+    def meta_items(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT name, value FROM meta"))
+
+    def archive_rows(self, keys: Sequence[bytes] | None = None) -> Iterator[tuple]:
+        """``(key, value, expires_ms, seen_ms)`` of every row in key order, or of those ``keys`` that exist."""
+        if keys is None:
+            yield from self._db.execute(f"SELECT {ARCHIVE_COLUMNS} FROM bans ORDER BY key")
+            return
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start:start + _LOOKUP_CHUNK]
+            yield from self._db.execute(f"SELECT {ARCHIVE_COLUMNS} FROM bans WHERE key IN ({','.join('?' * len(chunk))})", chunk)
 
     def by_ids(self, ids: Sequence[int]) -> list[Entry]:
         entries: list[Entry] = []

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..bans import now_ms
+from ..bans.archive import open_journal
 from ..bans.forget import PassRunning, count, forget_all
-from ..bans.journal import Entry, Journal
+from ..bans.journal import Entry
 from ..bans.summary import SUMMARY_NAME
 from ..bans.transfer import export_lines, import_entries, read_import
 from ..runner import run_command
@@ -102,7 +103,7 @@ def ban_row(entry: Entry, stamp: int) -> dict[str, Any]:
 def list_bans(args: argparse.Namespace) -> int:
     state = bans_state()
     stamp = now_ms()
-    with Journal.in_directory(state.directory, readonly=True) as journal:
+    with open_journal(state, readonly=True) as journal:
         rows = [ban_row(entry, stamp) for entry in journal.entries(args.ip, args.service, live_at_ms=stamp)]
     never_run = not rows and state.read_json(SUMMARY_NAME) is None
     if args.json:
@@ -142,7 +143,7 @@ def list_lines(rows: list[dict[str, Any]], filtered: bool) -> list[str]:
 
 # -- export / import --------------------------------------------------------------------------------
 def export_bans(args: argparse.Namespace) -> int:
-    with Journal.in_directory(bans_state().directory, readonly=True) as journal:
+    with open_journal(bans_state(), readonly=True) as journal:
         lines = list(export_lines(journal))
     text = "".join(line + "\n" for line in lines)
     if args.output:
@@ -194,15 +195,13 @@ def counted(lines: Iterable[str], progress: Progress) -> Iterable[str]:
 # -- forget ------------------------------------------------------------------------------------------
 def forget_bans(args: argparse.Namespace) -> int:
     state = bans_state()
-    planned = count(state)
     if not args.yes:
-        print(f"forget: {planned.line()}")
+        print(f"forget: {count(state).line()}")
         return EXIT_OK
 
     def forget_journal(_settings, client) -> int:
-        try:
-            with Progress("forgetting bans", planned.journaled) as progress:
-                forgotten = forget_all(client, state, progress.update)
+        try:  # one erase of the journal's files: nothing long enough for a progress line
+            forgotten = forget_all(client, state)
         except PassRunning as error:
             print(f"forget: {error}", file=sys.stderr)
             return EXIT_FAILED

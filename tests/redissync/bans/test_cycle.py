@@ -172,13 +172,13 @@ def test_ban_recreated_meanwhile_is_never_overwritten(plain_redis) -> None:
 
 
 def test_restore_uses_nx_against_a_concurrent_write(plain_redis) -> None:
+    from redissync.bans.archive import open_journal
     from redissync.bans.cycle import restore
-    from redissync.bans.journal import Journal
 
     admin = plain_redis.client()
     key = write_ban(admin, "192.0.2.89", reason="journaled", ttl=3600)
     run_pass(plain_redis)
-    with Journal.in_directory(bans_state().directory) as journal:
+    with open_journal(bans_state()) as journal:
         entries = list(journal.entries())
     admin.flushall()
     write_ban(admin, "192.0.2.89", reason="instance", ttl=60)  # lands between our scan and our restore
@@ -246,21 +246,21 @@ def test_held_lock_skips_the_pass(plain_redis) -> None:
 
 def test_unchanged_pass_writes_nothing(plain_redis) -> None:
     """Write cost follows what changed: a quiet pass commits no row."""
+    from redissync.bans.archive import open_journal
     from redissync.bans.cycle import PassResult, _absorb
-    from redissync.bans.journal import Journal
 
     admin = plain_redis.client()
     for i in range(50):
         write_ban(admin, f"192.0.2.{i}", ttl=3600)
     run_pass(plain_redis)
     client = job_client(plain_redis)
-    with Journal.in_directory(bans_state().directory) as journal:
+    with open_journal(bans_state()) as journal:
         journal.begin()
         missing = _absorb(client, journal, PassResult())
         journal.rollback()
         assert journal.changes == 0 and missing == {}
     write_ban(admin, "192.0.2.1", reason="again", ttl=3600)
-    with Journal.in_directory(bans_state().directory) as journal:
+    with open_journal(bans_state()) as journal:
         journal.begin()
         _absorb(client, journal, result := PassResult())
         journal.rollback()

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from redissync.bans.archive import open_journal
 from redissync.bans.cycle import LOCK_KEY, reconcile
 from redissync.bans.forget import PassRunning, count, forget_all
-from redissync.bans.journal import Journal
 from redissync.connection import connect
 from redissync.settings import load_settings
-from redissync.state import open_state
-from tests.bed.bans import write_ban
+from tests.bed.bans import bans_state, write_ban
+
+pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 
 
 def run_pass(server):
     client = connect(load_settings(server.settings_env()))
     try:
-        return reconcile(client, open_state())
+        return reconcile(client, bans_state())
     finally:
         client.close()
 
@@ -24,7 +25,7 @@ def run_pass(server):
 def forget(server):
     client = connect(load_settings(server.settings_env()))
     try:
-        return forget_all(client, open_state())
+        return forget_all(client, bans_state())
     finally:
         client.close()
 
@@ -34,7 +35,7 @@ def test_dry_run_counts_and_changes_nothing(plain_redis) -> None:
     for i in range(4):
         write_ban(admin, f"192.0.2.{i}", ttl=3600)
     run_pass(plain_redis)
-    dry = count(open_state())
+    dry = count(bans_state())
     assert (dry.journaled, dry.live, dry.done) == (4, 4, False)
     assert dry.line().startswith("would forget 4 journaled bans (4 not expired)") and "--yes" in dry.line()
     admin.flushall()
@@ -48,7 +49,7 @@ def test_forgotten_bans_never_come_back_after_a_flushall(plain_redis) -> None:
     admin.flushall()
     done = forget(plain_redis)
     assert (done.journaled, done.live, done.done) == (5, 5, True) and done.line().startswith("forgot 5")
-    with Journal.in_directory(open_state().directory, readonly=True) as journal:
+    with open_journal(bans_state(), readonly=True) as journal:
         assert journal.count() == 0
     result = run_pass(plain_redis)
     assert (result.restored, result.seen) == (0, 0) and not admin.exists(*keys)
@@ -62,4 +63,4 @@ def test_refuses_while_a_pass_holds_the_lock(plain_redis) -> None:
     admin.set(LOCK_KEY, "another-scheduler", px=30_000)
     with pytest.raises(PassRunning, match="try again in a minute"):
         forget(plain_redis)
-    assert count(open_state()).journaled == 1
+    assert count(bans_state()).journaled == 1

@@ -8,8 +8,9 @@ import time
 import redis
 
 from redissync.bans import cycle as bans
+from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile, restore
-from redissync.bans.journal import Entry, Journal
+from redissync.bans.journal import Entry
 from redissync.bans.scanner import MAX_VALUE_BYTES, WRONG_TYPE, BanScanner
 from redissync.state import open_state
 from tests.bed.bans import write_ban
@@ -63,7 +64,7 @@ def test_expiry_comes_from_when_redis_answered_not_when_the_batch_is_handled(pla
     late = [(answered - 60_000, flat)]  # as if Redis had answered a minute before the pass looked at it
     monkeypatch.setattr(bans.BanScanner, "prefetched", lambda self, *depth: iter(late))
     reconcile(plain_redis.client(), open_state())
-    with Journal.in_directory(open_state().directory) as journal:
+    with open_journal(open_state()) as journal:
         (entry,) = list(journal.entries())
     assert entry.key == key.encode() and entry.expires_ms == answered - 60_000 + flat[2]
 

@@ -1,0 +1,252 @@
+"""The ban journal's persisted form inside BunkerWeb: a compressed base plus small deltas in the job cache.
+
+Why: inside BunkerWeb every job run starts from the *database* copy of its cache (``Job`` restores it and
+deletes local files the database lacks), and that database may be MariaDB with a 16 MiB packet limit.
+Uploading the whole SQLite journal (≈ 290 B per ban) after every change does not scale; so the job cache
+holds instead:
+
+* ``bans-base-<epoch>-<n>.bin``: every row, sorted by key, in zlib-compressed frames of at most
+  :data:`FRAME_ROWS` rows; the byte stream is cut into files of at most :data:`PART_BYTES` (8 MiB);
+* ``bans-delta-<epoch>-<seq>-<n>.bin``: what one pass changed (rows written, keys deleted), same framing;
+* ``bans-manifest.json``, written **last**: the base's and every delta's files with their size and CRC,
+  and the journal's meta (the Redis identity record the next pass judges from).
+
+A file the manifest does not name (a crash mid-upload, a torn row) is ignored, then deleted by the next
+save; a named file that fails its CRC stops the job (exit 2) rather than load a damaged journal. The base
+is rewritten (a new epoch) only when the deltas outgrow :data:`REBASE_FRACTION` of it.
+
+The SQLite journal is a *working copy* in ``StateStore.work_directory``, valid only while its recorded
+manifest token matches the manifest and no commit is unsaved (``Journal.commit`` marks it). Anything
+else — a new container, a crash between writing Redis and saving — rebuilds it from the archive: the
+next pass then judges from the last *saved* identity and restores once more (the safe mistake).
+Outside BunkerWeb the SQLite file in the state directory is itself durable and no archive is written.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import struct
+import uuid
+import zlib
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..errors import ArchiveError
+from ..state import StateStore
+from .journal import JOURNAL_NAME, UNSAVED_META, Journal
+from .scanner import classify_row
+
+MANIFEST = "bans-manifest.json"
+PREFIX = "bans-"
+FORMAT = 1
+PART_BYTES = 8 * 1024 * 1024  # no cached file above 8 MiB (MariaDB's default max_allowed_packet is 16 MiB)
+FRAME_ROWS = 20_000  # rows per compressed frame: bounds the memory of a save or a rebuild
+REBASE_FRACTION = 0.25  # rewrite the base once the deltas weigh more than this share of it …
+REBASE_MIN_BYTES = 256 * 1024  # … and more than this (a small journal is cheap to rewrite anyway)
+MAX_DELTAS = 256  # and at the latest after this many deltas (each costs a read on rebuild)
+ARCHIVE_META = "archive"  # the manifest token ("<epoch>:<seq>") the working copy matches
+_LOCAL_META = {ARCHIVE_META, UNSAVED_META, "schema"}
+_MAGIC = b"RSJ1"
+_FRAME_HEAD = struct.Struct(">II")  # compressed length, CRC-32 of the compressed bytes
+_PERMANENT = -1
+
+
+@dataclass
+class SaveStats:
+    kind: str = ""  # "", "delta" or "base"
+    bytes_written: int = 0
+    largest_file: int = 0
+
+
+def open_journal(state: StateStore, readonly: bool = False) -> Journal:
+    """The journal as the last completed pass left it (rebuilt from the archive when the working copy
+    does not match it). Outside BunkerWeb: the SQLite file in the state directory (``readonly``: an
+    empty in-memory journal when there is none yet, so a listing creates no file)."""
+    if not state.inside_bunkerweb:
+        return Journal.in_directory(state.directory, readonly=readonly)
+    manifest = _read_manifest(state)
+    journal = Journal.in_directory(state.work_directory)
+    if manifest is not None and journal.get_meta(ARCHIVE_META) == _token(manifest) and journal.get_meta(UNSAVED_META) != "1":
+        return journal
+    journal.close()
+    return _rebuild(state, manifest)
+
+
+def save(state: StateStore, journal: Journal) -> SaveStats:
+    """After a committed pass: store what changed (a delta, or a new base) and then the manifest."""
+    stats = SaveStats()
+    if not state.inside_bunkerweb or journal.get_meta(UNSAVED_META) != "1":
+        return stats
+    manifest = _read_manifest(state)
+    keys = sorted(journal.changed_keys) if journal.changed_keys is not None else None
+    if manifest is None or keys is None:
+        manifest = _write_base(state, journal, stats)
+    else:
+        present = list(journal.archive_rows(keys))
+        deleted = sorted(set(keys) - {row[0] for row in present})
+        stream = _write_stream(state, f"{PREFIX}delta-{manifest['epoch']}-{manifest['seq'] + 1:06d}",
+                               _frames(present, deleted), stats) if keys else []
+        deltas = manifest["deltas"] + ([stream] if stream else [])
+        delta_bytes = sum(size for delta in deltas for _, size, _ in delta)
+        base_bytes = sum(size for _, size, _ in manifest["base"])
+        if len(deltas) > MAX_DELTAS or delta_bytes > max(REBASE_FRACTION * base_bytes, REBASE_MIN_BYTES):
+            manifest = _write_base(state, journal, stats)
+        else:
+            manifest = {**manifest, "seq": manifest["seq"] + 1, "deltas": deltas}
+    manifest["meta"] = {name: value for name, value in journal.meta_items().items() if name not in _LOCAL_META}
+    manifest["bans"] = journal.count()
+    data = json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
+    state.write(MANIFEST, data)
+    stats.bytes_written += len(data)
+    _delete_unlisted(state, manifest)
+    journal.put_meta(ARCHIVE_META, _token(manifest))
+    journal.put_meta(UNSAVED_META, "0")
+    journal.forget_changes()
+    return stats
+
+
+def erase(state: StateStore) -> None:
+    """Erase the journal, archive and working copy, the Redis identity record included (``bans forget
+    --all``): the next pass is a first pass. The manifest goes first, so a crash half-way leaves only
+    unlisted files (ignored, then deleted)."""
+    if state.inside_bunkerweb:
+        state.delete(MANIFEST)
+        for name in state.names(PREFIX):
+            if name.endswith(".bin") or name == JOURNAL_NAME:
+                state.delete(name)
+    for suffix in ("", "-wal", "-shm"):
+        (state.work_directory / f"{JOURNAL_NAME}{suffix}").unlink(missing_ok=True)
+
+
+# writing ---------------------------------------------------------------------------------------------
+def _frames(rows: list[tuple] | Iterator[tuple], deleted: list[bytes] = ()) -> Iterator[bytes]:
+    """Columnar frames (keys, values, expiries, seen, deleted keys): marshal is C-fast and exact for
+    bytes, and one column of similar values compresses far better than interleaved rows."""
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= FRAME_ROWS:
+            yield _frame(batch, [])
+            batch = []
+    if batch or deleted:
+        yield _frame(batch, list(deleted))
+
+
+def _frame(rows: list[tuple], deleted: list[bytes]) -> bytes:
+    keys, values, expires, seen = (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [], [])
+    expiries = array("q", [_PERMANENT if ms is None else ms for ms in expires]).tobytes()
+    payload = zlib.compress(marshal.dumps((keys, values, expiries, array("q", seen).tobytes(), deleted), 4), 6)
+    return _FRAME_HEAD.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def _write_stream(state: StateStore, stem: str, frames: Iterator[bytes], stats: SaveStats) -> list[list]:
+    """Frames as one byte stream cut into files of at most :data:`PART_BYTES`; returns [[name, size, crc], …]."""
+    parts: list[list] = []
+    buffer = bytearray(_MAGIC)
+
+    def flush(data: bytes) -> None:
+        name = f"{stem}-{len(parts):03d}.bin"
+        state.write(name, data)
+        parts.append([name, len(data), zlib.crc32(data)])
+        stats.bytes_written += len(data)
+        stats.largest_file = max(stats.largest_file, len(data))
+
+    for frame in frames:
+        buffer += frame
+        while len(buffer) >= PART_BYTES:
+            flush(bytes(buffer[:PART_BYTES]))
+            del buffer[:PART_BYTES]
+    if buffer:
+        flush(bytes(buffer))
+    return parts
+
+
+def _write_base(state: StateStore, journal: Journal, stats: SaveStats) -> dict:
+    epoch = uuid.uuid4().hex[:12]
+    stats.kind = "base"
+    base = _write_stream(state, f"{PREFIX}base-{epoch}", _frames(journal.archive_rows()), stats)
+    return {"format": FORMAT, "epoch": epoch, "seq": 0, "base": base, "deltas": []}
+
+
+def _delete_unlisted(state: StateStore, manifest: dict) -> None:
+    """Files of older epochs, of uploads a crash cut short, and the old single-file journal."""
+    listed = {name for name, _, _ in manifest["base"]} | {name for delta in manifest["deltas"] for name, _, _ in delta}
+    for name in state.names(PREFIX):
+        if (name.endswith(".bin") and name not in listed) or name == JOURNAL_NAME:
+            state.delete(name)
+
+
+# reading ---------------------------------------------------------------------------------------------
+def _token(manifest: dict) -> str:
+    return f"{manifest['epoch']}:{manifest['seq']}"
+
+
+def _read_manifest(state: StateStore) -> dict | None:
+    manifest = state.read_json(MANIFEST)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return None
+    return manifest
+
+
+def _read_stream(state: StateStore, parts: list[list]) -> Iterator[tuple]:
+    """Decoded frames of one stream, each file checked against the manifest before use."""
+    buffer = bytearray()
+    for number, (name, size, crc) in enumerate(parts):
+        data = state.read(name)
+        if data is None or len(data) != size or zlib.crc32(data) != crc:
+            raise ArchiveError(f"the bans archive file {name} is missing or damaged in BunkerWeb's job cache")
+        buffer += data
+        if number == 0:
+            if not buffer.startswith(_MAGIC):
+                raise ArchiveError(f"the bans archive file {name} is not in format {FORMAT}")
+            del buffer[:len(_MAGIC)]
+        while len(buffer) >= _FRAME_HEAD.size:
+            length, frame_crc = _FRAME_HEAD.unpack_from(buffer)
+            if len(buffer) < _FRAME_HEAD.size + length:
+                break
+            payload = bytes(buffer[_FRAME_HEAD.size:_FRAME_HEAD.size + length])
+            del buffer[:_FRAME_HEAD.size + length]
+            if zlib.crc32(payload) != frame_crc:
+                raise ArchiveError(f"a frame of the bans archive file {name} is damaged")
+            yield marshal.loads(zlib.decompress(payload))
+    if buffer:
+        raise ArchiveError(f"the bans archive ends inside a frame ({parts[-1][0]})")
+
+
+def _rebuild(state: StateStore, manifest: dict | None) -> Journal:
+    """A fresh working copy from the archive, or from the single-file journal older versions cached."""
+    directory = state.work_directory
+    for suffix in ("", "-wal", "-shm"):
+        (directory / f"{JOURNAL_NAME}{suffix}").unlink(missing_ok=True)
+    legacy = state.read(JOURNAL_NAME) if manifest is None else None
+    if legacy is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / JOURNAL_NAME).write_bytes(legacy)
+        journal = Journal.in_directory(directory)
+        journal.changed_keys = None  # the first save writes a base and deletes the old file
+        journal.begin()
+        journal.put_meta(UNSAVED_META, "1")
+        journal.commit()
+        return journal
+    journal = Journal.in_directory(directory)
+    if manifest is None:
+        return journal
+    journal.begin()
+    for stream in [manifest["base"], *manifest["deltas"]]:
+        for keys, values, expiries, seen, deleted in _read_stream(state, stream):
+            stamps = array("q")
+            stamps.frombytes(seen)
+            ends = array("q")
+            ends.frombytes(expiries)
+            journal.upsert_rows([classify_row(key, value, None if end == _PERMANENT else end, stamp)
+                                 for key, value, end, stamp in zip(keys, values, ends, stamps, strict=True)])
+            journal.delete(deleted)
+    for name, value in manifest.get("meta", {}).items():
+        journal.put_meta(name, value)
+    journal.put_meta(ARCHIVE_META, _token(manifest))
+    journal.put_meta(UNSAVED_META, "0")
+    journal.forget_changes()
+    journal.commit()
+    return journal

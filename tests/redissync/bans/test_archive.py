@@ -1,0 +1,181 @@
+"""The journal's persisted form in BunkerWeb's job cache (issue 13 §1): base + deltas + manifest.
+
+Every test runs inside the ``Job`` stand-in (tests/bed/bwjob.py): each ``bans_state()`` / job run starts
+from the database copy, as inside BunkerWeb."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+import pytest
+
+from redissync.bans import archive
+from redissync.bans.archive import MANIFEST, erase, open_journal
+from redissync.bans.cycle import reconcile
+from redissync.bans.journal import JOURNAL_NAME, Journal
+from tests.bed.bans import bans_state, write_ban
+from tests.bed.bwjob import DIE_AT_UPLOAD_ENV, StandInBunkerWeb
+from tests.bed.jobproc import spawn_job
+from tests.bed.jobrun import run_job_file
+from tests.conftest import use_bunkerweb_standin
+
+
+@pytest.fixture
+def bunkerweb(tmp_path, monkeypatch) -> StandInBunkerWeb:
+    """The archive exists only inside BunkerWeb (outside, the SQLite file in the state directory is durable)."""
+    return use_bunkerweb_standin(tmp_path, monkeypatch)
+
+
+def snapshot() -> tuple[list[tuple], str | None]:
+    """Every row as stored and the identity record: what the next pass starts from."""
+    with open_journal(bans_state()) as journal:
+        return list(journal.archive_rows()), journal.get_meta("identity")
+
+
+def pass_over(server) -> None:
+    client = server.client()
+    try:
+        reconcile(client, bans_state())
+    finally:
+        client.close()
+
+
+def archive_files(bunkerweb: StandInBunkerWeb) -> dict[str, bytes]:
+    return {name: data for name, data in bunkerweb.cached().items() if name.startswith("bans-") and name != "bans-summary.json"}
+
+
+def test_replaced_scheduler_rebuilds_the_exact_journal(plain_redis, bunkerweb) -> None:
+    admin = plain_redis.client()
+    for i in range(300):
+        write_ban(admin, f"10.0.{i // 250}.{i % 250}", service="app.example.com" if i % 7 == 0 else None,
+                  ttl=None if i % 50 == 0 else 3600 + i)
+    admin.set("bans_ip_192.0.2.1", b"\xff\xfebinary", ex=600)  # kept byte for byte
+    pass_over(plain_redis)
+    admin.delete("bans_ip_10.0.0.3")  # an unban, then a pass: a delta
+    write_ban(admin, "10.9.9.9", ttl=120)
+    pass_over(plain_redis)
+    before = snapshot()
+    assert len(before[0]) == 301 and before[1]
+    assert set(archive_files(bunkerweb)) >= {MANIFEST} and len(json.loads(bunkerweb.cached()[MANIFEST])["deltas"]) == 1
+
+    bunkerweb.replace_scheduler()  # the local cache folder and the working copy are gone
+    assert snapshot() == before
+    admin.flushall()
+    pass_over(plain_redis)
+    assert admin.get("bans_ip_192.0.2.1") == b"\xff\xfebinary" and not admin.exists("bans_ip_10.0.0.3")
+    assert admin.exists("bans_ip_10.9.9.9") and admin.pttl("bans_ip_10.0.0.50") == -1
+
+
+@pytest.mark.parametrize("cut", ["bans-delta", "bans-delta:half", "bans-manifest"])
+def test_crash_mid_upload_is_ignored_and_nothing_is_lost(plain_redis, bunkerweb, cut: str) -> None:
+    admin = plain_redis.client()
+    env = plain_redis.settings_env()
+    first = [write_ban(admin, f"192.0.2.{i}", ttl=3600) for i in range(40)]
+    assert run_job_file("redissync-bans", env) == 0
+    saved = snapshot()
+    later = [write_ban(admin, f"198.51.100.{i}", ttl=3600) for i in range(10)]
+    job = spawn_job("redissync-bans", {**env, DIE_AT_UPLOAD_ENV: cut})
+    job.communicate(timeout=60)
+    assert job.returncode < 0, "the pass was to be killed during its upload"
+    assert snapshot() == saved  # the torn or unlisted upload is not part of the journal
+
+    admin.flushall()
+    assert run_job_file("redissync-bans", env) == 0  # restores what was saved; the rest comes from Redis next
+    assert all(admin.exists(key) for key in first)
+    for key in later:
+        write_ban(admin, key.removeprefix("bans_ip_"), ttl=3600)
+    assert run_job_file("redissync-bans", env) == 0
+    rows, _ = snapshot()
+    assert {row[0].decode() for row in rows} == set(first) | set(later)
+    manifest = json.loads(bunkerweb.cached()[MANIFEST])
+    listed = {name for name, _, _ in manifest["base"]} | {name for delta in manifest["deltas"] for name, _, _ in delta}
+    assert set(archive_files(bunkerweb)) == listed | {MANIFEST}  # the stray upload was deleted
+
+
+def test_large_journal_is_split_and_steady_passes_write_deltas(plain_redis, bunkerweb, monkeypatch) -> None:
+    monkeypatch.setattr(archive, "PART_BYTES", 64 * 1024)
+    monkeypatch.setattr(archive, "FRAME_ROWS", 500)
+    admin = plain_redis.client()
+    pipe = admin.pipeline(transaction=False)
+    for i in range(3000):  # incompressible values: the base cannot fit one 64 KiB file
+        value = {"reason": "bad behavior", "reason_data": {"x": os.urandom(48).hex()}}
+        pipe.set(f"bans_ip_10.1.{i // 256}.{i % 256}", json.dumps(value), ex=3600)
+    pipe.execute()
+    pass_over(plain_redis)
+    files = archive_files(bunkerweb)
+    assert len([name for name in files if name.startswith("bans-base-")]) > 2
+    assert max(len(data) for data in files.values()) <= 64 * 1024
+    written = bunkerweb.bytes_written()
+    write_ban(admin, "203.0.113.1", ttl=600)
+    pass_over(plain_redis)
+    manifest = json.loads(bunkerweb.cached()[MANIFEST])
+    assert len(manifest["deltas"]) == 1 and manifest["bans"] == 3001
+    assert bunkerweb.bytes_written() - written < 16 * 1024  # a delta, the manifest and the UI summary (20 recent bans)
+    expected = snapshot()
+    bunkerweb.replace_scheduler()
+    assert snapshot() == expected
+
+
+def test_deltas_that_outgrow_the_base_trigger_a_new_base(plain_redis, bunkerweb, monkeypatch) -> None:
+    monkeypatch.setattr(archive, "REBASE_MIN_BYTES", 0)
+    admin = plain_redis.client()
+    for i in range(100):
+        write_ban(admin, f"192.0.2.{i}", ttl=3600)
+    pass_over(plain_redis)
+    epoch = json.loads(bunkerweb.cached()[MANIFEST])["epoch"]
+    for i in range(60):  # changes worth more than a quarter of the base
+        write_ban(admin, f"192.0.2.{i}", reason="changed", ttl=3600)
+    pass_over(plain_redis)
+    manifest = json.loads(bunkerweb.cached()[MANIFEST])
+    assert manifest["epoch"] != epoch and manifest["deltas"] == []
+    assert not any(epoch in name for name in archive_files(bunkerweb))  # the old base is deleted
+    assert sum(1 for row in snapshot()[0] if b"changed" in row[1]) == 60
+
+
+def test_erase_leaves_a_first_pass(plain_redis, bunkerweb) -> None:
+    admin = plain_redis.client()
+    keys = [write_ban(admin, f"192.0.2.{i}", ttl=3600) for i in range(5)]
+    pass_over(plain_redis)
+    erase(bans_state())
+    assert archive_files(bunkerweb) == {} and snapshot() == ([], None)
+    admin.flushall()
+    client = plain_redis.client()
+    result = reconcile(client, bans_state())
+    assert result.restored == 0 and "first pass" in result.verdict and not admin.exists(*keys)
+
+
+def test_damaged_listed_file_fails_the_job_instead_of_loading(plain_redis, bunkerweb, captured_logs) -> None:
+    admin = plain_redis.client()
+    env = plain_redis.settings_env()
+    write_ban(admin, "192.0.2.1", ttl=3600)
+    assert run_job_file("redissync-bans", env) == 0
+    name = next(name for name in archive_files(bunkerweb) if name.startswith("bans-base-"))
+    with sqlite3.connect(bunkerweb.db.path) as db:
+        db.execute("UPDATE bw_jobs_cache SET data = substr(data, 1, 10) WHERE file_name = ?", (name,))
+    bunkerweb.replace_scheduler()
+    assert run_job_file("redissync-bans", env) == 2
+    errors = [r.getMessage() for r in captured_logs.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and name in errors[0] and "damaged" in errors[0]
+
+
+def test_single_file_journal_of_older_versions_is_migrated(plain_redis, bunkerweb, tmp_path) -> None:
+    admin = plain_redis.client()
+    keys = [write_ban(admin, f"192.0.2.{i}", ttl=3600) for i in range(8)]
+    pass_over(plain_redis)
+    expected = snapshot()
+    with Journal(tmp_path / "old.sqlite3") as old:  # what an older version cached: the whole SQLite file
+        old.begin()
+        old.upsert_rows(list(open_journal(bans_state())._db.execute(
+            "SELECT key, value, digest, expires_ms, ip, service, scope, reason, date, malformed, seen_ms FROM bans")))
+        old.set_meta("identity", expected[1])
+        old.commit()
+        old.checkpoint()
+    erase(bans_state())
+    bans_state()._job.cache_file(JOURNAL_NAME, (tmp_path / "old.sqlite3").read_bytes())
+    admin.flushall()
+    pass_over(plain_redis)  # judged from the migrated identity: data loss, every ban restored
+    assert all(admin.exists(key) for key in keys)
+    assert JOURNAL_NAME not in bunkerweb.cached() and MANIFEST in bunkerweb.cached()
+    assert snapshot()[0] == expected[0]
