@@ -255,3 +255,10 @@ def test_a_wrong_password_on_a_data_server_is_not_taken_for_a_sentinel(password_
     assert "Sentinel" not in step.sentence and "REDIS_PASSWORD" in step.sentence
     step = failed_at(password_redis.settings_env(REDIS_PASSWORD=""), "auth")
     assert "Sentinel" not in step.sentence and "REDIS_PASSWORD is empty" in step.sentence
+
+
+def test_a_value_core_accepts_but_redissync_rejects_is_a_configuration_finding(plain_redis) -> None:
+    """Core's regexes let REDIS_DATABASE=16 and a scheme in REDIS_HOST through; the diagnosis names them."""
+    step = failed_at(plain_redis.settings_env(REDIS_DATABASE="16", REDIS_HOST="redis://127.0.0.1"), "config")
+    assert_names(step, "REDIS_DATABASE", "REDIS_HOST")
+    assert "0-15" in step.sentence and "without scheme or port" in step.sentence
