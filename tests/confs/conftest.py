@@ -54,7 +54,7 @@ def lua_nginx(tmp_path: Path, pki: TestPKI, dns: DNSResponder) -> Iterator[Calla
     started: list[Nginx] = []
 
     def make(env: dict[str, str], core_dir: Path | None = None, trusted: Path | None = None,
-             start: bool = True) -> tuple[Nginx, Rendered]:
+             start: bool = True, extra_http: str = "") -> tuple[Nginx, Rendered]:
         prefix = tmp_path / f"nginx{len(started)}"
         rendered = render_case(env, prefix / "http", core_dir)
         server = Nginx(
@@ -68,6 +68,7 @@ def lua_nginx(tmp_path: Path, pki: TestPKI, dns: DNSResponder) -> Iterator[Calla
                 "  lua_ssl_verify_depth 2;",
                 f"  resolver 127.0.0.1:{dns.port} ipv6=off valid=1s;",
                 '  init_worker_by_lua_block { require("standin.harness").init_worker() }',
+                extra_http,
             ]),
         )
         started.append(server)

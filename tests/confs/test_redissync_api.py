@@ -82,6 +82,18 @@ def test_init_worker_logs_one_clear_line(lua_nginx, make_redis, pki) -> None:
     assert sum("[REDISSYNC]" in x for x in server.log_text().splitlines()) == 1
 
 
+# Before any plugin loads: ``require "ffi"`` now fails, as on a Lua without LuaJIT's FFI.
+WITHOUT_FFI = '  init_by_lua_block { package.loaded.ffi = nil; package.preload.ffi = function() error("no FFI") end }'
+
+
+def test_without_ffi_latencies_are_whole_milliseconds_and_say_so(lua_nginx, make_redis) -> None:
+    redis = make_redis()
+    server, _ = lua_nginx(redis.settings_env(), extra_http=WITHOUT_FFI)
+    assert re.search(r"PING \d+ ms \(1 ms clock\)", init_worker_line(server))
+    ping = call(server, "POST", "/redissync/ping")[1]["msg"]
+    assert ping["clock"] == "ngx.now (1 ms)" and ping["latency_ms"] == int(ping["latency_ms"])
+
+
 def test_init_worker_says_when_redis_is_down(lua_nginx) -> None:
     port = free_port()  # nothing listens there
     server, _ = lua_nginx({"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port)})

@@ -109,6 +109,8 @@ def steps(admin: redis.Redis, export: Path) -> list[Step]:
         ("bwcli sessions stats", lambda env: run_bwcli("sessions.py", env, ["stats", "--json"])),
         ("bwcli sessions revoke", lambda env: run_bwcli("sessions.py", env, ["revoke"])),
         ("bwcli sessions revoke --yes", lambda env: run_bwcli("sessions.py", env, ["revoke", "--yes"])),
+        ("bwcli bans forget --all", lambda env: run_bwcli("bans.py", env, ["forget", "--all"])),
+        ("bwcli bans forget --all --yes", lambda env: run_bwcli("bans.py", env, ["forget", "--all", "--yes"])),
     ]
 
 
