@@ -54,6 +54,11 @@ class StateStore:
     def inside_bunkerweb(self) -> bool:
         return self._job is not None
 
+    @property
+    def bunkerweb_db(self) -> Any:
+        """BunkerWeb's ``Database`` (``Job.db``: instances, …) inside BunkerWeb, else None."""
+        return getattr(self._job, "db", None)
+
     def read(self, name: str) -> bytes | None:
         try:
             return (self.directory / name).read_bytes()

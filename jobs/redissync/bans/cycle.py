@@ -32,6 +32,7 @@ from ..state import StateStore
 from .archive import open_journal, save
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
 from .journal import Entry, Journal
+from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
 from .scanner import BanScanner, classify_row, scripting_refused
 from .summary import write_summary
 
@@ -93,6 +94,7 @@ class PassResult:
     duration_ms: int = 0
     saved_bytes: int = 0  # written to BunkerWeb's job cache for the journal (bans/archive.py)
     malformed_kinds: dict[str, int] = field(default_factory=dict)
+    instances: InstancesReport | None = None  # None outside BunkerWeb (no instances to ask)
 
     def line(self) -> str:
         if self.skipped:
@@ -101,17 +103,18 @@ class PassResult:
                 f"{self.unbans} unbans propagated ({self.counters_cleared} counters cleared), {self.malformed} malformed"
                 + (f", {self.kept} re-created meanwhile" if self.kept else "")
                 + (f", {self.not_restored} lost bans forgotten (REDISSYNC_RESTORE_BANS=no)" if self.not_restored else "")
-                + f", {self.duration_ms} ms; {self.verdict}")
+                + f", {self.duration_ms} ms; {self.verdict}"
+                + (f"; {self.instances.line()}" if self.instances else ""))
 
 
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger) -> str:
     """The job's work: one pass under the lock; the summary line for the log."""
-    result = reconcile(client, state, logger, BanPolicy.from_settings(settings))
+    result = reconcile(client, state, logger, BanPolicy.from_settings(settings), instances=instance_source(state))
     return result.line()
 
 
 def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = None,
-              policy: BanPolicy = BanPolicy()) -> PassResult:
+              policy: BanPolicy = BanPolicy(), instances: InstanceSource | None = None) -> PassResult:
     logger = logger or logging.getLogger("redissync")
     started = time.monotonic()
     result = PassResult()
@@ -123,15 +126,18 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
         result.skipped = f"another scheduler is reconciling bans ({LOCK_KEY} is held)"
         return result
     try:
+        local = LocalBans.load(instances, state) if instances is not None else None
         with open_journal(state) as journal:
             try:
-                _run(client, journal, result, logger, lock, policy)
+                _run(client, journal, result, logger, lock, policy, local)
             except BaseException as error:
                 journal.rollback()
                 result.duration_ms = int((time.monotonic() - started) * 1000)
                 _try_summary(state, journal, result, failed=type(error).__name__)
                 raise
             result.duration_ms = int((time.monotonic() - started) * 1000)
+            if local is not None:
+                local.save(state)  # before the journal: a crash in between re-detects the unbans
             # Inside BunkerWeb the next run starts from the cached copy: a pass that changed rows *or* only
             # its record of Redis (a restore changes no row) must cache it, or the next pass judges from
             # the old record and undoes unbans made meanwhile (issue 16). Redis was written before this
@@ -149,7 +155,7 @@ def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed
 
 
 def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock,
-         policy: BanPolicy) -> None:
+         policy: BanPolicy, local: LocalBans | None = None) -> None:
     previous = ServerIdentity.from_json(journal.get_meta(IDENTITY_META))
     before = ServerIdentity.read(client)
     journal.begin()
@@ -171,7 +177,9 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
     if verdict.lost and previous is not None:
         action = "restoring missing bans" if policy.restore_lost else "not restoring them (REDISSYNC_RESTORE_BANS=no)"
         logger.warning(f"redissync-bans: {verdict.reason}; {action}")
-    _settle_missing(client, journal, missing, verdict, result, policy)
+    unbanned = _settle_missing(client, journal, missing, verdict, result, policy)
+    if local is not None:  # inside BunkerWeb: the bans only an instance holds (bans/local_only.py)
+        result.instances = local.settle(client, journal, unbanned, policy.restore_lost)
     result.malformed_kinds = journal.malformed_counts()
     if result.wrong_type:
         result.malformed_kinds["type"] = result.wrong_type
@@ -223,9 +231,9 @@ def _absorb(client: Redis, journal: Journal, result: PassResult) -> dict[int, in
 
 
 def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict, result: PassResult,
-                    policy: BanPolicy) -> None:
+                    policy: BanPolicy) -> list[Entry]:
     """Journaled bans Redis no longer has: expired, lost (restore, or forget when the operator said so) or
-    unbanned (drop + clear counters)."""
+    unbanned (drop + clear counters). Returns the unbanned ones."""
     ids = [packed >> 80 for packed in missing.values()]
     unbanned: list[Entry] = []
     for start in range(0, len(ids), CHUNK):
@@ -245,6 +253,7 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
             unbanned += live
     if unbanned and policy.clear_counters_on_unban:
         result.counters_cleared = clear_counters(client, unbanned)
+    return unbanned
 
 
 def restore(client: Redis, entries: Iterable[Entry], stamp: int | None = None) -> tuple[int, int]:

@@ -18,6 +18,7 @@ from ..lock import LOCK_MS, PassLock
 from ..state import StateStore
 from .archive import erase, open_journal
 from .cycle import LOCK_KEY
+from .local_only import LocalBans
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ def forget_all(client: Redis, state: StateStore) -> Forgotten:
     try:
         before = count(state)
         erase(state)  # the journal, its copy in BunkerWeb's job cache and the Redis identity record
+        LocalBans.clear_all(state)  # nor from the copies the instances still hold (bans/local_only.py)
     finally:
         lock.release()
     return Forgotten(before.journaled, before.live, done=True)

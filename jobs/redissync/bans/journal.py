@@ -259,6 +259,14 @@ class Journal:
             entries += [Entry(*row) for row in self._db.execute(f"SELECT {_COLUMNS} FROM bans WHERE id IN ({marks})", chunk)]
         return entries
 
+    def known(self, keys: Sequence[bytes]) -> set[bytes]:
+        """Which of ``keys`` the journal holds."""
+        found: set[bytes] = set()
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start:start + _LOOKUP_CHUNK]
+            found.update(key for (key,) in self._db.execute(f"SELECT key FROM bans WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
     def entries(self, ip: str | None = None, service: str | None = None, live_at_ms: int | None = None) -> Iterator[Entry]:
         """Journaled bans, newest first, optionally filtered (``live_at_ms``: not expired at that time)."""
         where, params = [], []

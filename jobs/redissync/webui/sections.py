@@ -246,7 +246,19 @@ def _pass_line(last: dict) -> str:
     counts = [(name, last.get(name)) for name in ("seen", "new", "restored", "expired", "unbans", "malformed")]
     line = ", ".join(f"{count(value)} {name}" for name, value in counts if number(value) is not None)
     verdict = text(last.get("verdict"), 200)
-    return "; ".join(part for part in (line, verdict) if part) or DASH
+    return "; ".join(part for part in (line, verdict, _instances_line(last.get("instances"))) if part) or DASH
+
+
+def _instances_line(report: Any) -> str:
+    """What the instances added to the pass (``InstancesReport``; absent outside BunkerWeb)."""
+    if not isinstance(report, dict):
+        return ""
+    line = (f"{count(report.get('propagated'))} local-only bans from the instances "
+            f"({count(report.get('answered'))}/{count(report.get('instances'))} answered)")
+    silent = report.get("silent")
+    if isinstance(silent, dict) and silent:
+        line += ", no answer from " + ", ".join(text(name, 80) for name in list(silent)[:5])
+    return line
 
 
 def _counts(value: Any) -> list[tuple[str, Any]]:

@@ -1,0 +1,205 @@
+"""Stand-in BunkerWeb instances: a local ban datastore behind a real HTTP API on a random loopback port.
+
+Each reproduces what the bans pass sees of a real instance (BunkerWeb 1.6's ``src/bw/lua/bunkerweb/utils.lua``
+and ``api.lua``):
+- ``utils.add_ban`` writes the local datastore first, then Redis; if Redis is unreachable the ban stays
+  local (:meth:`StandInInstance.ban`);
+- ``utils.is_banned`` looks locally, then in Redis, and caches a Redis hit locally for ``min(ttl, 30)`` s,
+  permanent bans included (:meth:`StandInInstance.is_banned`);
+- ``utils.remove_ban`` deletes locally and in Redis; a global unban lifts every scope of the IP
+  (:meth:`StandInInstance.unban`, ``POST /unban``);
+- ``GET /bans`` answers the wire shape of ``api.lua`` after ``do_api_call``: ``{"status": "success",
+  "msg": "success", "data": [{ip, reason, service, date, country, ban_scope, exp, permanent}, …]}``, and
+  ``{"status": "success", "msg": ""}`` (no ``data``) when there is no ban; ``exp`` = floor of the datastore
+  TTL, 0 for a permanent ban.
+
+:class:`StandInDatabase` lists them the way BunkerWeb's ``Database.get_instances()`` does (rows with
+``hostname``, ``port``, ``server_name``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from redissync.keys import BanKey, parse_ban_key
+
+BAN_LOCAL_CACHE_TTL = 30
+
+
+class StandInInstance:
+    def __init__(self, name: str, redis_port: int, clock: Callable[[], float] = time.time):
+        self.name = name
+        self.redis_port = redis_port
+        self.clock = clock
+        self.store: dict[str, tuple[str, float | None]] = {}  # key → (value, expires at or None)
+        self.lock = threading.Lock()
+        self.delay = 0.0  # seconds before GET /bans answers (a slow instance)
+        self.raw_answer: tuple[int, bytes] | None = None  # (status, body) instead of the real answer
+        self.requests: list[str] = []
+        self._release = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name=f"stand-in-{name}", daemon=True)
+
+    # lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> StandInInstance:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()  # a delayed answer stops waiting
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def row(self) -> dict:
+        """This instance as a row of BunkerWeb's ``bw_instances`` table (``Database.get_instances()``)."""
+        return {"hostname": "127.0.0.1", "name": self.name, "port": self.port, "server_name": "bwapi"}
+
+    def _redis(self) -> redis.Redis:
+        # No retries: an unreachable Redis fails the write at once, as lua-resty-redis does.
+        return redis.Redis(host="127.0.0.1", port=self.redis_port, socket_timeout=1, socket_connect_timeout=1,
+                           retry=Retry(NoBackoff(), 0))
+
+    # utils.lua -----------------------------------------------------------------------------------
+    def _local(self, key: str) -> str | None:
+        with self.lock:
+            value, expires = self.store.get(key, (None, None))
+            if value is not None and expires is not None and expires <= self.clock():
+                del self.store[key]
+                return None
+            return value
+
+    def ban(self, ip: str, service: str | None = None, ttl: int | None = 86400, reason: str = "manual") -> bool:
+        """``utils.add_ban``: local first, then Redis. Returns whether Redis took it."""
+        key = BanKey(ip, service).key
+        value = json.dumps({"reason": reason, "service": service or "unknown", "date": int(self.clock()),
+                            "country": "local", "ban_scope": "service" if service else "global", "reason_data": {},
+                            "permanent": not ttl})
+        with self.lock:
+            self.store[key] = (value, self.clock() + ttl if ttl else None)
+        try:
+            with self._redis() as client:
+                client.set(key, value, ex=ttl or None)
+            return True
+        except redis.RedisError:
+            return False
+
+    def is_banned(self, ip: str, service: str | None = None) -> bool:
+        """``utils.is_banned``: local datastore, then Redis (a hit is cached for ``min(ttl, 30)`` s)."""
+        keys = [BanKey(ip).key] + ([BanKey(ip, service).key] if service else [])
+        for key in keys:
+            if self._local(key) is not None:
+                return True
+        with self._redis() as client:
+            for key in keys:
+                value, ttl = client.get(key), client.ttl(key)
+                if value is not None:
+                    cache = BAN_LOCAL_CACHE_TTL if ttl < 0 else min(ttl, BAN_LOCAL_CACHE_TTL)
+                    with self.lock:
+                        self.store[key] = (value.decode(), self.clock() + cache)
+                    return True
+        return False
+
+    def unban(self, ip: str, service: str | None = None) -> None:
+        """``utils.remove_ban``: local and Redis; a global unban lifts the IP's service bans too."""
+        with self.lock:
+            doomed = [key for key in self.store if (parsed := parse_ban_key(key)) and parsed.ip == ip
+                      and (service is None or parsed.service == service)]
+            for key in doomed:
+                del self.store[key]
+        with self._redis() as client:
+            keys = [BanKey(ip, service).key]
+            if service is None:
+                keys += [key for key in client.scan_iter(match=f"bans_service_*_ip_{ip}")]
+            client.delete(*keys)
+
+    def listing(self) -> dict:
+        """The ``GET /bans`` answer, as ``api.lua`` + ``do_api_call`` put it on the wire."""
+        data = []
+        with self.lock:
+            keys = list(self.store)
+        for key in keys:
+            value = self._local(key)
+            if value is None:
+                continue
+            ban, parsed = json.loads(value), parse_ban_key(key)
+            expires = self.store.get(key, (None, None))[1]
+            ttl = 0 if expires is None else math.floor(expires - self.clock())
+            data.append({"ip": parsed.ip, "reason": ban["reason"], "service": parsed.service or ban.get("service"),
+                         "date": ban.get("date"), "country": ban.get("country"), "ban_scope": parsed.scope,
+                         "exp": 0 if ban.get("permanent") else ttl, "permanent": ban.get("permanent", False)})
+        if not data:
+            return {"status": "success", "msg": ""}
+        return {"status": "success", "msg": "success", "data": data}
+
+    # HTTP ----------------------------------------------------------------------------------------
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        instance = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                instance.requests.append(f"GET {self.path} Host={self.headers.get('Host')}")
+                if self.path != "/bans":
+                    return self._answer(404, b'{"status": "error", "msg": "not found"}')
+                if instance.delay:
+                    instance._release.wait(instance.delay)
+                if instance.raw_answer is not None:
+                    return self._answer(*instance.raw_answer)
+                self._answer(200, json.dumps(instance.listing()).encode())
+
+            def do_POST(self) -> None:
+                instance.requests.append(f"POST {self.path}")
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if self.path != "/unban" or "ip" not in body:
+                    return self._answer(404, b'{"status": "error", "msg": "not found"}')
+                service = body.get("service") if body.get("ban_scope") == "service" else None
+                instance.unban(body["ip"], service)
+                self._answer(200, json.dumps({"status": "success", "msg": f"ip {body['ip']} unbanned"}).encode())
+
+        return Handler
+
+
+class StandInDatabase:
+    """``Database.get_instances()`` over stand-in instances (what ``Job.db`` gives a job)."""
+
+    def __init__(self, instances: list[StandInInstance], extra_rows: list[dict] | None = None):
+        self.instances = instances
+        self.extra_rows = extra_rows or []
+
+    def get_instances(self) -> list[dict]:
+        return [instance.row() for instance in self.instances] + self.extra_rows
+
+
+def unban_everywhere(instances: list[StandInInstance], ip: str, service: str | None = None) -> None:
+    """BunkerWeb's UI/CLI unban: ``POST /unban`` to every instance (here: to each one given)."""
+    for instance in instances:
+        body = json.dumps({"ip": ip, "ban_scope": "service" if service else "global", "service": service}).encode()
+        connection = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=5)
+        connection.request("POST", "/unban", body=body, headers={"Content-Type": "application/json"})
+        assert connection.getresponse().status == 200
+        connection.close()
