@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from redissync.bans.cycle import reconcile
 from redissync.connection import connect
 from redissync.settings import load_settings
@@ -21,6 +23,7 @@ def journal_from(server) -> None:
     client.close()
 
 
+@pytest.mark.compat
 def test_list_filters_and_json(password_redis, capsys) -> None:
     client = password_redis.client()
     write_ban(client, "192.0.2.1", ttl=600)
@@ -72,6 +75,7 @@ def test_list_is_a_table_for_people(password_redis, capsys) -> None:
     assert (row["country"], row["triggered_by"], row["kind"], row["scope"]) == ("FR", "www.example.com", "json", "global")
 
 
+@pytest.mark.compat
 def test_export_then_import_into_an_empty_server(password_redis, make_redis, tmp_path: Path, capsys) -> None:
     client = password_redis.client()
     write_ban(client, "192.0.2.10", ttl=3600)
