@@ -14,7 +14,7 @@ import pytest
 from tests.bed import bwjob
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, acl_lines
 from tests.bed.sentinel import SentinelTopology
-from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, server_version
+from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, server_version, tls_missing
 from tests.bed.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
@@ -25,7 +25,8 @@ pytest_plugins = ("tests.reliability.figures",)
 
 def pytest_report_header() -> list[str]:
     """Which server the whole run is against (first on PATH, or $REDISSYNC_REDIS_BIN_DIR)."""
-    return [f"redis-server: {server_version(REDIS_SERVER)} ({REDIS_SERVER}); redis-sentinel: {REDIS_SENTINEL}"]
+    lines = [f"redis-server: {server_version(REDIS_SERVER)} ({REDIS_SERVER}); redis-sentinel: {REDIS_SENTINEL}"]
+    return lines + ([f"{tls_missing()}: TLS tests skip"] if tls_missing() else [])
 
 
 @pytest.fixture(autouse=True)

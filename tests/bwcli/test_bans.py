@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from redissync.bans.cycle import reconcile
 from redissync.connection import connect
 from redissync.settings import load_settings
@@ -20,6 +22,7 @@ def journal_from(server) -> None:
     client.close()
 
 
+@pytest.mark.compat
 def test_list_filters_and_json(password_redis, capsys) -> None:
     client = password_redis.client()
     write_ban(client, "192.0.2.1", ttl=600)
@@ -38,6 +41,7 @@ def test_list_filters_and_json(password_redis, capsys) -> None:
     assert REDIS_PASSWORD not in out
 
 
+@pytest.mark.compat
 def test_export_then_import_into_an_empty_server(password_redis, make_redis, tmp_path: Path, capsys) -> None:
     client = password_redis.client()
     write_ban(client, "192.0.2.10", ttl=3600)

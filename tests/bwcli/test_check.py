@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.bed.jobrun import ROOT, run_bwcli
 from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
 
+@pytest.mark.compat
 def test_json_healthy_exits_0(password_redis, capsys) -> None:
     assert run_bwcli("check.py", password_redis.settings_env(), ["--json"]) == 0
     out = capsys.readouterr().out
@@ -20,6 +23,7 @@ def test_json_healthy_exits_0(password_redis, capsys) -> None:
     assert REDIS_PASSWORD not in out
 
 
+@pytest.mark.compat
 def test_text_failure_exits_1_and_names_the_setting(capsys) -> None:
     env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port())}
     assert run_bwcli("check.py", env, []) == 1

@@ -21,6 +21,7 @@ def populated(password_redis):
     return password_redis
 
 
+@pytest.mark.compat
 def test_stats_json_and_table(populated, capsys) -> None:
     env = populated.settings_env()
     assert run_bwcli("sessions.py", env, ["stats", "--json"]) == 0
@@ -38,6 +39,7 @@ def test_revoke_is_a_dry_run_without_yes(populated, capsys) -> None:
     assert populated.client().dbsize() == 31
 
 
+@pytest.mark.compat
 def test_revoke_one_cookie_with_yes(populated, capsys) -> None:
     assert run_bwcli("sessions.py", populated.settings_env(), ["revoke", "--cookie", "alpha", "--yes"]) == 0
     assert "revoked 25 sessions of cookie 'alpha'" in capsys.readouterr().out

@@ -20,6 +20,7 @@ def state_dir() -> Path:
     return bans_state().directory
 
 
+@pytest.mark.compat
 def test_job_restores_after_flush_and_writes_the_ui_summary(password_redis, captured_logs) -> None:
     client = password_redis.client()
     keys = [write_ban(client, f"192.0.2.{i}", ttl=3600) for i in range(5)]

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from redissync.reports import HISTORY_LENGTH
 from tests.bed.jobrun import run_job_file
 from tests.bed.servers import free_port
@@ -22,6 +24,7 @@ def cached(name: str):
     return json.loads((state_dir() / name).read_text())
 
 
+@pytest.mark.compat
 def test_healthy_exits_0_and_caches_report_and_history(plain_redis, captured_logs) -> None:
     assert run_job_file("redissync-check", plain_redis.settings_env()) == 0
     assert run_job_file("redissync-check", plain_redis.settings_env()) == 0

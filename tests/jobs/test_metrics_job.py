@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from redissync.metrics.cycle import LOCK_KEY, SUMMARY_KEY
 from tests.bed.acl import LEAST_PASSWORD, LEAST_USER
 from tests.bed.jobrun import run_job_file
@@ -23,6 +25,7 @@ def seed(client) -> None:
     client.rpush("requests", *["{}"] * 12)
 
 
+@pytest.mark.compat
 def test_job_aggregates_and_writes_summary(password_redis, captured_logs) -> None:
     client = password_redis.client()
     seed(client)

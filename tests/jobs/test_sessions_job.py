@@ -6,11 +6,14 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from redissync.sessions import SUMMARY_KEY
 from tests.bed.jobrun import run_job_file
 from tests.conftest import REDIS_PASSWORD
 
 
+@pytest.mark.compat
 def test_job_counts_bounds_and_publishes(password_redis, captured_logs) -> None:
     client = password_redis.client()
     client.set("sessions_:bw:1", "x", ex=600)

@@ -51,6 +51,7 @@ def test_password_ok_and_wrong_password_names_setting(password_redis, captured_l
     assert REDIS_PASSWORD not in captured_logs.text
 
 
+@pytest.mark.compat
 def test_acl_user_full_and_least_privilege(acl_redis) -> None:
     for user, password in ((FULL_USER, FULL_PASSWORD), (LEAST_USER, LEAST_PASSWORD)):
         client = connect(load_settings(acl_redis.settings_env(REDIS_USERNAME=user, REDIS_PASSWORD=password)))
@@ -83,11 +84,13 @@ def test_unknown_acl_user_names_username_setting(acl_redis) -> None:
     assert "user 'ghost'" in sentence and "REDIS_USERNAME/REDIS_PASSWORD" in sentence
 
 
+@pytest.mark.compat
 def test_tls_verified_with_private_ca(tls_redis) -> None:
     assert connect(load_settings(tls_redis.settings_env())).ping()
     assert connect(load_settings(tls_redis.settings_env(REDIS_HOST="localhost"))).ping()
 
 
+@pytest.mark.compat
 def test_tls_wrong_ca_refused_with_verify(tls_redis, pki) -> None:
     _, sentence = failure(tls_redis.settings_env(SSL_CERT_FILE=str(pki.other_ca_path)))
     assert "REDIS_SSL_VERIFY=yes" in sentence and "SSL_CERT_FILE" in sentence
@@ -141,6 +144,7 @@ def test_reconnects_after_server_restart(plain_redis) -> None:
     assert client.get("before") is None
 
 
+@pytest.mark.compat
 def test_sentinel_with_auth_reaches_master_and_follows_failover(sentinel_topology, captured_logs) -> None:
     client = connect(load_settings(sentinel_topology.settings_env()))
     client.set("bans_ip_10.0.0.1", "x")
@@ -164,6 +168,7 @@ def test_unknown_master_name_is_explained(sentinel_topology) -> None:
     assert "REDIS_SENTINEL_MASTER" in sentence and "'nope'" in sentence
 
 
+@pytest.mark.compat
 def test_tls_sentinel_topology(tmp_path, pki) -> None:
     from tests.bed.sentinel import SentinelTopology
 

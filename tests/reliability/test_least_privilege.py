@@ -130,6 +130,7 @@ def least_redis(make_redis) -> RedisServer:
 
 
 # -- 1. the happy paths under the rule -----------------------------------------------------------------
+@pytest.mark.compat
 def test_everything_works_under_the_rule_with_one_expected_denial(least_redis: RedisServer, tmp_path: Path, capsys) -> None:
     assert first_failure(least_redis, least_env(least_redis), tmp_path / "bans.jsonl") is None
     admin = least_redis.client()

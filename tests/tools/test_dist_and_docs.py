@@ -78,7 +78,7 @@ def test_readme_tables_put_bunkerweb_first_then_what_redissync_adds() -> None:
     assert "| `REDIS_SSL_VERIFY` | core `redis` | `no` |" in table and "| `REDIS_KEEPALIVE_POOL` | core `redis` | `10` |" in table
     plugin = json.loads((ROOT / "plugin.json").read_text())
     assert "| `REDISSYNC_RESTORE_BANS` | `yes` | global |" in docs.own_table(plugin)
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "docs.py"), "--check"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "tools.docs", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 

@@ -5,6 +5,8 @@ no usable sentinel, fails naming the setting. No failover is needed for any of t
 
 from __future__ import annotations
 
+import pytest
+
 from redissync.diagnose.walk import diagnose
 from tests.bed.sentinel import DATA_PASSWORD, MASTER_NAME, SENTINEL_PASSWORD
 from tests.bed.servers import free_port
@@ -18,6 +20,7 @@ def secret_free(report) -> bool:
     return SENTINEL_PASSWORD not in shown and DATA_PASSWORD not in shown
 
 
+@pytest.mark.compat
 def test_healthy_topology_every_view_agrees(sentinel_topology) -> None:
     report = diagnose(sentinel_topology.settings_env())
     assert report.healthy, report.render_text()
@@ -86,6 +89,7 @@ def test_wrong_sentinel_password_names_sentinel_settings(sentinel_topology) -> N
     assert secret_free(report)
 
 
+@pytest.mark.compat
 def test_missing_sentinel_credentials_names_sentinel_settings(sentinel_topology) -> None:
     report = diagnose(sentinel_topology.settings_env(REDIS_SENTINEL_USERNAME="", REDIS_SENTINEL_PASSWORD=""))
     assert report.failure.id == "sentinel-auth", report.render_text()

@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from redissync.diagnose.walk import diagnose
 from redissync.reports import STATE_HEALTHY, Report, Step, ui_status
 from tests.bed.acl import FULL_PASSWORD, FULL_USER
@@ -36,6 +38,7 @@ def assert_secret_free(report: Report, *secrets: str) -> None:
         assert secret not in report.render_text() and secret not in report.to_json(), secret
 
 
+@pytest.mark.compat
 def test_healthy_plain_server_walks_every_step(plain_redis) -> None:
     plain_redis.client().set("k", "v")
     report = diagnose(plain_redis.settings_env())
@@ -99,6 +102,7 @@ def test_plain_to_a_tls_port_names_redis_ssl(tls_redis) -> None:
     assert_names(step, "REDIS_SSL")
 
 
+@pytest.mark.compat
 def test_tls_verified_reports_protocol_cipher_and_certificate(tls_redis) -> None:
     report = diagnose(tls_redis.settings_env(REDIS_HOST="localhost"))
     assert report.healthy, report.render_text()
@@ -108,6 +112,7 @@ def test_tls_verified_reports_protocol_cipher_and_certificate(tls_redis) -> None
     assert not any("password" in warning for warning in tls.warnings)
 
 
+@pytest.mark.compat
 def test_wrong_ca_names_ssl_cert_file_and_verify(tls_redis, pki) -> None:
     step = failed_at(tls_redis.settings_env(SSL_CERT_FILE=str(pki.other_ca_path)), "tls")
     assert "signed by an unknown CA" in step.sentence
@@ -144,6 +149,7 @@ def test_certificate_expiring_soon_is_a_warning(make_redis, pki) -> None:
     assert any("expires in" in warning for warning in report.warnings)
 
 
+@pytest.mark.compat
 def test_wrong_password_names_redis_password_and_never_shows_it(password_redis) -> None:
     env = password_redis.settings_env(REDIS_PASSWORD=WRONG_PASSWORD)
     report = diagnose(env)
