@@ -6,6 +6,7 @@ import logging
 
 from redissync.errors import RedisSyncError
 from redissync.runner import EXIT_FAILED, EXIT_OK, run_job
+from redissync.state import open_state
 
 JOB = "/plugins/redissync/jobs/redissync-test.py"
 
@@ -61,3 +62,39 @@ def test_domain_error_and_unexpected_error(plain_redis, captured_logs) -> None:
     assert "set REDIS_SOMETHING" in captured_logs.text and "unexpected ValueError" in captured_logs.text
     assert "secret-value-in-message" not in "\n".join(
         r.getMessage() for r in captured_logs.records if r.levelno >= logging.INFO)
+
+
+def test_debug_traceback_masks_every_secret(password_redis, caplog) -> None:
+    env = password_redis.settings_env(API_TOKEN="Api-Token-7c1d")
+
+    def unexpected(*_):
+        raise ValueError(f"{password_redis.password} / Api-Token-7c1d")
+
+    caplog.set_level(logging.DEBUG, logger="REDISSYNC-TEST")
+    assert run_job(JOB, unexpected, env=env) == EXIT_FAILED
+    debug = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
+    assert "Traceback" in debug and "ValueError: ******** / ********" in debug
+    assert password_redis.password not in caplog.text and "Api-Token-7c1d" not in caplog.text
+
+
+def test_every_run_leaves_its_own_record(plain_redis, tmp_path) -> None:
+    """What the UI shows as the job's status (never BunkerWeb's job-run records); none when disabled."""
+    env = plain_redis.settings_env(REDISSYNC_STATE_DIR=str(tmp_path / "own"))
+    state = open_state(JOB, env)
+    assert run_job(JOB, lambda *a: "did 2 things", env=env) == EXIT_OK
+    record = state.read_json("redissync-test-run.json")
+    assert record["ok"] is True and record["line"] == "did 2 things" and record["at"].endswith("+00:00")
+    plain_redis.stop()
+    assert run_job(JOB, lambda s, c, st, lg: c.ping(), env=env) == EXIT_FAILED
+    record = state.read_json("redissync-test-run.json")
+    assert record["ok"] is False and "REDIS_HOST/REDIS_PORT" in record["line"]
+    assert run_job(JOB, lambda *a: "never", env={**env, "USE_REDIS": "no"}) == EXIT_OK
+    assert state.read_json("redissync-test-run.json") == record
+
+
+def test_a_job_pointed_at_a_sentinel_says_so(make_redis, plain_redis, captured_logs) -> None:
+    sentinel = make_redis(name="sentinel", sentinel=True, extra=[f"sentinel monitor m 127.0.0.1 {plain_redis.port} 1"])
+    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(sentinel.port)}
+    assert run_job(JOB, lambda s, c, st, lg: c.scan(0), env=env) == EXIT_FAILED
+    errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "does not know SCAN: this is a Sentinel: list it in REDIS_SENTINEL_HOSTS" in errors[0]

@@ -119,7 +119,8 @@ def run_everything(env: dict[str, str], export: Path, capsys: pytest.CaptureFixt
     for name, command, argv in (
         ("check", "check.py", []), ("check --json", "check.py", ["--json"]),
         ("bans list", "bans.py", ["list"]), ("bans list --json", "bans.py", ["list", "--json"]),
-        ("bans export", "bans.py", ["export", "--output", str(export)]), ("bans import", "bans.py", ["import", str(export)]),
+        ("bans export", "bans.py", ["export", "--output", str(export)]),
+        ("bans import", "bans.py", ["import", "--skip-invalid", str(export)]),
         ("sessions stats", "sessions.py", ["stats"]), ("sessions stats --json", "sessions.py", ["stats", "--json"]),
         ("sessions revoke", "sessions.py", ["revoke"]),
         ("sessions revoke --cookie clean --yes", "sessions.py", ["revoke", "--cookie", "clean", "--yes"]),
@@ -164,7 +165,7 @@ def test_hostile_data_is_skipped_counted_and_left_alone(plain_redis: RedisServer
     assert (sessions["live"], sessions["cookies"]["bw"]["live"]) == (2, 1)  # sessions_:bw:ok + sessions_:clean:1
     assert summary("sessions-summary.json")["malformed"] == sessions["malformed"]
     assert "6 sessions of every cookie would be revoked" in results["sessions revoke"][1]
-    assert "revoked 1 sessions of cookie 'clean'" in results["sessions revoke --cookie clean --yes"][1]
+    assert "revoked 1 session of cookie 'clean'" in results["sessions revoke --cookie clean --yes"][1]
 
     # an unban next to the hostile counters: propagated, only the unbanned IP's own counter cleared
     client.delete("bans_ip_192.0.2.1")

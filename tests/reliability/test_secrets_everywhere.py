@@ -115,7 +115,9 @@ def test_acl_user_and_redis_down(make_redis, tmp_path: Path, capsys, caplog) -> 
     import_file = tmp_path / "import.jsonl"
     import_file.write_text("not json\n")
     env = server.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD)
-    assert set(exercise(env, tmp_path / "state-acl", out, capsys, caplog, import_file).values()) == {0}
+    codes = exercise(env, tmp_path / "state-acl", out, capsys, caplog, import_file)
+    assert codes.pop(f"bans.py import {import_file}") == 1  # an invalid line: nothing imported, exit 1
+    assert set(codes.values()) == {0}
     down = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port()), "REDIS_TIMEOUT": "1000",
             "REDIS_USERNAME": LEAST_USER, "REDIS_PASSWORD": SUITE_PASSWORD}
     assert exercise(down, tmp_path / "state-down", out, capsys, caplog, import_file)["redissync-bans"] == 2

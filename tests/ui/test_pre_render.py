@@ -10,6 +10,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from redissync.webui.page import GENERIC_ERROR, REPORTS, gather
+from redissync.webui.page import GENERIC_ERROR, JOBS, REPORTS, gather
 from tests.bed.jobrun import ROOT
 
 ACTIONS_FILE = ROOT / "ui" / "actions.py"
@@ -83,12 +84,33 @@ def test_redis_down(down_state, monkeypatch):
     assert health["state"] == "failed"
     assert health["sentence"] == cached["failure"]  # the first failing step's sentence, verbatim
     assert "REDIS_HOST/REDIS_PORT" in health["sentence"] and health["settings"] == ["REDIS_HOST", "REDIS_PORT"]
-    assert health["title"] == "Degraded: TCP connect failed"
+    history = json.loads(Path(down_state.env["REDISSYNC_STATE_DIR"], "check-history.json").read_text())
+    first_failure = next(entry for entry in history if entry["state"] == "failed")  # the earlier checks were healthy
+    assert health["title"].startswith(f"Redis unreachable since {first_failure['at'][11:19]} UTC, ")
     failing = [row for row in view["steps"]["rows"] if row["status"] == "fail"]
     assert len(failing) == 1 and failing[0]["sentence"] == cached["failure"]
     assert view["instances"]["reaching"] == "0/2" and not view["instances"]["ping_ok"]
-    assert view["keyspace"]["state"] == "ok"  # the last metrics summary is still shown, with its age
+    for section in ("keyspace", "trends", "bans", "sessions"):  # the last figures stay, marked with their age
+        assert view[section]["state"] == "ok", section
+        assert re.fullmatch(r"stale: from \d+ (s|min) ago, before the failure", view[section]["stale"]), view[section]
+    assert dict(view["keyspace"]["facts"])["Role"] == "master"  # shown, but inside a stale card
+    jobs = {row["job"]: row for row in view["jobs"]["rows"]}
+    assert down_state.codes["redissync-bans (down)"] == 2
+    assert jobs["redissync-check"]["ok"] is False and jobs["redissync-bans"]["ok"] is False
+    assert "REDIS_HOST/REDIS_PORT" in jobs["redissync-bans"]["detail"]  # the job's own log line
+    for job in ("redissync-metrics", "redissync-sessions"):  # succeeded before the outage: never green now
+        assert jobs[job]["ok"] is None and jobs[job]["stale"] and jobs[job]["detail"].startswith("succeeded before the failure")
     assert_no_secret(view, down_state.secrets)
+
+
+def test_after_recovery_nothing_is_stale(recovered_state, monkeypatch):
+    assert recovered_state.codes["redissync-check (down)"] == 2 and recovered_state.codes["redissync-bans (down)"] == 2
+    view = call_pre_render(recovered_state, monkeypatch)
+    assert view["health"]["state"] in ("healthy", "warning") and "unreachable" not in view["health"]["title"]
+    assert not [name for name, section in view.items() if isinstance(section, dict) and section.get("stale")]
+    assert [(row["job"], row["ok"]) for row in view["jobs"]["rows"]] == [(job, True) for job in JOBS]
+    assert view["bans"]["last_pass"]["ok"] is True
+    assert_no_secret(view, recovered_state.secrets)
 
 
 def test_sentinel_degraded(sentinel_state, monkeypatch):
@@ -139,10 +161,13 @@ class StandInDatabase:
     def get_config(self, global_only: bool = False, methods: bool = False) -> dict[str, str]:
         return dict(self.config)
 
+    runs_asked = False
+
     def get_jobs(self) -> dict:
+        """Every run a success, as BunkerWeb records a batch's failures after the first one."""
+        self.runs_asked = True
         run = {"start_date": "2026-11-26T06:00:00+00:00", "end_date": "2026-11-26T06:00:01+00:00", "success": True}
-        return {"redissync-check": {"plugin_id": "redissync", "every": "minute", "history": [run, run | {"success": False}]},
-                "redissync-metrics": {"plugin_id": "redissync", "every": "minute", "history": []}}
+        return {job: {"plugin_id": "redissync", "every": "minute", "history": [run]} for job in JOBS}
 
 
 def test_reports_read_through_bunkerwebs_database(healthy_state, tmp_path, monkeypatch):
@@ -158,8 +183,21 @@ def test_reports_read_through_bunkerwebs_database(healthy_state, tmp_path, monke
     assert view["health"]["state"] == "healthy" and view["keyspace"]["state"] == "ok" and view["bans"]["recent"]
     assert dict(view["connection"]["rows"])["Target"].endswith(f":{config['REDIS_PORT']}/0")
     jobs = {row["job"]: row for row in view["jobs"]["rows"]}
-    assert jobs["redissync-check"]["ok"] is True and jobs["redissync-check"]["detail"] == "1/2 recent runs succeeded"
-    assert jobs["redissync-metrics"]["when"] == "never"
+    assert all(row["ok"] is True for row in jobs.values()) and "ms)" not in jobs["redissync-bans"]["detail"]
+
+
+def test_job_status_ignores_bunkerwebs_run_records(down_state, tmp_path, monkeypatch):
+    """BunkerWeb records a batch's later failures as successes (JobScheduler.__job_wrapper): the page shows
+    what the jobs recorded themselves, and never asks BunkerWeb's run history."""
+    copy = tmp_path / "scheduler-cache"
+    shutil.copytree(Path(down_state.env["REDISSYNC_STATE_DIR"]), copy)
+    monkeypatch.delenv("REDISSYNC_STATE_DIR")
+    config = {k: v for k, v in down_state.env.items() if k != "REDISSYNC_STATE_DIR"}
+    db = StandInDatabase(copy, config)
+    view = gather(db=db, bw_instances_utils=down_state.instances, env={"REDISSYNC_BW_CORE_DIR": config["REDISSYNC_BW_CORE_DIR"]})
+    assert not db.runs_asked
+    jobs = {row["job"]: row for row in view["jobs"]["rows"]}
+    assert jobs["redissync-bans"]["ok"] is False and jobs["redissync-check"]["ok"] is False
 
 
 def test_failures_become_a_generic_message_and_a_log_line(healthy_state, tmp_path, monkeypatch, captured_logs):

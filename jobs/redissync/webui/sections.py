@@ -24,6 +24,7 @@ from .format import (
     text,
     when,
 )
+from .outage import Failure
 from .sparkline import sparkline
 
 STALE_AFTER_S = 300  # jobs run every minute: five missed runs means the scheduler is not running them
@@ -39,8 +40,9 @@ def no_report(job: str, what: str, cadence: str = "every minute") -> dict[str, A
 
 
 # -- health banner ------------------------------------------------------------------------------------
-def health(check: dict | None, now: float) -> dict[str, Any]:
-    """The banner: healthy, warning, failed (with the first failing step's sentence), disabled or unknown."""
+def health(check: dict | None, now: float, outage: Failure | None = None) -> dict[str, Any]:
+    """The banner: healthy, warning, failed (since when, with the first failing step's sentence), disabled
+    or unknown."""
     if not isinstance(check, dict):
         return {"state": "unknown", "title": "No diagnosis yet",
                 "sentence": "The redissync-check job has not cached a report yet; it runs every minute on the scheduler.",
@@ -51,7 +53,7 @@ def health(check: dict | None, now: float) -> dict[str, Any]:
     failure = text(first(check, "failure", default=""), 600)
     if state == "failed":
         step = next((s for s in check.get("steps") or [] if isinstance(s, dict) and s.get("status") == "fail"), {})
-        title = f"Degraded: {text(step.get('title')) or 'a check'} failed"
+        title = outage.title(now) if outage else f"Failed: {text(step.get('title')) or 'a check'} failed"
         sentence = failure or text(step.get("sentence"), 600) or text(check.get("headline"), 600)
     elif state == "disabled":
         title, sentence = "Redis is off", ("USE_REDIS is no, so BunkerWeb shares nothing through Redis and redissync has "

@@ -189,7 +189,8 @@ def test_restore_uses_nx_against_a_concurrent_write(plain_redis) -> None:
 def test_malformed_values_survive_untouched(plain_redis) -> None:
     admin = plain_redis.client()
     odd = {
-        "bans_ip_192.0.2.101": b"bad behavior",  # badbehavior's plain-string first write (docs/bunkerweb-data.md §bans)
+        "bans_ip_192.0.2.101": b"bad behavior",  # badbehavior's plain first write (docs/bunkerweb-data.md §bans): not malformed
+        "bans_ip_192.0.2.105": b"{broken json",
         "bans_ip_192.0.2.102": b"\xff\xfe\x00binary",
         "bans_ip_192.0.2.103": b"{" + b"x" * (70 * 1024),  # > 64 KiB
         "bans_ip_not-an-ip": b'{"reason":"odd key"}',
@@ -203,7 +204,7 @@ def test_malformed_values_survive_untouched(plain_redis) -> None:
     for key, value in odd.items():
         assert admin.get(key) == value
     admin.flushall()
-    assert run_pass(plain_redis).restored == 4
+    assert run_pass(plain_redis).restored == 5
     for key, value in odd.items():
         assert admin.get(key) == value and admin.pttl(key) > 3500_000
 

@@ -80,7 +80,10 @@ def test_text_form_round_trips_binary() -> None:
 
 
 def test_classify_labels_odd_values() -> None:
-    assert entry(b"bans_ip_192.0.2.1", b"bad behavior").malformed == "not-json"
+    plain = entry(b"bans_ip_192.0.2.1", b"bad behavior")  # BunkerWeb's own first write: a ban, not an oddity
+    assert (plain.malformed, plain.reason) == (None, "bad behavior")
+    assert entry(b"bans_ip_192.0.2.1", b"{broken").malformed == "not-json"
+    assert entry(b"bans_ip_192.0.2.1", b"[1, 2]").malformed == "not-json"
     assert entry(b"bans_ip_192.0.2.1", b"\xff").malformed == "binary"
     assert entry(b"bans_ip_192.0.2.1", b"x" * 70_000).malformed == "too-large"
     assert entry(b"bans_ip_nope").malformed == "key"
