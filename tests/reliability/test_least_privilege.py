@@ -134,7 +134,8 @@ def least_redis(make_redis) -> RedisServer:
 def test_everything_works_under_the_rule_with_one_expected_denial(least_redis: RedisServer, tmp_path: Path, capsys) -> None:
     assert first_failure(least_redis, least_env(least_redis), tmp_path / "bans.jsonl") is None
     admin = least_redis.client()
-    assert denials(admin) == [EXPECTED_DENIAL]
+    # Redis 6.2 logs the container command of a refused subcommand ("config"), 7.0+ the subcommand itself
+    assert [(reason, EXPECTED_DENIAL[1] if name == "config" else name) for reason, name in denials(admin)] == [EXPECTED_DENIAL]
     assert admin.exists("bans_service_app_ip_192.0.2.2") and not admin.exists("plugin_bad_behavior_192.0.2.1")
     assert not admin.keys("sessions_:*")  # revoke --yes ran last
     figures.record("acl_entries_run", len(steps(admin, tmp_path)))
