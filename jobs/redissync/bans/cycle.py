@@ -109,7 +109,7 @@ class PassResult:
 
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger) -> str:
     """The job's work: one pass under the lock; the summary line for the log."""
-    result = reconcile(client, state, logger, BanPolicy.from_settings(settings), instances=instance_source(state))
+    result = reconcile(client, state, logger, BanPolicy.from_settings(settings), instances=instance_source(state, settings.api_token))
     return result.line()
 
 

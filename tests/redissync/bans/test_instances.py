@@ -9,6 +9,7 @@ import pytest
 
 from redissync.bans import instances
 from redissync.bans.instances import BunkerWebInstances, StdlibApi, instance_source, parse_answer, parse_ban
+from redissync.settings import load_settings
 from redissync.state import StateStore
 from tests.bed.instances import StandInDatabase, StandInInstance
 from tests.bed.servers import free_port
@@ -98,6 +99,17 @@ def test_answers_over_http_with_bunkerweb_rows(stand_ins) -> None:
         "bans_ip_192.0.2.7", "bans_service_app.example.com_ip_192.0.2.8"}
     assert answers[f"127.0.0.1:{b.port}"].bans == [] and answers[f"127.0.0.1:{b.port}"].error is None
     assert a.requests == ["GET /bans Host=bwapi"]  # the Host header BunkerWeb's API server requires
+
+
+def test_the_api_token_is_handed_down_never_read_from_the_environment(stand_ins, monkeypatch) -> None:
+    """API_TOKEN reaches the instances through Settings.api_token (read once by the runner)."""
+    monkeypatch.setenv("API_TOKEN", "Env-Token-never-read")
+    a = stand_ins("bw-a")
+    BunkerWebInstances(StandInDatabase([a]), StdlibApi, api_token="Api-Token-5e1f").fetch_bans()
+    BunkerWebInstances(StandInDatabase([a]), StdlibApi).fetch_bans()
+    assert a.authorizations == ["Bearer Api-Token-5e1f", None]
+    settings = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "API_TOKEN": "Api-Token-5e1f"})
+    assert settings.api_token == "Api-Token-5e1f" and "Api-Token-5e1f" not in repr(settings)
 
 
 def test_pre_1_6_5_api_class_is_built_from_the_row(stand_ins) -> None:
