@@ -34,7 +34,7 @@ from .identity import ServerIdentity, Verdict, ensure_marker, judge
 from .journal import Entry, Journal
 from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
 from .scanner import BanScanner, classify_row, scripting_refused
-from .summary import write_summary
+from .summary import pass_line, write_summary
 
 LOCK_KEY = LOCK_PREFIX + "bans"
 EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
@@ -97,14 +97,7 @@ class PassResult:
     instances: InstancesReport | None = None  # None outside BunkerWeb (no instances to ask)
 
     def line(self) -> str:
-        if self.skipped:
-            return f"skipped: {self.skipped}"
-        return (f"{self.seen} bans seen, {self.new} new, {self.restored} restored, {self.expired} expired, "
-                f"{self.unbans} unbans propagated ({self.counters_cleared} counters cleared), {self.malformed} malformed"
-                + (f", {self.kept} re-created meanwhile" if self.kept else "")
-                + (f", {self.not_restored} lost bans forgotten (REDISSYNC_RESTORE_BANS=no)" if self.not_restored else "")
-                + f", {self.duration_ms} ms; {self.verdict}"
-                + (f"; {self.instances.line()}" if self.instances else ""))
+        return pass_line(vars(self), self.instances.line() if self.instances else "")
 
 
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger) -> str:

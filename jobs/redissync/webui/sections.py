@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..bans.summary import pass_line
 from .format import (
     DASH,
     age,
@@ -243,10 +244,9 @@ def _pass_line(last: dict) -> str:
         return "skipped: " + text(last["skipped"], 200)
     if last.get("error"):
         return f"failed ({text(last['error'], 80)}): see the scheduler's log for redissync-bans"
-    counts = [(name, last.get(name)) for name in ("seen", "new", "restored", "expired", "unbans", "malformed")]
-    line = ", ".join(f"{count(value)} {name}" for name, value in counts if number(value) is not None)
-    verdict = text(last.get("verdict"), 200)
-    return "; ".join(part for part in (line, verdict, _instances_line(last.get("instances"))) if part) or DASH
+    if not last:
+        return DASH
+    return text(pass_line(last, _instances_line(last.get("instances"))), 600)
 
 
 def _instances_line(report: Any) -> str:
