@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from zlib import crc32
 
 from redis import Redis
 from redis.exceptions import ResponseError
@@ -31,7 +30,7 @@ from ..settings import Settings
 from ..state import StateStore
 from .archive import open_journal, save
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
-from .journal import Entry, Journal
+from .journal import DIGEST_MASK, DIGEST_SHIFT, EXPIRY_MASK, ID_SHIFT, Entry, Journal, digest
 from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
 from .scanner import BanScanner, classify_row, scripting_refused
 from .summary import pass_line, write_summary
@@ -39,7 +38,6 @@ from .summary import pass_line, write_summary
 LOCK_KEY = LOCK_PREFIX + "bans"
 EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
 EXPIRY_TOLERANCE_S = 2  # PTTL jitter that is not a change worth a journal write
-_EXPIRY_MASK = 0xFFFF_FFFF_FFFF  # journal.pack: low 48 bits = expiry in s + 1 (0 = permanent)
 CHUNK = 1_000
 IDENTITY_META = "identity"
 SMALL_JOURNAL = 250_000  # journaled bans below which the index is small enough for a deep prefetch queue
@@ -205,8 +203,8 @@ def _absorb(client: Redis, journal: Journal, result: PassResult) -> dict[int, in
                 wrong_type += 1
                 continue
             if packed is not None:
-                if (packed >> 48) & 0xFFFF_FFFF == crc32(value):
-                    seconds = packed & _EXPIRY_MASK
+                if (packed >> DIGEST_SHIFT) & DIGEST_MASK == digest(value):
+                    seconds = packed & EXPIRY_MASK  # the expiry field: expiry in s + 1, 0 = permanent
                     if pttl < 0:
                         if not seconds:
                             continue
@@ -227,7 +225,7 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
                     policy: BanPolicy) -> list[Entry]:
     """Journaled bans Redis no longer has: expired, lost (restore, or forget when the operator said so) or
     unbanned (drop + clear counters). Returns the unbanned ones."""
-    ids = [packed >> 80 for packed in missing.values()]
+    ids = [packed >> ID_SHIFT for packed in missing.values()]
     unbanned: list[Entry] = []
     for start in range(0, len(ids), CHUNK):
         stamp = now_ms()

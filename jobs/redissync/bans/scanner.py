@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from zlib import crc32
 
 from redis import Redis
 from redis.exceptions import NoPermissionError, ResponseError
@@ -22,7 +21,7 @@ from redis.exceptions import NoPermissionError, ResponseError
 from ..clock import now_ms
 from ..keys import parse_ban_key
 from ..scan import prefetched
-from .journal import Entry
+from .journal import Entry, digest
 
 MAX_VALUE_BYTES = 64 * 1024
 SCAN_COUNT = 2000
@@ -191,7 +190,7 @@ def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) 
                 if not _PLAIN_VALUE.fullmatch(text):
                     malformed = malformed or "not-json"
                 reason = text[:128]
-    return (key, value, crc32(value), expires_ms, ip, service, scope, reason, date, malformed, now_ms)
+    return (key, value, digest(value), expires_ms, ip, service, scope, reason, date, malformed, now_ms)
 
 
 _loads = json.JSONDecoder().decode
