@@ -38,7 +38,8 @@ def test_list_filters_and_json(password_redis, capsys) -> None:
     assert [row["key"] for row in json.loads(capsys.readouterr().out)] == ["bans_service_my_ip_app_ip_192.0.2.1"]
     assert run_bwcli("bans.py", env, ["list"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("3 live bans in the journal\n") and "permanent" in out
+    assert out.startswith("3 live bans in the journal\n")
+    assert "permanent" in out
     assert REDIS_PASSWORD not in out
 
 
@@ -62,11 +63,16 @@ def test_list_is_a_table_for_people(password_redis, capsys) -> None:
         start = header.index(column)
         assert all(row[start - 2:start] == "  " and row[start] != " " for row in rows.values()), (column, lines)
     france = rows["192.0.2.1"]
-    assert "(from www.example.com)" in france and "  FR  " in france and "antibot" in france
+    assert "(from www.example.com)" in france
+    assert "  FR  " in france
+    assert "antibot" in france
     assert re.search(r"  23 h 59 m +json$", france), france
-    assert "app_example_org" in rows["2001:db8::5"] and re.search(r"  4 m 5\d s +json$", rows["2001:db8::5"])
+    assert "app_example_org" in rows["2001:db8::5"]
+    assert re.search(r"  4 m 5\d s +json$", rows["2001:db8::5"])
     plain = rows["192.0.2.9"]
-    assert "bad behavior" in plain and plain.rstrip().endswith("plain") and "malformed" not in plain
+    assert "bad behavior" in plain
+    assert plain.rstrip().endswith("plain")
+    assert "malformed" not in plain
 
     assert run_bwcli("bans.py", password_redis.settings_env(), ["list", "--ip", "192.0.2.1"]) == 0
     assert capsys.readouterr().out.startswith("1 live ban matching in the journal\n")
@@ -96,7 +102,9 @@ def test_export_then_import_into_an_empty_server(password_redis, make_redis, tmp
                    + json.dumps({"ip": "192.0.2.21", "reason": "old", "expires_ms": 1000}) + "\n")
     assert run_bwcli("bans.py", target.settings_env(), ["import", str(bad)]) == 1  # an invalid line: nothing written
     err = capsys.readouterr().err
-    assert "line 4: not JSON" in err and "nothing was imported" in err and "--skip-invalid" in err
+    assert "line 4: not JSON" in err
+    assert "nothing was imported" in err
+    assert "--skip-invalid" in err
     assert admin.dbsize() == 1
     assert run_bwcli("bans.py", target.settings_env(), ["import", "--skip-invalid", str(bad)]) == 0
     out = capsys.readouterr().out
@@ -106,7 +114,9 @@ def test_export_then_import_into_an_empty_server(password_redis, make_redis, tmp
     assert admin.get("bans_ip_192.0.2.11") == b"\xff\xfebinary"
     assert 3500_000 < admin.pttl("bans_ip_192.0.2.11") <= 3600_000
     manual = json.loads(admin.get("bans_ip_192.0.2.20"))
-    assert manual["reason"] == "manual" and manual["ban_scope"] == "global" and 590_000 < admin.pttl("bans_ip_192.0.2.20") <= 600_000
+    assert manual["reason"] == "manual"
+    assert manual["ban_scope"] == "global"
+    assert 590_000 < admin.pttl("bans_ip_192.0.2.20") <= 600_000
 
 
 def test_import_of_missing_file_fails_with_exit_1(plain_redis, capsys) -> None:
@@ -134,10 +144,12 @@ def test_list_before_the_bans_job_ever_ran(capsys) -> None:
     env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1"}
     assert run_bwcli("bans.py", env, ["list", "--json"]) == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out) == [] and "the bans job has never run" in captured.err
+    assert json.loads(captured.out) == []
+    assert "the bans job has never run" in captured.err
     assert run_bwcli("bans.py", env, ["list"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("the bans job has never run") and "0 live bans" not in out
+    assert out.startswith("the bans job has never run")
+    assert "0 live bans" not in out
 
 
 def test_list_after_a_pass_with_no_ban_says_zero(plain_redis, capsys) -> None:

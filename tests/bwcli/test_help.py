@@ -24,7 +24,9 @@ def test_help_lists_every_command(capsys) -> None:
     out = capsys.readouterr().out
     listed = [line.split()[0] for line in out.split("commands:\n")[1].split("\n\n")[0].splitlines()]
     assert listed == list(BWCLI)
-    assert "bwcli plugin redissync help <command>" in out and "LOG_LEVEL=DEBUG" in out and "2 wrong usage" in out
+    assert "bwcli plugin redissync help <command>" in out
+    assert "LOG_LEVEL=DEBUG" in out
+    assert "2 wrong usage" in out
 
 
 @pytest.mark.parametrize("command", list(BWCLI))
@@ -43,7 +45,8 @@ def test_help_of_bans_shows_every_subcommand_and_option(capsys) -> None:
 def test_help_of_an_unknown_command_exits_2(capsys) -> None:
     assert run_bwcli("help.py", ENV, ["nope"]) == 2
     err = capsys.readouterr().err
-    assert "unknown command 'nope'" in err and "commands:" in err
+    assert "unknown command 'nope'" in err
+    assert "commands:" in err
 
 
 @pytest.mark.parametrize(("file", "argv", "usage"), [
@@ -58,5 +61,7 @@ def test_a_wrong_argument_prints_the_usage_and_exits_2(file, argv, usage, capsys
     assert run_bwcli(file, ENV, argv) == 2
     captured = capsys.readouterr()
     command = file.removesuffix(".py")
-    assert captured.out == "" and usage in captured.err and "options:" in captured.err
+    assert captured.out == ""
+    assert usage in captured.err
+    assert "options:" in captured.err
     assert captured.err.rstrip().endswith(f"(see: bwcli plugin redissync help {command})")

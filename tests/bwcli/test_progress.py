@@ -46,7 +46,8 @@ def assert_progress(stderr: str, label: str) -> None:
     updates = [part for part in stderr.split("\r") if part.startswith(f"{label}: ")]
     assert updates, f"no progress line for {label!r} in {stderr[:300]!r}"
     assert "\n" not in stderr, "the progress line is updated in place, never scrolled"
-    assert stderr.endswith("\r") and stderr.split("\r")[-2].strip() == "", "the line is erased before the result"
+    assert stderr.endswith("\r"), "the line is erased before the result"
+    assert stderr.split("\r")[-2].strip() == "", "the line is erased before the result"
 
 
 @pytest.mark.parametrize("count", SIZES)

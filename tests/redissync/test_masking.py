@@ -30,4 +30,5 @@ def test_debug_traceback_only_at_debug(caplog) -> None:
         else:
             (record,) = caplog.records
             assert record.getMessage().startswith("step failed:\nTraceback")
-            assert f"ValueError: failed with {MASK}" in record.getMessage() and "pw-1234" not in caplog.text
+            assert f"ValueError: failed with {MASK}" in record.getMessage()
+            assert "pw-1234" not in caplog.text

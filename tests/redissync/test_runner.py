@@ -27,7 +27,8 @@ def test_bad_settings_fail_with_every_problem_logged(captured_logs) -> None:
                                                  "REDIS_DATABASE": "99"})
     assert code == EXIT_FAILED
     errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
-    assert any("REDIS_PORT" in e for e in errors) and any("REDIS_DATABASE" in e for e in errors)
+    assert any("REDIS_PORT" in e for e in errors)
+    assert any("REDIS_DATABASE" in e for e in errors)
 
 
 def test_success_logs_summary(plain_redis, captured_logs) -> None:
@@ -46,7 +47,8 @@ def test_redis_down_is_one_actionable_line(plain_redis, captured_logs) -> None:
     plain_redis.stop()
     assert run_job(JOB, lambda s, c, st, lg: c.ping(), env=env) == EXIT_FAILED
     errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "REDIS_HOST/REDIS_PORT" in errors[0]
+    assert len(errors) == 1
+    assert "REDIS_HOST/REDIS_PORT" in errors[0]
 
 
 def test_domain_error_and_unexpected_error(plain_redis, captured_logs) -> None:
@@ -59,7 +61,8 @@ def test_domain_error_and_unexpected_error(plain_redis, captured_logs) -> None:
     env = plain_redis.settings_env()
     assert run_job(JOB, domain, env=env) == EXIT_FAILED
     assert run_job(JOB, unexpected, env=env) == EXIT_FAILED
-    assert "set REDIS_SOMETHING" in captured_logs.text and "unexpected ValueError" in captured_logs.text
+    assert "set REDIS_SOMETHING" in captured_logs.text
+    assert "unexpected ValueError" in captured_logs.text
     assert "secret-value-in-message" not in "\n".join(
         r.getMessage() for r in captured_logs.records if r.levelno >= logging.INFO)
 
@@ -73,8 +76,10 @@ def test_debug_traceback_masks_every_secret(password_redis, caplog) -> None:
     caplog.set_level(logging.DEBUG, logger="REDISSYNC-TEST")
     assert run_job(JOB, unexpected, env=env) == EXIT_FAILED
     debug = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
-    assert "Traceback" in debug and "ValueError: ******** / ********" in debug
-    assert password_redis.password not in caplog.text and "Api-Token-7c1d" not in caplog.text
+    assert "Traceback" in debug
+    assert "ValueError: ******** / ********" in debug
+    assert password_redis.password not in caplog.text
+    assert "Api-Token-7c1d" not in caplog.text
 
 
 def test_every_run_leaves_its_own_record(plain_redis, tmp_path) -> None:
@@ -83,11 +88,14 @@ def test_every_run_leaves_its_own_record(plain_redis, tmp_path) -> None:
     state = open_state(JOB, env)
     assert run_job(JOB, lambda *a: "did 2 things", env=env) == EXIT_OK
     record = state.read_json("redissync-test-run.json")
-    assert record["ok"] is True and record["line"] == "did 2 things" and record["at"].endswith("+00:00")
+    assert record["ok"] is True
+    assert record["line"] == "did 2 things"
+    assert record["at"].endswith("+00:00")
     plain_redis.stop()
     assert run_job(JOB, lambda s, c, st, lg: c.ping(), env=env) == EXIT_FAILED
     record = state.read_json("redissync-test-run.json")
-    assert record["ok"] is False and "REDIS_HOST/REDIS_PORT" in record["line"]
+    assert record["ok"] is False
+    assert "REDIS_HOST/REDIS_PORT" in record["line"]
     assert run_job(JOB, lambda *a: "never", env={**env, "USE_REDIS": "no"}) == EXIT_OK
     assert state.read_json("redissync-test-run.json") == record
 
@@ -97,4 +105,5 @@ def test_a_job_pointed_at_a_sentinel_says_so(make_redis, plain_redis, captured_l
     env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(sentinel.port)}
     assert run_job(JOB, lambda s, c, st, lg: c.scan(0), env=env) == EXIT_FAILED
     errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "does not know SCAN: this is a Sentinel: list it in REDIS_SENTINEL_HOSTS" in errors[0]
+    assert len(errors) == 1
+    assert "does not know SCAN: this is a Sentinel: list it in REDIS_SENTINEL_HOSTS" in errors[0]

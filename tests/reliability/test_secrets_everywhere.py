@@ -76,7 +76,8 @@ def assert_rendered_confs(env: dict[str, str], directory: Path, secrets: set[str
     rendered = render_case(env, directory)
     lines = rendered.options_text.splitlines()
     with_secret = [line for line in lines if any(secret in line for secret in secrets)]
-    assert with_secret and all(SECRET_LINE.match(line) for line in with_secret), with_secret
+    assert with_secret, with_secret
+    assert all(SECRET_LINE.match(line) for line in with_secret), with_secret
     assert {secret for secret in secrets if any(secret in line for line in with_secret)} == secrets
     out.add("redissync-options.lua without its password lines", "\n".join(line for line in lines if not SECRET_LINE.match(line)))
     out.add("redissync.conf", rendered.snippet_text)

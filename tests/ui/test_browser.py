@@ -46,7 +46,8 @@ def _check_dom(dom: str, view: dict, secrets: tuple[str, ...]) -> dict:
     assert probe["banner"]["visible"]
     assert probe["scripts"] == []  # nothing loaded from anywhere
     if view["health"]["sentence"]:
-        assert probe["sentence"]["visible"] and probe["sentence"]["text"] == view["health"]["sentence"]
+        assert probe["sentence"]["visible"]
+        assert probe["sentence"]["text"] == view["health"]["sentence"]
         assert probe["sentence"]["top"] < 400  # near the top: the first thing read
     return probe
 
@@ -63,13 +64,15 @@ def test_states_in_light_and_dark(state, request, tmp_path):
         if state in ("healthy", "down", "recovered"):
             assert probe["sparklines"] >= 3
         if state == "recovered":
-            assert probe["title"]["text"].startswith("Healthy") and all(row["green"] for row in probe["jobs"])
+            assert probe["title"]["text"].startswith("Healthy")
+            assert all(row["green"] for row in probe["jobs"])
         if state != "down":
             assert probe["stale"] == [], "nothing is stale while Redis answers"
         else:
             _assert_outage(probe, view)
         screenshot(path, ARTIFACTS / f"{state}-{theme}.png", *DESKTOP)
-    assert backgrounds["light"] == "rgb(255, 255, 255)" and backgrounds["dark"] != backgrounds["light"]
+    assert backgrounds["light"] == "rgb(255, 255, 255)"
+    assert backgrounds["dark"] != backgrounds["light"]
     if state == "down":
         sentence = view["health"]["sentence"]
         assert "REDIS_HOST/REDIS_PORT" in sentence
@@ -77,14 +80,19 @@ def test_states_in_light_and_dark(state, request, tmp_path):
 
 def _assert_outage(probe: dict, view: dict) -> None:
     """Red, "unreachable since", and every card from before the failure dashed, labelled with its age, no green."""
-    assert probe["title"]["visible"] and probe["title"]["text"].startswith("Redis unreachable since ")
+    assert probe["title"]["visible"]
+    assert probe["title"]["text"].startswith("Redis unreachable since ")
     red = re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", probe["bannerBackground"]).groups()
-    assert int(red[0]) > int(red[1]) and int(red[0]) > int(red[2]), f"the banner is not red: {probe['bannerBackground']}"
+    assert int(red[0]) > int(red[1]), f"the banner is not red: {probe['bannerBackground']}"
+    assert int(red[0]) > int(red[2]), f"the banner is not red: {probe['bannerBackground']}"
     assert {card["label"] for card in probe["stale"]} == {"Keyspace", "Trends", "Bans", "Sessions"}
     for card in probe["stale"]:
-        assert card["note"]["visible"] and re.fullmatch(r"stale: from \d+ (s|min) ago, before the failure", card["note"]["text"])
-        assert card["border"] == "dashed" and not card["green"], card
-    assert len(probe["jobs"]) == 4 and not any(row["green"] for row in probe["jobs"]), probe["jobs"]
+        assert card["note"]["visible"]
+        assert re.fullmatch(r"stale: from \d+ (s|min) ago, before the failure", card["note"]["text"])
+        assert card["border"] == "dashed", card
+        assert not card["green"], card
+    assert len(probe["jobs"]) == 4, probe["jobs"]
+    assert not any(row["green"] for row in probe["jobs"]), probe["jobs"]
     assert sum("ok before the failure" in row["text"] for row in probe["jobs"]) == 2
 
 

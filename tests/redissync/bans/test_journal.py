@@ -51,10 +51,13 @@ def test_upsert_index_and_fetch(tmp_path: Path) -> None:
         index = journal.index()
         assert set(index) == {hash(b"bans_ip_192.0.2.1"), hash(b"bans_ip_192.0.2.2")}
         row_id, value_digest, expires_s = unpack(index[hash(b"bans_ip_192.0.2.1")])
-        assert value_digest == digest(b'{"reason":"y"}') and expires_s == 10_000
+        assert value_digest == digest(b'{"reason":"y"}')
+        assert expires_s == 10_000
         assert unpack(index[hash(b"bans_ip_192.0.2.2")])[2] is None
         assert [e.reason for e in journal.by_ids([row_id])] == ["y"]
-        assert journal.count() == 2 and journal.delete([b"bans_ip_192.0.2.2"]) == 1 and journal.count() == 1
+        assert journal.count() == 2
+        assert journal.delete([b"bans_ip_192.0.2.2"]) == 1
+        assert journal.count() == 1
 
 
 def test_pack_round_trip() -> None:
@@ -75,7 +78,8 @@ def test_uncommitted_pass_leaves_the_journal_unchanged(tmp_path: Path) -> None:
               "j.delete([b'bans_ip_192.0.2.1'])\nos.kill(os.getpid(), 9)\n")
     assert subprocess.run([sys.executable, "-c", script]).returncode == -9
     with Journal.in_directory(tmp_path) as journal:
-        assert journal.count() == 1 and [e.ip for e in journal.entries()] == ["192.0.2.1"]
+        assert journal.count() == 1
+        assert [e.ip for e in journal.entries()] == ["192.0.2.1"]
     assert sqlite3.connect(tmp_path / JOURNAL_NAME).execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
@@ -100,7 +104,8 @@ def test_readonly_open_of_a_missing_journal_creates_nothing(tmp_path: Path) -> N
 def test_text_form_round_trips_binary() -> None:
     raw = b"\xff\x00ban"
     as_dict = entry(b"bans_ip_192.0.2.1", raw).as_dict(0)
-    assert as_dict["value"].startswith("base64:") and from_text(as_dict["value"]) == raw
+    assert as_dict["value"].startswith("base64:")
+    assert from_text(as_dict["value"]) == raw
     assert from_text("plain") == b"plain"
 
 

@@ -21,7 +21,8 @@ def test_human_duration(seconds, text) -> None:
 
 def test_plural() -> None:
     assert [plural(n, "live ban") for n in (0, 1, 2)] == ["0 live bans", "1 live ban", "2 live bans"]
-    assert plural(1, "entry", "entries") == "1 entry" and plural(3, "entry", "entries") == "3 entries"
+    assert plural(1, "entry", "entries") == "1 entry"
+    assert plural(3, "entry", "entries") == "3 entries"
 
 
 def test_table_aligns_columns_without_trailing_blanks() -> None:

@@ -28,7 +28,8 @@ def test_healthy_topology_every_view_agrees(sentinel_topology) -> None:
     lookup = next(step for step in report.steps if step.id == "sentinel-lookup")
     assert lookup.details["master"] == f"127.0.0.1:{sentinel_topology.master.port}"
     views = next(step for step in report.steps if step.id == "sentinel-views").details["views"]
-    assert len(views) == 3 and all(view["ckquorum"].startswith("OK") for view in views.values())
+    assert len(views) == 3
+    assert all(view["ckquorum"].startswith("OK") for view in views.values())
     replicas = next(step for step in report.steps if step.id == "replicas").details["replicas"]
     assert [row["address"] for row in replicas] == [f"127.0.0.1:{sentinel_topology.replica.port}"]
     assert not any("sentinel" in warning or "replica" in warning for warning in report.warnings), report.warnings
@@ -62,7 +63,8 @@ def test_disagreeing_sentinel_is_healthy_with_a_warning(sentinel_topology) -> No
     lookup = next(step for step in report.steps if step.id == "sentinel-lookup")
     assert lookup.details["master"] == f"127.0.0.1:{sentinel_topology.master.port}", "the majority wins"
     disagree = [w for w in report.warnings if "disagree" in w]
-    assert disagree and f"127.0.0.1:{sentinel_topology.replica.port}" in disagree[0]
+    assert disagree
+    assert f"127.0.0.1:{sentinel_topology.replica.port}" in disagree[0]
     assert secret_free(report)
 
 
