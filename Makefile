@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 DEBIAN_PACKAGES := redis-server redis-sentinel redis-tools nginx-core libnginx-mod-http-lua lua-resty-core lua-resty-lrucache chromium
 PYTEST_WORKERS ?= 2
 
-.PHONY: help deps demo test test-fast lint docs docs-check dist bench reliability clean
+.PHONY: help deps demo test test-fast lint docs docs-check dist bench reliability compat clean
 
 help:
 	@echo "make demo         embedded Redis + Sentinel from the Debian binaries, the plugin's jobs against it"
 	@echo "make test         lint, docs check and the test suite (real servers on loopback)"
 	@echo "make bench        throughput ratios against baselines measured in the same run"
 	@echo "make reliability  faults, failovers, hostile input, TLS matrix (slower)"
+	@echo "make compat       the compat subset on every redis-py pin BunkerWeb ships × Python 3.11–3.13, and Redis 6.2/7.4/8.2"
 	@echo "make docs         regenerate the README settings table from plugin.json"
 	@echo "make dist         dist/redissync.zip and dist/redissync.tar.gz for EXTERNAL_PLUGIN_URLS or UI upload"
 
@@ -39,10 +40,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 docs: $(VENV)/.installed
-	$(PY) tools/docs.py --write
+	$(PY) -m tools.docs --write
 
 docs-check: $(VENV)/.installed
-	$(PY) tools/docs.py --check
+	$(PY) -m tools.docs --check
 
 test: deps lint docs-check
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" tests
@@ -52,6 +53,9 @@ bench: deps
 
 reliability: deps
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m slow tests; rc=$$?; [ $$rc = 5 ] && echo "no reliability tests collected" || exit $$rc
+
+compat: deps
+	$(PY) -m tools.compat
 
 dist:
 	$(PY) tools/dist.py

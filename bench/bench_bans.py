@@ -65,6 +65,46 @@ print(json.dumps({{"seen": result.seen, "seconds": time.monotonic() - started,
 """
 
 
+# Inside BunkerWeb (the Job stand-in, tests/bed/bwjob.py): the archive the job cache holds for 1M bans,
+# what a steady pass with 100 changed bans writes to BunkerWeb's database, and a rebuild after the
+# scheduler container is replaced.
+_ARCHIVE_CHILD = """
+import json, logging, os, resource, sys, time
+sys.path[:0] = [{jobs!r}, {root!r}]
+import redis
+from pathlib import Path
+from tests.bed import bwjob
+from tests.bed.bans import bans_state
+from redissync.bans import reconcile
+from redissync.bans.archive import open_journal
+bunkerweb = bwjob.StandInBunkerWeb(Path({folder!r}))
+os.environ.update(bunkerweb.env)
+os.environ.pop("REDISSYNC_STATE_DIR", None)
+bwjob.install()
+client = redis.Redis(port={port}, protocol=2, socket_timeout=60)
+log = logging.getLogger("bench")
+started = time.monotonic()
+first = reconcile(client, bans_state(), log)
+first_s = time.monotonic() - started
+files = {{name: len(data) for name, data in bunkerweb.cached().items() if name.startswith("bans-") and name != "bans-summary.json"}}
+keys = [key for _, key in zip(range(100), client.scan_iter(match="bans_ip_*", count=1000))]
+for key in keys:
+    client.set(key, client.get(key).replace(b'"country"', b'"changed":1,"country"'), keepttl=True)
+written = bunkerweb.bytes_written()
+steady = reconcile(client, bans_state(), log)
+steady_total = bunkerweb.bytes_written() - written
+bunkerweb.replace_scheduler()
+started = time.monotonic()
+with open_journal(bans_state()) as journal:
+    rebuilt = journal.count()
+rebuild_s = time.monotonic() - started
+print(json.dumps({{"bans": first.seen, "first_s": first_s, "archive": sum(files.values()), "largest": max(files.values()),
+                  "files": len(files), "steady_changed": steady.changed, "steady_journal": steady.saved_bytes,
+                  "steady_total": steady_total, "rebuilt": rebuilt, "rebuild_s": rebuild_s,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
 def populate(client, count: int) -> None:
     script = client.register_script(_POPULATE)
     now = int(time.time())
@@ -120,6 +160,10 @@ def main() -> int:
                                                                            state=str(Path(tmp) / "state-1m"))],
                                    capture_output=True, text=True, timeout=600)
             big = json.loads(child.stdout.strip().splitlines()[-1]) if child.returncode == 0 else None
+            archived = subprocess.run([sys.executable, "-c", _ARCHIVE_CHILD.format(jobs=str(ROOT / "jobs"), root=str(ROOT),
+                                                                                  port=server.port, folder=str(Path(tmp) / "bw"))],
+                                      capture_output=True, text=True, timeout=900)
+            archive = json.loads(archived.stdout.strip().splitlines()[-1]) if archived.returncode == 0 else None
         finally:
             server.stop(hard=True)
 
@@ -140,6 +184,18 @@ def main() -> int:
               f"(target < {TARGET_RSS_MB} MB)")
     else:
         print(f"1M bans: the measuring subprocess failed: {child.stderr.strip().splitlines()[-1:]}")
+    if archive:
+        mib = 1024 * 1024
+        print(f"inside BunkerWeb, 1M bans: archive {archive['archive'] / mib:.1f} MiB in {archive['files']} files = "
+              f"{archive['archive'] / archive['bans']:.1f} B per ban (target <= 40 MB in all), largest file "
+              f"{archive['largest'] / mib:.2f} MiB (limit 8 MiB)")
+        print(f"  steady pass with {archive['steady_changed']} changed bans: {archive['steady_journal']:,} B of journal written "
+              f"({archive['steady_total']:,} B with the UI summary; target <= 1 MiB)")
+        print(f"  first pass with the archive: {archive['bans'] / archive['first_s']:,.0f} bans/s ({archive['first_s']:.1f} s); "
+              f"rebuild after a replaced container: {archive['rebuilt'] / archive['rebuild_s']:,.0f} bans/s; "
+              f"peak RSS {archive['rss_mb']:.0f} MB")
+    else:
+        print(f"archive at 1M bans: the measuring subprocess failed: {archived.stderr.strip().splitlines()[-1:]}")
     ok = (warm_rate / naive_rate >= TARGET_NAIVE_RATIO and warm_rate >= TARGET_RATE and big is not None
           and big["rss_mb"] < TARGET_RSS_MB)
     print("targets met" if ok else "TARGETS MISSED (the ratios are CPU-bound on our side: re-run on an idle machine)")

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from redissync.bans.summary import pass_line
 from tests.bed.bans import write_ban
 from tests.bed.jobrun import run_job_file
 
@@ -18,9 +19,7 @@ def _last_pass() -> dict:
 def _pass(ctx, label: str) -> dict:
     code = run_job_file("redissync-bans", ctx.env)
     last = _last_pass()
-    ctx.say(f"  redissync-bans ({label}): exit {code}: {last['seen']} seen, {last['new']} new, {last['restored']} restored, "
-            f"{last['expired']} expired, {last['unbans']} unbans ({last['counters_cleared']} counters cleared), "
-            f"{last['malformed']} malformed; {last['verdict']}")
+    ctx.say(f"  redissync-bans ({label}): exit {code}: {pass_line(last)}")
     return last
 
 

@@ -4,8 +4,10 @@ test's own temp dir and stopped when the fixture ends."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from tests.bed import bwjob
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, acl_lines
 from tests.bed.sentinel import SentinelTopology
-from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, server_version
+from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, server_version, tls_missing
 from tests.bed.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
@@ -25,7 +27,8 @@ pytest_plugins = ("tests.reliability.figures",)
 
 def pytest_report_header() -> list[str]:
     """Which server the whole run is against (first on PATH, or $REDISSYNC_REDIS_BIN_DIR)."""
-    return [f"redis-server: {server_version(REDIS_SERVER)} ({REDIS_SERVER}); redis-sentinel: {REDIS_SENTINEL}"]
+    lines = [f"redis-server: {server_version(REDIS_SERVER)} ({REDIS_SERVER}); redis-sentinel: {REDIS_SENTINEL}"]
+    return lines + ([f"{tls_missing()}: TLS tests skip"] if tls_missing() else [])
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +38,55 @@ def _isolated_state(tmp_path: Path, bunkerweb_core: Path, monkeypatch: pytest.Mo
     defaults). Standalone tests point REDISSYNC_BW_CORE_DIR at a directory without it (see ``standalone``)."""
     monkeypatch.setenv("REDISSYNC_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("REDISSYNC_BW_CORE_DIR", str(bunkerweb_core))
+    # A test that hands run_job/run_command its own env (without REDISSYNC_STATE_DIR) falls back to
+    # state.default_state_dir: $XDG_CACHE_HOME or ~/.cache. Both point into the test's own temp dir.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home" / ".cache"))
+
+
+# -- the run never writes where a developer's or a parallel run's state lives --------------------------
+SHARED_STATE_DIRS = (Path.home() / ".cache" / "redissync", Path("/var/tmp/bunkerweb/redissync"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Outside any test (collection, session fixtures) HOME and XDG_CACHE_HOME point at a run-wide temp
+    home, which must stay empty of redissync state: anything found there at the end is a leak that would
+    have landed in the real ~/.cache/redissync (see ``pytest_sessionfinish``)."""
+    if hasattr(config, "workerinput"):  # xdist workers inherit the controller's environment
+        return
+    run_home = Path(tempfile.mkdtemp(prefix="redissync-test-home-"))
+    config.stash[_RUN_HOME] = run_home
+    config.stash[_SHARED_BEFORE] = {path: _listing(path) for path in SHARED_STATE_DIRS}
+    os.environ["HOME"] = str(run_home)
+    os.environ["XDG_CACHE_HOME"] = str(run_home / ".cache")
+
+
+def _listing(directory: Path) -> dict[str, int]:
+    """File name → mtime (ns) of a directory's files, {} when it does not exist."""
+    if not directory.is_dir():
+        return {}
+    return {path.name: path.stat().st_mtime_ns for path in directory.iterdir() if path.is_file()}
+
+
+_RUN_HOME = pytest.StashKey[Path]()
+_SHARED_BEFORE = pytest.StashKey[dict[Path, dict[str, int]]]()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run if anything wrote redissync state outside its tests' temp dirs."""
+    config = session.config
+    if _RUN_HOME not in config.stash:
+        return
+    run_home = config.stash[_RUN_HOME]
+    leaked = [str(path) for path in (run_home / ".cache" / "redissync").rglob("*")]
+    for directory, before in config.stash[_SHARED_BEFORE].items():
+        if not before and _listing(directory):  # absent or empty before the run, holds files now
+            leaked += [str(directory / name) for name in _listing(directory)]
+    shutil.rmtree(run_home, ignore_errors=True)
+    if leaked:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\nredissync state written outside the tests' temp dirs (set REDISSYNC_STATE_DIR or rely on the "
+              f"_isolated_state fixture): {', '.join(sorted(leaked))}", file=sys.stderr)
 
 
 @pytest.fixture(params=["state-dir", "bunkerweb-cache"])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ("plugin.json", "redissync.lua", "jobs", "bwcli", "confs", "ui")
-DOCUMENTS = ("README.md", "LICENSE", "CHANGELOG.md", "CONTRIBUTING.md", "docs")
+DOCUMENTS = ("README.md", "LICENSE", "CHANGELOG.md", "CONTRIBUTING.md", "COMPATIBILITY.json", "docs")
 EXECUTABLE_DIRS = ("jobs", "bwcli")
 SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 EPOCH = 315532800  # 1980-01-01: reproducible archives

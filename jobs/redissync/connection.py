@@ -220,6 +220,10 @@ def explain(error: BaseException, settings: Settings) -> str:
             return f"{target} closed the connection: check REDIS_SSL (TLS port vs plain port) and REDIS_PORT"
         return f"cannot connect to {target}: check REDIS_HOST/REDIS_PORT and that Redis is running ({_first_line(text)})"
     if isinstance(error, ResponseError):
+        command = _unknown_data_command(text)
+        if command and not settings.sentinels:
+            return (f"REDIS_HOST/REDIS_PORT point at {target}, which does not know {command.upper()}: "
+                    "this is a Sentinel: list it in REDIS_SENTINEL_HOSTS and leave REDIS_HOST empty")
         if "DB index is out of range" in text:
             return f"REDIS_DATABASE={settings.database} does not exist on {target}: use a database below its 'databases' setting"
         if isinstance(error, OutOfMemoryError) or text.startswith("OOM"):
@@ -231,6 +235,17 @@ def explain(error: BaseException, settings: Settings) -> str:
     if isinstance(error, RedisError):
         return f"Redis error on {target}: {_first_line(text)}"
     return f"unexpected error talking to {target}: {type(error).__name__}"
+
+
+# Commands every Redis or Valkey data server knows and a Sentinel does not: "unknown command" for one of
+# them means REDIS_HOST points at a Sentinel (a renamed command would be another, rarer, story).
+_DATA_COMMANDS = ("select", "scan", "get", "set", "mget", "type", "pttl", "ttl", "unlink", "exists", "dbsize")
+
+
+def _unknown_data_command(text: str) -> str | None:
+    lowered = text.lower()
+    command = lowered.removeprefix("unknown command '").split("'", 1)[0] if lowered.startswith("unknown command '") else ""
+    return command if command in _DATA_COMMANDS else None
 
 
 def _ssl_reason(text: str) -> str:

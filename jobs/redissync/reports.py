@@ -22,12 +22,22 @@ HISTORY_FILE = "check-history.json"
 BANS_SUMMARY_FILE = "bans-summary.json"
 METRICS_SUMMARY_FILE = "metrics-summary.json"
 SESSIONS_SUMMARY_FILE = "sessions-summary.json"
+RUN_RECORD_JOBS = ("redissync-bans", "redissync-metrics", "redissync-sessions")  # the check job's record: its report
+
+
+def run_record_file(job: str) -> str:
+    """Each job's own record of how its last run ended (``runner.record_run``): what the page shows as the
+    job's status, never BunkerWeb's job-run records (see ``RunRecord``)."""
+    return f"{job}-run.json"
+
+
 REPORT_JOBS = {  # cached file → the job that writes it (BunkerWeb keys its job cache by job name)
     REPORT_FILE: "redissync-check",
     HISTORY_FILE: "redissync-check",
     BANS_SUMMARY_FILE: "redissync-bans",
     METRICS_SUMMARY_FILE: "redissync-metrics",
     SESSIONS_SUMMARY_FILE: "redissync-sessions",
+    **{run_record_file(job): job for job in RUN_RECORD_JOBS},
 }
 HISTORY_LENGTH = 60  # one hour of the every-minute job
 
@@ -80,7 +90,7 @@ class Report:
     enabled: bool = True
     mode: str = "standalone"
     target: str = ""
-    checked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    checked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
     duration_ms: float = 0.0
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -286,5 +296,14 @@ class SessionsSummary(TypedDict):
     summary: str
 
 
+class RunRecord(TypedDict):
+    """``<job>-run.json``. BunkerWeb's scheduler records a batch's later failures as successes once one job
+    of the batch has failed (``src/scheduler/JobScheduler.py``, ``__job_wrapper``), so jobs keep their own."""
+
+    at: str  # ISO 8601, UTC
+    ok: bool
+    line: str  # the run's log line (secret-free)
+
+
 SHAPES: dict[str, type] = {REPORT_FILE: CheckReport, BANS_SUMMARY_FILE: BansSummary, METRICS_SUMMARY_FILE: MetricsSummary,
-                           SESSIONS_SUMMARY_FILE: SessionsSummary}
+                           SESSIONS_SUMMARY_FILE: SessionsSummary, **{run_record_file(job): RunRecord for job in RUN_RECORD_JOBS}}

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from redis import Redis
@@ -19,6 +20,8 @@ from redis.exceptions import RedisError
 
 from .connection import connect, explain
 from .errors import RedisSyncError, SettingsError
+from .masking import debug_traceback
+from .reports import run_record_file
 from .settings import Settings, load_settings
 from .state import StateStore, open_state
 
@@ -47,45 +50,72 @@ def job_name(job_file: str | Path) -> str:
     return Path(job_file).stem
 
 
-def run_job(job_file: str | Path, work: Work, env: Mapping[str, str] | None = None) -> int:
-    """Run ``work`` once and return the exit code for ``sys.exit``.
+def record_run(state: Callable[[], StateStore], job: str, ok: bool, line: str, logger: logging.Logger) -> None:
+    """Cache how this run ended (``reports.RunRecord``), so the page never has to trust BunkerWeb's job-run
+    records. ``line`` is the run's log line, which never carries a secret."""
+    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "ok": ok, "line": line[:400]}
+    try:
+        state().write_json(run_record_file(job), record)
+    except Exception as error:  # a full disk or a refused cache must not hide the verdict
+        logger.warning(f"{job} could not store its run record ({type(error).__name__})")
 
-    USE_REDIS=no → logged and 0. Bad settings → every problem logged, then 2. Redis errors → the
-    explanation sentence, 2. Anything unexpected → its type only (a message may carry data), 2.
-    """
+
+def run_job(job_file: str | Path, work: Work, env: Mapping[str, str] | None = None) -> int:
+    """Run ``work`` once, record how it ended (:func:`record_run`; not when disabled) and return the exit
+    code for ``sys.exit``. The state is opened once: inside BunkerWeb each ``Job`` restores the whole cache."""
     env = os.environ if env is None else env
     name = job_name(job_file)
     logger = get_logger(name)
+    opened: list[StateStore] = []
+
+    def state() -> StateStore:
+        if not opened:
+            opened.append(open_state(job_file, env))
+        return opened[0]
+
+    ok, line = _run_work(name, logger, env, work, state)
+    if opened or not ok:
+        record_run(state, name, ok, line, logger)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _run_work(name: str, logger: logging.Logger, env: Mapping[str, str], work: Work,
+              state: Callable[[], StateStore]) -> tuple[bool, str]:
+    """USE_REDIS=no → logged, ok. Bad settings → every problem logged, failed. Redis errors → the
+    explanation sentence, failed. Anything unexpected → its type only (a message may carry data), failed."""
     try:
         settings = load_settings(env)
     except SettingsError as error:
         for problem in error.problems[1:]:
             logger.error(str(problem))
-        logger.error(f"{name} failed: {error.problems[0]} (fix the setting in the scheduler's configuration)")
-        return EXIT_FAILED
+        return _failed(logger, f"{name} failed: {error.problems[0]} (fix the setting in the scheduler's configuration)")
     if not settings.enabled or not settings.use_redissync:
-        logger.info(f"{name}: {'USE_REDISSYNC' if settings.enabled else 'USE_REDIS'} is not yes, nothing to do")
-        return EXIT_OK
+        switch = "USE_REDISSYNC" if settings.enabled else "USE_REDIS"
+        logger.info(f"{name}: {switch} is not yes, nothing to do")
+        return True, f"{switch} is not yes: nothing to do"
     for notice in (*settings.notices, *settings.warnings):
         logger.warning(notice)
     started = time.monotonic()
     client = connect(settings)
     try:
-        summary = work(settings, client, open_state(job_file, env), logger)
+        summary = work(settings, client, state(), logger)
     except RedisSyncError as error:
-        logger.error(f"{name} failed: {error}")
-        return EXIT_FAILED
+        return _failed(logger, f"{name} failed: {error}")
     except RedisError as error:
-        logger.error(f"{name} failed: {explain(error, settings)}")
-        return EXIT_FAILED
+        return _failed(logger, f"{name} failed: {explain(error, settings)}")
     except Exception as error:  # never let a message with data (or a secret) reach the log
-        logger.error(f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details")
-        logger.debug("traceback", exc_info=True)
-        return EXIT_FAILED
+        failed = _failed(logger, f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details")
+        debug_traceback(logger, f"{name} failed", env)
+        return failed
     finally:
         client.close()
     logger.info(f"{name}: {summary} ({(time.monotonic() - started) * 1000:.0f} ms)")
-    return EXIT_OK
+    return True, summary
+
+
+def _failed(logger: logging.Logger, line: str) -> tuple[bool, str]:
+    logger.error(line)
+    return False, line
 
 
 def run_command(name: str, work: Callable[[Settings, Redis], int], env: Mapping[str, str] | None = None) -> int:
@@ -111,6 +141,7 @@ def run_command(name: str, work: Callable[[Settings, Redis], int], env: Mapping[
         print(f"{name}: {explain(error, settings)}", file=sys.stderr)
     except Exception as error:  # a message may carry data: only its type leaves the process
         print(f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details", file=sys.stderr)
+        debug_traceback(logging.getLogger(f"redissync.{name}"), f"{name} failed", env)
     finally:
         client.close()
     return 1

@@ -110,6 +110,7 @@ class Settings:
     notices: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     core: tuple[tuple[str, str], ...] = ()  # the raw core settings our jobs honour (core_settings.py validates them)
+    api_token: str = field(default="", repr=False)  # API_TOKEN: BunkerWeb's instance API token (bans' second source)
 
     @property
     def core_env(self) -> dict[str, str]:
@@ -255,4 +256,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         notices=tuple(notices),
         warnings=tuple(warnings),
         core=tuple((setting.name, str(env[setting.name])) for setting in CORE_SETTINGS if setting.name in env),
+        api_token=env.get("API_TOKEN", ""),
     )

@@ -46,6 +46,7 @@ class StandInInstance:
         self.delay = 0.0  # seconds before GET /bans answers (a slow instance)
         self.raw_answer: tuple[int, bytes] | None = None  # (status, body) instead of the real answer
         self.requests: list[str] = []
+        self.authorizations: list[str | None] = []  # each request's Authorization header
         self._release = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -164,6 +165,7 @@ class StandInInstance:
 
             def do_GET(self) -> None:
                 instance.requests.append(f"GET {self.path} Host={self.headers.get('Host')}")
+                instance.authorizations.append(self.headers.get("Authorization"))
                 if self.path != "/bans":
                     return self._answer(404, b'{"status": "error", "msg": "not found"}')
                 if instance.delay:

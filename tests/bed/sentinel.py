@@ -5,6 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import redis
 
 from .servers import RedisServer, TLSFiles, free_port, wait_until, with_core_dir
 
@@ -13,6 +16,21 @@ SENTINEL_USER = "sentinel-admin"
 SENTINEL_PASSWORD = "Sentinel-Pw-9c41e7d0-redissync"
 DATA_PASSWORD = "Data-Pw-4b8e2a61-redissync"
 FAILOVER_TIMEOUT = 30.0
+
+
+def sentinel_view(client: redis.Redis, what: str) -> list[dict[str, Any]]:
+    """``SENTINEL SENTINELS|REPLICAS`` of the test master as dicts, sent raw: redis-py 6.3–6.4's sentinel_*() helpers
+    fail with a TypeError (``return_responses``, ``once``), and make compat runs the test bed on them."""
+    rows = []
+    for item in client.execute_command("SENTINEL", what, MASTER_NAME):
+        fields = {_text(key): _text(value) for key, value in zip(item[::2], item[1::2], strict=True)}
+        flags = set(fields.get("flags", "").split(","))
+        rows.append({**fields, "port": int(fields.get("port", 0)), "is_sdown": "s_down" in flags, "is_odown": "o_down" in flags})
+    return rows
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass
@@ -74,9 +92,9 @@ class SentinelTopology:
     def _converged(self) -> bool:
         for sentinel in self.sentinels:
             client = sentinel.client()
-            if len(client.sentinel_sentinels(MASTER_NAME)) != 2:
+            if len(sentinel_view(client, "SENTINELS")) != 2:
                 return False
-            replicas = client.sentinel_slaves(MASTER_NAME)
+            replicas = sentinel_view(client, "REPLICAS")
             if not any(r["port"] == self.replica.port and not r["is_sdown"] for r in replicas):
                 return False
         return True
@@ -87,7 +105,7 @@ class SentinelTopology:
 
     def master_port(self, sentinel: RedisServer | None = None) -> int:
         sentinel = sentinel or self.sentinels[0]
-        _, port = sentinel.client().sentinel_get_master_addr_by_name(MASTER_NAME)
+        _, port = sentinel.client().execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME)  # see sentinel_view
         return int(port)
 
     def node_on(self, port: int) -> RedisServer:

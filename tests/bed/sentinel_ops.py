@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .sentinel import FAILOVER_TIMEOUT, MASTER_NAME, SentinelTopology
+from .sentinel import FAILOVER_TIMEOUT, MASTER_NAME, SentinelTopology, sentinel_view
 from .servers import RedisServer, wait_until
 
 
@@ -106,7 +106,7 @@ def wait_ready_for_failover(topology: SentinelTopology, timeout: float = FAILOVE
         if info.get("role") != "slave" or int(info.get("master_port", 0)) != master.port or info.get("master_link_status") != "up":
             return False
         for sentinel in topology.sentinels:
-            seen = [r for r in sentinel.client().sentinel_slaves(MASTER_NAME) if r["port"] == replica.port]
+            seen = [r for r in sentinel_view(sentinel.client(), "REPLICAS") if r["port"] == replica.port]
             if not seen or seen[0]["is_sdown"] or seen[0]["is_odown"] or seen[0].get("master-link-status") != "ok":
                 return False
         return True

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+import pytest
 
 from redissync.bans.cycle import reconcile
 from redissync.connection import connect
@@ -20,6 +23,7 @@ def journal_from(server) -> None:
     client.close()
 
 
+@pytest.mark.compat
 def test_list_filters_and_json(password_redis, capsys) -> None:
     client = password_redis.client()
     write_ban(client, "192.0.2.1", ttl=600)
@@ -34,10 +38,50 @@ def test_list_filters_and_json(password_redis, capsys) -> None:
     assert [row["key"] for row in json.loads(capsys.readouterr().out)] == ["bans_service_my_ip_app_ip_192.0.2.1"]
     assert run_bwcli("bans.py", env, ["list"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("3 live bans") and "permanent" in out and "service my_ip_app" in out
+    assert out.startswith("3 live bans in the journal\n")
+    assert "permanent" in out
     assert REDIS_PASSWORD not in out
 
 
+def test_list_is_a_table_for_people(password_redis, capsys) -> None:
+    """Header, aligned columns, human durations, country, the service behind a global ban, BunkerWeb's
+    plain-text value as a kind of its own, and correct plurals."""
+    client = password_redis.client()
+    client.set("bans_ip_192.0.2.1", json.dumps({"reason": "antibot", "service": "www.example.com", "date": 1, "country": "FR",
+                                                "ban_scope": "global", "reason_data": {}, "permanent": False}), ex=86399)
+    write_ban(client, "2001:db8::5", service="app_example_org", ttl=300)
+    client.set("bans_ip_192.0.2.9", "bad behavior", ex=7200)  # badbehavior's first write: plain text
+    journal_from(password_redis)
+    assert run_bwcli("bans.py", password_redis.settings_env(), ["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "3 live bans in the journal (1 with a plain-text value)"
+    assert lines.pop().startswith("plain: BunkerWeb's own plain-text value")
+    header = lines[1]
+    assert header.split() == ["IP", "SCOPE", "SERVICE", "COUNTRY", "REASON", "EXPIRES", "IN", "KIND"]
+    rows = {line.split()[0]: line for line in lines[2:]}
+    for column in ("SCOPE", "SERVICE", "COUNTRY", "REASON", "EXPIRES IN", "KIND"):  # every cell starts under its header
+        start = header.index(column)
+        assert all(row[start - 2:start] == "  " and row[start] != " " for row in rows.values()), (column, lines)
+    france = rows["192.0.2.1"]
+    assert "(from www.example.com)" in france
+    assert "  FR  " in france
+    assert "antibot" in france
+    assert re.search(r"  23 h 59 m +json$", france), france
+    assert "app_example_org" in rows["2001:db8::5"]
+    assert re.search(r"  4 m 5\d s +json$", rows["2001:db8::5"])
+    plain = rows["192.0.2.9"]
+    assert "bad behavior" in plain
+    assert plain.rstrip().endswith("plain")
+    assert "malformed" not in plain
+
+    assert run_bwcli("bans.py", password_redis.settings_env(), ["list", "--ip", "192.0.2.1"]) == 0
+    assert capsys.readouterr().out.startswith("1 live ban matching in the journal\n")
+    assert run_bwcli("bans.py", password_redis.settings_env(), ["list", "--ip", "192.0.2.1", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["country"], row["triggered_by"], row["kind"], row["scope"]) == ("FR", "www.example.com", "json", "global")
+
+
+@pytest.mark.compat
 def test_export_then_import_into_an_empty_server(password_redis, make_redis, tmp_path: Path, capsys) -> None:
     client = password_redis.client()
     write_ban(client, "192.0.2.10", ttl=3600)
@@ -56,15 +100,23 @@ def test_export_then_import_into_an_empty_server(password_redis, make_redis, tmp
     bad = tmp_path / "mixed.jsonl"
     bad.write_text(out_file.read_text() + "not json\n" + json.dumps({"ip": "192.0.2.20", "reason": "manual", "ttl": 600}) + "\n"
                    + json.dumps({"ip": "192.0.2.21", "reason": "old", "expires_ms": 1000}) + "\n")
-    assert run_bwcli("bans.py", target.settings_env(), ["import", str(bad)]) == 0
+    assert run_bwcli("bans.py", target.settings_env(), ["import", str(bad)]) == 1  # an invalid line: nothing written
+    err = capsys.readouterr().err
+    assert "line 4: not JSON" in err
+    assert "nothing was imported" in err
+    assert "--skip-invalid" in err
+    assert admin.dbsize() == 1
+    assert run_bwcli("bans.py", target.settings_env(), ["import", "--skip-invalid", str(bad)]) == 0
     out = capsys.readouterr().out
-    assert "3 bans restored, 1 already in Redis (kept), 1 expired (skipped), 1 invalid lines" in out
+    assert "3 bans restored, 1 already in Redis (kept), 1 expired (skipped), 1 invalid lines (skipped)" in out
     assert admin.get("bans_ip_192.0.2.10") == b"already banned here"  # NX: never overwritten
     assert admin.pttl("bans_ip_2001:db8::10") == -1
     assert admin.get("bans_ip_192.0.2.11") == b"\xff\xfebinary"
     assert 3500_000 < admin.pttl("bans_ip_192.0.2.11") <= 3600_000
     manual = json.loads(admin.get("bans_ip_192.0.2.20"))
-    assert manual["reason"] == "manual" and manual["ban_scope"] == "global" and 590_000 < admin.pttl("bans_ip_192.0.2.20") <= 600_000
+    assert manual["reason"] == "manual"
+    assert manual["ban_scope"] == "global"
+    assert 590_000 < admin.pttl("bans_ip_192.0.2.20") <= 600_000
 
 
 def test_import_of_missing_file_fails_with_exit_1(plain_redis, capsys) -> None:
@@ -72,9 +124,38 @@ def test_import_of_missing_file_fails_with_exit_1(plain_redis, capsys) -> None:
     assert "cannot read /nonexistent/bans.jsonl" in capsys.readouterr().err
 
 
-def test_list_without_a_journal_is_empty(capsys) -> None:
-    assert run_bwcli("bans.py", {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1"}, ["list", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == []
+def test_every_bad_line_is_reported_with_its_number_up_to_a_limit(plain_redis, tmp_path: Path, capsys) -> None:
+    good = json.dumps({"ip": "192.0.2.30", "reason": "manual", "ttl": 600})
+    lines = [good, "{", json.dumps({"ip": "not-an-ip", "reason": "x", "ttl": 5}), json.dumps({"ip": "192.0.2.31"}), ""]
+    lines += ["[]"] * 25
+    source = tmp_path / "bad.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    assert run_bwcli("bans.py", plain_redis.settings_env(), ["import", str(source)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[:4] == ["bans import: line 2: not JSON", "bans import: line 3: no key and no valid ip",
+                       "bans import: line 4: no value or reason", "bans import: line 6: not a JSON object"]
+    assert len([line for line in err if ": line " in line]) == 20
+    assert "bans import: … and 8 more invalid lines" in err
+    assert err[-1].startswith("bans import: 28 invalid lines of 30: nothing was imported")
+    assert plain_redis.client().dbsize() == 0
+
+
+def test_list_before_the_bans_job_ever_ran(capsys) -> None:
+    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1"}
+    assert run_bwcli("bans.py", env, ["list", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []
+    assert "the bans job has never run" in captured.err
+    assert run_bwcli("bans.py", env, ["list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("the bans job has never run")
+    assert "0 live bans" not in out
+
+
+def test_list_after_a_pass_with_no_ban_says_zero(plain_redis, capsys) -> None:
+    journal_from(plain_redis)
+    assert run_bwcli("bans.py", plain_redis.settings_env(), ["list"]) == 0
+    assert capsys.readouterr().out == "0 live bans in the journal\n"
 
 
 def test_forget_all_dry_run_then_yes_so_a_deliberate_flushall_stays_clear(password_redis, capsys) -> None:

@@ -44,17 +44,22 @@ def test_auth_select_ping_and_stats_over_tls_with_an_acl_user(lua_nginx, acl_tls
     assert (status, body["status"]) == (200, "success"), body
     ping = body["msg"]
     assert (ping["role"], ping["mode"], ping["target"]) == ("master", "standalone", f"rediss://localhost:{acl_tls_redis.port}/3")
-    assert ping["latency_ms"] >= 0 and ping["connect_ms"] >= 0
+    assert ping["latency_ms"] >= 0
+    assert ping["connect_ms"] >= 0
     assert ping["clock"] == "monotonic"  # LuaJIT's FFI: finer than ngx.now()'s whole milliseconds
     latencies = [ping["latency_ms"]] + [call(server, "POST", "/redissync/ping")[1]["msg"]["latency_ms"] for _ in range(4)]
-    assert all(0 < ms < 1000 for ms in latencies) and any(ms != int(ms) for ms in latencies), latencies
+    assert all(0 < ms < 1000 for ms in latencies), latencies
+    assert any(ms != int(ms) for ms in latencies), latencies
     status, body = call(server, "GET", "/redissync/stats")
     assert status == 200, body
     stats = body["msg"]
     assert stats["dbsize"] == 2  # SELECT 3 happened: db 0 is empty
-    assert stats["role"] == "master" and stats["server_mode"] == "standalone"
-    assert stats["server"] == server_version(REDIS_SERVER) and stats["server"].endswith(stats["version"])
-    assert stats["used_memory"] > 0 and stats["used_memory_human"]
+    assert stats["role"] == "master"
+    assert stats["server_mode"] == "standalone"
+    assert stats["server"] == server_version(REDIS_SERVER)
+    assert stats["server"].endswith(stats["version"])
+    assert stats["used_memory"] > 0
+    assert stats["used_memory_human"]
     clients = acl_tls_redis.client().client_list()
     assert any(c["user"] == LEAST_USER and c["db"] == "3" for c in clients)  # pooled, authenticated, selected
     assert all(config == rendered.options["connector"] for config in recorded(server)["configs"])
@@ -66,7 +71,8 @@ def test_wrong_password_fails_without_leaking_it(lua_nginx, acl_tls_redis) -> No
     server, _ = lua_nginx(env)
     status, body = call(server, "POST", "/redissync/ping")
     assert (status, body["status"]) == (500, "error")
-    assert "WRONGPASS" in body["msg"] and secret not in body["msg"]
+    assert "WRONGPASS" in body["msg"]
+    assert secret not in body["msg"]
     assert "NOT reachable" in init_worker_line(server)
     assert secret not in server.log_text()
 
@@ -91,7 +97,8 @@ def test_without_ffi_latencies_are_whole_milliseconds_and_say_so(lua_nginx, make
     server, _ = lua_nginx(redis.settings_env(), extra_http=WITHOUT_FFI)
     assert re.search(r"PING \d+ ms \(1 ms clock\)", init_worker_line(server))
     ping = call(server, "POST", "/redissync/ping")[1]["msg"]
-    assert ping["clock"] == "ngx.now (1 ms)" and ping["latency_ms"] == int(ping["latency_ms"])
+    assert ping["clock"] == "ngx.now (1 ms)"
+    assert ping["latency_ms"] == int(ping["latency_ms"])
 
 
 def test_init_worker_says_when_redis_is_down(lua_nginx) -> None:
@@ -127,9 +134,11 @@ def test_sentinel_discovery_pools_per_master_address_across_a_failover(lua_nginx
     status, body = call(server, "POST", "/redissync/ping")
     assert (status, body["msg"]["role"]) == (200, "master"), body
     after = recorded(server)["connections"][-1]["connection_options"]["pool"]
-    assert after.startswith(f"redissync:redis:plain:127.0.0.1:{new_master.port}:1:") and after != master_pool
+    assert after.startswith(f"redissync:redis:plain:127.0.0.1:{new_master.port}:1:")
+    assert after != master_pool
     log = server.log_text()
-    assert SENTINEL_PASSWORD not in log and DATA_PASSWORD not in log
+    assert SENTINEL_PASSWORD not in log
+    assert DATA_PASSWORD not in log
 
 
 def test_stats_name_the_server_and_mode_as_the_python_diagnosis_does(lua_nginx, plain_redis) -> None:

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from redissync.metrics.cycle import LOCK_KEY, SUMMARY_KEY
 from tests.bed.acl import LEAST_PASSWORD, LEAST_USER
 from tests.bed.jobrun import run_job_file
@@ -23,14 +25,18 @@ def seed(client) -> None:
     client.rpush("requests", *["{}"] * 12)
 
 
+@pytest.mark.compat
 def test_job_aggregates_and_writes_summary(password_redis, captured_logs) -> None:
     client = password_redis.client()
     seed(client)
     assert run_job_file("redissync-metrics", password_redis.settings_env(METRICS_MAX_BLOCKED_REQUESTS_REDIS="1k")) == 0
     summary = json.loads(summary_file().read_text())
-    assert summary["counters"] == {"badbehavior": {"bans": 7}} and summary["malformed"]["wrong_type"] == 1
-    assert summary["requests"]["cap"] == 1000 and summary["requests"]["length"] == 12
-    assert json.loads(client.get(SUMMARY_KEY)) == summary and not client.exists(LOCK_KEY)
+    assert summary["counters"] == {"badbehavior": {"bans": 7}}
+    assert summary["malformed"]["wrong_type"] == 1
+    assert summary["requests"]["cap"] == 1000
+    assert summary["requests"]["length"] == 12
+    assert json.loads(client.get(SUMMARY_KEY)) == summary
+    assert not client.exists(LOCK_KEY)
     assert "redissync-metrics: 1 counter series" in captured_logs.text
     assert REDIS_PASSWORD not in captured_logs.text
 
@@ -45,7 +51,8 @@ def test_least_privilege_acl_user_is_enough(acl_redis) -> None:
 def test_invalid_cap_is_one_actionable_sentence(plain_redis, captured_logs) -> None:
     assert run_job_file("redissync-metrics", plain_redis.settings_env(METRICS_MAX_BLOCKED_REQUESTS_REDIS="lots")) == 2
     errors = [r.getMessage() for r in captured_logs.records if r.levelname == "ERROR"]
-    assert len(errors) == 1 and "METRICS_MAX_BLOCKED_REQUESTS_REDIS='lots' is invalid" in errors[0]
+    assert len(errors) == 1
+    assert "METRICS_MAX_BLOCKED_REQUESTS_REDIS='lots' is invalid" in errors[0]
 
 
 def test_another_scheduler_holding_the_lock_shares_its_summary(plain_redis, captured_logs) -> None:

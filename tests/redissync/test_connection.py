@@ -40,17 +40,20 @@ def test_resp2_pinned(plain_redis) -> None:
     client = connect(load_settings(plain_redis.settings_env()))
     client.ping()
     names = [c for c in plain_redis.client().client_list() if c.get("name") == "redissync"]
-    assert names and all(c["resp"] == "2" for c in names)
+    assert names
+    assert all(c["resp"] == "2" for c in names)
 
 
 def test_password_ok_and_wrong_password_names_setting(password_redis, captured_logs) -> None:
     assert connect(load_settings(password_redis.settings_env())).ping()
     error, sentence = failure(password_redis.settings_env(REDIS_PASSWORD="Wrong-Pw-77aa"))
-    assert "REDIS_PASSWORD" in sentence and "default user" in sentence
+    assert "REDIS_PASSWORD" in sentence
+    assert "default user" in sentence
     assert "Wrong-Pw-77aa" not in sentence + str(error) + captured_logs.text
     assert REDIS_PASSWORD not in captured_logs.text
 
 
+@pytest.mark.compat
 def test_acl_user_full_and_least_privilege(acl_redis) -> None:
     for user, password in ((FULL_USER, FULL_PASSWORD), (LEAST_USER, LEAST_PASSWORD)):
         client = connect(load_settings(acl_redis.settings_env(REDIS_USERNAME=user, REDIS_PASSWORD=password)))
@@ -73,24 +76,29 @@ def test_no_client_setinfo_so_the_least_privilege_rule_fits_7_0_to_8(acl_redis) 
     client = connect(load_settings(acl_redis.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD)))
     client.set("bans_ip_192.0.2.9", "x")
     ours = [entry for entry in admin.client_list() if entry.get("name") == "redissync"]
-    assert ours and all(not entry.get("lib-name") for entry in ours)  # 7.2+ shows what SETINFO set
+    assert ours
+    assert all(not entry.get("lib-name") for entry in ours)  # 7.2+ shows what SETINFO set
     assert error_replies(admin) == errors_before  # 7.0: no "unknown subcommand" reply either
     assert admin.acl_log() == []
 
 
 def test_unknown_acl_user_names_username_setting(acl_redis) -> None:
     _, sentence = failure(acl_redis.settings_env(REDIS_USERNAME="ghost", REDIS_PASSWORD="whatever"))
-    assert "user 'ghost'" in sentence and "REDIS_USERNAME/REDIS_PASSWORD" in sentence
+    assert "user 'ghost'" in sentence
+    assert "REDIS_USERNAME/REDIS_PASSWORD" in sentence
 
 
+@pytest.mark.compat
 def test_tls_verified_with_private_ca(tls_redis) -> None:
     assert connect(load_settings(tls_redis.settings_env())).ping()
     assert connect(load_settings(tls_redis.settings_env(REDIS_HOST="localhost"))).ping()
 
 
+@pytest.mark.compat
 def test_tls_wrong_ca_refused_with_verify(tls_redis, pki) -> None:
     _, sentence = failure(tls_redis.settings_env(SSL_CERT_FILE=str(pki.other_ca_path)))
-    assert "REDIS_SSL_VERIFY=yes" in sentence and "SSL_CERT_FILE" in sentence
+    assert "REDIS_SSL_VERIFY=yes" in sentence
+    assert "SSL_CERT_FILE" in sentence
 
 
 def test_tls_no_verification_accepts_unknown_ca(tls_redis, pki) -> None:
@@ -101,7 +109,8 @@ def test_tls_no_verification_accepts_unknown_ca(tls_redis, pki) -> None:
 def test_tls_wrong_hostname_refused_with_verify(make_redis, pki) -> None:
     server = make_redis(name="wronghost", tls=pki.wrong_host())
     _, sentence = failure(server.settings_env())
-    assert "REDIS_SSL_VERIFY=yes" in sentence and "mismatch" in sentence
+    assert "REDIS_SSL_VERIFY=yes" in sentence
+    assert "mismatch" in sentence
     assert connect(load_settings(server.settings_env(REDIS_SSL_VERIFY="no"))).ping()
 
 
@@ -128,9 +137,12 @@ def test_options_carry_timeouts_pool_and_keepalive() -> None:
                               "REDIS_KEEPALIVE_POOL": "7", "REDIS_SENTINEL_USERNAME": "su"})
     options = node_options(settings)
     assert options["socket_timeout"] == options["socket_connect_timeout"] == 2
-    assert options["max_connections"] == 7 and options["protocol"] == 2 and options["socket_keepalive"]
+    assert options["max_connections"] == 7
+    assert options["protocol"] == 2
+    assert options["socket_keepalive"]
     assert 60 in options["socket_keepalive_options"].values()
-    assert sentinel_options(settings)["username"] == "su" and "db" not in sentinel_options(settings)
+    assert sentinel_options(settings)["username"] == "su"
+    assert "db" not in sentinel_options(settings)
 
 
 def test_reconnects_after_server_restart(plain_redis) -> None:
@@ -141,6 +153,7 @@ def test_reconnects_after_server_restart(plain_redis) -> None:
     assert client.get("before") is None
 
 
+@pytest.mark.compat
 def test_sentinel_with_auth_reaches_master_and_follows_failover(sentinel_topology, captured_logs) -> None:
     client = connect(load_settings(sentinel_topology.settings_env()))
     client.set("bans_ip_10.0.0.1", "x")
@@ -151,7 +164,8 @@ def test_sentinel_with_auth_reaches_master_and_follows_failover(sentinel_topolog
     client.set("after-failover", "1")  # first command after promotion, same client object
     assert new_master.client().get("after-failover") == b"1"
     text = captured_logs.text
-    assert SENTINEL_PASSWORD not in text and DATA_PASSWORD not in text
+    assert SENTINEL_PASSWORD not in text
+    assert DATA_PASSWORD not in text
 
 
 def test_sentinel_auth_missing_is_explained(sentinel_topology) -> None:
@@ -161,9 +175,11 @@ def test_sentinel_auth_missing_is_explained(sentinel_topology) -> None:
 
 def test_unknown_master_name_is_explained(sentinel_topology) -> None:
     _, sentence = failure(sentinel_topology.settings_env(REDIS_SENTINEL_MASTER="nope"))
-    assert "REDIS_SENTINEL_MASTER" in sentence and "'nope'" in sentence
+    assert "REDIS_SENTINEL_MASTER" in sentence
+    assert "'nope'" in sentence
 
 
+@pytest.mark.compat
 def test_tls_sentinel_topology(tmp_path, pki) -> None:
     from tests.bed.sentinel import SentinelTopology
 

@@ -6,6 +6,7 @@ import logging
 
 from redissync.errors import RedisSyncError
 from redissync.runner import EXIT_FAILED, EXIT_OK, run_job
+from redissync.state import open_state
 
 JOB = "/plugins/redissync/jobs/redissync-test.py"
 
@@ -26,7 +27,8 @@ def test_bad_settings_fail_with_every_problem_logged(captured_logs) -> None:
                                                  "REDIS_DATABASE": "99"})
     assert code == EXIT_FAILED
     errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
-    assert any("REDIS_PORT" in e for e in errors) and any("REDIS_DATABASE" in e for e in errors)
+    assert any("REDIS_PORT" in e for e in errors)
+    assert any("REDIS_DATABASE" in e for e in errors)
 
 
 def test_success_logs_summary(plain_redis, captured_logs) -> None:
@@ -45,7 +47,8 @@ def test_redis_down_is_one_actionable_line(plain_redis, captured_logs) -> None:
     plain_redis.stop()
     assert run_job(JOB, lambda s, c, st, lg: c.ping(), env=env) == EXIT_FAILED
     errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "REDIS_HOST/REDIS_PORT" in errors[0]
+    assert len(errors) == 1
+    assert "REDIS_HOST/REDIS_PORT" in errors[0]
 
 
 def test_domain_error_and_unexpected_error(plain_redis, captured_logs) -> None:
@@ -58,6 +61,49 @@ def test_domain_error_and_unexpected_error(plain_redis, captured_logs) -> None:
     env = plain_redis.settings_env()
     assert run_job(JOB, domain, env=env) == EXIT_FAILED
     assert run_job(JOB, unexpected, env=env) == EXIT_FAILED
-    assert "set REDIS_SOMETHING" in captured_logs.text and "unexpected ValueError" in captured_logs.text
+    assert "set REDIS_SOMETHING" in captured_logs.text
+    assert "unexpected ValueError" in captured_logs.text
     assert "secret-value-in-message" not in "\n".join(
         r.getMessage() for r in captured_logs.records if r.levelno >= logging.INFO)
+
+
+def test_debug_traceback_masks_every_secret(password_redis, caplog) -> None:
+    env = password_redis.settings_env(API_TOKEN="Api-Token-7c1d")
+
+    def unexpected(*_):
+        raise ValueError(f"{password_redis.password} / Api-Token-7c1d")
+
+    caplog.set_level(logging.DEBUG, logger="REDISSYNC-TEST")
+    assert run_job(JOB, unexpected, env=env) == EXIT_FAILED
+    debug = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
+    assert "Traceback" in debug
+    assert "ValueError: ******** / ********" in debug
+    assert password_redis.password not in caplog.text
+    assert "Api-Token-7c1d" not in caplog.text
+
+
+def test_every_run_leaves_its_own_record(plain_redis, tmp_path) -> None:
+    """What the UI shows as the job's status (never BunkerWeb's job-run records); none when disabled."""
+    env = plain_redis.settings_env(REDISSYNC_STATE_DIR=str(tmp_path / "own"))
+    state = open_state(JOB, env)
+    assert run_job(JOB, lambda *a: "did 2 things", env=env) == EXIT_OK
+    record = state.read_json("redissync-test-run.json")
+    assert record["ok"] is True
+    assert record["line"] == "did 2 things"
+    assert record["at"].endswith("+00:00")
+    plain_redis.stop()
+    assert run_job(JOB, lambda s, c, st, lg: c.ping(), env=env) == EXIT_FAILED
+    record = state.read_json("redissync-test-run.json")
+    assert record["ok"] is False
+    assert "REDIS_HOST/REDIS_PORT" in record["line"]
+    assert run_job(JOB, lambda *a: "never", env={**env, "USE_REDIS": "no"}) == EXIT_OK
+    assert state.read_json("redissync-test-run.json") == record
+
+
+def test_a_job_pointed_at_a_sentinel_says_so(make_redis, plain_redis, captured_logs) -> None:
+    sentinel = make_redis(name="sentinel", sentinel=True, extra=[f"sentinel monitor m 127.0.0.1 {plain_redis.port} 1"])
+    env = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(sentinel.port)}
+    assert run_job(JOB, lambda s, c, st, lg: c.scan(0), env=env) == EXIT_FAILED
+    errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "does not know SCAN: this is a Sentinel: list it in REDIS_SENTINEL_HOSTS" in errors[0]

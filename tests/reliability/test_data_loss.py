@@ -60,7 +60,8 @@ def record(generator: LoadGenerator, result: Verification, lost: int | None = No
 
 def assert_clean(result: Verification) -> None:
     assert not result.problems, result.problems
-    assert result.checked > 0 and result.unbans_checked > 0
+    assert result.checked > 0
+    assert result.unbans_checked > 0
 
 
 @pytest.fixture
@@ -74,7 +75,8 @@ def test_restart_without_persistence_restores_every_ban_with_its_remaining_ttl(s
     assert run_job_file("redissync-bans", env) == 0
     server.restart()  # persistence is off: Redis comes back empty
     admin = server.client()
-    assert admin.dbsize() == 0 and len(generator.verify(admin).lost) > 0
+    assert admin.dbsize() == 0
+    assert len(generator.verify(admin).lost) > 0
     assert run_job_file("redissync-bans", env) == 0
     result = generator.verify(admin)
     record(generator, result)
@@ -112,8 +114,10 @@ def test_noeviction_at_maxmemory_exits_2_keeps_the_journal_and_recovers(server: 
     assert run_job_file("redissync-bans", env) == 2
     errors = [r.getMessage() for r in captured_logs.records if r.levelname == "ERROR"]
     no_secret_leaks.add(*errors)
-    assert len(errors) == 1 and "redissync-bans failed:" in errors[0]
-    assert "maxmemory" in errors[0] and "refused a write" in errors[0], errors[0]
+    assert len(errors) == 1
+    assert "redissync-bans failed:" in errors[0]
+    assert "maxmemory" in errors[0], errors[0]
+    assert "refused a write" in errors[0], errors[0]
     assert journal_rows() == before  # not one row changed, the file is sound
     with open_journal(bans_state(), readonly=True) as journal:
         assert journal.count() == len(before)
@@ -158,7 +162,8 @@ def test_promoted_replica_that_missed_writes(sentinel_topology) -> None:
     resurrected_by_job = [key for key in result.resurrected if key not in missed_unbans]
     record(generator, result, resurrected=len(resurrected_by_job))
     problems = {name: keys for name, keys in result.problems.items() if name not in ("resurrected", "counters_back")}
-    assert not problems and result.checked > BANS
+    assert not problems
+    assert result.checked > BANS
     missed_counters = {ban.counter_key for key, (ban, _) in generator.unbanned.items() if key in missed_unbans}
     assert set(result.counters_back) <= missed_counters
 
@@ -223,4 +228,5 @@ def test_scheduler_killed_mid_pass_leaves_a_sound_journal(server: RedisServer, c
     assert run_job_file("redissync-bans", env) == 0
     restored = admin.dbsize() - 1  # minus the generation marker
     figures.record("bans_lost", len(alive) - restored)
-    assert restored == len(alive) and not any(admin.exists(key) for key in unbanned)
+    assert restored == len(alive)
+    assert not any(admin.exists(key) for key in unbanned)

@@ -119,7 +119,8 @@ def run_everything(env: dict[str, str], export: Path, capsys: pytest.CaptureFixt
     for name, command, argv in (
         ("check", "check.py", []), ("check --json", "check.py", ["--json"]),
         ("bans list", "bans.py", ["list"]), ("bans list --json", "bans.py", ["list", "--json"]),
-        ("bans export", "bans.py", ["export", "--output", str(export)]), ("bans import", "bans.py", ["import", str(export)]),
+        ("bans export", "bans.py", ["export", "--output", str(export)]),
+        ("bans import", "bans.py", ["import", "--skip-invalid", str(export)]),
         ("sessions stats", "sessions.py", ["stats"]), ("sessions stats --json", "sessions.py", ["stats", "--json"]),
         ("sessions revoke", "sessions.py", ["revoke"]),
         ("sessions revoke --cookie clean --yes", "sessions.py", ["revoke", "--cookie", "clean", "--yes"]),
@@ -151,20 +152,22 @@ def test_hostile_data_is_skipped_counted_and_left_alone(plain_redis: RedisServer
     scoped = {row["key"]: row["service"] for row in listed if row["scope"] == "service"}
     assert scoped == {"bans_service_my_ip_app_ip_192.0.2.7": "my_ip_app", "bans_service_a_ip_b_ip_c_ip_192.0.2.9": "a_ip_b_ip_c"}
     assert sum(1 for row in listed if row["malformed"]) == 8  # the wrong types are counted, never journaled
-    assert "invalid lines" in results["bans import"][1] and "0 bans restored" in results["bans import"][1]
+    assert "invalid lines" in results["bans import"][1]
+    assert "0 bans restored" in results["bans import"][1]
 
     metrics = summary("metrics-summary.json")
     assert metrics["malformed"] == {"unparsed_key": 2, "non_numeric": 4, "wrong_type": 4, "vanished": 0}
     assert metrics["counters"] == {"badbehavior": {"bans": 3}}
     assert metrics["tables"]["x"]["bombs"]["items"] == 3  # a list of bombs is a table: counted, sampled as text
-    assert metrics["requests"]["wrong_type"] is True and metrics["requests"]["facets"] == {"\ufffd": 1}
+    assert metrics["requests"]["wrong_type"] is True
+    assert metrics["requests"]["facets"] == {"\ufffd": 1}
 
     sessions = json.loads(results["sessions stats --json"][1])
     assert sessions["malformed"] == {"unparsed_key": 3, "wrong_type": 5, "vanished": 0}
     assert (sessions["live"], sessions["cookies"]["bw"]["live"]) == (2, 1)  # sessions_:bw:ok + sessions_:clean:1
     assert summary("sessions-summary.json")["malformed"] == sessions["malformed"]
     assert "6 sessions of every cookie would be revoked" in results["sessions revoke"][1]
-    assert "revoked 1 sessions of cookie 'clean'" in results["sessions revoke --cookie clean --yes"][1]
+    assert "revoked 1 session of cookie 'clean'" in results["sessions revoke --cookie clean --yes"][1]
 
     # an unban next to the hostile counters: propagated, only the unbanned IP's own counter cleared
     client.delete("bans_ip_192.0.2.1")
@@ -275,10 +278,12 @@ def test_million_element_lists_and_huge_values_stay_within_memory(make_redis, tm
                     for name, argv, base, rss in report))
 
     metrics = json.loads((tmp_path / "big-state" / "metrics-summary.json").read_text())
-    assert metrics["requests"]["length"] == MILLION and metrics["tables"]["x"]["huge"]["items"] == MILLION
+    assert metrics["requests"]["length"] == MILLION
+    assert metrics["tables"]["x"]["huge"]["items"] == MILLION
     assert metrics["malformed"]["non_numeric"] >= 1
     bans = json.loads((tmp_path / "big-state" / "bans-summary.json").read_text())["last_pass"]
-    assert bans["malformed_kinds"]["too-large"] == 2 and bans["wrong_type"] == 6
+    assert bans["malformed_kinds"]["too-large"] == 2
+    assert bans["wrong_type"] == 6
     assert snapshot(client, keys) == before
     figures.record("hostile_cases", len(keys))
     figures.record("hostile_runs_survived", 2 * len(ENTRIES))

@@ -130,11 +130,14 @@ def least_redis(make_redis) -> RedisServer:
 
 
 # -- 1. the happy paths under the rule -----------------------------------------------------------------
+@pytest.mark.compat
 def test_everything_works_under_the_rule_with_one_expected_denial(least_redis: RedisServer, tmp_path: Path, capsys) -> None:
     assert first_failure(least_redis, least_env(least_redis), tmp_path / "bans.jsonl") is None
     admin = least_redis.client()
-    assert denials(admin) == [EXPECTED_DENIAL]
-    assert admin.exists("bans_service_app_ip_192.0.2.2") and not admin.exists("plugin_bad_behavior_192.0.2.1")
+    # Redis 6.2 logs the container command of a refused subcommand ("config"), 7.0+ the subcommand itself
+    assert [(reason, EXPECTED_DENIAL[1] if name == "config" else name) for reason, name in denials(admin)] == [EXPECTED_DENIAL]
+    assert admin.exists("bans_service_app_ip_192.0.2.2")
+    assert not admin.exists("plugin_bad_behavior_192.0.2.1")
     assert not admin.keys("sessions_:*")  # revoke --yes ran last
     figures.record("acl_entries_run", len(steps(admin, tmp_path)))
 
@@ -158,7 +161,8 @@ def test_each_entry_under_the_least_privilege_user(entry: str, least_redis: Redi
     assert set(denials(admin)) <= {EXPECTED_DENIAL}
     if entry == "bwcli check --json":
         report = json.loads(output)
-        assert report["healthy"] is True and report["facts"]["persistence"]["rdb"] is None  # unknown: no CONFIG
+        assert report["healthy"] is True
+        assert report["facts"]["persistence"]["rdb"] is None  # unknown: no CONFIG
     if entry == "bwcli check":
         assert "persistence unknown (no CONFIG permission)" in output
 
@@ -187,13 +191,15 @@ def test_lua_needs_dbsize_and_the_kept_commands_keep_acl_log_clean(least_redis: 
     DISCARD connections are still pooled, but each leaves a denial in ACL LOG: why they are kept."""
     admin = least_redis.client()
     server, _ = lua_nginx(least_env(least_redis))
-    assert call(server, "POST", "/redissync/ping")[0] == 200 and call(server, "GET", "/redissync/stats")[0] == 200
+    assert call(server, "POST", "/redissync/ping")[0] == 200
+    assert call(server, "GET", "/redissync/stats")[0] == 200
     assert denials(admin) == []
 
     set_least_user(least_redis, least_privilege_rule(without="dbsize"))
     admin.execute_command("CLIENT", "KILL", "USER", LEAST_USER)  # pooled connections re-authenticate
     status, body = call(server, "GET", "/redissync/stats")
-    assert status == 500 and "NOPERM" in str(body)
+    assert status == 500
+    assert "NOPERM" in str(body)
     assert ("command", "dbsize") in denials(admin)
 
     for kept in KEPT_FOR_A_CLEAN_ACL_LOG:
@@ -201,7 +207,8 @@ def test_lua_needs_dbsize_and_the_kept_commands_keep_acl_log_clean(least_redis: 
         set_least_user(least_redis, least_privilege_rule(without=kept))
         admin.execute_command("CLIENT", "KILL", "USER", LEAST_USER)
         status, body = call(server, "POST", "/redissync/ping")
-        assert status == 200 and body["msg"]["role"] == "master"
+        assert status == 200
+        assert body["msg"]["role"] == "master"
         assert denials(admin) == [("command", kept)]
     figures.record("acl_commands_proven", 1 + len(KEPT_FOR_A_CLEAN_ACL_LOG))
 
@@ -237,7 +244,8 @@ def test_sentinel_users_least_privilege(sentinel_topology: SentinelTopology, tmp
     seed(admin)
     for name, run in steps(admin, tmp_path / "bans.jsonl"):
         assert run(env) == 0, name
-    assert denials(admin) == [EXPECTED_DENIAL] and sentinel_denials(sentinel_topology) == set()
+    assert denials(admin) == [EXPECTED_DENIAL]
+    assert sentinel_denials(sentinel_topology) == set()
     outcomes = {}
     for removed in SENTINEL_LEAST_COMMANDS:
         set_sentinel_user(sentinel_topology, sentinel_rule(without=removed))

@@ -76,7 +76,8 @@ def assert_rendered_confs(env: dict[str, str], directory: Path, secrets: set[str
     rendered = render_case(env, directory)
     lines = rendered.options_text.splitlines()
     with_secret = [line for line in lines if any(secret in line for secret in secrets)]
-    assert with_secret and all(SECRET_LINE.match(line) for line in with_secret), with_secret
+    assert with_secret, with_secret
+    assert all(SECRET_LINE.match(line) for line in with_secret), with_secret
     assert {secret for secret in secrets if any(secret in line for line in with_secret)} == secrets
     out.add("redissync-options.lua without its password lines", "\n".join(line for line in lines if not SECRET_LINE.match(line)))
     out.add("redissync.conf", rendered.snippet_text)
@@ -115,7 +116,9 @@ def test_acl_user_and_redis_down(make_redis, tmp_path: Path, capsys, caplog) -> 
     import_file = tmp_path / "import.jsonl"
     import_file.write_text("not json\n")
     env = server.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD)
-    assert set(exercise(env, tmp_path / "state-acl", out, capsys, caplog, import_file).values()) == {0}
+    codes = exercise(env, tmp_path / "state-acl", out, capsys, caplog, import_file)
+    assert codes.pop(f"bans.py import {import_file}") == 1  # an invalid line: nothing imported, exit 1
+    assert set(codes.values()) == {0}
     down = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port()), "REDIS_TIMEOUT": "1000",
             "REDIS_USERNAME": LEAST_USER, "REDIS_PASSWORD": SUITE_PASSWORD}
     assert exercise(down, tmp_path / "state-down", out, capsys, caplog, import_file)["redissync-bans"] == 2

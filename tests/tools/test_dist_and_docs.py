@@ -28,13 +28,15 @@ def test_archives_hold_one_plugin_folder_with_runtime_files_only(tmp_path: Path)
         tar_modes = {m.name: m.mode for m in archive.getmembers()}
     assert sorted(names) == sorted(tar_names)
     assert {n.split("/")[0] for n in names} == {"redissync"}
-    assert "redissync/plugin.json" in names and "redissync/jobs/redissync/settings.py" in names
+    assert "redissync/plugin.json" in names
+    assert "redissync/jobs/redissync/settings.py" in names
     assert "redissync/jobs/redissync/redis_settings.json" in names
     assert not [n for n in names if "/tests/" in n or "__pycache__" in n or n.endswith(".pyc") or "/bench/" in n]
     plugin = json.loads((ROOT / "plugin.json").read_text())
     for job in plugin.get("jobs", []):
         name = f"redissync/jobs/{job['file']}"
-        assert modes[name] & stat.S_IXUSR and tar_modes[name] & stat.S_IXUSR
+        assert modes[name] & stat.S_IXUSR
+        assert tar_modes[name] & stat.S_IXUSR
     assert not modes["redissync/jobs/redissync/settings.py"] & stat.S_IXUSR
 
 
@@ -46,7 +48,8 @@ def test_every_relative_link_in_the_shipped_docs_resolves_inside_the_archive(tmp
     with zipfile.ZipFile(zip_path) as archive:
         names = set(archive.namelist())
         documents = {name: archive.read(name).decode() for name in names if name.endswith(".md")}
-    assert "redissync/README.md" in documents and "redissync/LICENSE" in names
+    assert "redissync/README.md" in documents
+    assert "redissync/LICENSE" in names
     checked, broken = 0, []
     for name, text in documents.items():
         for target in MARKDOWN_LINK.findall(text):
@@ -74,11 +77,13 @@ def test_readme_tables_put_bunkerweb_first_then_what_redissync_adds() -> None:
     table = docs.redis_table(json.loads(docs.CORE_REDIS.read_text()), seed)
     assert len(table.splitlines()) == 2 + len(seed) == 17
     # core's defaults (what a BunkerWeb user gets) in the third column, the seed's seconds in the last
-    assert "| `REDIS_TIMEOUT` | core `redis` | `1000` ms |" in table and table.splitlines()[8].endswith("| `5` s |")
-    assert "| `REDIS_SSL_VERIFY` | core `redis` | `no` |" in table and "| `REDIS_KEEPALIVE_POOL` | core `redis` | `10` |" in table
+    assert "| `REDIS_TIMEOUT` | core `redis` | `1000` ms |" in table
+    assert table.splitlines()[8].endswith("| `5` s |")
+    assert "| `REDIS_SSL_VERIFY` | core `redis` | `no` |" in table
+    assert "| `REDIS_KEEPALIVE_POOL` | core `redis` | `10` |" in table
     plugin = json.loads((ROOT / "plugin.json").read_text())
     assert "| `REDISSYNC_RESTORE_BANS` | `yes` | global |" in docs.own_table(plugin)
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "docs.py"), "--check"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "tools.docs", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 

@@ -38,7 +38,8 @@ def test_documented_redis_keys_are_the_ones_redissync_leaves(make_redis, tmp_pat
 
 
 def test_documented_job_cache_files_are_the_packages_file_names() -> None:
-    constants = set(re.findall(r'^[A-Z_]*(?:NAME|FILE)\s*=\s*"([\w.-]+\.(?:json|sqlite3))"', source_text(), re.MULTILINE))
+    constants = set(re.findall(r'^[A-Z_]*(?:NAME|FILE|MANIFEST)\s*=\s*"([\w.-]+\.(?:json|sqlite3))"', source_text(),
+                               re.MULTILINE))
     mentioned = set(re.findall(r"`([\w-]+\.(?:json|sqlite3))`", UNINSTALL)) - {"plugin.json"}
     assert constants, "update the job cache paragraph of docs/lifecycle.md"
     assert mentioned == constants, "update the job cache paragraph of docs/lifecycle.md"

@@ -1,4 +1,4 @@
-"""The four states of the page, each built once per test session by the real jobs on the real test bed."""
+"""The five states of the page, each built once per test session by the real jobs on the real test bed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bed.jobrun import run_job_file
 from tests.bed.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD, SentinelTopology
 from tests.bed.servers import RedisServer
 from tests.conftest import REDIS_PASSWORD, install_core_redis
@@ -55,8 +56,27 @@ def down_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         codes = run_all_jobs(env, server.client(), minutes=4)
         server.stop(hard=True)
         codes["redissync-check (down)"] = max(run_checks(env, 2))
+        codes["redissync-bans (down)"] = run_job_file("redissync-bans", env)  # metrics and sessions: not yet due
         instances = InstancesStandIn({"bunkerweb-1": None, "bunkerweb-2": None})
         yield Built("down", env, instances, (REDIS_PASSWORD,), codes)
+    finally:
+        server.stop(hard=True)
+
+
+@pytest.fixture(scope="session")
+def recovered_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    """Up, then down (checks and the bans job fail), then the same server back: every job runs again."""
+    root = tmp_path_factory.mktemp("ui-recovered")
+    server = RedisServer(root / "redis", password=REDIS_PASSWORD).start()
+    try:
+        env = {**server.settings_env(), **_base_env(root)}
+        run_all_jobs(env, server.client(), minutes=2)
+        server.stop(hard=True)
+        codes = {"redissync-check (down)": max(run_checks(env, 2)), "redissync-bans (down)": run_job_file("redissync-bans", env)}
+        server.start()  # same port, empty: the bans job restores from its journal
+        codes.update(run_all_jobs(env, server.client(), minutes=2))
+        instances = InstancesStandIn({"bunkerweb-1": server.client()})
+        yield Built("recovered", env, instances, (REDIS_PASSWORD,), codes)
     finally:
         server.stop(hard=True)
 

@@ -46,12 +46,33 @@ window.addEventListener("load", function () {
             color: style.color};
   }
   var card = document.querySelector(".rs-card");
+  var reference = document.createElement("span");  // what "green" computes to on this page and theme
+  reference.className = "rs-badge rs-badge-ok";
+  document.getElementById("redissync-page").appendChild(reference);
+  var green = [getComputedStyle(reference).color, getComputedStyle(reference).backgroundColor];
+  reference.remove();
+  function greenInside(el) {
+    return Array.prototype.some.call(el.querySelectorAll("*"), function (child) {
+      var style = getComputedStyle(child);
+      return child.getBoundingClientRect().width > 0 && (style.color === green[0] || style.backgroundColor === green[1]);
+    });
+  }
   var probe = {
     sentence: seen(document.getElementById("redissync-health-sentence")),
     banner: seen(document.getElementById("redissync-health")),
     cardBackground: card ? getComputedStyle(card).backgroundColor : null,
     overflowX: document.documentElement.scrollWidth - window.innerWidth,
     sparklines: document.querySelectorAll("svg.rs-spark polyline").length,
+    title: seen(document.querySelector("#redissync-health h3")),
+    bannerBackground: getComputedStyle(document.getElementById("redissync-health")).backgroundColor,
+    stale: Array.prototype.map.call(document.querySelectorAll(".rs-card-stale"), function (el) {
+      var note = el.querySelector("[data-redissync-stale]");
+      return {label: el.getAttribute("aria-label"), note: seen(note), green: greenInside(el),
+              border: getComputedStyle(el).borderTopStyle};
+    }),
+    jobs: Array.prototype.map.call(document.querySelectorAll("[aria-label='Last job runs'] tbody tr"), function (row) {
+      return {text: row.textContent.trim(), green: greenInside(row)};
+    }),
     scripts: Array.prototype.map.call(document.scripts, function (s) { return s.src; }).filter(Boolean)
   };
   var out = document.createElement("pre");

@@ -46,12 +46,13 @@ def _check_dom(dom: str, view: dict, secrets: tuple[str, ...]) -> dict:
     assert probe["banner"]["visible"]
     assert probe["scripts"] == []  # nothing loaded from anywhere
     if view["health"]["sentence"]:
-        assert probe["sentence"]["visible"] and probe["sentence"]["text"] == view["health"]["sentence"]
+        assert probe["sentence"]["visible"]
+        assert probe["sentence"]["text"] == view["health"]["sentence"]
         assert probe["sentence"]["top"] < 400  # near the top: the first thing read
     return probe
 
 
-@pytest.mark.parametrize("state", ["healthy", "down", "sentinel", "nodata"])
+@pytest.mark.parametrize("state", ["healthy", "down", "recovered", "sentinel", "nodata"])
 def test_states_in_light_and_dark(state, request, tmp_path):
     built = request.getfixturevalue(f"{state}_state")
     backgrounds = {}
@@ -60,13 +61,39 @@ def test_states_in_light_and_dark(state, request, tmp_path):
         probe = _check_dom(dump_dom(path, *DESKTOP), view, built.secrets)
         assert probe["overflowX"] <= 0
         backgrounds[theme] = probe["cardBackground"]
-        if state in ("healthy", "down"):
+        if state in ("healthy", "down", "recovered"):
             assert probe["sparklines"] >= 3
+        if state == "recovered":
+            assert probe["title"]["text"].startswith("Healthy")
+            assert all(row["green"] for row in probe["jobs"])
+        if state != "down":
+            assert probe["stale"] == [], "nothing is stale while Redis answers"
+        else:
+            _assert_outage(probe, view)
         screenshot(path, ARTIFACTS / f"{state}-{theme}.png", *DESKTOP)
-    assert backgrounds["light"] == "rgb(255, 255, 255)" and backgrounds["dark"] != backgrounds["light"]
+    assert backgrounds["light"] == "rgb(255, 255, 255)"
+    assert backgrounds["dark"] != backgrounds["light"]
     if state == "down":
         sentence = view["health"]["sentence"]
         assert "REDIS_HOST/REDIS_PORT" in sentence
+
+
+def _assert_outage(probe: dict, view: dict) -> None:
+    """Red, "unreachable since", and every card from before the failure dashed, labelled with its age, no green."""
+    assert probe["title"]["visible"]
+    assert probe["title"]["text"].startswith("Redis unreachable since ")
+    red = re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", probe["bannerBackground"]).groups()
+    assert int(red[0]) > int(red[1]), f"the banner is not red: {probe['bannerBackground']}"
+    assert int(red[0]) > int(red[2]), f"the banner is not red: {probe['bannerBackground']}"
+    assert {card["label"] for card in probe["stale"]} == {"Keyspace", "Trends", "Bans", "Sessions"}
+    for card in probe["stale"]:
+        assert card["note"]["visible"]
+        assert re.fullmatch(r"stale: from \d+ (s|min) ago, before the failure", card["note"]["text"])
+        assert card["border"] == "dashed", card
+        assert not card["green"], card
+    assert len(probe["jobs"]) == 4, probe["jobs"]
+    assert not any(row["green"] for row in probe["jobs"]), probe["jobs"]
+    assert sum("ok before the failure" in row["text"] for row in probe["jobs"]) == 2
 
 
 @pytest.mark.parametrize("state", ["down", "sentinel"])

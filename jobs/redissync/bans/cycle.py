@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from zlib import crc32
 
 from redis import Redis
 from redis.exceptions import ResponseError
@@ -31,15 +30,14 @@ from ..settings import Settings
 from ..state import StateStore
 from .archive import open_journal, save
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
-from .journal import Entry, Journal
+from .journal import DIGEST_MASK, DIGEST_SHIFT, EXPIRY_MASK, ID_SHIFT, Entry, Journal, digest
 from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
 from .scanner import BanScanner, classify_row, scripting_refused
-from .summary import write_summary
+from .summary import pass_line, write_summary
 
 LOCK_KEY = LOCK_PREFIX + "bans"
 EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
 EXPIRY_TOLERANCE_S = 2  # PTTL jitter that is not a change worth a journal write
-_EXPIRY_MASK = 0xFFFF_FFFF_FFFF  # journal.pack: low 48 bits = expiry in s + 1 (0 = permanent)
 CHUNK = 1_000
 IDENTITY_META = "identity"
 SMALL_JOURNAL = 250_000  # journaled bans below which the index is small enough for a deep prefetch queue
@@ -97,19 +95,12 @@ class PassResult:
     instances: InstancesReport | None = None  # None outside BunkerWeb (no instances to ask)
 
     def line(self) -> str:
-        if self.skipped:
-            return f"skipped: {self.skipped}"
-        return (f"{self.seen} bans seen, {self.new} new, {self.restored} restored, {self.expired} expired, "
-                f"{self.unbans} unbans propagated ({self.counters_cleared} counters cleared), {self.malformed} malformed"
-                + (f", {self.kept} re-created meanwhile" if self.kept else "")
-                + (f", {self.not_restored} lost bans forgotten (REDISSYNC_RESTORE_BANS=no)" if self.not_restored else "")
-                + f", {self.duration_ms} ms; {self.verdict}"
-                + (f"; {self.instances.line()}" if self.instances else ""))
+        return pass_line(vars(self), self.instances.line() if self.instances else "")
 
 
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger) -> str:
     """The job's work: one pass under the lock; the summary line for the log."""
-    result = reconcile(client, state, logger, BanPolicy.from_settings(settings), instances=instance_source(state))
+    result = reconcile(client, state, logger, BanPolicy.from_settings(settings), instances=instance_source(state, settings.api_token))
     return result.line()
 
 
@@ -212,8 +203,8 @@ def _absorb(client: Redis, journal: Journal, result: PassResult) -> dict[int, in
                 wrong_type += 1
                 continue
             if packed is not None:
-                if (packed >> 48) & 0xFFFF_FFFF == crc32(value):
-                    seconds = packed & _EXPIRY_MASK
+                if (packed >> DIGEST_SHIFT) & DIGEST_MASK == digest(value):
+                    seconds = packed & EXPIRY_MASK  # the expiry field: expiry in s + 1, 0 = permanent
                     if pttl < 0:
                         if not seconds:
                             continue
@@ -234,7 +225,7 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
                     policy: BanPolicy) -> list[Entry]:
     """Journaled bans Redis no longer has: expired, lost (restore, or forget when the operator said so) or
     unbanned (drop + clear counters). Returns the unbanned ones."""
-    ids = [packed >> 80 for packed in missing.values()]
+    ids = [packed >> ID_SHIFT for packed in missing.values()]
     unbanned: list[Entry] = []
     for start in range(0, len(ids), CHUNK):
         stamp = now_ms()

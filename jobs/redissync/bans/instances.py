@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -165,15 +164,15 @@ class StdlibApi:
     """Stands in for BunkerWeb's ``API`` outside BunkerWeb: same constructor, same ``request`` result
     ``(sent, error, status, decoded JSON)``, plain HTTP over ``http.client``, answers capped in size."""
 
-    def __init__(self, endpoint: str, host: str = "bwapi", token: str | None = None):
+    def __init__(self, endpoint: str, host: str = "bwapi", token: str = ""):
         self.endpoint = endpoint.rstrip("/")
         self.host = host
-        self.token = token if token is not None else os.environ.get("API_TOKEN")
+        self.token = token  # handed down from Settings.api_token: domain code never reads the environment
 
     @classmethod
-    def from_instance(cls, instance: dict) -> StdlibApi:
+    def from_instance(cls, instance: dict, token: str = "") -> StdlibApi:
         return cls(f"http://{instance.get('hostname', '127.0.0.1')}:{instance.get('port') or 5000}",
-                   host=instance.get("server_name") or "bwapi")
+                   host=instance.get("server_name") or "bwapi", token=token)
 
     def request(self, method: str, url: str, data: dict | None = None, timeout: tuple[float, float] = (TIMEOUT_S, TIMEOUT_S)) -> tuple:
         hostport = self.endpoint.removeprefix("http://")
@@ -221,12 +220,15 @@ def bunkerweb_api_class() -> Any:
 class BunkerWebInstances:
     """:class:`InstanceSource` over BunkerWeb's database (``db.get_instances()``) and ``API`` class."""
 
-    def __init__(self, db: Any, api_class: Any = None, timeout: float = TIMEOUT_S):
+    def __init__(self, db: Any, api_class: Any = None, timeout: float = TIMEOUT_S, api_token: str = ""):
         self.db = db
         self.api_class = api_class or bunkerweb_api_class()
         self.timeout = timeout
+        self.api_token = api_token
 
     def _api(self, row: dict) -> Any:
+        if self.api_class is StdlibApi:  # BunkerWeb's own API class takes API_TOKEN from its environment itself
+            return StdlibApi.from_instance(row, token=self.api_token)
         if hasattr(self.api_class, "from_instance"):  # BunkerWeb ≥ 1.6.5 (honours listen_https/https_port)
             return self.api_class.from_instance(row)
         return self.api_class(f"http://{row['hostname']}:{row['port']}", host=row.get("server_name") or "bwapi")
@@ -271,7 +273,8 @@ def _describe(error: Exception) -> str:
     return "timed out" if "timeout" in text or "timed out" in text else f"failed ({type(error).__name__})"
 
 
-def instance_source(state: Any) -> BunkerWebInstances | None:
-    """The instances of the BunkerWeb whose job cache ``state`` uses; None outside BunkerWeb."""
+def instance_source(state: Any, api_token: str = "") -> BunkerWebInstances | None:
+    """The instances of the BunkerWeb whose job cache ``state`` uses; None outside BunkerWeb.
+    ``api_token`` is ``Settings.api_token`` (API_TOKEN, read by the runner)."""
     db = state.bunkerweb_db
-    return BunkerWebInstances(db) if db is not None and hasattr(db, "get_instances") else None
+    return BunkerWebInstances(db, api_token=api_token) if db is not None and hasattr(db, "get_instances") else None

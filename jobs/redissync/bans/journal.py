@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 JOURNAL_NAME = "bans-journal.sqlite3"
 SCHEMA_VERSION = "1"
@@ -47,9 +47,9 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One journaled ban; ``expires_ms`` None = permanent, ``malformed`` None = a well-formed ban."""
+class Entry(NamedTuple):
+    """One journaled ban; ``expires_ms`` None = permanent, ``malformed`` None = a well-formed ban.
+    (A NamedTuple, not a frozen dataclass: a restore builds one per lost ban, and this is 5× cheaper.)"""
 
     key: bytes
     value: bytes
@@ -110,26 +110,19 @@ _UPSERT = (f"INSERT INTO bans ({ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON 
            "malformed = excluded.malformed")
 
 
-def digest(value: bytes) -> int:
-    """A cheap fingerprint of a value: a pass compares it instead of reading every value back."""
-    return zlib.crc32(value)
+# The value digest (the ``digest`` column): a cheap fingerprint the pass compares instead of reading every
+# value back. An alias, not a wrapper: the pass calls it once per ban.
+digest = zlib.crc32
 
-
-def pack(row_id: int, value_digest: int, expires_ms: int | None) -> int:
-    """One int per journaled ban for the in-memory index: row id, value digest, expiry in seconds (0 =
-    permanent). One Python int instead of a tuple keeps 1M bans near 100 MB."""
-    return (row_id << 80) | (value_digest << 48) | (0 if expires_ms is None else expires_ms // 1000 + 1)
-
-
-def unpack(packed: int) -> tuple[int, int, int | None]:
-    """``(row_id, digest, expires_s)`` with ``expires_s`` None for a permanent ban."""
-    seconds = packed & 0xFFFF_FFFF_FFFF
-    return packed >> 80, (packed >> 48) & 0xFFFF_FFFF, (seconds - 1) if seconds else None
-
-
-def _row(entry: Entry) -> tuple:
-    return (entry.key, entry.value, digest(entry.value), entry.expires_ms, entry.ip, entry.service, entry.scope, entry.reason,
-            entry.date, entry.malformed, entry.seen_ms)
+# The packed index (:meth:`Journal.index`): one Python int per journaled ban, not a tuple, keeps 1M bans
+# near 100 MB. Its layout, which index() writes and the pass (bans/cycle.py) reads:
+#     row id << ID_SHIFT  |  digest << DIGEST_SHIFT  |  expiry field
+# The expiry field is the expiry in whole seconds + 1, 0 for a permanent ban (EXPIRY_FIELD_SQL computes it).
+DIGEST_SHIFT = 48
+DIGEST_MASK = 0xFFFF_FFFF  # a CRC-32
+ID_SHIFT = DIGEST_SHIFT + DIGEST_MASK.bit_length()
+EXPIRY_MASK = (1 << DIGEST_SHIFT) - 1
+EXPIRY_FIELD_SQL = "COALESCE(expires_ms / 1000 + 1, 0)"
 
 
 class Journal:
@@ -208,14 +201,13 @@ class Journal:
 
     # rows ---------------------------------------------------------------------------------------
     def index(self) -> dict[int, int]:
-        """``hash(key) → pack(id, digest, expiry)`` for every row: what a pass compares Redis against
-        (one sequential read; per-key queries would cost more than the Redis side of the pass). SQLite
-        computes the expiry in seconds and the packing is inlined: no Python call per row."""
-        rows = self._db.execute("SELECT id, key, digest, COALESCE(expires_ms / 1000 + 1, 0) FROM bans")
-        return {hash(key): (row_id << 80) | (value_digest << 48) | seconds for row_id, key, value_digest, seconds in rows}
-
-    def upsert(self, entries: Iterable[Entry]) -> int:
-        return self.upsert_rows([_row(entry) for entry in entries])
+        """``hash(key) → packed (id, digest, expiry field)`` for every row (layout above :class:`Journal`):
+        what a pass compares Redis against (one sequential read; per-key queries would cost more than the
+        Redis side of the pass). SQLite computes the expiry field and the packing is inlined: no Python
+        call per row."""
+        rows = self._db.execute(f"SELECT id, key, digest, {EXPIRY_FIELD_SQL} FROM bans")
+        return {hash(key): (row_id << ID_SHIFT) | (value_digest << DIGEST_SHIFT) | seconds
+                for row_id, key, value_digest, seconds in rows}
 
     def upsert_rows(self, rows: list[tuple]) -> int:
         """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`.scanner.classify_row` returns)."""

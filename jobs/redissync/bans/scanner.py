@@ -12,8 +12,8 @@ the job's memory); the few such keys are then fetched on their own. A server tha
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
-from zlib import crc32
 
 from redis import Redis
 from redis.exceptions import NoPermissionError, ResponseError
@@ -21,7 +21,7 @@ from redis.exceptions import NoPermissionError, ResponseError
 from ..clock import now_ms
 from ..keys import parse_ban_key
 from ..scan import prefetched
-from .journal import Entry
+from .journal import Entry, digest
 
 MAX_VALUE_BYTES = 64 * 1024
 SCAN_COUNT = 2000
@@ -185,9 +185,13 @@ def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) 
                 if not isinstance(date, (int, float)):
                     date = None
             else:
-                malformed = malformed or "not-json"
-                reason = text[:128]  # BunkerWeb itself reads a plain value as the reason (docs/bunkerweb-data.md §bans)
-    return (key, value, crc32(value), expires_ms, ip, service, scope, reason, date, malformed, now_ms)
+                # BunkerWeb's own plain value ("bad behavior", badbehavior's first write) is a ban of its own
+                # kind, its text the reason (docs/bunkerweb-data.md §bans); other text that is not a JSON object is odd.
+                if not _PLAIN_VALUE.fullmatch(text):
+                    malformed = malformed or "not-json"
+                reason = text[:128]
+    return (key, value, digest(value), expires_ms, ip, service, scope, reason, date, malformed, now_ms)
 
 
 _loads = json.JSONDecoder().decode
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,127}")

@@ -5,6 +5,7 @@ Takes the pass's figures as a plain dict (``asdict(PassResult)``), so this modul
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..clock import now_ms
@@ -49,3 +50,23 @@ def write_summary(state: StateStore, journal: Journal, result: dict[str, Any], f
     else:
         summary = build_summary(journal, result, failed)
     state.write_json(SUMMARY_NAME, summary)
+
+
+def pass_line(result: Mapping[str, Any], instances: str = "") -> str:
+    """One pass in one line, from ``asdict(PassResult)`` or a cached summary's ``last_pass``: the job's log
+    line, the page's last-pass line and the demo all print this. ``instances`` is how the caller words the
+    instances' part (absent outside BunkerWeb). A damaged cache shows ``?`` for a figure, never crashes."""
+    if result.get("skipped"):
+        return f"skipped: {result['skipped']}"
+
+    def figure(name: str) -> str:
+        value = result.get(name)
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
+
+    kept, not_restored = result.get("kept"), result.get("not_restored")
+    return (f"{figure('seen')} bans seen, {figure('new')} new, {figure('restored')} restored, {figure('expired')} expired, "
+            f"{figure('unbans')} unbans propagated ({figure('counters_cleared')} counters cleared), {figure('malformed')} malformed"
+            + (f", {figure('kept')} re-created meanwhile" if kept else "")
+            + (f", {figure('not_restored')} lost bans forgotten (REDISSYNC_RESTORE_BANS=no)" if not_restored else "")
+            + f", {figure('duration_ms')} ms; {result.get('verdict') or ''}"
+            + (f"; {instances}" if instances else ""))

@@ -10,8 +10,8 @@ Restores use SET NX with the remaining TTL: a ban already in Redis is never over
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
 from redis import Redis
 
@@ -30,18 +30,34 @@ def export_lines(journal: Journal, ip: str | None = None, service: str | None = 
         yield json.dumps(entry.as_dict(stamp), sort_keys=True, separators=(",", ":"))
 
 
+ERRORS_SHOWN = 20  # bad lines reported one by one; the rest are counted
+
+
+@dataclass
+class ImportFile:
+    """A file read and checked before anything is written: the bans to restore and what was wrong."""
+
+    entries: list[Entry] = field(default_factory=list)
+    lines: int = 0
+    expired: int = 0
+    invalid: int = 0
+    errors: list[str] = field(default_factory=list)  # "line 12: not JSON", the first ERRORS_SHOWN
+
+    def error_lines(self) -> list[str]:
+        more = self.invalid - len(self.errors)
+        return [*self.errors, *([f"… and {more} more invalid line{'s' if more > 1 else ''}"] if more > 0 else [])]
+
+
 @dataclass
 class ImportResult:
     restored: int = 0
     present: int = 0
     expired: int = 0
     invalid: int = 0
-    first_error: str = ""
 
     def line(self) -> str:
-        text = (f"{self.restored} bans restored, {self.present} already in Redis (kept), "
-                f"{self.expired} expired (skipped), {self.invalid} invalid lines")
-        return text + (f"; first invalid: {self.first_error}" if self.first_error else "")
+        return (f"{self.restored} bans restored, {self.present} already in Redis (kept), "
+                f"{self.expired} expired (skipped), {self.invalid} invalid lines (skipped)")
 
 
 def parse_line(line: str, stamp: int) -> Entry:
@@ -107,28 +123,36 @@ def _expires(data: dict, stamp: int) -> int | None:
     raise ValueError("no expires_ms, ttl_ms, ttl or permanent")
 
 
-def import_lines(client: Redis, lines: Iterable[str]) -> ImportResult:
-    """Restore every valid line with SET NX + remaining TTL, pipelined in chunks; bad lines are counted."""
-    result = ImportResult()
-    batch: list[Entry] = []
+def read_import(lines: Iterable[str], limit: int = ERRORS_SHOWN) -> ImportFile:
+    """Parse every line (blank ones skipped); bad lines are counted and the first ``limit`` described."""
+    checked = ImportFile()
     for number, line in enumerate(lines, 1):
+        checked.lines = number
         if not line.strip():
             continue
         stamp = now_ms()
         try:
             entry = parse_line(line, stamp)
         except (ValueError, TypeError) as error:
-            result.invalid += 1
-            result.first_error = result.first_error or f"line {number}: {error}"
+            checked.invalid += 1
+            if len(checked.errors) < limit:
+                checked.errors.append(f"line {number}: {error}")
             continue
         remaining = entry.remaining_ms(stamp)
         if remaining is not None and remaining <= EXPIRY_GRACE_MS:
-            result.expired += 1
-            continue
-        batch.append(entry)
-        if len(batch) >= CHUNK:
-            _flush(client, batch, result)
-    _flush(client, batch, result)
+            checked.expired += 1
+        else:
+            checked.entries.append(entry)
+    return checked
+
+
+def import_entries(client: Redis, checked: ImportFile, progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Restore the checked file's bans with SET NX + remaining TTL, pipelined in chunks of CHUNK."""
+    result = ImportResult(expired=checked.expired, invalid=checked.invalid)
+    for start in range(0, len(checked.entries), CHUNK):
+        _flush(client, checked.entries[start:start + CHUNK], result)
+        if progress is not None:
+            progress(min(start + CHUNK, len(checked.entries)))
     return result
 
 
@@ -137,4 +161,3 @@ def _flush(client: Redis, batch: list[Entry], result: ImportResult) -> None:
         restored, present = restore(client, batch)
         result.restored += restored
         result.present += present
-        batch.clear()

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from redis.exceptions import RedisError
 
 from ..connection import explain
 from ..errors import DiagnosisStopped, StepError
+from ..masking import debug_traceback
 from ..redaction import redact
 from ..reports import FAIL, SKIP, Report, Step
 from ..settings import Settings
@@ -25,9 +26,10 @@ LOGGER = logging.getLogger("redissync.diagnose")
 class Walk:
     """Runs steps in order, timing each and giving it REDIS_TIMEOUT; owns the sessions it opens."""
 
-    def __init__(self, report: Report, settings: Settings | None = None):
+    def __init__(self, report: Report, settings: Settings | None = None, env: Mapping[str, str] | None = None):
         self.report = report
         self.settings = settings
+        self.env = env  # the configuration's secrets are masked in a DEBUG traceback
         self.sessions: list[Session] = []
         self._deadline = 0.0
 
@@ -50,7 +52,7 @@ class Walk:
         except Exception as error:  # a message may carry data: keep the type only, details at DEBUG
             step.status = FAIL
             step.sentence = f"unexpected {type(error).__name__} during {title}: run with LOG_LEVEL=DEBUG for details"
-            LOGGER.debug("diagnosis step %s failed", step_id, exc_info=True)
+            debug_traceback(LOGGER, f"diagnosis step {step_id} failed", self.env)
         finally:
             step.duration_ms = (time.monotonic() - started) * 1000
             self._scrub(step)

@@ -28,7 +28,7 @@ def diagnose(env: Mapping[str, str] | None = None) -> Report:
     env = os.environ if env is None else env
     started = time.monotonic()
     report = Report()
-    walk = Walk(report)
+    walk = Walk(report, env=env)
     try:
         settings = _configuration(walk, env)
         if settings.enabled:

@@ -18,11 +18,20 @@ from typing import Any
 
 from ..errors import SettingsError
 from ..redaction import redact
-from ..reports import BANS_SUMMARY_FILE, HISTORY_FILE, METRICS_SUMMARY_FILE, REPORT_FILE, REPORT_JOBS, SESSIONS_SUMMARY_FILE
+from ..reports import (
+    BANS_SUMMARY_FILE,
+    HISTORY_FILE,
+    METRICS_SUMMARY_FILE,
+    REPORT_FILE,
+    REPORT_JOBS,
+    SESSIONS_SUMMARY_FILE,
+    run_record_file,
+)
 from ..settings import Settings, load_settings
 from ..state import StateStore, default_state_dir
 from . import sections, topology
-from .format import DASH, age, dig, first, is_secret_name, text, when
+from .format import DASH, age, dig, epoch, first, is_secret_name, text, when
+from .outage import Failure, current_failure, mark_stale
 
 PLUGIN_ID = "redissync"
 GENERIC_ERROR = "Could not read this part of the status; the web UI's log has the details."
@@ -163,29 +172,34 @@ def _instance_row(host: str, message: Any) -> dict[str, Any]:
             "detail": detail or ("could not reach Redis (or did not answer)" if failed else "")}
 
 
-def job_runs(db: Any, reports: dict[str, tuple[Any, float | None]], now: float) -> dict[str, Any]:
-    """Last runs from BunkerWeb's job history when there is one, else from the reports' own dates."""
+def job_runs(reports: dict[str, tuple[Any, float | None]], failure: Failure | None, now: float) -> dict[str, Any]:
+    """Each job's last run from redissync's own records, never from BunkerWeb's job-run records: once one job
+    of a batch has failed, BunkerWeb's ``JobScheduler.__job_wrapper`` (src/scheduler/JobScheduler.py) records
+    the batch's later failures as successes. A success older than the current failure is not shown green."""
     rows = []
-    history = None
-    if db is not None and callable(getattr(db, "get_jobs", None)):
-        history = db.get_jobs()
     for job in JOBS:
-        if isinstance(history, dict) and job in history:
-            runs = [run for run in dig(history, job, "history", default=[]) if isinstance(run, dict)]
-            latest = runs[0] if runs else {}
-            rows.append({"job": job, "when": age(latest.get("end_date"), now) if latest else "never",
-                         "at": when(latest.get("end_date")), "ok": latest.get("success") if latest else None,
-                         "detail": f"{sum(1 for run in runs if run.get('success'))}/{len(runs)} recent runs succeeded" if runs else ""})
-            continue
-        files = [name for name, owner in REPORTS.items() if owner == job]
-        stamps = [updated for name in files for updated in [reports.get(name, (None, None))[1]] if updated]
-        content = next((reports[name][0] for name in files if isinstance(reports.get(name, (None,))[0], dict)), None)
-        stamp = first(content or {}, "checked_at", "generated_at", default=None) or (max(stamps) if stamps else None)
-        ok = None if content is None else content.get("state") != "failed" if "state" in content else True
-        summary = text(first(content or {}, "summary", "headline", default=""), 200)
+        record = _own_record(job, reports)
+        stamp = record.get("at")
+        ok = record.get("ok")
+        stale = bool(ok) and failure is not None and (epoch(stamp) or 0) < failure.since
         rows.append({"job": job, "when": age(stamp, now) if stamp else "never", "at": when(stamp),
-                     "ok": ok, "detail": summary or ("no report cached yet" if content is None else "")})
+                     "ok": None if stale else ok, "stale": stale,
+                     "detail": ("succeeded before the failure began; " if stale else "") + text(record.get("line"), 200)
+                     if record else "no run recorded yet"})
     return {"state": "ok", "rows": rows}
+
+
+def _own_record(job: str, reports: dict[str, tuple[Any, float | None]]) -> dict[str, Any]:
+    """``{"at", "ok", "line"}``: the job's run record, or for the check job its report (written every run)."""
+    if job == "redissync-check":
+        check = reports.get(REPORT_FILE, (None, None))[0]
+        if not isinstance(check, dict):
+            return {}
+        return {"at": check.get("checked_at"), "ok": check.get("state") != "failed", "line": check.get("headline")}
+    record = reports.get(run_record_file(job), (None, None))[0]
+    if not isinstance(record, dict) or not isinstance(record.get("ok"), bool):
+        return {}
+    return {"at": record.get("at"), "ok": record["ok"], "line": record.get("line")}
 
 
 def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str] | None = None,
@@ -204,23 +218,29 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
         reports[name] = page.part(f"report {name}", lambda name=name: source.read(name), fallback=(None, None))
     check, history = reports[REPORT_FILE][0], reports[HISTORY_FILE][0]
     metrics, bans = reports[METRICS_SUMMARY_FILE][0], reports[BANS_SUMMARY_FILE][0]
+    sessions = reports[SESSIONS_SUMMARY_FILE][0]
+    # USE_REDIS=no is said from the live settings, not from a report cached while Redis was on (nor a failure).
+    verdict = check if settings is None or settings.enabled else {"state": "disabled"}
+    failure = page.part("failure", lambda: current_failure(verdict, history), fallback=False) or None
     live_public = public if settings is not None else None
     sentinel_addresses = [str(address) for address in settings.sentinels] if settings is not None else []
+
+    def stale(section: dict[str, Any], built_at: Any) -> dict[str, Any]:
+        return mark_stale(section, built_at, failure, now)
+
     view = {
         "plugin": PLUGIN_ID,
         "generated_at": when(now),
-        # USE_REDIS=no is said from the live settings, not from a report cached while Redis was on.
-        "health": page.part("health", lambda: sections.health(check if settings is None or settings.enabled
-                                                              else {"state": "disabled"}, now)),
+        "health": page.part("health", lambda: sections.health(verdict, now, failure)),
         "steps": page.part("steps", lambda: sections.steps(check)),
         "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
         "topology": page.part("topology", lambda: topology.topology(check, live_public, sentinel_addresses)),
         "instances": page.part("instances", lambda: instances(bw_instances_utils, page)),
-        "keyspace": page.part("keyspace", lambda: sections.keyspace(metrics)),
-        "trends": page.part("trends", lambda: sections.trends(history, metrics)),
-        "bans": page.part("bans", lambda: sections.bans(bans)),
-        "sessions": page.part("sessions", lambda: sections.sessions(reports[SESSIONS_SUMMARY_FILE][0])),
-        "jobs": page.part("job runs", lambda: job_runs(db, reports, now)),
+        "keyspace": page.part("keyspace", lambda: stale(sections.keyspace(metrics), dig(metrics, "generated_at"))),
+        "trends": page.part("trends", lambda: stale(sections.trends(history, metrics), dig(metrics, "generated_at"))),
+        "bans": page.part("bans", lambda: stale(sections.bans(bans), dig(bans, "updated_ms"))),
+        "sessions": page.part("sessions", lambda: stale(sections.sessions(sessions), dig(sessions, "generated_at"))),
+        "jobs": page.part("job runs", lambda: job_runs(reports, failure, now)),
         "inside_bunkerweb": bw_instances_utils is not None,
     }
     view["errors"] = [GENERIC_ERROR] if page.errors else []

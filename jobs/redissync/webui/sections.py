@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..bans.summary import pass_line
 from .format import (
     DASH,
     age,
@@ -24,6 +25,7 @@ from .format import (
     text,
     when,
 )
+from .outage import Failure
 from .sparkline import sparkline
 
 STALE_AFTER_S = 300  # jobs run every minute: five missed runs means the scheduler is not running them
@@ -39,8 +41,9 @@ def no_report(job: str, what: str, cadence: str = "every minute") -> dict[str, A
 
 
 # -- health banner ------------------------------------------------------------------------------------
-def health(check: dict | None, now: float) -> dict[str, Any]:
-    """The banner: healthy, warning, failed (with the first failing step's sentence), disabled or unknown."""
+def health(check: dict | None, now: float, outage: Failure | None = None) -> dict[str, Any]:
+    """The banner: healthy, warning, failed (since when, with the first failing step's sentence), disabled
+    or unknown."""
     if not isinstance(check, dict):
         return {"state": "unknown", "title": "No diagnosis yet",
                 "sentence": "The redissync-check job has not cached a report yet; it runs every minute on the scheduler.",
@@ -51,7 +54,7 @@ def health(check: dict | None, now: float) -> dict[str, Any]:
     failure = text(first(check, "failure", default=""), 600)
     if state == "failed":
         step = next((s for s in check.get("steps") or [] if isinstance(s, dict) and s.get("status") == "fail"), {})
-        title = f"Degraded: {text(step.get('title')) or 'a check'} failed"
+        title = outage.title(now) if outage else f"Failed: {text(step.get('title')) or 'a check'} failed"
         sentence = failure or text(step.get("sentence"), 600) or text(check.get("headline"), 600)
     elif state == "disabled":
         title, sentence = "Redis is off", ("USE_REDIS is no, so BunkerWeb shares nothing through Redis and redissync has "
@@ -241,10 +244,9 @@ def _pass_line(last: dict) -> str:
         return "skipped: " + text(last["skipped"], 200)
     if last.get("error"):
         return f"failed ({text(last['error'], 80)}): see the scheduler's log for redissync-bans"
-    counts = [(name, last.get(name)) for name in ("seen", "new", "restored", "expired", "unbans", "malformed")]
-    line = ", ".join(f"{count(value)} {name}" for name, value in counts if number(value) is not None)
-    verdict = text(last.get("verdict"), 200)
-    return "; ".join(part for part in (line, verdict, _instances_line(last.get("instances"))) if part) or DASH
+    if not last:
+        return DASH
+    return text(pass_line(last, _instances_line(last.get("instances"))), 600)
 
 
 def _instances_line(report: Any) -> str:

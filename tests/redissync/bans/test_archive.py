@@ -57,15 +57,19 @@ def test_replaced_scheduler_rebuilds_the_exact_journal(plain_redis, bunkerweb) -
     write_ban(admin, "10.9.9.9", ttl=120)
     pass_over(plain_redis)
     before = snapshot()
-    assert len(before[0]) == 301 and before[1]
-    assert set(archive_files(bunkerweb)) >= {MANIFEST} and len(json.loads(bunkerweb.cached()[MANIFEST])["deltas"]) == 1
+    assert len(before[0]) == 301
+    assert before[1]
+    assert set(archive_files(bunkerweb)) >= {MANIFEST}
+    assert len(json.loads(bunkerweb.cached()[MANIFEST])["deltas"]) == 1
 
     bunkerweb.replace_scheduler()  # the local cache folder and the working copy are gone
     assert snapshot() == before
     admin.flushall()
     pass_over(plain_redis)
-    assert admin.get("bans_ip_192.0.2.1") == b"\xff\xfebinary" and not admin.exists("bans_ip_10.0.0.3")
-    assert admin.exists("bans_ip_10.9.9.9") and admin.pttl("bans_ip_10.0.0.50") == -1
+    assert admin.get("bans_ip_192.0.2.1") == b"\xff\xfebinary"
+    assert not admin.exists("bans_ip_10.0.0.3")
+    assert admin.exists("bans_ip_10.9.9.9")
+    assert admin.pttl("bans_ip_10.0.0.50") == -1
 
 
 @pytest.mark.parametrize("cut", ["bans-delta", "bans-delta:half", "bans-manifest"])
@@ -111,7 +115,8 @@ def test_large_journal_is_split_and_steady_passes_write_deltas(plain_redis, bunk
     write_ban(admin, "203.0.113.1", ttl=600)
     pass_over(plain_redis)
     manifest = json.loads(bunkerweb.cached()[MANIFEST])
-    assert len(manifest["deltas"]) == 1 and manifest["bans"] == 3001
+    assert len(manifest["deltas"]) == 1
+    assert manifest["bans"] == 3001
     assert bunkerweb.bytes_written() - written < 16 * 1024  # a delta, the manifest and the UI summary (20 recent bans)
     expected = snapshot()
     bunkerweb.replace_scheduler()
@@ -129,7 +134,8 @@ def test_deltas_that_outgrow_the_base_trigger_a_new_base(plain_redis, bunkerweb,
         write_ban(admin, f"192.0.2.{i}", reason="changed", ttl=3600)
     pass_over(plain_redis)
     manifest = json.loads(bunkerweb.cached()[MANIFEST])
-    assert manifest["epoch"] != epoch and manifest["deltas"] == []
+    assert manifest["epoch"] != epoch
+    assert manifest["deltas"] == []
     assert not any(epoch in name for name in archive_files(bunkerweb))  # the old base is deleted
     assert sum(1 for row in snapshot()[0] if b"changed" in row[1]) == 60
 
@@ -139,11 +145,14 @@ def test_erase_leaves_a_first_pass(plain_redis, bunkerweb) -> None:
     keys = [write_ban(admin, f"192.0.2.{i}", ttl=3600) for i in range(5)]
     pass_over(plain_redis)
     erase(bans_state())
-    assert archive_files(bunkerweb) == {} and snapshot() == ([], None)
+    assert archive_files(bunkerweb) == {}
+    assert snapshot() == ([], None)
     admin.flushall()
     client = plain_redis.client()
     result = reconcile(client, bans_state())
-    assert result.restored == 0 and "first pass" in result.verdict and not admin.exists(*keys)
+    assert result.restored == 0
+    assert "first pass" in result.verdict
+    assert not admin.exists(*keys)
 
 
 def test_damaged_listed_file_fails_the_job_instead_of_loading(plain_redis, bunkerweb, captured_logs) -> None:
@@ -157,7 +166,9 @@ def test_damaged_listed_file_fails_the_job_instead_of_loading(plain_redis, bunke
     bunkerweb.replace_scheduler()
     assert run_job_file("redissync-bans", env) == 2
     errors = [r.getMessage() for r in captured_logs.records if r.levelname == "ERROR"]
-    assert len(errors) == 1 and name in errors[0] and "damaged" in errors[0]
+    assert len(errors) == 1
+    assert name in errors[0]
+    assert "damaged" in errors[0]
 
 
 def test_single_file_journal_of_older_versions_is_migrated(plain_redis, bunkerweb, tmp_path) -> None:
@@ -177,5 +188,6 @@ def test_single_file_journal_of_older_versions_is_migrated(plain_redis, bunkerwe
     admin.flushall()
     pass_over(plain_redis)  # judged from the migrated identity: data loss, every ban restored
     assert all(admin.exists(key) for key in keys)
-    assert JOURNAL_NAME not in bunkerweb.cached() and MANIFEST in bunkerweb.cached()
+    assert JOURNAL_NAME not in bunkerweb.cached()
+    assert MANIFEST in bunkerweb.cached()
     assert snapshot()[0] == expected[0]

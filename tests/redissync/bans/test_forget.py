@@ -37,7 +37,8 @@ def test_dry_run_counts_and_changes_nothing(plain_redis) -> None:
     run_pass(plain_redis)
     dry = count(bans_state())
     assert (dry.journaled, dry.live, dry.done) == (4, 4, False)
-    assert dry.line().startswith("would forget 4 journaled bans (4 not expired)") and "--yes" in dry.line()
+    assert dry.line().startswith("would forget 4 journaled bans (4 not expired)")
+    assert "--yes" in dry.line()
     admin.flushall()
     assert run_pass(plain_redis).restored == 4  # the dry run forgot nothing
 
@@ -48,11 +49,13 @@ def test_forgotten_bans_never_come_back_after_a_flushall(plain_redis) -> None:
     run_pass(plain_redis)
     admin.flushall()
     done = forget(plain_redis)
-    assert (done.journaled, done.live, done.done) == (5, 5, True) and done.line().startswith("forgot 5")
+    assert (done.journaled, done.live, done.done) == (5, 5, True)
+    assert done.line().startswith("forgot 5")
     with open_journal(bans_state(), readonly=True) as journal:
         assert journal.count() == 0
     result = run_pass(plain_redis)
-    assert (result.restored, result.seen) == (0, 0) and not admin.exists(*keys)
+    assert (result.restored, result.seen) == (0, 0)
+    assert not admin.exists(*keys)
     assert not admin.exists(LOCK_KEY)  # the lock was released
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from redissync.bans import instances
 from redissync.bans.instances import BunkerWebInstances, StdlibApi, instance_source, parse_answer, parse_ban
+from redissync.settings import load_settings
 from redissync.state import StateStore
 from tests.bed.instances import StandInDatabase, StandInInstance
 from tests.bed.servers import free_port
@@ -19,7 +20,8 @@ BAN = {"ip": "192.0.2.1", "reason": "bad behavior", "service": "unknown", "date"
 
 def test_the_wire_shape_and_the_empty_answer() -> None:
     answer = parse_answer("a", {"status": "success", "msg": "success", "data": [BAN]})
-    assert answer.error is None and answer.malformed == 0
+    assert answer.error is None
+    assert answer.malformed == 0
     [ban] = answer.bans
     assert (ban.key, ban.exp, ban.permanent, ban.service) == ("bans_ip_192.0.2.1", 3600, False, None)
     value = json.loads(ban.value(0))
@@ -37,7 +39,8 @@ def test_service_and_permanent_bans() -> None:
     assert service.key == "bans_service_shop.example.com_ip_2001:db8::1"
     assert json.loads(service.value(0))["ban_scope"] == "service"
     permanent = parse_ban({**BAN, "exp": 0, "permanent": True})
-    assert permanent.permanent and json.loads(permanent.value(0))["permanent"] is True
+    assert permanent.permanent
+    assert json.loads(permanent.value(0))["permanent"] is True
     assert parse_ban({**BAN, "exp": 0}).permanent  # no expiry in the datastore: permanent either way
     undated = parse_ban({k: v for k, v in BAN.items() if k not in ("date", "country", "reason")})
     assert json.loads(undated.value(1234.5)) | {} == {"reason": "unknown", "service": "unknown", "date": 1234,
@@ -57,7 +60,8 @@ def test_hostile_items_are_refused(item) -> None:
     assert parse_ban(item) is None
     answer = parse_answer("a", {"status": "success", "msg": "success", "data": [item, {**BAN, "ip": "192.0.2.200"}]})
     # an item without a usable key is counted at once; one with a key is parsed whole only if Redis lacks it
-    assert answer.error is None and [ban.key for ban in answer.bans] == ["bans_ip_192.0.2.200"]
+    assert answer.error is None
+    assert [ban.key for ban in answer.bans] == ["bans_ip_192.0.2.200"]
     assert answer.malformed + len(answer.listed) - len(answer.bans) == 1
 
 
@@ -65,7 +69,8 @@ def test_hostile_items_are_refused(item) -> None:
                                      {"status": "success", "msg": "success", "data": "everything"}])
 def test_hostile_answers_are_errors_not_crashes(payload) -> None:
     answer = parse_answer("a", payload)
-    assert answer.error and answer.bans == []
+    assert answer.error
+    assert answer.bans == []
 
 
 def test_a_huge_list_is_capped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,8 +101,21 @@ def test_answers_over_http_with_bunkerweb_rows(stand_ins) -> None:
     answers = {x.name: x for x in BunkerWebInstances(StandInDatabase([a, b]), StdlibApi).fetch_bans()}
     assert {ban.key for ban in answers[f"127.0.0.1:{a.port}"].bans} == {
         "bans_ip_192.0.2.7", "bans_service_app.example.com_ip_192.0.2.8"}
-    assert answers[f"127.0.0.1:{b.port}"].bans == [] and answers[f"127.0.0.1:{b.port}"].error is None
+    assert answers[f"127.0.0.1:{b.port}"].bans == []
+    assert answers[f"127.0.0.1:{b.port}"].error is None
     assert a.requests == ["GET /bans Host=bwapi"]  # the Host header BunkerWeb's API server requires
+
+
+def test_the_api_token_is_handed_down_never_read_from_the_environment(stand_ins, monkeypatch) -> None:
+    """API_TOKEN reaches the instances through Settings.api_token (read once by the runner)."""
+    monkeypatch.setenv("API_TOKEN", "Env-Token-never-read")
+    a = stand_ins("bw-a")
+    BunkerWebInstances(StandInDatabase([a]), StdlibApi, api_token="Api-Token-5e1f").fetch_bans()
+    BunkerWebInstances(StandInDatabase([a]), StdlibApi).fetch_bans()
+    assert a.authorizations == ["Bearer Api-Token-5e1f", None]
+    settings = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "API_TOKEN": "Api-Token-5e1f"})
+    assert settings.api_token == "Api-Token-5e1f"
+    assert "Api-Token-5e1f" not in repr(settings)
 
 
 def test_pre_1_6_5_api_class_is_built_from_the_row(stand_ins) -> None:
@@ -111,7 +129,8 @@ def test_pre_1_6_5_api_class_is_built_from_the_row(stand_ins) -> None:
     a = stand_ins("bw-a")
     a.ban("192.0.2.9")
     [answer] = BunkerWebInstances(StandInDatabase([a]), OldApi).fetch_bans()
-    assert answer.name == "127.0.0.1" and [ban.key for ban in answer.bans] == ["bans_ip_192.0.2.9"]
+    assert answer.name == "127.0.0.1"
+    assert [ban.key for ban in answer.bans] == ["bans_ip_192.0.2.9"]
 
 
 def test_silent_and_hostile_instances_are_named(stand_ins, monkeypatch: pytest.MonkeyPatch) -> None:

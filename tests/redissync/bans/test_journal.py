@@ -7,8 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from redissync.bans.journal import JOURNAL_NAME, Journal, digest, from_text, pack, unpack
-from redissync.bans.scanner import classify
+from redissync.bans.journal import (
+    DIGEST_MASK,
+    DIGEST_SHIFT,
+    EXPIRY_MASK,
+    ID_SHIFT,
+    JOURNAL_NAME,
+    Journal,
+    digest,
+    from_text,
+)
+from redissync.bans.scanner import classify, classify_row
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -17,19 +26,38 @@ def entry(key: bytes, value: bytes = b'{"reason":"x","date":5}', expires_ms: int
     return classify(key, value, expires_ms, 1)
 
 
+def row(key: bytes, value: bytes = b'{"reason":"x","date":5}', expires_ms: int | None = 10_000_000) -> tuple:
+    """:func:`entry` as the row the pass writes (the product path, :meth:`Journal.upsert_rows`)."""
+    return classify_row(key, value, expires_ms, 1)
+
+
+def pack(row_id: int, value_digest: int, expires_ms: int | None) -> int:
+    """The index layout journal.py defines, written field by field (index() inlines it over SQL's expiry field)."""
+    return (row_id << ID_SHIFT) | (value_digest << DIGEST_SHIFT) | (0 if expires_ms is None else expires_ms // 1000 + 1)
+
+
+def unpack(packed: int) -> tuple[int, int, int | None]:
+    """``(row_id, digest, expires_s)`` with ``expires_s`` None for a permanent ban (as bans/cycle.py reads it)."""
+    seconds = packed & EXPIRY_MASK
+    return packed >> ID_SHIFT, (packed >> DIGEST_SHIFT) & DIGEST_MASK, (seconds - 1) if seconds else None
+
+
 def test_upsert_index_and_fetch(tmp_path: Path) -> None:
     with Journal.in_directory(tmp_path) as journal:
         journal.begin()
-        assert journal.upsert([entry(b"bans_ip_192.0.2.1"), entry(b"bans_ip_192.0.2.2", expires_ms=None)]) == 2
-        journal.upsert([entry(b"bans_ip_192.0.2.1", b'{"reason":"y"}')])
+        assert journal.upsert_rows([row(b"bans_ip_192.0.2.1"), row(b"bans_ip_192.0.2.2", expires_ms=None)]) == 2
+        journal.upsert_rows([row(b"bans_ip_192.0.2.1", b'{"reason":"y"}')])
         journal.commit()
         index = journal.index()
         assert set(index) == {hash(b"bans_ip_192.0.2.1"), hash(b"bans_ip_192.0.2.2")}
         row_id, value_digest, expires_s = unpack(index[hash(b"bans_ip_192.0.2.1")])
-        assert value_digest == digest(b'{"reason":"y"}') and expires_s == 10_000
+        assert value_digest == digest(b'{"reason":"y"}')
+        assert expires_s == 10_000
         assert unpack(index[hash(b"bans_ip_192.0.2.2")])[2] is None
         assert [e.reason for e in journal.by_ids([row_id])] == ["y"]
-        assert journal.count() == 2 and journal.delete([b"bans_ip_192.0.2.2"]) == 1 and journal.count() == 1
+        assert journal.count() == 2
+        assert journal.delete([b"bans_ip_192.0.2.2"]) == 1
+        assert journal.count() == 1
 
 
 def test_pack_round_trip() -> None:
@@ -40,24 +68,25 @@ def test_pack_round_trip() -> None:
 def test_uncommitted_pass_leaves_the_journal_unchanged(tmp_path: Path) -> None:
     with Journal.in_directory(tmp_path) as journal:
         journal.begin()
-        journal.upsert([entry(b"bans_ip_192.0.2.1")])
+        journal.upsert_rows([row(b"bans_ip_192.0.2.1")])
         journal.commit()
     # A process that dies mid-pass (SIGKILL, no rollback, no close) must leave the last committed state.
     script = (f"import sys; sys.path.insert(0, {str(ROOT / 'jobs')!r}); import os\n"
-              "from pathlib import Path\nfrom redissync.bans.journal import Journal\nfrom redissync.bans.scanner import classify\n"
+              "from pathlib import Path\nfrom redissync.bans.journal import Journal\nfrom redissync.bans.scanner import classify_row\n"
               f"j = Journal.in_directory(Path({str(tmp_path)!r})); j.begin()\n"
-              "j.upsert([classify(f'bans_ip_10.0.{i // 256}.{i % 256}'.encode(), b'v' * 300, None, 1) for i in range(5000)])\n"
+              "j.upsert_rows([classify_row(f'bans_ip_10.0.{i // 256}.{i % 256}'.encode(), b'v' * 300, None, 1) for i in range(5000)])\n"
               "j.delete([b'bans_ip_192.0.2.1'])\nos.kill(os.getpid(), 9)\n")
     assert subprocess.run([sys.executable, "-c", script]).returncode == -9
     with Journal.in_directory(tmp_path) as journal:
-        assert journal.count() == 1 and [e.ip for e in journal.entries()] == ["192.0.2.1"]
+        assert journal.count() == 1
+        assert [e.ip for e in journal.entries()] == ["192.0.2.1"]
     assert sqlite3.connect(tmp_path / JOURNAL_NAME).execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 def test_checkpoint_leaves_a_self_contained_file(tmp_path: Path) -> None:
     with Journal.in_directory(tmp_path) as journal:
         journal.begin()
-        journal.upsert([entry(b"bans_ip_192.0.2.1")])
+        journal.upsert_rows([row(b"bans_ip_192.0.2.1")])
         journal.commit()
         journal.checkpoint()
         assert (tmp_path / f"{JOURNAL_NAME}-wal").stat().st_size == 0
@@ -75,12 +104,16 @@ def test_readonly_open_of_a_missing_journal_creates_nothing(tmp_path: Path) -> N
 def test_text_form_round_trips_binary() -> None:
     raw = b"\xff\x00ban"
     as_dict = entry(b"bans_ip_192.0.2.1", raw).as_dict(0)
-    assert as_dict["value"].startswith("base64:") and from_text(as_dict["value"]) == raw
+    assert as_dict["value"].startswith("base64:")
+    assert from_text(as_dict["value"]) == raw
     assert from_text("plain") == b"plain"
 
 
 def test_classify_labels_odd_values() -> None:
-    assert entry(b"bans_ip_192.0.2.1", b"bad behavior").malformed == "not-json"
+    plain = entry(b"bans_ip_192.0.2.1", b"bad behavior")  # BunkerWeb's own first write: a ban, not an oddity
+    assert (plain.malformed, plain.reason) == (None, "bad behavior")
+    assert entry(b"bans_ip_192.0.2.1", b"{broken").malformed == "not-json"
+    assert entry(b"bans_ip_192.0.2.1", b"[1, 2]").malformed == "not-json"
     assert entry(b"bans_ip_192.0.2.1", b"\xff").malformed == "binary"
     assert entry(b"bans_ip_192.0.2.1", b"x" * 70_000).malformed == "too-large"
     assert entry(b"bans_ip_nope").malformed == "key"

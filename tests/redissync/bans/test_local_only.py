@@ -82,7 +82,8 @@ def test_a_ban_made_while_redis_was_down_reaches_every_instance(cluster, plain_r
     a, b, c = cluster.instances
     cluster.ban_during_outage(a, "198.51.100.20", ttl=3600)  # Redis comes back empty (no persistence)
     admin = plain_redis.client()
-    assert not b.is_banned("198.51.100.20") and not c.is_banned("198.51.100.20")
+    assert not b.is_banned("198.51.100.20")
+    assert not c.is_banned("198.51.100.20")
     result = cluster.run()
     assert (result.instances.propagated, result.instances.sources, result.instances.answered) == (1, 1, 3)
     assert "1 local-only bans propagated from 1 instances (3/3 answered)" in result.line()
@@ -102,7 +103,8 @@ def test_a_ban_redis_lost_before_any_pass_saw_it(cluster) -> None:
     cluster.admin.flushall()  # …and Redis lost it before the next pass
     result = cluster.run()
     key = "bans_service_shop.example.com_ip_203.0.113.50"
-    assert result.instances.propagated == 1 and 7190 <= cluster.admin.ttl(key) <= 7200
+    assert result.instances.propagated == 1
+    assert 7190 <= cluster.admin.ttl(key) <= 7200
     assert json.loads(cluster.admin.get(key))["ban_scope"] == "service"
 
 
@@ -114,13 +116,16 @@ def test_an_unban_holds_against_a_cached_permanent_copy(cluster, clock) -> None:
     unban_everywhere([a, b], "192.0.2.99")  # bw-c missed the POST /unban
     assert [ban["permanent"] for ban in c.listing()["data"]] == [True]
     result = cluster.run()
-    assert result.unbans == 1 and result.instances.unbanned_copies == 1 and result.instances.propagated == 0
+    assert result.unbans == 1
+    assert result.instances.unbanned_copies == 1
+    assert result.instances.propagated == 0
     assert not cluster.admin.exists(key)
     clock.advance(40)  # bw-c's copy expires; nothing else brings the ban back
     assert c.listing() == {"status": "success", "msg": ""}
     for _ in range(2):
         result = cluster.run()
-        assert result.instances.propagated == 0 and not cluster.admin.exists(key)
+        assert result.instances.propagated == 0
+        assert not cluster.admin.exists(key)
 
 
 def test_a_cached_permanent_copy_of_a_ban_no_pass_saw_is_not_resurrected(cluster, clock) -> None:
@@ -130,17 +135,20 @@ def test_a_cached_permanent_copy_of_a_ban_no_pass_saw_is_not_resurrected(cluster
     assert c.is_banned("192.0.2.77")  # …bw-c cached it…
     unban_everywhere([a, b], "192.0.2.77")  # …and it was lifted before any pass saw it (bw-c missed the unban)
     first = cluster.run()
-    assert (first.instances.waiting, first.instances.propagated) == (1, 0) and not cluster.admin.exists(key)
+    assert (first.instances.waiting, first.instances.propagated) == (1, 0)
+    assert not cluster.admin.exists(key)
     clock.advance(40)
     second = cluster.run()
-    assert (second.instances.waiting, second.instances.propagated) == (0, 0) and not cluster.admin.exists(key)
+    assert (second.instances.waiting, second.instances.propagated) == (0, 0)
+    assert not cluster.admin.exists(key)
 
 
 def test_a_real_permanent_local_ban_is_propagated_one_window_later(cluster, clock) -> None:
     a = cluster.instances[0]
     cluster.ban_during_outage(a, "192.0.2.55", ttl=None)
     first = cluster.run()
-    assert first.instances.waiting == 1 and not cluster.admin.exists("bans_ip_192.0.2.55")
+    assert first.instances.waiting == 1
+    assert not cluster.admin.exists("bans_ip_192.0.2.55")
     clock.advance(20)
     assert cluster.run().instances.waiting == 1, "less than 35 s later it could still be a cache copy"
     clock.advance(20)
@@ -157,7 +165,8 @@ def test_a_new_ban_after_an_unban_is_not_held_back(cluster, clock) -> None:
     assert cluster.run().unbans == 1
     clock.advance(5)  # the IP misbehaves again while Redis is down: a new ban, dated after the unban
     cluster.ban_during_outage(b, "192.0.2.66", ttl=3600)
-    assert cluster.run().instances.propagated == 1 and cluster.admin.exists(key)
+    assert cluster.run().instances.propagated == 1
+    assert cluster.admin.exists(key)
 
 
 def test_short_lived_copies_are_left_alone(cluster) -> None:
@@ -177,7 +186,8 @@ def test_a_silent_instance_does_not_stop_the_pass(cluster) -> None:
     started = time.monotonic()
     result = cluster.run()
     assert time.monotonic() - started < 10
-    assert result.instances.propagated == 1 and result.instances.silent == {f"127.0.0.1:{c.port}": "timed out"}
+    assert result.instances.propagated == 1
+    assert result.instances.silent == {f"127.0.0.1:{c.port}": "timed out"}
     assert f"no answer from 127.0.0.1:{c.port} (timed out)" in result.line()
 
 
@@ -189,7 +199,8 @@ def test_hostile_answers_are_counted_and_the_rest_propagates(cluster) -> None:
         {"ip": "198.51.100.42", "exp": 600, "permanent": False, "ban_scope": "service", "service": "../etc"}]}).encode())
     c.raw_answer = (200, b"{\"status\": \"success\", \"data\": ")
     result = cluster.run()
-    assert result.instances.propagated == 1 and result.instances.malformed == 4
+    assert result.instances.propagated == 1
+    assert result.instances.malformed == 4
     assert result.instances.silent == {f"127.0.0.1:{c.port}": "answered something that is not JSON"}
     assert cluster.admin.keys("bans_*") == [b"bans_ip_198.51.100.40"]
 
@@ -201,7 +212,8 @@ def test_outside_bunkerweb_the_pass_is_unchanged(plain_redis) -> None:
         result = reconcile(client, open_state())
     finally:
         client.close()
-    assert result.instances is None and "local-only" not in result.line()
+    assert result.instances is None
+    assert "local-only" not in result.line()
     assert not (open_state().directory / local_only.MEMORY_NAME).exists()
 
 
@@ -209,12 +221,14 @@ def test_restore_bans_no_brings_nothing_back_from_the_instances(cluster) -> None
     # e.g. the operator's deliberate wipe, with REDISSYNC_RESTORE_BANS=no set before it
     cluster.ban_during_outage(cluster.instances[0], "198.51.100.60", ttl=600)
     result = cluster.run(policy=BanPolicy(restore_lost=False))
-    assert result.instances is None and not cluster.admin.exists("bans_ip_198.51.100.60")
+    assert result.instances is None
+    assert not cluster.admin.exists("bans_ip_198.51.100.60")
 
 
 def test_bans_forget_all_keeps_the_instances_copies_out_too(cluster, clock, plain_redis) -> None:
     a, b, _ = cluster.instances
-    assert a.ban("198.51.100.70", ttl=3600) and a.ban("198.51.100.71", ttl=None)  # bw-a's own copies
+    assert a.ban("198.51.100.70", ttl=3600)
+    assert a.ban("198.51.100.71", ttl=None)  # bw-a's own copies
     cluster.run()
     plain_redis.client().flushall()  # the operator clears every ban on purpose…
     client = connect(load_settings(plain_redis.settings_env()))
@@ -225,7 +239,8 @@ def test_bans_forget_all_keeps_the_instances_copies_out_too(cluster, clock, plai
     clock.advance(40)
     for _ in range(2):
         result = cluster.run()
-        assert result.instances.propagated == 0 and result.instances.unbanned_copies == 2
+        assert result.instances.propagated == 0
+        assert result.instances.unbanned_copies == 2
     assert cluster.admin.keys("bans_*") == []
     clock.advance(5)
     cluster.ban_during_outage(b, "198.51.100.72", ttl=600)  # a ban made after the forget is a new ban

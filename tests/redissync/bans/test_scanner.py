@@ -35,7 +35,8 @@ def seed(admin) -> None:
 def read_all(scanner: BanScanner) -> dict[bytes, tuple]:
     found = {}
     for stamp, flat in scanner.batches():
-        assert len(flat) % 3 == 0 and stamp <= time.time_ns() // 1_000_000
+        assert len(flat) % 3 == 0
+        assert stamp <= time.time_ns() // 1_000_000
         for i in range(0, len(flat), 3):
             found[flat[i]] = (flat[i + 1], -1 if flat[i + 2] < 0 else round(flat[i + 2], -5))
     return found
@@ -48,7 +49,9 @@ def test_script_and_pipeline_read_the_same_bans(plain_redis) -> None:
     piped = read_all(BanScanner(no_script_client(plain_redis), count=7))
     fallback = BanScanner(no_script_client(plain_redis), count=7)  # use_script=True, refused: falls back
     assert read_all(fallback) == scripted == piped
-    assert len(scripted) == 53 and b"bans_other_thing" not in scripted and b"bans_service_x" not in scripted
+    assert len(scripted) == 53
+    assert b"bans_other_thing" not in scripted
+    assert b"bans_service_x" not in scripted
     assert scripted[b"bans_ip_192.0.2.201"][0] == b"x" * (MAX_VALUE_BYTES + 10)
     assert scripted[b"bans_ip_192.0.2.202"][0] == WRONG_TYPE
     assert scripted[b"bans_ip_192.0.2.0"][1] == -1
@@ -66,7 +69,8 @@ def test_expiry_comes_from_when_redis_answered_not_when_the_batch_is_handled(pla
     reconcile(plain_redis.client(), open_state())
     with open_journal(open_state()) as journal:
         (entry,) = list(journal.entries())
-    assert entry.key == key.encode() and entry.expires_ms == answered - 60_000 + flat[2]
+    assert entry.key == key.encode()
+    assert entry.expires_ms == answered - 60_000 + flat[2]
 
 
 def test_restore_without_scripting(plain_redis) -> None:
@@ -76,8 +80,11 @@ def test_restore_without_scripting(plain_redis) -> None:
                Entry(b"bans_ip_192.0.2.3", b"old", now - 1)]
     admin.set("bans_ip_192.0.2.2", "re-created by an instance")
     assert restore(no_script_client(plain_redis), entries, now) == (1, 1)
-    assert admin.get("bans_ip_192.0.2.1") == b'{"reason":"a"}' and 590_000 < admin.pttl("bans_ip_192.0.2.1") <= 600_000
-    assert admin.get("bans_ip_192.0.2.2") == b"re-created by an instance" and not admin.exists("bans_ip_192.0.2.3")
+    assert admin.get("bans_ip_192.0.2.1") == b'{"reason":"a"}'
+    assert 590_000 < admin.pttl("bans_ip_192.0.2.1") <= 600_000
+    assert admin.get("bans_ip_192.0.2.2") == b"re-created by an instance"
+    assert not admin.exists("bans_ip_192.0.2.3")
     admin.delete("bans_ip_192.0.2.2")
     assert restore(plain_redis.client(), entries, now) == (1, 1)  # the scripted path: same answer
-    assert admin.get("bans_ip_192.0.2.2") == b"plain" and admin.pttl("bans_ip_192.0.2.2") == -1
+    assert admin.get("bans_ip_192.0.2.2") == b"plain"
+    assert admin.pttl("bans_ip_192.0.2.2") == -1

@@ -5,6 +5,8 @@ no usable sentinel, fails naming the setting. No failover is needed for any of t
 
 from __future__ import annotations
 
+import pytest
+
 from redissync.diagnose.walk import diagnose
 from tests.bed.sentinel import DATA_PASSWORD, MASTER_NAME, SENTINEL_PASSWORD
 from tests.bed.servers import free_port
@@ -18,6 +20,7 @@ def secret_free(report) -> bool:
     return SENTINEL_PASSWORD not in shown and DATA_PASSWORD not in shown
 
 
+@pytest.mark.compat
 def test_healthy_topology_every_view_agrees(sentinel_topology) -> None:
     report = diagnose(sentinel_topology.settings_env())
     assert report.healthy, report.render_text()
@@ -25,7 +28,8 @@ def test_healthy_topology_every_view_agrees(sentinel_topology) -> None:
     lookup = next(step for step in report.steps if step.id == "sentinel-lookup")
     assert lookup.details["master"] == f"127.0.0.1:{sentinel_topology.master.port}"
     views = next(step for step in report.steps if step.id == "sentinel-views").details["views"]
-    assert len(views) == 3 and all(view["ckquorum"].startswith("OK") for view in views.values())
+    assert len(views) == 3
+    assert all(view["ckquorum"].startswith("OK") for view in views.values())
     replicas = next(step for step in report.steps if step.id == "replicas").details["replicas"]
     assert [row["address"] for row in replicas] == [f"127.0.0.1:{sentinel_topology.replica.port}"]
     assert not any("sentinel" in warning or "replica" in warning for warning in report.warnings), report.warnings
@@ -59,7 +63,8 @@ def test_disagreeing_sentinel_is_healthy_with_a_warning(sentinel_topology) -> No
     lookup = next(step for step in report.steps if step.id == "sentinel-lookup")
     assert lookup.details["master"] == f"127.0.0.1:{sentinel_topology.master.port}", "the majority wins"
     disagree = [w for w in report.warnings if "disagree" in w]
-    assert disagree and f"127.0.0.1:{sentinel_topology.replica.port}" in disagree[0]
+    assert disagree
+    assert f"127.0.0.1:{sentinel_topology.replica.port}" in disagree[0]
     assert secret_free(report)
 
 
@@ -86,6 +91,7 @@ def test_wrong_sentinel_password_names_sentinel_settings(sentinel_topology) -> N
     assert secret_free(report)
 
 
+@pytest.mark.compat
 def test_missing_sentinel_credentials_names_sentinel_settings(sentinel_topology) -> None:
     report = diagnose(sentinel_topology.settings_env(REDIS_SENTINEL_USERNAME="", REDIS_SENTINEL_PASSWORD=""))
     assert report.failure.id == "sentinel-auth", report.render_text()

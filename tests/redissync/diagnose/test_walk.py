@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from redissync.diagnose.walk import diagnose
 from redissync.reports import STATE_HEALTHY, Report, Step, ui_status
 from tests.bed.acl import FULL_PASSWORD, FULL_USER
@@ -33,20 +35,26 @@ def assert_names(step: Step, *settings: str) -> None:
 
 def assert_secret_free(report: Report, *secrets: str) -> None:
     for secret in secrets:
-        assert secret not in report.render_text() and secret not in report.to_json(), secret
+        assert secret not in report.render_text(), secret
+        assert secret not in report.to_json(), secret
 
 
+@pytest.mark.compat
 def test_healthy_plain_server_walks_every_step(plain_redis) -> None:
     plain_redis.client().set("k", "v")
     report = diagnose(plain_redis.settings_env())
-    assert report.healthy and report.state == "warning", report.render_text()
+    assert report.healthy, report.render_text()
+    assert report.state == "warning", report.render_text()
     assert [step.id for step in report.steps] == STANDALONE_STEPS
     assert report.steps[3].status == "skip"
     assert all(step.duration_ms >= 0 for step in report.steps)
     assert set(report.latency_ms) == {"min", "median", "max"}
     assert report.latency_ms["min"] <= report.latency_ms["median"] <= report.latency_ms["max"]
     facts = report.facts
-    assert facts["role"] == "master" and facts["version"] and facts["keys"] == 1 and facts["persistence"]["rdb"] is False
+    assert facts["role"] == "master"
+    assert facts["version"]
+    assert facts["keys"] == 1
+    assert facts["persistence"]["rdb"] is False
     assert any("without a password" in warning and "REDIS_PASSWORD" in warning for warning in report.warnings)
     assert any("seconds" in note for note in report.notes), "the units rule applied is always reported"
 
@@ -54,18 +62,26 @@ def test_healthy_plain_server_walks_every_step(plain_redis) -> None:
 def test_report_renders_text_json_and_ui_status(plain_redis) -> None:
     report = diagnose(plain_redis.settings_env())
     text = report.render_text()
-    assert "✓ configuration" in text and "\033[" not in text and "Result: healthy" in text
+    assert "✓ configuration" in text
+    assert "\033[" not in text
+    assert "Result: healthy" in text
     assert "\033[32m✓" in report.render_text(colour=True)
     data = json.loads(report.to_json())
-    assert data["state"] == "warning" and data["steps"][0]["id"] == "config" and data["failed_step"] is None
+    assert data["state"] == "warning"
+    assert data["steps"][0]["id"] == "config"
+    assert data["failed_step"] is None
     status = ui_status(data)
-    assert status["state"] == "warning" and status["latency_ms"] == report.latency_ms and len(status["steps"]) == 8
+    assert status["state"] == "warning"
+    assert status["latency_ms"] == report.latency_ms
+    assert len(status["steps"]) == 8
     assert ui_status(None)["state"] == "unknown"
 
 
 def test_disabled_is_healthy_and_says_so() -> None:
     report = diagnose({"USE_REDIS": "no"})
-    assert report.healthy and report.state == "disabled" and [step.id for step in report.steps] == ["config"]
+    assert report.healthy
+    assert report.state == "disabled"
+    assert [step.id for step in report.steps] == ["config"]
 
 
 def test_invalid_configuration_names_every_bad_setting() -> None:
@@ -88,38 +104,47 @@ def test_closed_port_names_redis_port() -> None:
 def test_tls_to_a_plain_port_names_redis_ssl(plain_redis) -> None:
     started = time.monotonic()
     step = failed_at(plain_redis.settings_env(REDIS_SSL="yes", REDIS_TIMEOUT="1000"), "tls")
-    assert "REDIS_SSL=yes" in step.sentence and "plain text" in step.sentence
+    assert "REDIS_SSL=yes" in step.sentence
+    assert "plain text" in step.sentence
     assert_names(step, "REDIS_SSL")
     assert time.monotonic() - started < 2.5
 
 
 def test_plain_to_a_tls_port_names_redis_ssl(tls_redis) -> None:
     step = failed_at(tls_redis.settings_env(REDIS_SSL="no", REDIS_TIMEOUT="1000"), "auth")
-    assert "REDIS_SSL=no" in step.sentence and "speaks TLS" in step.sentence
+    assert "REDIS_SSL=no" in step.sentence
+    assert "speaks TLS" in step.sentence
     assert_names(step, "REDIS_SSL")
 
 
+@pytest.mark.compat
 def test_tls_verified_reports_protocol_cipher_and_certificate(tls_redis) -> None:
     report = diagnose(tls_redis.settings_env(REDIS_HOST="localhost"))
     assert report.healthy, report.render_text()
     tls = next(step for step in report.steps if step.id == "tls")
-    assert tls.details["protocol"].startswith("TLS") and tls.details["cipher"] and tls.details["verified"] is True
-    assert "localhost" in tls.details["certificate"]["names"] and tls.details["certificate"]["days_left"] > 14
+    assert tls.details["protocol"].startswith("TLS")
+    assert tls.details["cipher"]
+    assert tls.details["verified"] is True
+    assert "localhost" in tls.details["certificate"]["names"]
+    assert tls.details["certificate"]["days_left"] > 14
     assert not any("password" in warning for warning in tls.warnings)
 
 
+@pytest.mark.compat
 def test_wrong_ca_names_ssl_cert_file_and_verify(tls_redis, pki) -> None:
     step = failed_at(tls_redis.settings_env(SSL_CERT_FILE=str(pki.other_ca_path)), "tls")
     assert "signed by an unknown CA" in step.sentence
     assert_names(step, "REDIS_SSL_VERIFY", "SSL_CERT_FILE")
     # the certificate is still described, from a second, unverified handshake
-    assert step.details["verified"] is False and step.details["certificate"]["issuer"]
+    assert step.details["verified"] is False
+    assert step.details["certificate"]["issuer"]
 
 
 def test_wrong_hostname_names_redis_host(make_redis, pki) -> None:
     server = make_redis(name="wronghost", tls=pki.wrong_host())
     step = failed_at(server.settings_env(), "tls")
-    assert "not valid for '127.0.0.1'" in step.sentence and "redis.wrong.example" in step.sentence
+    assert "not valid for '127.0.0.1'" in step.sentence
+    assert "redis.wrong.example" in step.sentence
     assert_names(step, "REDIS_HOST", "REDIS_SSL_VERIFY")
 
 
@@ -144,6 +169,7 @@ def test_certificate_expiring_soon_is_a_warning(make_redis, pki) -> None:
     assert any("expires in" in warning for warning in report.warnings)
 
 
+@pytest.mark.compat
 def test_wrong_password_names_redis_password_and_never_shows_it(password_redis) -> None:
     env = password_redis.settings_env(REDIS_PASSWORD=WRONG_PASSWORD)
     report = diagnose(env)
@@ -160,7 +186,8 @@ def test_missing_password_names_redis_password(password_redis) -> None:
 
 def test_healthy_with_password_shows_no_secret(password_redis) -> None:
     report = diagnose(password_redis.settings_env())
-    assert report.healthy and not any("without a password" in warning for warning in report.warnings)
+    assert report.healthy
+    assert not any("without a password" in warning for warning in report.warnings)
     assert_secret_free(report, REDIS_PASSWORD)
 
 
@@ -179,7 +206,8 @@ def test_acl_user_is_healthy(acl_redis) -> None:
 def test_database_out_of_range_names_redis_database(make_redis) -> None:
     server = make_redis(extra=["databases 4"])
     step = failed_at(server.settings_env(REDIS_DATABASE="9"), "select")
-    assert "REDIS_DATABASE=9" in step.sentence and "it has 4 (0-3)" in step.sentence
+    assert "REDIS_DATABASE=9" in step.sentence
+    assert "it has 4 (0-3)" in step.sentence
     assert_names(step, "REDIS_DATABASE")
 
 
@@ -192,7 +220,8 @@ def test_noeviction_with_maxmemory_is_a_warning(make_redis) -> None:
 
 def test_core_owned_milliseconds_rule_is_information_and_a_healthy_install_is_green(password_redis, bunkerweb_core) -> None:
     report = diagnose(password_redis.settings_env(REDIS_TIMEOUT="2000", REDISSYNC_BW_CORE_DIR=str(bunkerweb_core)))
-    assert report.state == STATE_HEALTHY and report.warnings == []
+    assert report.state == STATE_HEALTHY
+    assert report.warnings == []
     assert any("milliseconds" in note and "REDIS_TIMEOUT=2000 means 2 s" in note for note in report.notes)
     assert "timeout 2000 ms" in report.steps[0].summary
 
@@ -206,7 +235,8 @@ def test_a_silent_server_costs_one_timeout_not_a_hang(plain_redis) -> None:
     finally:
         plain_redis.resume()
     assert "REDIS_TIMEOUT" in step.sentence
-    assert step.duration_ms < 700 and elapsed < 1.0
+    assert step.duration_ms < 700
+    assert elapsed < 1.0
 
 
 def test_core_milliseconds_rule_quotes_the_value_as_written(plain_redis, tmp_path: Path) -> None:
@@ -217,7 +247,8 @@ def test_core_milliseconds_rule_quotes_the_value_as_written(plain_redis, tmp_pat
     report = diagnose(plain_redis.settings_env(REDIS_TIMEOUT="0.5", REDISSYNC_BW_CORE_DIR=str(tmp_path / "core")))
     text = report.render_text()
     assert "REDIS_TIMEOUT=0.5 means 0.0005 s" in text, text
-    assert "REDIS_TIMEOUT=1 " not in text and "REDIS_TIMEOUT=0.5 is only 0.5 ms" in text
+    assert "REDIS_TIMEOUT=1 " not in text
+    assert "REDIS_TIMEOUT=0.5 is only 0.5 ms" in text
 
 
 def test_configuration_failure_header_has_no_empty_target() -> None:
@@ -240,7 +271,8 @@ def test_redis_host_at_a_password_protected_sentinel_says_so(make_redis, plain_r
     assert "this is a Sentinel: list it in REDIS_SENTINEL_HOSTS" in step.sentence, step.sentence
     assert "REDIS_PASSWORD is empty" not in step.sentence
     step = failed_at({**env, "REDIS_PASSWORD": WRONG_PASSWORD}, "auth")
-    assert "this is a Sentinel" in step.sentence and WRONG_PASSWORD not in step.sentence
+    assert "this is a Sentinel" in step.sentence
+    assert WRONG_PASSWORD not in step.sentence
 
 
 def test_redis_host_at_an_open_sentinel_says_so(make_redis, plain_redis) -> None:
@@ -252,13 +284,16 @@ def test_redis_host_at_an_open_sentinel_says_so(make_redis, plain_redis) -> None
 
 def test_a_wrong_password_on_a_data_server_is_not_taken_for_a_sentinel(password_redis) -> None:
     step = failed_at(password_redis.settings_env(REDIS_PASSWORD=WRONG_PASSWORD), "auth")
-    assert "Sentinel" not in step.sentence and "REDIS_PASSWORD" in step.sentence
+    assert "Sentinel" not in step.sentence
+    assert "REDIS_PASSWORD" in step.sentence
     step = failed_at(password_redis.settings_env(REDIS_PASSWORD=""), "auth")
-    assert "Sentinel" not in step.sentence and "REDIS_PASSWORD is empty" in step.sentence
+    assert "Sentinel" not in step.sentence
+    assert "REDIS_PASSWORD is empty" in step.sentence
 
 
 def test_a_value_core_accepts_but_redissync_rejects_is_a_configuration_finding(plain_redis) -> None:
     """Core's regexes let REDIS_DATABASE=16 and a scheme in REDIS_HOST through; the diagnosis names them."""
     step = failed_at(plain_redis.settings_env(REDIS_DATABASE="16", REDIS_HOST="redis://127.0.0.1"), "config")
     assert_names(step, "REDIS_DATABASE", "REDIS_HOST")
-    assert "0-15" in step.sentence and "without scheme or port" in step.sentence
+    assert "0-15" in step.sentence
+    assert "without scheme or port" in step.sentence
