@@ -87,24 +87,31 @@ class BanKey:
         return (f"plugin_bad_behavior_{self.service}_{self.ip}",)
 
 
-_SERVICE_BAN = re.compile(r"bans_service_(?P<service>.+)_ip_(?P<ip>[^_]+)", re.DOTALL)
+def split_ban_key(key: bytes | str) -> tuple[str, str | None] | None:
+    """``(ip, service or None)`` of a ban key, None when it is not one. The IP is what follows the *last*
+    ``_ip_`` (service names may contain ``_ip_``) and holds no ``_``. The bans pass calls this for every new
+    ban, so it slices instead of matching a regex."""
+    text = _text(key)
+    if text is None:
+        return None
+    if text.startswith("bans_ip_"):
+        ip, service = text[8:], None
+    elif text.startswith("bans_service_"):
+        at = text.rfind("_ip_")
+        if at <= 13:  # no service name before it
+            return None
+        ip, service = text[at + 4:], text[13:at]
+        if "_" in ip:
+            return None
+    else:
+        return None
+    return (ip, service) if is_ip(ip) else None
 
 
 def parse_ban_key(key: bytes | str) -> BanKey | None:
-    """Parse a ban key; the IP is what follows the *last* ``_ip_`` (service names may contain ``_ip_``)."""
-    key = _text(key)
-    if key is None:
-        return None
-    if key.startswith("bans_service_"):
-        match = _SERVICE_BAN.fullmatch(key)
-        if not match or not match.group("service"):
-            return None
-        ip = match.group("ip")
-        return BanKey(ip, match.group("service")) if is_ip(ip) else None
-    if key.startswith("bans_ip_"):
-        ip = key[8:]
-        return BanKey(ip) if is_ip(ip) else None
-    return None
+    """:func:`split_ban_key` as a :class:`BanKey`."""
+    parsed = split_ban_key(key)
+    return None if parsed is None else BanKey(*parsed)
 
 
 @dataclass(frozen=True)

@@ -42,3 +42,9 @@ BANS_JOB = Path(__file__).resolve().parents[2] / "jobs" / "redissync-bans.py"
 def bans_state() -> StateStore:
     """The bans job's state as its next run sees it (inside BunkerWeb: restored from the database copy)."""
     return open_state(BANS_JOB)
+
+
+def no_script_client(server) -> redis.Redis:
+    """A user that may do everything but run scripts (an ACL without +@scripting)."""
+    server.client().execute_command("ACL", "SETUSER", "noscript", "reset", "on", ">noscript-pw", "~*", "+@all", "-@scripting")
+    return redis.Redis(host="127.0.0.1", port=server.port, username="noscript", password="noscript-pw", protocol=2, socket_timeout=5)

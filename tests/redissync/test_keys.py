@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from redissync.keys import BanKey, parse_ban_key, parse_metric_key, parse_session_key
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from redissync.keys import BanKey, parse_ban_key, parse_metric_key, parse_session_key, split_ban_key
+from redissync.net import is_ip
 
 
 @pytest.mark.parametrize(
@@ -51,3 +56,25 @@ def test_session_keys() -> None:
     assert (key.cookie, key.ident) == ("bw_session", "abc:def")
     assert parse_session_key("sessions_:onlycookie") is None
     assert parse_session_key("bunkerweb_ui_session:x") is None
+
+
+# The definition split_ban_key implements by slicing (the bans pass calls it for every new ban): greedy
+# service, then the last "_ip_" whose remainder holds no "_", and that remainder an IP.
+_SERVICE_BAN_DEFINITION = re.compile(r"bans_service_(?P<service>.+)_ip_(?P<ip>[^_]+)", re.DOTALL)
+_KEY_PARTS = st.sampled_from(["bans_", "service_", "ip_", "_ip_", "_", "a", "é", "\n", "1.2.3.4", "::1", "fe80::1%eth0",
+                              "10.0.0.300", ".", ":"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_KEY_PARTS, max_size=8).map("".join))
+def test_split_ban_key_matches_its_definition(text: str) -> None:
+    key = "bans_" + text if not text.startswith("bans_") else text
+    match = _SERVICE_BAN_DEFINITION.fullmatch(key)
+    if key.startswith("bans_service_"):
+        expected = (match["ip"], match["service"]) if match and is_ip(match["ip"]) else None
+    elif key.startswith("bans_ip_"):
+        expected = (key[8:], None) if is_ip(key[8:]) else None
+    else:
+        expected = None
+    assert split_ban_key(key) == expected
+    assert split_ban_key(key.encode()) == expected

@@ -16,11 +16,10 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 from redis import Redis
-from redis.exceptions import ResponseError
 
 from ..clock import now_ms
 from ..keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
@@ -32,35 +31,16 @@ from .archive import open_journal, save
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
 from .journal import DIGEST_MASK, DIGEST_SHIFT, EXPIRY_MASK, ID_SHIFT, Entry, Journal, digest
 from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
-from .scanner import BanScanner, classify_row, scripting_refused
+from .scanner import BanScanner, classify_row
 from .summary import pass_line, write_summary
+from .writeback import EXPIRY_GRACE_MS, restore
 
 LOCK_KEY = LOCK_PREFIX + "bans"
-EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
 EXPIRY_TOLERANCE_S = 2  # PTTL jitter that is not a change worth a journal write
 CHUNK = 1_000
 IDENTITY_META = "identity"
 SMALL_JOURNAL = 250_000  # journaled bans below which the index is small enough for a deep prefetch queue
 PREFETCH_DEPTH_SMALL, PREFETCH_DEPTH_LARGE = 32, 8  # batches of ~2,000 bans the scan thread may run ahead
-RESTORE_BYTES = 4 * 1024 * 1024  # values per restore call, so one hostile journal cannot build a huge command
-
-# SET NX [PX] for each key of the batch in one call: the Python side of a pipeline of SETs (packing and
-# parsing one reply per ban) cost more than Redis did. ARGV = value, remaining ms (0 = permanent), … per key.
-_RESTORE_SCRIPT = """
-local restored = 0
-for i, key in ipairs(KEYS) do
-  local ttl = tonumber(ARGV[2 * i])
-  local done
-  if ttl > 0 then
-    done = redis.call('SET', key, ARGV[2 * i - 1], 'NX', 'PX', ttl)
-  else
-    done = redis.call('SET', key, ARGV[2 * i - 1], 'NX')
-  end
-  if done then restored = restored + 1 end
-end
-return restored
-"""
-
 
 @dataclass(frozen=True)
 class BanPolicy:
@@ -225,66 +205,29 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
                     policy: BanPolicy) -> list[Entry]:
     """Journaled bans Redis no longer has: expired, lost (restore, or forget when the operator said so) or
     unbanned (drop + clear counters). Returns the unbanned ones."""
+    expired: list[bytes] = []
     ids = [packed >> ID_SHIFT for packed in missing.values()]
+    stamp = now_ms()
+
+    def live(rows: Iterable[Sequence]) -> Iterator[Sequence]:  # handed on as read: a restore streams them
+        for row in rows:  # an Entry, or a (key, value, expires_ms) row
+            if row[2] is not None and row[2] - stamp <= EXPIRY_GRACE_MS:
+                expired.append(row[0])
+            else:
+                yield row
+
     unbanned: list[Entry] = []
-    for start in range(0, len(ids), CHUNK):
-        stamp = now_ms()
-        entries = journal.by_ids(ids[start:start + CHUNK])
-        expired = [e for e in entries if e.expires_ms is not None and e.expires_ms - stamp <= EXPIRY_GRACE_MS]
-        live = [e for e in entries if e.expires_ms is None or e.expires_ms - stamp > EXPIRY_GRACE_MS]
-        result.expired += journal.delete(e.key for e in expired)
-        if verdict.lost and not policy.restore_lost:
-            result.not_restored += journal.delete(e.key for e in live)
-        elif verdict.lost:
-            restored, kept = restore(client, live, stamp)
-            result.restored += restored
-            result.kept += kept
-        else:
-            result.unbans += journal.delete(e.key for e in live)
-            unbanned += live
+    if verdict.lost and policy.restore_lost:
+        result.restored, result.kept = restore(client, live(journal.rows_by_ids(ids)))
+    elif verdict.lost:
+        result.not_restored = journal.delete([row[0] for row in live(journal.rows_by_ids(ids))])
+    else:
+        unbanned = list(live(journal.by_ids(ids)))
+        result.unbans = journal.delete([entry.key for entry in unbanned])
+    result.expired = journal.delete(expired)
     if unbanned and policy.clear_counters_on_unban:
         result.counters_cleared = clear_counters(client, unbanned)
     return unbanned
-
-
-def restore(client: Redis, entries: Iterable[Entry], stamp: int | None = None) -> tuple[int, int]:
-    """``SET key value NX [PX remaining]`` for each live entry, one script call per batch (a pipeline
-    when the user may not run scripts); returns (restored, already there)."""
-    stamp = now_ms() if stamp is None else stamp
-    restored = kept = 0
-    batch: list[tuple[bytes, bytes, int]] = []
-    size = 0
-    for entry in entries:
-        remaining = entry.remaining_ms(stamp)
-        if remaining is not None and remaining <= EXPIRY_GRACE_MS:
-            continue
-        batch.append((entry.key, entry.value, remaining or 0))
-        size += len(entry.value)
-        if len(batch) >= CHUNK or size >= RESTORE_BYTES:
-            done = _restore_batch(client, batch)
-            restored, kept = restored + done, kept + len(batch) - done
-            batch, size = [], 0
-    if batch:
-        done = _restore_batch(client, batch)
-        restored, kept = restored + done, kept + len(batch) - done
-    return restored, kept
-
-
-def _restore_batch(client: Redis, batch: list[tuple[bytes, bytes, int]]) -> int:
-    """How many of ``(key, value, remaining ms or 0 = permanent)`` were written (NX: the others exist)."""
-    try:
-        return int(client.eval(_RESTORE_SCRIPT, len(batch), *(key for key, _, _ in batch),
-                               *(part for _, value, remaining in batch for part in (value, remaining))))
-    except ResponseError as error:
-        if not scripting_refused(error):
-            raise
-    pipe = client.pipeline(transaction=False)
-    for key, value, remaining in batch:
-        if remaining:
-            pipe.execute_command("SET", key, value, "NX", "PX", remaining)
-        else:
-            pipe.execute_command("SET", key, value, "NX")
-    return sum(1 for reply in pipe.execute() if reply)
 
 
 def clear_counters(client: Redis, unbanned: list[Entry]) -> int:

@@ -243,13 +243,15 @@ class Journal:
             chunk = keys[start:start + _LOOKUP_CHUNK]
             yield from self._db.execute(f"SELECT {ARCHIVE_COLUMNS} FROM bans WHERE key IN ({','.join('?' * len(chunk))})", chunk)
 
-    def by_ids(self, ids: Sequence[int]) -> list[Entry]:
-        entries: list[Entry] = []
+    def by_ids(self, ids: Sequence[int]) -> Iterator[Entry]:
+        """The entries of ``ids`` that exist, read a chunk at a time (no cursor stays open between chunks)."""
+        return map(Entry._make, self.rows_by_ids(ids, _COLUMNS))
+
+    def rows_by_ids(self, ids: Sequence[int], columns: str = "key, value, expires_ms") -> Iterator[tuple]:
+        """:meth:`by_ids` as bare rows of ``columns`` (a restore needs no more than the default three)."""
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             chunk = ids[start:start + _LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            entries += [Entry(*row) for row in self._db.execute(f"SELECT {_COLUMNS} FROM bans WHERE id IN ({marks})", chunk)]
-        return entries
+            yield from self._db.execute(f"SELECT {columns} FROM bans WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
 
     def known(self, keys: Sequence[bytes]) -> set[bytes]:
         """Which of ``keys`` the journal holds."""

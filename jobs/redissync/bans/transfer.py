@@ -18,9 +18,9 @@ from redis import Redis
 from ..clock import now_ms
 from ..keys import BanKey, parse_ban_key
 from ..net import normalize_ip
-from .cycle import CHUNK, EXPIRY_GRACE_MS, restore
 from .journal import Entry, Journal, from_text
 from .scanner import classify
+from .writeback import CHUNK, EXPIRY_GRACE_MS, restore
 
 
 def export_lines(journal: Journal, ip: str | None = None, service: str | None = None) -> Iterator[str]:

@@ -182,7 +182,7 @@ def test_ban_recreated_meanwhile_is_never_overwritten(plain_redis) -> None:
 
 def test_restore_uses_nx_against_a_concurrent_write(plain_redis) -> None:
     from redissync.bans.archive import open_journal
-    from redissync.bans.cycle import restore
+    from redissync.bans.writeback import restore
 
     admin = plain_redis.client()
     key = write_ban(admin, "192.0.2.89", reason="journaled", ttl=3600)

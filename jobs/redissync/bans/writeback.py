@@ -1,0 +1,107 @@
+"""Journaled bans written back to Redis: ``SET key value NX [PX remaining]``, never over a live key.
+
+Used by the pass after data loss, by ``bans import`` and for bans only an instance held. NX because a ban
+an instance re-created meanwhile is newer than ours. One script call per batch of :data:`CHUNK` keys:
+the Python side of a pipeline of SETs (packing and parsing one reply per ban) costs more than Redis does.
+The calls are streamed (:mod:`..streaming`), so Redis runs one batch while the next is read from the
+journal and packed; a user who may not run scripts gets the same SETs streamed one command per ban.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
+from typing import NamedTuple
+
+from redis import Redis
+from redis.exceptions import ResponseError
+
+from ..clock import now_ms
+from ..streaming import stream_groups
+from .scanner import scripting_refused
+
+CHUNK = 1_000
+EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
+RESTORE_BYTES = 4 * 1024 * 1024  # values per call, so one hostile journal cannot build a huge command
+
+# KEYS = the bans; ARGV[1] = their remaining ms, space-separated (0 = permanent); ARGV[2…] = their values.
+# One argument for every TTL rather than one each: packing arguments is most of the job's side of a restore.
+# Returns how many were written.
+_RESTORE_SCRIPT = """
+local restored, i = 0, 0
+for ttl in string.gmatch(ARGV[1], '%d+') do
+  i = i + 1
+  local done
+  if ttl ~= '0' then
+    done = redis.call('SET', KEYS[i], ARGV[i + 1], 'NX', 'PX', ttl)
+  else
+    done = redis.call('SET', KEYS[i], ARGV[i + 1], 'NX')
+  end
+  if done then restored = restored + 1 end
+end
+return restored
+"""
+
+
+class Batch(NamedTuple):
+    keys: list[bytes]
+    values: list[bytes]
+    remaining: list[int]  # ms left, 0 = permanent
+
+    def script_arguments(self) -> list:
+        """KEYS, then ARGV of :data:`_RESTORE_SCRIPT`."""
+        return [*self.keys, " ".join(map(str, self.remaining)), *self.values]
+
+    def set_commands(self) -> list[tuple]:
+        return [("SET", key, value, "NX", "PX", remaining) if remaining else ("SET", key, value, "NX")
+                for key, value, remaining in zip(self.keys, self.values, self.remaining, strict=True)]
+
+
+def restore(client: Redis, entries: Iterable[Sequence], stamp: int | None = None) -> tuple[int, int]:
+    """Write back each live entry (an :class:`.journal.Entry`, or any row that starts ``key, value,
+    expires_ms``); returns (restored, already there). The time left is counted from ``stamp``, or from
+    the moment each batch is built."""
+    sizes: list[int] = []
+    batches = _batches(entries, stamp, sizes)
+    first = next(batches, None)
+    if first is None:
+        return 0, 0
+    try:
+        restored = int(client.eval(_RESTORE_SCRIPT, len(first.keys), *first.script_arguments()))
+    except ResponseError as error:
+        if not scripting_refused(error):
+            raise
+        commands = (batch.set_commands() for batch in chain([first], batches))
+        restored = sum(1 for reply in stream_groups(client, commands) if reply is not None)
+    else:
+        calls = ([("EVAL", _RESTORE_SCRIPT, len(batch.keys), *batch.script_arguments())] for batch in batches)
+        restored += sum(int(reply) for reply in stream_groups(client, calls))
+    return restored, sum(sizes) - restored
+
+
+def _batches(entries: Iterable[Sequence], stamp: int | None, sizes: list[int]) -> Iterator[Batch]:
+    """The live entries in batches bounded in count and bytes; each batch's length goes to ``sizes``."""
+    batch = Batch([], [], [])
+    size = 0
+    now = now_ms() if stamp is None else stamp
+    for entry in entries:
+        expires_ms = entry[2]
+        if expires_ms is None:
+            remaining = 0
+        else:
+            remaining = expires_ms - now
+            if remaining <= EXPIRY_GRACE_MS:
+                continue
+        value = entry[1]
+        batch.keys.append(entry[0])
+        batch.values.append(value)
+        batch.remaining.append(remaining)
+        size += len(value)
+        if len(batch.keys) >= CHUNK or size >= RESTORE_BYTES:
+            sizes.append(len(batch.keys))
+            yield batch
+            batch, size = Batch([], [], []), 0
+            now = now_ms() if stamp is None else stamp
+    if batch.keys:
+        sizes.append(len(batch.keys))
+        yield batch

@@ -1,0 +1,79 @@
+"""Writing journaled bans back: SET NX with the time left, streamed in batches, with and without scripting."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from redis.exceptions import ResponseError
+
+from redissync.bans import writeback
+from redissync.bans.journal import Entry
+from redissync.bans.writeback import restore
+from tests.bed.bans import no_script_client
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def test_restore_without_scripting(plain_redis) -> None:
+    admin = plain_redis.client()
+    now = now_ms()
+    entries = [Entry(b"bans_ip_192.0.2.1", b'{"reason":"a"}', now + 600_000), Entry(b"bans_ip_192.0.2.2", b"plain", None),
+               Entry(b"bans_ip_192.0.2.3", b"old", now - 1)]
+    admin.set("bans_ip_192.0.2.2", "re-created by an instance")
+    assert restore(no_script_client(plain_redis), entries, now) == (1, 1)
+    assert admin.get("bans_ip_192.0.2.1") == b'{"reason":"a"}'
+    assert 590_000 < admin.pttl("bans_ip_192.0.2.1") <= 600_000
+    assert admin.get("bans_ip_192.0.2.2") == b"re-created by an instance"
+    assert not admin.exists("bans_ip_192.0.2.3")
+    admin.delete("bans_ip_192.0.2.2")
+    assert restore(plain_redis.client(), entries, now) == (1, 1)  # the scripted path: same answer
+    assert admin.get("bans_ip_192.0.2.2") == b"plain"
+    assert admin.pttl("bans_ip_192.0.2.2") == -1
+
+
+@pytest.mark.parametrize("scripting", [True, False], ids=["script", "no-script"])
+def test_many_batches_are_streamed_and_counted_exactly(plain_redis, scripting: bool) -> None:
+    """Several batches on the wire at once: every ban lands once, with its own TTL, and the counts add up."""
+    admin = plain_redis.client()
+    now = now_ms()
+    entries = [(f"bans_ip_10.0.{i // 256}.{i % 256}".encode(), f'{{"n":{i}}}'.encode(), None if i % 7 == 0 else now + 60_000 + i)
+               for i in range(2 * writeback.CHUNK + 345)]
+    present = entries[::100]
+    for key, _, _ in present:
+        admin.set(key, b"newer")
+    expired = [(b"bans_ip_192.0.2.250", b"gone", now - 5)]
+    client = plain_redis.client() if scripting else no_script_client(plain_redis)
+    assert restore(client, entries + expired, now) == (len(entries) - len(present), len(present))
+    assert admin.dbsize() == len(entries)
+    assert admin.get(present[1][0]) == b"newer"
+    key, value, expires_ms = entries[1234]
+    assert admin.get(key) == value
+    assert expires_ms - now - 1_000 < admin.pttl(key) <= expires_ms - now
+    assert admin.pttl(entries[7][0]) == -1  # permanent stays permanent
+    assert client.ping()  # the streamed connection went back to the pool clean
+
+
+def test_batches_are_bounded_in_bytes(monkeypatch) -> None:
+    monkeypatch.setattr(writeback, "RESTORE_BYTES", 1_000)
+    sizes: list[int] = []
+    batches = list(writeback._batches([(b"k%d" % i, b"v" * 300, None) for i in range(10)], 0, sizes))
+    assert sizes == [4, 4, 2]
+    assert [len(batch.keys) for batch in batches] == sizes
+
+
+@pytest.mark.parametrize("scripting", [True, False], ids=["script", "no-script"])
+def test_an_error_reply_fails_the_restore_and_leaves_no_unread_reply(plain_redis, scripting: bool) -> None:
+    admin = plain_redis.client()
+    admin.set("bans_ip_192.0.2.9", "x")
+    client = plain_redis.client() if scripting else no_script_client(plain_redis)
+    admin.execute_command("CONFIG", "SET", "maxmemory", "1")  # every write is refused: OOM
+    try:
+        entries = [(f"bans_ip_10.1.{i // 256}.{i % 256}".encode(), b"v", None) for i in range(3 * writeback.CHUNK)]
+        with pytest.raises(ResponseError, match="maxmemory"):
+            restore(client, entries)
+    finally:
+        admin.execute_command("CONFIG", "SET", "maxmemory", "0")
+    assert client.get("bans_ip_192.0.2.9") == b"x"  # answered by its own reply, not a stale one
