@@ -4,7 +4,7 @@
 Same server, same run: (a) the naive baseline does SCAN + one GET and one TTL per key (what a
 straightforward job would do), (b) ``redis-benchmark -P 16 -t get`` is the server's own pipelined ceiling.
 Prints bans/s and both ratios; then the peak RSS of a pass over 1M bans, measured in a subprocess.
-Targets: ≥ 25× naive, ≥ 200k bans/s, < 200 MB for 1M bans.
+Targets: ≥ 25× naive, ≥ 200k bans/s, < 200 MB for 1M bans (in a state directory and inside BunkerWeb).
 """
 
 from __future__ import annotations
@@ -193,11 +193,11 @@ def main() -> int:
               f"({archive['steady_total']:,} B with the UI summary; target <= 1 MiB)")
         print(f"  first pass with the archive: {archive['bans'] / archive['first_s']:,.0f} bans/s ({archive['first_s']:.1f} s); "
               f"rebuild after a replaced container: {archive['rebuilt'] / archive['rebuild_s']:,.0f} bans/s; "
-              f"peak RSS {archive['rss_mb']:.0f} MB")
+              f"peak RSS {archive['rss_mb']:.0f} MB (target < {TARGET_RSS_MB} MB)")
     else:
         print(f"archive at 1M bans: the measuring subprocess failed: {archived.stderr.strip().splitlines()[-1:]}")
     ok = (warm_rate / naive_rate >= TARGET_NAIVE_RATIO and warm_rate >= TARGET_RATE and big is not None
-          and big["rss_mb"] < TARGET_RSS_MB)
+          and big["rss_mb"] < TARGET_RSS_MB and archive is not None and archive["rss_mb"] < TARGET_RSS_MB)
     print("targets met" if ok else "TARGETS MISSED (the ratios are CPU-bound on our side: re-run on an idle machine)")
     return 0
 

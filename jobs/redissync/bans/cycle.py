@@ -24,6 +24,7 @@ from redis import Redis
 from ..clock import now_ms
 from ..keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
 from ..lock import LOCK_MS, PassLock
+from ..memory import pin_mmap_threshold
 from ..scan import reclaim_own_keys
 from ..settings import Settings
 from ..state import StateStore
@@ -88,6 +89,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
               policy: BanPolicy = BanPolicy(), instances: InstanceSource | None = None) -> PassResult:
     logger = logger or logging.getLogger("redissync")
     started = time.monotonic()
+    pin_mmap_threshold()  # the index of a large journal would otherwise leave heap holes (memory.py)
     result = PassResult()
     token = uuid.uuid4().hex
     if reclaim_own_keys(client, {LOCK_KEY: "string", GENERATION_KEY: "string"}):
