@@ -4,10 +4,10 @@ Why: glibc serves a block above its *mmap threshold* from a mapping of its own, 
 freed; smaller blocks come from the heap, whose freed middle stays resident. The threshold starts at 128 KiB
 but rises to the size of any larger block freed (up to 32 MiB): once the bans archive's 8 MiB files or
 BunkerWeb's restore of the job cache have come and gone, the hash tables the bans index outgrows while it
-loads (5, 10, 20 MiB at 1M bans) land on the heap and stay there as holes: +22 MB of peak RSS at 1M bans,
-measured. Pinning the threshold switches that rise off, for the whole process (inside BunkerWeb: the
-scheduler's, where jobs run); the cost is a mapping per block above 1 MiB. A no-op on other C libraries
-(musl, as in BunkerWeb's Alpine images, returns freed memory on its own).
+loads (5, 10, 20 MiB at 1M bans) land on the heap and stay there as holes: ≈ 20 MB more peak RSS at 1M
+bans, measured. Pinning the threshold switches that rise off, for the whole process (inside BunkerWeb: the
+scheduler's, where jobs run); the cost is a mapping per block above 1 MiB, not measurable in a pass.
+A no-op on other C libraries (musl, in BunkerWeb's Alpine images, has no rising threshold).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ _M_MMAP_THRESHOLD = -3
 
 @functools.cache
 def pin_mmap_threshold() -> bool:
-    """Pin glibc's mmap threshold (and its trim threshold, at twice it, as glibc's own rule sets it); True
-    when done. Once per process: the setting is process-wide."""
+    """Pin glibc's mmap threshold (and its trim threshold at twice it, glibc's own rule); True when done.
+    Once per process: the setting is process-wide."""
     try:
         libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # noqa: B018 - present in glibc only; musl's mallopt is a stub anyway
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
+    except OSError:
         return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD))
+    if not hasattr(libc, "gnu_get_libc_version"):  # not glibc
+        return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD))
