@@ -9,6 +9,7 @@ from redis.exceptions import ResponseError
 from redissync.streaming import stream_groups
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("in_flight", [1, 2, 5])
 def test_replies_come_back_in_order(plain_redis, in_flight: int) -> None:
     client = plain_redis.client()
@@ -19,6 +20,7 @@ def test_replies_come_back_in_order(plain_redis, in_flight: int) -> None:
     assert client.get("k19:0") == b"19:0"
 
 
+@pytest.mark.compat
 def test_an_error_reply_raises_and_the_next_command_gets_its_own_reply(plain_redis) -> None:
     client = plain_redis.client()
     client.rpush("a-list", "x")

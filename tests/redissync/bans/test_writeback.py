@@ -34,6 +34,7 @@ def test_restore_without_scripting(plain_redis) -> None:
     assert admin.pttl("bans_ip_192.0.2.2") == -1
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("scripting", [True, False], ids=["script", "no-script"])
 def test_many_batches_are_streamed_and_counted_exactly(plain_redis, scripting: bool) -> None:
     """Several batches on the wire at once: every ban lands once, with its own TTL, and the counts add up."""
@@ -64,6 +65,7 @@ def test_batches_are_bounded_in_bytes(monkeypatch) -> None:
     assert [len(batch.keys) for batch in batches] == sizes
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("scripting", [True, False], ids=["script", "no-script"])
 def test_an_error_reply_fails_the_restore_and_leaves_no_unread_reply(plain_redis, scripting: bool) -> None:
     admin = plain_redis.client()
