@@ -29,8 +29,9 @@ from ..scan import reclaim_own_keys
 from ..settings import Settings
 from ..state import StateStore
 from .archive import open_journal, save
+from .entry import Entry
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
-from .journal import DIGEST_MASK, DIGEST_SHIFT, EXPIRY_MASK, ID_SHIFT, Entry, Journal, digest
+from .journal import DIGEST_MASK, DIGEST_SHIFT, EXPIRY_MASK, ID_SHIFT, Journal, digest
 from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
 from .scanner import BanScanner, classify_row
 from .summary import pass_line, write_summary

@@ -18,7 +18,8 @@ import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+
+from .entry import Entry
 
 JOURNAL_NAME = "bans-journal.sqlite3"
 SCHEMA_VERSION = "1"
@@ -45,61 +46,6 @@ CREATE TABLE IF NOT EXISTS bans (
 CREATE INDEX IF NOT EXISTS bans_malformed ON bans(malformed) WHERE malformed IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-class Entry(NamedTuple):
-    """One journaled ban; ``expires_ms`` None = permanent, ``malformed`` None = a well-formed ban.
-    (A NamedTuple, not a frozen dataclass: a restore builds one per lost ban, and this is 5× cheaper.)"""
-
-    key: bytes
-    value: bytes
-    expires_ms: int | None
-    ip: str | None = None
-    service: str | None = None
-    scope: str | None = None
-    reason: str | None = None
-    date: float | None = None
-    malformed: str | None = None
-    seen_ms: int = 0
-
-    def remaining_ms(self, now_ms: int) -> int | None:
-        """Milliseconds left (None = permanent); ≤ 0 means it has expired."""
-        return None if self.expires_ms is None else self.expires_ms - now_ms
-
-    def as_dict(self, now_ms: int) -> dict:
-        """The JSON-lines form used by ``bans export`` / ``import`` and ``bans list --json``."""
-        return {
-            "key": _text(self.key),
-            "value": _text(self.value),
-            "expires_ms": self.expires_ms,
-            "ttl_ms": None if self.expires_ms is None else max(0, self.expires_ms - now_ms),
-            "permanent": self.expires_ms is None,
-            "ip": self.ip,
-            "service": self.service,
-            "scope": self.scope,
-            "reason": self.reason,
-            "date": self.date,
-            "malformed": self.malformed,
-        }
-
-
-def _text(raw: bytes) -> str:
-    """UTF-8 text, or ``base64:<…>`` for binary so export/import round-trips every byte."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        import base64
-
-        return "base64:" + base64.b64encode(raw).decode("ascii")
-
-
-def from_text(text: str) -> bytes:
-    """Inverse of :func:`_text`."""
-    if text.startswith("base64:"):
-        import base64
-
-        return base64.b64decode(text[len("base64:"):])
-    return text.encode("utf-8")
 
 
 _COLUMNS = "key, value, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
@@ -239,27 +185,26 @@ class Journal:
         if keys is None:
             yield from self._db.execute(f"SELECT {ARCHIVE_COLUMNS} FROM bans ORDER BY key")
             return
-        for start in range(0, len(keys), _LOOKUP_CHUNK):
-            chunk = keys[start:start + _LOOKUP_CHUNK]
-            yield from self._db.execute(f"SELECT {ARCHIVE_COLUMNS} FROM bans WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+        yield from self._where_in(ARCHIVE_COLUMNS, "key", keys)
 
     def by_ids(self, ids: Sequence[int]) -> Iterator[Entry]:
-        """The entries of ``ids`` that exist, read a chunk at a time (no cursor stays open between chunks)."""
+        """The entries of ``ids`` that exist."""
         return map(Entry._make, self.rows_by_ids(ids, _COLUMNS))
 
     def rows_by_ids(self, ids: Sequence[int], columns: str = "key, value, expires_ms") -> Iterator[tuple]:
         """:meth:`by_ids` as bare rows of ``columns`` (a restore needs no more than the default three)."""
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            chunk = ids[start:start + _LOOKUP_CHUNK]
-            yield from self._db.execute(f"SELECT {columns} FROM bans WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        return self._where_in(columns, "id", ids)
 
     def known(self, keys: Sequence[bytes]) -> set[bytes]:
         """Which of ``keys`` the journal holds."""
-        found: set[bytes] = set()
-        for start in range(0, len(keys), _LOOKUP_CHUNK):
-            chunk = keys[start:start + _LOOKUP_CHUNK]
-            found.update(key for (key,) in self._db.execute(f"SELECT key FROM bans WHERE key IN ({','.join('?' * len(chunk))})", chunk))
-        return found
+        return {key for (key,) in self._where_in("key", "key", keys)}
+
+    def _where_in(self, columns: str, column: str, values: Sequence) -> Iterator[tuple]:
+        """``SELECT columns … WHERE column IN values``, :data:`_LOOKUP_CHUNK` values per query, each chunk
+        fetched whole: no cursor stays open while the caller works on the rows (a restore writes Redis)."""
+        for start in range(0, len(values), _LOOKUP_CHUNK):
+            chunk = values[start:start + _LOOKUP_CHUNK]
+            yield from self._db.execute(f"SELECT {columns} FROM bans WHERE {column} IN ({','.join('?' * len(chunk))})", chunk).fetchall()
 
     def entries(self, ip: str | None = None, service: str | None = None, live_at_ms: int | None = None) -> Iterator[Entry]:
         """Journaled bans, newest first, optionally filtered (``live_at_ms``: not expired at that time)."""

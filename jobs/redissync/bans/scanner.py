@@ -22,7 +22,8 @@ from redis.exceptions import NoPermissionError, ResponseError
 from ..clock import now_ms
 from ..keys import split_ban_key
 from ..scan import prefetched
-from .journal import Entry, digest
+from .entry import Entry
+from .journal import digest
 
 MAX_VALUE_BYTES = 64 * 1024
 SCAN_COUNT = 2000

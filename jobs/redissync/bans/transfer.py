@@ -18,7 +18,8 @@ from redis import Redis
 from ..clock import now_ms
 from ..keys import BanKey, parse_ban_key
 from ..net import normalize_ip
-from .journal import Entry, Journal, from_text
+from .entry import Entry, from_text
+from .journal import Journal
 from .scanner import classify
 from .writeback import CHUNK, EXPIRY_GRACE_MS, restore
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from ..bans import now_ms
 from ..bans.archive import open_journal
+from ..bans.entry import Entry
 from ..bans.forget import PassRunning, count, forget_all
-from ..bans.journal import Entry
 from ..bans.summary import SUMMARY_NAME
 from ..bans.transfer import export_lines, import_entries, read_import
 from ..runner import run_command

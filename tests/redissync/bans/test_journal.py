@@ -1,4 +1,4 @@
-"""The ban journal: round trips, write cost, crash safety, export text form."""
+"""The ban journal: round trips, write cost, crash safety."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from redissync.bans.journal import (
     JOURNAL_NAME,
     Journal,
     digest,
-    from_text,
 )
 from redissync.bans.scanner import classify, classify_row
 
@@ -99,14 +98,6 @@ def test_readonly_open_of_a_missing_journal_creates_nothing(tmp_path: Path) -> N
     with Journal.in_directory(tmp_path, readonly=True) as journal:
         assert list(journal.entries()) == []
     assert not (tmp_path / JOURNAL_NAME).exists()
-
-
-def test_text_form_round_trips_binary() -> None:
-    raw = b"\xff\x00ban"
-    as_dict = entry(b"bans_ip_192.0.2.1", raw).as_dict(0)
-    assert as_dict["value"].startswith("base64:")
-    assert from_text(as_dict["value"]) == raw
-    assert from_text("plain") == b"plain"
 
 
 def test_classify_labels_odd_values() -> None:

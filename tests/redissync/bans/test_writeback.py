@@ -8,7 +8,7 @@ import pytest
 from redis.exceptions import ResponseError
 
 from redissync.bans import writeback
-from redissync.bans.journal import Entry
+from redissync.bans.entry import Entry
 from redissync.bans.writeback import restore
 from tests.bed.bans import no_script_client
 
