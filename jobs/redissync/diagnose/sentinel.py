@@ -16,9 +16,10 @@ from redis.exceptions import RedisError, ResponseError
 from ..errors import StepError
 from ..net import host_port, is_ip
 from ..reports import Step
-from .network import Endpoint, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
+from .network import Endpoint, resolve, tcp_connect
 from .session import Session
 from .steps import Walk, walk_node
+from .tls import tls_probe, tls_summary, tls_warnings, verification_sentence
 
 
 def _pairs(flat: Any) -> dict[str, str]:

@@ -19,7 +19,8 @@ from redis.exceptions import AuthenticationError, ConnectionError, RedisError, R
 from ..connection import probe_connection
 from ..errors import StepError
 from ..settings import Settings
-from .network import Endpoint, speaks_tls
+from .network import Endpoint
+from .tls import speaks_tls
 
 PINGS = 5
 LAG_WARNING_SECONDS = 10

@@ -17,8 +17,9 @@ from ..masking import debug_traceback
 from ..redaction import redact
 from ..reports import FAIL, SKIP, Report, Step
 from ..settings import Settings
-from .network import Endpoint, resolve, tcp_connect, tls_probe, tls_summary, tls_warnings, verification_sentence
+from .network import Endpoint, resolve, tcp_connect
 from .session import Session, cluster_sentence, facts_summary, facts_warnings
+from .tls import tls_probe, tls_summary, tls_warnings, verification_sentence
 
 LOGGER = logging.getLogger("redissync.diagnose")
 
