@@ -18,10 +18,10 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
+from .cached_files import run_record_file
 from .connection import connect, explain
 from .errors import RedisSyncError, SettingsError
 from .masking import debug_traceback
-from .reports import run_record_file
 from .settings import Settings, load_settings
 from .state import StateStore, open_state
 
@@ -51,7 +51,7 @@ def job_name(job_file: str | Path) -> str:
 
 
 def record_run(state: Callable[[], StateStore], job: str, ok: bool, line: str, logger: logging.Logger) -> None:
-    """Cache how this run ended (``reports.RunRecord``), so the page never has to trust BunkerWeb's job-run
+    """Cache how this run ended (``cached_files.RunRecord``), so the page never has to trust BunkerWeb's job-run
     records. ``line`` is the run's log line, which never carries a secret."""
     record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "ok": ok, "line": line[:400]}
     try:

@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 
 from redis import Redis
 
+from .cached_files import SESSIONS_SUMMARY_FILE
 from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT
 from .errors import CoreSettingError, RedisSyncError
 from .keys import SESSION_PATTERN, UI_SESSION_PATTERN, namespaced, parse_session_key
-from .reports import SESSIONS_SUMMARY_FILE
 from .scan import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
 from .settings import Settings
 from .state import StateStore

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from redissync.reports import REPORT_JOBS, SHAPES
+from redissync.cached_files import REPORT_JOBS, SHAPES
 from redissync.webui.page import REPORTS
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..cached_files import BANS_SUMMARY_FILE
 from ..clock import now_ms
-from ..reports import BANS_SUMMARY_FILE
 from .journal import Journal
 
 if TYPE_CHECKING:

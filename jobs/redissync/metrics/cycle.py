@@ -22,11 +22,11 @@ from typing import Any
 
 from redis import Redis
 
+from ..cached_files import METRICS_SUMMARY_FILE
 from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS
 from ..errors import CoreSettingError, RedisSyncError
 from ..keys import KEY_CATEGORIES, LOCK_PREFIX, namespaced, parse_metric_key
 from ..lock import PassLock
-from ..reports import METRICS_SUMMARY_FILE
 from ..scan import prefetched, reclaim_own_keys, scan_batches
 from ..settings import Settings
 from ..state import StateStore

@@ -17,10 +17,10 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from ..cached_files import BANS_SUMMARY_FILE
 from ..connection import connect, explain
 from ..errors import BadRequest, RedisSyncError, SettingsError
 from ..redaction import redact
-from ..reports import BANS_SUMMARY_FILE
 from ..settings import Settings, load_settings
 from ..state import PLUGIN_ROOT, open_state
 from .format import text

@@ -16,9 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import SettingsError
-from ..redaction import redact
-from ..reports import (
+from ..cached_files import (
     BANS_SUMMARY_FILE,
     HISTORY_FILE,
     METRICS_SUMMARY_FILE,
@@ -27,6 +25,8 @@ from ..reports import (
     SESSIONS_SUMMARY_FILE,
     run_record_file,
 )
+from ..errors import SettingsError
+from ..redaction import redact
 from ..settings import Settings, load_settings
 from ..state import StateStore, default_state_dir
 from . import sections, topology

@@ -202,7 +202,7 @@ def _chart(title: str, values: list, formatter, span: str, floor_zero: bool = Tr
 def bans(summary: dict | None) -> dict[str, Any]:
     if not isinstance(summary, dict):
         return no_report("redissync-bans", "the ban summary")
-    # Only the fields bans/summary.py writes (reports.BansSummary; each recent ban is Entry.as_dict()).
+    # Only the fields bans/summary.py writes (cached_files.BansSummary; each recent ban is Entry.as_dict()).
     scopes = _counts(summary.get("by_scope") or {})
     reasons = _counts(summary.get("by_reason") or {})
     recent = []
