@@ -8,6 +8,7 @@ local class = require "middleclass"
 local plugin = require "bunkerweb.plugin"
 local connector = require "resty.redis.connector"
 local sentinel = require "resty.redis.sentinel"
+local clock = require "redissync.redissync_clock"
 
 local ngx = ngx
 local ERR = ngx.ERR
@@ -130,52 +131,6 @@ local function connect_via_sentinel(rc, options)
 	return red, nil, connection_options
 end
 
--- ngx.now() advances in whole milliseconds, coarser than a PING on a LAN (every latency read 0.0 ms). LuaJIT's
--- FFI reads CLOCK_MONOTONIC instead (nanoseconds, immune to wall-clock steps). The libc symbol is declared under a
--- name of our own, so another module's declaration of clock_gettime cannot clash. Without FFI, latencies are
--- whole milliseconds and every report says so.
-local CLOCK_MONOTONIC = 1 -- Linux
-
-local function monotonic_clock()
-	local loaded, ffi = pcall(require, "ffi")
-	if not loaded then
-		return nil
-	end
-	local declared = pcall(ffi.cdef, [[
-		typedef struct { long sec; long nsec; } redissync_timespec_t;
-		int redissync_clock_gettime(int clock, redissync_timespec_t *now) __asm__("clock_gettime");
-	]]) or pcall(ffi.typeof, "redissync_timespec_t")
-	if not declared then
-		return nil
-	end
-	local now = ffi.new("redissync_timespec_t")
-	local function read_ms()
-		if ffi.C.redissync_clock_gettime(CLOCK_MONOTONIC, now) ~= 0 then
-			return nil
-		end
-		return tonumber(now.sec) * 1000 + tonumber(now.nsec) / 1e6
-	end
-	local works, first = pcall(read_ms)
-	return works and first and read_ms or nil
-end
-
-local function coarse_ms()
-	ngx.update_time()
-	return ngx.now() * 1000
-end
-
-local fine_clock = monotonic_clock()
-local now_ms = fine_clock or coarse_ms
-redissync.clock = fine_clock and "monotonic" or "ngx.now (1 ms)"
-
--- "0.42 ms" from the fine clock; whole milliseconds, marked as such, from ngx.now().
-function redissync.format_ms(ms)
-	if fine_clock then
-		return string.format("%.2f ms", ms)
-	end
-	return string.format("%d ms (1 ms clock)", math.floor(ms + 0.5))
-end
-
 -- Connect with the rendered options; returns the client, the connector (to pool it) and what TLS did.
 local function connect()
 	local options, err = redissync.load_options()
@@ -214,14 +169,14 @@ end
 
 -- PING through a fresh or pooled connection: latency, role, and how the connection was secured.
 function redissync.ping()
-	local start = now_ms()
+	local start = clock.now_ms()
 	local conn, err = connect()
 	if not conn then
 		return nil, err
 	end
-	local connected = now_ms()
+	local connected = clock.now_ms()
 	local pong, perr = conn.red:ping()
-	local latency = now_ms() - connected
+	local latency = clock.now_ms() - connected
 	if not pong then
 		conn.red:close()
 		return nil, "PING to " .. conn.options.target .. " failed: " .. tostring(perr)
@@ -235,7 +190,7 @@ function redissync.ping()
 		role = role,
 		connect_ms = connected - start,
 		latency_ms = latency,
-		clock = redissync.clock,
+		clock = clock.name,
 	}
 end
 
@@ -295,7 +250,7 @@ function redissync:init_worker()
 		data.target,
 		data.tls,
 		data.role,
-		redissync.format_ms(data.latency_ms)
+		clock.format_ms(data.latency_ms)
 	)
 	self.logger:log(NOTICE, msg)
 	return self:ret(true, msg)
