@@ -192,6 +192,7 @@ def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) 
     return (key, value, digest(value), expires_ms, ip, service, scope, reason, date, malformed, now_ms)
 
 
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,127}")
 _DECODER = json.JSONDecoder()
 _JSON_SPACE = " \t\n\r"
 
@@ -215,4 +216,3 @@ def _json(text: str) -> object:
         return _DECODER.decode(text)
     except (ValueError, RecursionError):
         return None
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,127}")

@@ -23,6 +23,8 @@ from .journal import Journal
 from .scanner import classify
 from .writeback import CHUNK, EXPIRY_GRACE_MS, restore
 
+PROGRESS_STEP = 10 * CHUNK  # bans written between two progress updates of `bans import`
+
 
 def export_lines(journal: Journal, ip: str | None = None, service: str | None = None) -> Iterator[str]:
     """Live journaled bans as JSON lines (expired ones are not worth migrating)."""
@@ -148,17 +150,13 @@ def read_import(lines: Iterable[str], limit: int = ERRORS_SHOWN) -> ImportFile:
 
 
 def import_entries(client: Redis, checked: ImportFile, progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Restore the checked file's bans with SET NX + remaining TTL, pipelined in chunks of CHUNK."""
+    """Restore the checked file's bans with SET NX + remaining TTL. Progress is reported every
+    :data:`PROGRESS_STEP` bans: each step is one streamed restore of several batches, not one round trip each."""
     result = ImportResult(expired=checked.expired, invalid=checked.invalid)
-    for start in range(0, len(checked.entries), CHUNK):
-        _flush(client, checked.entries[start:start + CHUNK], result)
-        if progress is not None:
-            progress(min(start + CHUNK, len(checked.entries)))
-    return result
-
-
-def _flush(client: Redis, batch: list[Entry], result: ImportResult) -> None:
-    if batch:
-        restored, present = restore(client, batch)
+    for start in range(0, len(checked.entries), PROGRESS_STEP):
+        restored, present = restore(client, checked.entries[start:start + PROGRESS_STEP])
         result.restored += restored
         result.present += present
+        if progress is not None:
+            progress(min(start + PROGRESS_STEP, len(checked.entries)))
+    return result
