@@ -16,7 +16,7 @@ import pytest
 from tests.bed import bwjob
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, acl_lines
 from tests.bed.sentinel import SentinelTopology
-from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, server_version, tls_missing
+from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, free_port, server_version, tls_missing, wait_until
 from tests.bed.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
@@ -172,6 +172,18 @@ def acl_redis(make_redis) -> RedisServer:
 @pytest.fixture
 def tls_redis(make_redis, pki: TestPKI) -> RedisServer:
     return make_redis(name="tls", tls=pki.server())
+
+
+@pytest.fixture
+def cluster_node(make_redis) -> RedisServer:
+    """A one-node Redis Cluster serving every slot: every command works on it, so nothing but the node's
+    cluster mode tells a job it sees only part of the data a real cluster would spread over its nodes."""
+    port = next(port for port in iter(free_port, None) if port <= 55535)  # its cluster bus listens on port + 10000
+    node = make_redis(name="cluster", port=port, extra=["cluster-enabled yes", "cluster-config-file nodes.conf"])
+    admin = node.client()
+    admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+    wait_until(lambda: b"cluster_state:ok" in admin.execute_command("CLUSTER", "INFO"), 10, "the one-node cluster to serve its slots")
+    return node
 
 
 @pytest.fixture

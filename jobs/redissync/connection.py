@@ -16,22 +16,31 @@ from redis import Redis
 from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.connection import Connection, SSLConnection
 from redis.exceptions import (
+    AskError,
     AuthenticationError,
     AuthenticationWrongNumberOfArgsError,
+    ClusterCrossSlotError,
+    ClusterDownError,
     ConnectionError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisError,
     ResponseError,
     TimeoutError,
+    TryAgainError,
 )
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel
 
+from .errors import RedisSyncError
 from .settings import Settings
 
 RETRIES = 2  # a dropped connection or a failover is retried; a timeout never is (it would blow the budget)
 KEEPALIVE_PROBES = 3
+# Replies only a cluster node sends. redis-py maps them to these classes (their text then lacks the code);
+# a version that does not leaves the code at the start of a ResponseError's text.
+CLUSTER_ERRORS = (AskError, ClusterCrossSlotError, ClusterDownError, TryAgainError)  # MovedError is an AskError
+CLUSTER_CODES = frozenset({"MOVED", "ASK", "CROSSSLOT", "CLUSTERDOWN", "TRYAGAIN"})
 
 
 def _keepalive_options(idle_seconds: float) -> dict[str, Any]:
@@ -174,6 +183,19 @@ def probe_connection(settings: Settings, host: str, port: int, timeout: float) -
     return connection_class(host=host, port=port, retry=Retry(NoBackoff(), 0), decode_responses=True, **options)
 
 
+def cluster_sentence(label: str) -> str:
+    return (f"{label} runs in cluster mode (cluster_enabled:1): BunkerWeb's Lua cannot use Redis Cluster (each "
+            "instance talks to this one node, and the cluster keeps most keys on other nodes), so bans and sessions would "
+            "not be shared: point REDIS_HOST at a standalone server, or use REDIS_SENTINEL_HOSTS for failover")
+
+
+def refuse_cluster_mode(client: Redis, settings: Settings) -> None:
+    """Jobs act on what one node holds; on a cluster node that is a fraction of the keys, and the bans pass
+    would take the rest for unbans. So a cluster node is refused before any work (one INFO per run)."""
+    if str(client.info("cluster").get("cluster_enabled", 0)) == "1":
+        raise RedisSyncError(cluster_sentence(settings.target()))
+
+
 def explain(error: BaseException, settings: Settings) -> str:
     """One actionable sentence for a redis-py error, naming the settings to check (no secrets)."""
     target = settings.target()
@@ -219,6 +241,8 @@ def explain(error: BaseException, settings: Settings) -> str:
         if "connection reset" in lowered or "closed by server" in lowered:
             return f"{target} closed the connection: check REDIS_SSL (TLS port vs plain port) and REDIS_PORT"
         return f"cannot connect to {target}: check REDIS_HOST/REDIS_PORT and that Redis is running ({_first_line(text)})"
+    if isinstance(error, CLUSTER_ERRORS) or text.split(" ", 1)[0] in CLUSTER_CODES or "cluster mode" in text:
+        return cluster_sentence(target)  # "cluster mode": SELECT of a database other than 0
     if isinstance(error, ResponseError):
         command = _unknown_data_command(text)
         if command and not settings.sentinels:

@@ -19,7 +19,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from .cached_files import run_record_file
-from .connection import connect, explain
+from .connection import connect, explain, refuse_cluster_mode
 from .errors import RedisSyncError, SettingsError
 from .masking import debug_traceback
 from .settings import Settings, load_settings
@@ -98,6 +98,7 @@ def _run_work(name: str, logger: logging.Logger, env: Mapping[str, str], work: W
     started = time.monotonic()
     client = connect(settings)
     try:
+        refuse_cluster_mode(client, settings)
         summary = work(settings, client, state(), logger)
     except RedisSyncError as error:
         return _failed(logger, f"{name} failed: {error}")
@@ -134,6 +135,7 @@ def run_command(name: str, work: Callable[[Settings, Redis], int], env: Mapping[
         return 1
     client = connect(settings)
     try:
+        refuse_cluster_mode(client, settings)
         return work(settings, client)
     except RedisSyncError as error:
         print(f"{name}: {error}", file=sys.stderr)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 
 import pytest
-from redis.exceptions import ConnectionError, RedisError
+from redis.exceptions import (
+    AskError,
+    ClusterCrossSlotError,
+    ClusterDownError,
+    ConnectionError,
+    MovedError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.sentinel import MasterNotFoundError
 
 from redissync.connection import connect, explain, node_options, sentinel_options
@@ -208,3 +217,14 @@ def test_no_sentinel_answering_is_explained_from_the_count_not_the_message() -> 
         client.ping()
     assert caught.value.unreachable == 2
     assert explain(caught.value, settings).startswith("no sentinel answered for ")
+
+
+@pytest.mark.parametrize("error", [
+    MovedError("3999 127.0.0.1:7001"), AskError("3999 127.0.0.1:7001"), ClusterCrossSlotError(),
+    ClusterDownError("The cluster is down"), TryAgainError(),
+    ResponseError("MOVED 3999 127.0.0.1:7001"),  # a redis-py that leaves the code in the text
+    ResponseError("SELECT is not allowed in cluster mode"),
+])
+def test_replies_only_a_cluster_node_sends_name_cluster_mode(error) -> None:
+    sentence = explain(error, load_settings({"USE_REDIS": "yes", "REDIS_HOST": "10.0.0.5"}))
+    assert sentence.startswith("redis://10.0.0.5:6379/0 runs in cluster mode"), sentence

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from redissync.errors import RedisSyncError
 from redissync.runner import EXIT_FAILED, EXIT_OK, run_job
 from redissync.state import open_state
+from tests.bed.jobrun import run_bwcli, run_job_file
 
 JOB = "/plugins/redissync/jobs/redissync-test.py"
 
@@ -107,3 +110,19 @@ def test_a_job_pointed_at_a_sentinel_says_so(make_redis, plain_redis, captured_l
     errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
     assert "does not know SCAN: this is a Sentinel: list it in REDIS_SENTINEL_HOSTS" in errors[0]
+
+
+@pytest.mark.parametrize("job", ["redissync-bans", "redissync-metrics", "redissync-sessions"])
+def test_every_job_refuses_a_cluster_node_before_any_work(job, cluster_node, captured_logs) -> None:
+    """On a cluster node a job would see the keys of its own slots only, and the bans pass would take the
+    others for unbans: the job refuses with the check's sentence and writes nothing."""
+    assert run_job_file(job, cluster_node.settings_env()) == EXIT_FAILED
+    errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, errors
+    assert "runs in cluster mode" in errors[0] and "REDIS_SENTINEL_HOSTS" in errors[0]
+    assert cluster_node.client().dbsize() == 0
+
+
+def test_a_bwcli_command_refuses_a_cluster_node(cluster_node, capsys) -> None:
+    assert run_bwcli("sessions.py", cluster_node.settings_env(), ["revoke", "--yes"]) == 1
+    assert "runs in cluster mode" in capsys.readouterr().err

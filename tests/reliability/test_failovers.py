@@ -17,7 +17,7 @@ import pytest
 from tests.bed import sentinel_ops
 from tests.bed.jobrun import run_job_file
 from tests.bed.loadgen import LoadGenerator, Verification
-from tests.bed.sentinel import SentinelTopology
+from tests.bed.sentinel import FAILOVER_TIMEOUT, SentinelTopology
 from tests.bed.servers import wait_until
 from tests.reliability import figures
 
@@ -42,9 +42,23 @@ class Round:
     split_brain: set[str]
 
 
-def replica_has(topology: SentinelTopology, offset: int) -> bool:
-    info = topology.replica.client(socket_timeout=1).info("replication")
-    return info.get("master_link_status") == "up" and int(info.get("slave_repl_offset", -1)) >= offset
+def wait_replica_has(topology: SentinelTopology, offset: int, timeout: float = FAILOVER_TIMEOUT) -> None:
+    """The replica's link is up and it has applied the master's stream up to ``offset``; on a timeout, the
+    failure shows what the replica and the sentinels last reported, so a slow link and a role change differ."""
+    last: dict[str, object] = {}
+
+    def arrived() -> bool:
+        info = topology.replica.client(socket_timeout=1).info("replication")
+        last.update(info)
+        return info.get("master_link_status") == "up" and int(info.get("slave_repl_offset", -1)) >= offset
+
+    try:
+        wait_until(arrived, timeout, f"the replica to receive the unbans and the pass (master offset {offset})")
+    except AssertionError as error:
+        seen = {key: last.get(key) for key in ("role", "master_port", "master_link_status", "master_sync_in_progress",
+                                              "slave_repl_offset", "master_last_io_seconds_ago")}
+        masters = [topology.master_port(s) for s in topology.sentinels if s.process is not None]
+        raise AssertionError(f"{error}; replica {topology.replica.port} last said {seen}; sentinels name {masters}") from None
 
 
 def one_round(topology: SentinelTopology, generator: LoadGenerator, env: dict[str, str], kind: str) -> Round:
@@ -53,7 +67,7 @@ def one_round(topology: SentinelTopology, generator: LoadGenerator, env: dict[st
     assert len(generator.unban(UNBANS_PER_ROUND)) == UNBANS_PER_ROUND
     assert run_job_file("redissync-bans", env) == 0
     offset = int(master.client().info("replication")["master_repl_offset"])
-    wait_until(lambda: replica_has(topology, offset), 10, "the replica to receive the unbans and the pass")
+    wait_replica_has(topology, offset)
     acked = generator.acked_count()
     wait_until(lambda: generator.acked_count() >= acked + WRITES_IN_FLIGHT, 10, "bans written after the pass")
 

@@ -16,7 +16,7 @@ from typing import Any
 from redis.connection import Connection
 from redis.exceptions import AuthenticationError, ConnectionError, RedisError, ResponseError, TimeoutError
 
-from ..connection import probe_connection
+from ..connection import cluster_sentence, probe_connection
 from ..errors import StepError
 from ..settings import Settings
 from .network import Endpoint
@@ -135,7 +135,7 @@ class Session:
             return (f"REDIS_DATABASE={database} does not exist on {label}: {have}: set REDIS_DATABASE to one of them, "
                     "or raise 'databases' in redis.conf")
         if "cluster mode" in text:
-            return cluster_sentence(self.endpoint)
+            return cluster_sentence(self.endpoint.label)
         if "unknown command" in text.lower():
             return self.sentinel_sentence()
         return f"SELECT {database} failed on {label} ({text.splitlines()[0][:160]}): check REDIS_DATABASE"
@@ -195,12 +195,6 @@ def server_identity(info: dict[str, str]) -> dict[str, str]:
     version = info.get(f"{name}_version") or info.get("redis_version") or "unknown"
     return {"server": f"{name.capitalize()} {version}", "version": version,
             "mode": info.get("redis_mode") or info.get("server_mode") or "standalone"}
-
-
-def cluster_sentence(endpoint: Endpoint) -> str:
-    return (f"{endpoint.label} runs in cluster mode (cluster_enabled:1): BunkerWeb's Lua cannot use Redis Cluster (each "
-            "instance talks to this one node, and the cluster keeps most keys on other nodes), so bans and sessions would "
-            "not be shared: point REDIS_HOST at a standalone server, or use REDIS_SENTINEL_HOSTS for failover")
 
 
 def parse_info(text: str) -> dict[str, str]:

@@ -11,14 +11,14 @@ from contextlib import contextmanager
 
 from redis.exceptions import RedisError
 
-from ..connection import explain
+from ..connection import cluster_sentence, explain
 from ..errors import DiagnosisStopped, StepError
 from ..masking import debug_traceback
 from ..redaction import redact
 from ..reports import FAIL, SKIP, Report, Step
 from ..settings import Settings
 from .network import Endpoint, resolve, tcp_connect
-from .session import Session, cluster_sentence, facts_summary, facts_warnings
+from .session import Session, facts_summary, facts_warnings
 from .tls import tls_probe, tls_summary, tls_warnings, verification_sentence
 
 LOGGER = logging.getLogger("redissync.diagnose")
@@ -117,7 +117,7 @@ def walk_node(walk: Walk, endpoint: Endpoint, resolve_step: bool, suffix: str = 
         walk.report.facts = step.details = facts
         step.summary = facts_summary(facts)
         if facts["cluster"]:
-            raise StepError(cluster_sentence(endpoint))
+            raise StepError(cluster_sentence(endpoint.label))
         if facts["role"] != "master":
             raise StepError(_not_master_sentence(endpoint, facts, settings))
         step.warnings.extend(facts_warnings(endpoint, facts))

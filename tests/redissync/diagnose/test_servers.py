@@ -9,7 +9,6 @@ import pytest
 
 from redissync.diagnose import diagnose
 from redissync.diagnose.session import facts_from_info, facts_summary, parse_info
-from tests.bed.servers import free_port
 
 CAPTURES = Path(__file__).resolve().parents[2] / "data" / "servers"
 
@@ -49,9 +48,8 @@ def test_valkey_is_not_reported_by_its_compatibility_version() -> None:
 
 
 @pytest.mark.compat
-def test_a_cluster_mode_node_fails_the_check_naming_the_cause(make_redis) -> None:
-    port = next(port for port in iter(free_port, None) if port <= 55535)  # its cluster bus listens on port + 10000
-    node = make_redis(port=port, extra=["cluster-enabled yes", "cluster-config-file nodes.conf"])
+def test_a_cluster_mode_node_fails_the_check_naming_the_cause(cluster_node) -> None:
+    node = cluster_node
     report = diagnose(node.settings_env())
     assert not report.healthy, report.render_text()
     assert report.failure.id == "server", report.render_text()
