@@ -78,13 +78,18 @@ class BanKey:
 
     @property
     def scope(self) -> str:
-        return "global" if self.service is None else "service"
+        return ban_scope(self.service)
 
     def bad_behavior_keys(self) -> tuple[str, ...]:
         """Counters that would re-ban this IP after an unban (BunkerWeb issue #3818)."""
         if self.service is None:
             return (f"plugin_bad_behavior_{self.ip}",)
         return (f"plugin_bad_behavior_{self.service}_{self.ip}",)
+
+
+def ban_scope(service: str | None) -> str:
+    """BunkerWeb's ``ban_scope`` for a ban of ``service`` (None: a global ban)."""
+    return "global" if service is None else "service"
 
 
 def split_ban_key(key: bytes | str) -> tuple[str, str | None] | None:

@@ -35,7 +35,7 @@ from .journal import DIGEST_MASK, DIGEST_SHIFT, EXPIRY_MASK, ID_SHIFT, Journal, 
 from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
 from .scanner import BanScanner, classify_row
 from .summary import pass_line, write_summary
-from .writeback import EXPIRY_GRACE_MS, restore
+from .writeback import expired, restore
 
 LOCK_KEY = LOCK_PREFIX + "bans"
 EXPIRY_TOLERANCE_S = 2  # PTTL jitter that is not a change worth a journal write
@@ -208,14 +208,14 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
                     policy: BanPolicy) -> list[Entry]:
     """Journaled bans Redis no longer has: expired, lost (restore, or forget when the operator said so) or
     unbanned (drop + clear counters). Returns the unbanned ones."""
-    expired: list[bytes] = []
+    too_late: list[bytes] = []
     ids = [packed >> ID_SHIFT for packed in missing.values()]
     stamp = now_ms()
 
     def live(rows: Iterable[Sequence]) -> Iterator[Sequence]:  # handed on as read: a restore streams them
         for row in rows:  # an Entry, or a (key, value, expires_ms) row
-            if row[2] is not None and row[2] - stamp <= EXPIRY_GRACE_MS:
-                expired.append(row[0])
+            if expired(row[2], stamp):
+                too_late.append(row[0])
             else:
                 yield row
 
@@ -227,7 +227,7 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
     else:
         unbanned = list(live(journal.by_ids(ids)))
         result.unbans = journal.delete([entry.key for entry in unbanned])
-    result.expired = journal.delete(expired)
+    result.expired = journal.delete(too_late)
     if unbanned and policy.clear_counters_on_unban:
         result.counters_cleared = clear_counters(client, unbanned)
     return unbanned

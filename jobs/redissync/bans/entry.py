@@ -22,10 +22,6 @@ class Entry(NamedTuple):
     malformed: str | None = None
     seen_ms: int = 0
 
-    def remaining_ms(self, now_ms: int) -> int | None:
-        """Milliseconds left (None = permanent); ≤ 0 means it has expired."""
-        return None if self.expires_ms is None else self.expires_ms - now_ms
-
     def as_dict(self, now_ms: int) -> dict:
         """The JSON-lines form used by ``bans export`` / ``import`` and ``bans list --json``."""
         return {

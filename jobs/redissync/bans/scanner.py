@@ -20,7 +20,7 @@ from redis import Redis
 from redis.exceptions import NoPermissionError, ResponseError
 
 from ..clock import now_ms
-from ..keys import split_ban_key
+from ..keys import ban_scope, split_ban_key
 from ..scan import prefetched
 from .entry import Entry
 from .journal import digest
@@ -162,7 +162,7 @@ def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) 
     parsed = split_ban_key(key)
     if parsed is not None:
         ip, service = parsed
-        scope, malformed = "global" if service is None else "service", None
+        scope, malformed = ban_scope(service), None
     else:
         ip = service = scope = None
         malformed = "key"

@@ -21,7 +21,7 @@ from ..net import normalize_ip
 from .entry import Entry, from_text
 from .journal import Journal
 from .scanner import classify
-from .writeback import CHUNK, EXPIRY_GRACE_MS, restore
+from .writeback import CHUNK, expired, restore
 
 PROGRESS_STEP = 10 * CHUNK  # bans written between two progress updates of `bans import`
 
@@ -141,8 +141,7 @@ def read_import(lines: Iterable[str], limit: int = ERRORS_SHOWN) -> ImportFile:
             if len(checked.errors) < limit:
                 checked.errors.append(f"line {number}: {error}")
             continue
-        remaining = entry.remaining_ms(stamp)
-        if remaining is not None and remaining <= EXPIRY_GRACE_MS:
+        if expired(entry.expires_ms, stamp):
             checked.expired += 1
         else:
             checked.entries.append(entry)

@@ -43,6 +43,11 @@ return restored
 """
 
 
+def expired(expires_ms: int | None, now_ms: int) -> bool:
+    """The one rule for "too late to write back": less than :data:`EXPIRY_GRACE_MS` left (never permanent)."""
+    return expires_ms is not None and expires_ms - now_ms <= EXPIRY_GRACE_MS
+
+
 class Batch(NamedTuple):
     keys: list[bytes]
     values: list[bytes]
@@ -86,16 +91,12 @@ def _batches(entries: Iterable[Sequence], stamp: int | None, sizes: list[int]) -
     now = now_ms() if stamp is None else stamp
     for entry in entries:
         expires_ms = entry[2]
-        if expires_ms is None:
-            remaining = 0
-        else:
-            remaining = expires_ms - now
-            if remaining <= EXPIRY_GRACE_MS:
-                continue
+        if expired(expires_ms, now):  # again here: time passed since the caller looked, and PX must stay > 0
+            continue
         value = entry[1]
         batch.keys.append(entry[0])
         batch.values.append(value)
-        batch.remaining.append(remaining)
+        batch.remaining.append(0 if expires_ms is None else expires_ms - now)
         size += len(value)
         if len(batch.keys) >= CHUNK or size >= RESTORE_BYTES:
             sizes.append(len(batch.keys))
