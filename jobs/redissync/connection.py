@@ -22,6 +22,7 @@ from redis.exceptions import (
     ClusterCrossSlotError,
     ClusterDownError,
     ConnectionError,
+    NoPermissionError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisError,
@@ -259,6 +260,12 @@ def explain(error: BaseException, settings: Settings) -> str:
     if isinstance(error, RedisError):
         return f"Redis error on {target}: {_first_line(text)}"
     return f"unexpected error talking to {target}: {type(error).__name__}"
+
+
+def scripting_refused(error: ResponseError) -> bool:
+    """The user may not run scripts (ACL without ``+@scripting``: redis-py raises NoPermissionError, whose
+    text has lost the ``NOPERM`` prefix) or the server has no scripting: callers take their pipelined path."""
+    return isinstance(error, NoPermissionError) or "NOPERM" in str(error) or "unknown command" in str(error).lower()
 
 
 # Commands every Redis or Valkey data server knows and a Sentinel does not: "unknown command" for one of

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 from ..errors import ArchiveError
 from ..state import StateStore
+from .entry import classify_row
 from .journal import JOURNAL_NAME, UNSAVED_META, Journal
-from .scanner import classify_row
 
 MANIFEST = "bans-manifest.json"
 PREFIX = "bans-"

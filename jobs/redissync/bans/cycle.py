@@ -29,11 +29,11 @@ from ..scan import reclaim_own_keys
 from ..settings import Settings
 from ..state import StateStore
 from .archive import open_journal, save
-from .entry import Entry
+from .entry import Entry, classify_row, digest
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
-from .journal import DIGEST_MASK, DIGEST_SHIFT, EXPIRY_MASK, ID_SHIFT, Journal, digest
+from .journal import DIGEST_MASK, DIGEST_SHIFT, EXPIRY_MASK, ID_SHIFT, Journal
 from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
-from .scanner import BanScanner, classify_row
+from .scanner import BanScanner
 from .summary import pass_line, write_summary
 from .writeback import expired, restore
 

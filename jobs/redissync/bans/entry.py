@@ -1,10 +1,24 @@
-"""One journaled ban as the rest of the package sees it, and its JSON-lines text form (``bans export``,
-``bans import``, ``bans list --json``): kept apart from the SQLite journal that stores it."""
+"""The ban row's home: what a raw Redis ban becomes (:func:`classify_row`, the journal's columns in
+:data:`ROW_COLUMNS` order, and :func:`classify`, the same as an :class:`Entry`), and its JSON-lines text
+form (``bans export``, ``bans import``, ``bans list --json``). Kept apart from both the Redis reader
+(``scanner``) and the SQLite journal that stores rows, so neither depends on the other."""
 
 from __future__ import annotations
 
 import base64
+import json
+import re
+import zlib
 from typing import NamedTuple
+
+from ..keys import ban_scope, split_ban_key
+
+MAX_VALUE_BYTES = 64 * 1024  # a larger value is kept byte for byte but labelled "too-large" (and travels alone)
+ROW_COLUMNS = "key, value, digest, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
+
+# The value digest (the ``digest`` column): a cheap fingerprint the pass compares instead of reading every
+# value back. An alias, not a wrapper: the pass calls it once per ban.
+digest = zlib.crc32
 
 
 class Entry(NamedTuple):
@@ -52,3 +66,71 @@ def from_text(text: str) -> bytes:
     if text.startswith("base64:"):
         return base64.b64decode(text[len("base64:"):])
     return text.encode("utf-8")
+
+
+def classify(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> Entry:
+    """Derive the journal columns from a raw ban; odd values are kept byte for byte and labelled."""
+    row = classify_row(key, value, expires_ms, now_ms)
+    return Entry(row[0], row[1], *row[3:])
+
+
+def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> tuple:
+    """:func:`classify` as the journal's row tuple (:data:`ROW_COLUMNS`, digest included): the
+    pass writes rows straight from it, without an :class:`Entry` per ban."""
+    parsed = split_ban_key(key)
+    if parsed is not None:
+        ip, service = parsed
+        scope, malformed = ban_scope(service), None
+    else:
+        ip = service = scope = None
+        malformed = "key"
+    reason = date = None
+    if len(value) > MAX_VALUE_BYTES:
+        malformed = malformed or "too-large"
+    else:
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            malformed = malformed or "binary"
+        else:
+            data = _json(text)
+            if data.__class__ is dict:
+                reason = data.get("reason")
+                if reason is not None:
+                    reason = str(reason)[:128]
+                date = data.get("date")
+                if not isinstance(date, (int, float)):
+                    date = None
+            else:
+                # BunkerWeb's own plain value ("bad behavior", badbehavior's first write) is a ban of its own
+                # kind, its text the reason (docs/bunkerweb-data.md §bans); other text that is not a JSON object is odd.
+                if not _PLAIN_VALUE.fullmatch(text):
+                    malformed = malformed or "not-json"
+                reason = text[:128]
+    return (key, value, digest(value), expires_ms, ip, service, scope, reason, date, malformed, now_ms)
+
+
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,127}")
+_DECODER = json.JSONDecoder()
+_JSON_SPACE = " \t\n\r"
+
+
+def _json(text: str) -> object:
+    """``json.loads(text)``, or None when ``text`` is not JSON (a JSON bomb's RecursionError included).
+    ``json.loads`` strips whitespace with two regex matches around its C scanner; a value without
+    surrounding whitespace (every ban BunkerWeb writes) goes to the scanner directly, which halves the
+    cost of a first pass's decoding. Anything else takes the full path: the answer is the same."""
+    try:
+        data, end = _DECODER.scan_once(text, 0)
+    except StopIteration:  # nothing JSON at the first character: not JSON, unless it is whitespace
+        if text[:1] not in _JSON_SPACE:
+            return None
+    except (ValueError, RecursionError):
+        return None
+    else:
+        if end == len(text):
+            return data
+    try:
+        return _DECODER.decode(text)
+    except (ValueError, RecursionError):
+        return None

@@ -15,11 +15,10 @@ are derived once, when the row is written, so listing and summarising never re-p
 from __future__ import annotations
 
 import sqlite3
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .entry import Entry
+from .entry import ROW_COLUMNS, Entry
 
 JOURNAL_NAME = "bans-journal.sqlite3"
 SCHEMA_VERSION = "1"
@@ -49,16 +48,10 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 _COLUMNS = "key, value, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
-ROW_COLUMNS = "key, value, digest, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
 _UPSERT = (f"INSERT INTO bans ({ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
            "value = excluded.value, digest = excluded.digest, expires_ms = excluded.expires_ms, ip = excluded.ip, "
            "service = excluded.service, scope = excluded.scope, reason = excluded.reason, date = excluded.date, "
            "malformed = excluded.malformed")
-
-
-# The value digest (the ``digest`` column): a cheap fingerprint the pass compares instead of reading every
-# value back. An alias, not a wrapper: the pass calls it once per ban.
-digest = zlib.crc32
 
 # The packed index (:meth:`Journal.index`): one Python int per journaled ban, not a tuple, keeps 1M bans
 # near 100 MB. Its layout, which index() writes and the pass (bans/cycle.py) reads:
@@ -156,7 +149,7 @@ class Journal:
                 for row_id, key, value_digest, seconds in rows}
 
     def upsert_rows(self, rows: list[tuple]) -> int:
-        """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`.scanner.classify_row` returns)."""
+        """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`.entry.classify_row` returns)."""
         if rows:
             self._db.executemany(_UPSERT, rows)
             self.changes += len(rows)

@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING
 from redis import Redis
 
 from ..clock import now_ms
-from .entry import Entry
+from .entry import Entry, classify_row
 from .instances import InstanceBan, InstanceSource, instance_source, parse_ban
 from .journal import Journal
-from .scanner import classify_row
 
 if TYPE_CHECKING:
     from ..state import StateStore

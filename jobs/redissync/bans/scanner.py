@@ -1,4 +1,4 @@
-"""Reading every ban in Redis in bulk, and turning a raw key/value into a journal :class:`Entry`.
+"""Reading every ban in Redis in bulk (the row each becomes is :mod:`.entry`'s).
 
 One round trip per batch, never per key: a read-only Lua script runs ``SCAN``, keeps the ban keys
 (:func:`is_ban_key`, checked in Lua so Python never sees foreign keys), runs ``GET`` + ``PTTL`` for each
@@ -12,20 +12,16 @@ the job's memory); the few such keys are then fetched on their own. A server tha
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 
 from redis import Redis
-from redis.exceptions import NoPermissionError, ResponseError
+from redis.exceptions import ResponseError
 
 from ..clock import now_ms
-from ..keys import ban_scope, split_ban_key
+from ..connection import scripting_refused
 from ..scan import prefetched
-from .entry import Entry
-from .journal import digest
+from .entry import MAX_VALUE_BYTES
 
-MAX_VALUE_BYTES = 64 * 1024
 SCAN_COUNT = 2000
 SCAN_MATCH = "bans_*"  # one pass covers bans_ip_* and bans_service_*_ip_*; filtered by is_ban_key
 WRONG_TYPE = -1  # the value slot of a key that is not a string
@@ -50,12 +46,6 @@ for _, key in ipairs(reply[2]) do
 end
 return {reply[1], out}
 """
-
-
-def scripting_refused(error: ResponseError) -> bool:
-    """The user may not run scripts (ACL without ``+@scripting``: redis-py raises NoPermissionError, whose
-    text has lost the ``NOPERM`` prefix) or the server has no scripting: use the pipelined path."""
-    return isinstance(error, NoPermissionError) or "NOPERM" in str(error) or "unknown command" in str(error).lower()
 
 
 def is_ban_key(key: bytes) -> bool:
@@ -146,73 +136,3 @@ class BanScanner:
                 self.round_trips += 1
                 flat[index] = fetched if fetched is not None else b""
         return flat
-
-
-
-
-def classify(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> Entry:
-    """Derive the journal columns from a raw ban; odd values are kept byte for byte and labelled."""
-    row = classify_row(key, value, expires_ms, now_ms)
-    return Entry(row[0], row[1], *row[3:])
-
-
-def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> tuple:
-    """:func:`classify` as the journal's row tuple (:data:`journal.ROW_COLUMNS`, digest included): the
-    pass writes rows straight from it, without an :class:`Entry` per ban."""
-    parsed = split_ban_key(key)
-    if parsed is not None:
-        ip, service = parsed
-        scope, malformed = ban_scope(service), None
-    else:
-        ip = service = scope = None
-        malformed = "key"
-    reason = date = None
-    if len(value) > MAX_VALUE_BYTES:
-        malformed = malformed or "too-large"
-    else:
-        try:
-            text = value.decode("utf-8")
-        except UnicodeDecodeError:
-            malformed = malformed or "binary"
-        else:
-            data = _json(text)
-            if data.__class__ is dict:
-                reason = data.get("reason")
-                if reason is not None:
-                    reason = str(reason)[:128]
-                date = data.get("date")
-                if not isinstance(date, (int, float)):
-                    date = None
-            else:
-                # BunkerWeb's own plain value ("bad behavior", badbehavior's first write) is a ban of its own
-                # kind, its text the reason (docs/bunkerweb-data.md §bans); other text that is not a JSON object is odd.
-                if not _PLAIN_VALUE.fullmatch(text):
-                    malformed = malformed or "not-json"
-                reason = text[:128]
-    return (key, value, digest(value), expires_ms, ip, service, scope, reason, date, malformed, now_ms)
-
-
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,127}")
-_DECODER = json.JSONDecoder()
-_JSON_SPACE = " \t\n\r"
-
-
-def _json(text: str) -> object:
-    """``json.loads(text)``, or None when ``text`` is not JSON (a JSON bomb's RecursionError included).
-    ``json.loads`` strips whitespace with two regex matches around its C scanner; a value without
-    surrounding whitespace (every ban BunkerWeb writes) goes to the scanner directly, which halves the
-    cost of a first pass's decoding. Anything else takes the full path: the answer is the same."""
-    try:
-        data, end = _DECODER.scan_once(text, 0)
-    except StopIteration:  # nothing JSON at the first character: not JSON, unless it is whitespace
-        if text[:1] not in _JSON_SPACE:
-            return None
-    except (ValueError, RecursionError):
-        return None
-    else:
-        if end == len(text):
-            return data
-    try:
-        return _DECODER.decode(text)
-    except (ValueError, RecursionError):
-        return None

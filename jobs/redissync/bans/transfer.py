@@ -18,9 +18,8 @@ from redis import Redis
 from ..clock import now_ms
 from ..keys import BanKey, parse_ban_key
 from ..net import normalize_ip
-from .entry import Entry, from_text
+from .entry import Entry, classify, from_text
 from .journal import Journal
-from .scanner import classify
 from .writeback import CHUNK, expired, restore
 
 PROGRESS_STEP = 10 * CHUNK  # bans written between two progress updates of `bans import`

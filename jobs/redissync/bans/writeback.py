@@ -17,8 +17,8 @@ from redis import Redis
 from redis.exceptions import ResponseError
 
 from ..clock import now_ms
+from ..connection import scripting_refused
 from ..streaming import stream_groups
-from .scanner import scripting_refused
 
 CHUNK = 1_000
 EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from redissync.bans.entry import classify, classify_row, digest
 from redissync.bans.journal import (
     DIGEST_MASK,
     DIGEST_SHIFT,
@@ -14,9 +15,7 @@ from redissync.bans.journal import (
     ID_SHIFT,
     JOURNAL_NAME,
     Journal,
-    digest,
 )
-from redissync.bans.scanner import classify, classify_row
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -71,7 +70,7 @@ def test_uncommitted_pass_leaves_the_journal_unchanged(tmp_path: Path) -> None:
         journal.commit()
     # A process that dies mid-pass (SIGKILL, no rollback, no close) must leave the last committed state.
     script = (f"import sys; sys.path.insert(0, {str(ROOT / 'jobs')!r}); import os\n"
-              "from pathlib import Path\nfrom redissync.bans.journal import Journal\nfrom redissync.bans.scanner import classify_row\n"
+              "from pathlib import Path\nfrom redissync.bans.journal import Journal\nfrom redissync.bans.entry import classify_row\n"
               f"j = Journal.in_directory(Path({str(tmp_path)!r})); j.begin()\n"
               "j.upsert_rows([classify_row(f'bans_ip_10.0.{i // 256}.{i % 256}'.encode(), b'v' * 300, None, 1) for i in range(5000)])\n"
               "j.delete([b'bans_ip_192.0.2.1'])\nos.kill(os.getpid(), 9)\n")
