@@ -13,15 +13,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
 from tests.bed.sentinel import SentinelTopology  # noqa: E402  (the demo reuses the test bed's servers)
-from tests.conftest import install_core_redis  # noqa: E402
+from tests.conftest import CORE_REDIS_1616_JSON, install_core_redis  # noqa: E402
 
 STEPS = ("step_diagnose", "step_bans", "step_instances", "step_metrics", "step_sessions")
 
 
 @dataclass
 class DemoContext:
-    """``env``: the cluster as every BunkerWeb user configures it, core's redis plugin owning REDIS_*
-    (milliseconds); ``standalone_env``: the same outside BunkerWeb (redissync's own table, seconds)."""
+    """``env``: the cluster as a BunkerWeb 1.6.16 user configures it, core's redis plugin owning REDIS_*
+    (``REDIS_TIMEOUT=1s``; a bare number would be milliseconds); ``standalone_env``: the same outside BunkerWeb
+    (redissync's own table, seconds)."""
 
     topology: SentinelTopology
     env: dict[str, str]
@@ -40,10 +41,10 @@ def main() -> int:
         workdir = Path(tmp)
         os.environ["REDISSYNC_STATE_DIR"] = str(workdir / "state")
         os.environ["REDISSYNC_BW_CORE_DIR"] = str(workdir / "no-core")  # only what names the core dir is core-owned
-        core_dir = install_core_redis(workdir / "bunkerweb-core")
+        core_dir = install_core_redis(workdir / "bunkerweb-core", CORE_REDIS_1616_JSON)  # BunkerWeb 1.6.16's
         topology = SentinelTopology(workdir / "redis").start()
         try:
-            ctx = DemoContext(topology, topology.settings_env(REDIS_TIMEOUT="2000", REDISSYNC_BW_CORE_DIR=str(core_dir)),
+            ctx = DemoContext(topology, topology.settings_env(REDIS_TIMEOUT="1s", REDISSYNC_BW_CORE_DIR=str(core_dir)),
                               topology.settings_env(REDIS_TIMEOUT="2"), workdir)
             ctx.title("Embedded Redis (Debian's redis-server and redis-sentinel, loopback, random ports)")
             ctx.say(f"master   127.0.0.1:{topology.master.port}   replica 127.0.0.1:{topology.replica.port}")

@@ -10,7 +10,8 @@ from redissync.diagnose import diagnose
 def run(ctx) -> None:
     colour = sys.stdout.isatty()
     ctx.title("Diagnosis inside BunkerWeb: bwcli plugin redissync check (the redissync-check job runs the same "
-              "every minute). Core's redis plugin owns REDIS_*: REDIS_TIMEOUT=2000 is milliseconds")
+              "every minute), BunkerWeb 1.6.16: its core redis plugin owns REDIS_*, REDIS_TIMEOUT=1s "
+              "(a bare number is milliseconds)")
     ctx.say(diagnose(ctx.env).render_text(colour=colour))
 
     ctx.title("The same cluster outside BunkerWeb (no core redis plugin): redissync's own table, "

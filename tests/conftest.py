@@ -21,6 +21,8 @@ from tests.bed.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
 CORE_REDIS_JSON = Path(__file__).resolve().parent / "data" / "plugin-json" / "core" / "redis.json"
+# 1.6.16~rc3's core redis plugin.json, verbatim: REDIS_TIMEOUT 1s, REDIS_KEEPALIVE_IDLE 30s, REDIS_KEEPALIVE_POOL 64.
+CORE_REDIS_1616_JSON = CORE_REDIS_JSON.parents[1] / "core-1.6.16-rc3" / "redis.json"
 # The reliability figures plugin must load in xdist's controller, which only reads this conftest.
 pytest_plugins = ("tests.reliability.figures",)
 
@@ -113,11 +115,11 @@ def use_bunkerweb_standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bw
     return bunkerweb
 
 
-def install_core_redis(core_dir: Path) -> Path:
+def install_core_redis(core_dir: Path, source: Path = CORE_REDIS_JSON) -> Path:
     """A BunkerWeb core dir holding core's redis plugin.json, as every real install has (the units owner)."""
     target = core_dir / "redis" / "plugin.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(CORE_REDIS_JSON, target)
+    shutil.copy(source, target)
     return core_dir
 
 
@@ -125,6 +127,12 @@ def install_core_redis(core_dir: Path) -> Path:
 def bunkerweb_core(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One read-only core dir for the session (outside each test's tmp_path)."""
     return install_core_redis(tmp_path_factory.mktemp("bunkerweb-core"))
+
+
+@pytest.fixture(scope="session")
+def bunkerweb_core_1616(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """BunkerWeb 1.6.16's core dir: durations with suffixes by default (1s, 30s), pool 64."""
+    return install_core_redis(tmp_path_factory.mktemp("bunkerweb-core-1616"), CORE_REDIS_1616_JSON)
 
 
 @pytest.fixture

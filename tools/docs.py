@@ -28,6 +28,8 @@ from regexes import GENERATED
 ROOT = Path(__file__).resolve().parents[1]
 SEED_TABLE = ROOT / "jobs" / "redissync" / "redis_settings.json"
 CORE_REDIS = ROOT / "tests" / "data" / "plugin-json" / "core" / "redis.json"
+CORE_REDIS_NEXT = ROOT / "tests" / "data" / "plugin-json" / "core-1.6.16-rc3" / "redis.json"
+NEXT_LABEL = "1.6.16"
 UNIT_SETTINGS = ("REDIS_TIMEOUT", "REDIS_KEEPALIVE_IDLE")
 REDIS_BLOCK = ("redis-settings", "core redis plugin.json + jobs/redissync/redis_settings.json")
 OWN_BLOCK = ("own-settings", "plugin.json")
@@ -43,14 +45,17 @@ def _value(value: str, unit: str = "") -> str:
     return f"`{value}`{unit}" if value else "empty"
 
 
-def redis_table(core: dict, seed: dict) -> str:
+def redis_table(core: dict, seed: dict, core_next: dict) -> str:
+    """``core_next``: the release candidate's core plugin.json; its defaults are shown where they changed."""
     rows = ["| Setting | Owner | Default in BunkerWeb | redissync also checks | Default outside BunkerWeb |",
             "| --- | --- | --- | --- | --- |"]
     for name, ours in seed.items():
-        theirs = core["settings"][name]
-        in_ms, in_s = (" ms", " s") if name in UNIT_SETTINGS else ("", "")
-        rows.append(f"| `{name}` | core `{core['id']}` | {_value(theirs['default'], in_ms)} | {ours['help']} "
-                    f"| {_value(ours['default'], in_s)} |")
+        theirs = _value(core["settings"][name]["default"], " ms" if name in UNIT_SETTINGS else "")
+        upcoming = core_next["settings"][name]["default"]
+        if upcoming != core["settings"][name]["default"]:
+            theirs += f" ({NEXT_LABEL}: {_value(upcoming)})"
+        rows.append(f"| `{name}` | core `{core['id']}` | {theirs} | {ours['help']} "
+                    f"| {_value(ours['default'], ' s' if name in UNIT_SETTINGS else '')} |")
     return "\n".join(rows)
 
 
@@ -89,7 +94,7 @@ def replace_block(readme: str, block: tuple[str, str], body: str) -> str:
 
 def render(readme: str) -> str:
     plugin = _load(ROOT / "plugin.json")
-    readme = replace_block(readme, REDIS_BLOCK, redis_table(_load(CORE_REDIS), _load(SEED_TABLE)))
+    readme = replace_block(readme, REDIS_BLOCK, redis_table(_load(CORE_REDIS), _load(SEED_TABLE), _load(CORE_REDIS_NEXT)))
     readme = replace_block(readme, COMPAT_BLOCK, compatibility_table(plugin))
     return replace_block(readme, OWN_BLOCK, own_table(plugin))
 

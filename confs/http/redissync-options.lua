@@ -32,9 +32,24 @@ return { enabled = false }
 {% set os = import("os") %}
 {% set core_json = os.path.join(os.environ.get("REDISSYNC_BW_CORE_DIR") or "/usr/share/bunkerweb/core", "redis", "plugin.json") %}
 {% set core = os.path.isfile(core_json) and "\"REDIS_TIMEOUT\"" in import("pathlib").Path(core_json).read_text() %}
-{% set divisor = 1000.0 if core else 1.0 %}
-{% set timeout_ms = [1, ((REDIS_TIMEOUT | float(1000 if core else 5)) / divisor * 1000) | round | int] | max %}
-{% set keepalive_ms = ((REDIS_KEEPALIVE_IDLE | int(30000 if core else 300)) / divisor * 1000) | round | int %}
+{#- Durations as BunkerWeb 1.6.16 reads them (duration.lua; Python twin: jobs/redissync/durations.py): one whole
+    number, at most one unit suffix, a bare number in the owner's unit; anything else is an error, never a default. #}
+{% set unit_ms = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000, "w": 604800000, "M": 2592000000, "y": 31536000000} %}
+{% set bare_unit = "ms" if core else "s" %}
+{% set problems = [] %}
+{% set durations = {} %}
+{% for name, text, minimum in [("REDIS_TIMEOUT", REDIS_TIMEOUT | string, 1), ("REDIS_KEEPALIVE_IDLE", REDIS_KEEPALIVE_IDLE | string, 0)] %}
+{% set m = import("re").fullmatch("([0-9]+)(ms|[smhdwMy])?", text) %}
+{% set digits = (m.group(1).lstrip("0") or "0") if m else "" %}
+{% set ms = (digits | int) * unit_ms[m.group(2) or bare_unit] if m and digits | length <= 12 else -1 %}
+{% if minimum <= ms <= 999999999000 %}
+{% set _ = durations.update({name: ms}) %}
+{% else %}
+{% set _ = problems.append(name ~ "='" ~ text ~ "' is invalid: expected a whole number" ~ (" from 1" if minimum else "") ~ " with an optional unit (ms, s, m = minutes, h, d, w, M = 30 days, y = 365 days), at most 999999999s") %}
+{% endif %}
+{% endfor %}
+{% set timeout_ms = durations.get("REDIS_TIMEOUT") %}
+{% set keepalive_ms = durations.get("REDIS_KEEPALIVE_IDLE") %}
 {% set pool_size = REDIS_KEEPALIVE_POOL | int(10 if core else 3) %}
 {% set db = REDIS_DATABASE | int(0) %}
 {% set ssl = REDIS_SSL == "yes" %}
@@ -53,7 +68,10 @@ return { enabled = false }
 return {
   enabled = true,
 {% if not sentinels and not REDIS_HOST %}
-  error = "REDIS_HOST is empty and REDIS_SENTINEL_HOSTS is not set",
+{% set _ = problems.append("REDIS_HOST is empty and REDIS_SENTINEL_HOSTS is not set") %}
+{% endif %}
+{% if problems %}
+  error = {{ lua(problems | join("; ")) }},
 {% endif %}
   mode = "{{ "sentinel" if sentinels else "standalone" }}",
   units = "{{ "milliseconds" if core else "seconds" }}",
@@ -105,10 +123,14 @@ return {
     db = {{ db }},
     username = {{ lua(REDIS_USERNAME) }},
     password = {{ lua(REDIS_PASSWORD) }},
+{% if timeout_ms is not none %}
     connect_timeout = {{ timeout_ms }},
     send_timeout = {{ timeout_ms }},
     read_timeout = {{ timeout_ms }},
+{% endif %}
+{% if keepalive_ms is not none %}
     keepalive_timeout = {{ keepalive_ms }},
+{% endif %}
     keepalive_poolsize = {{ pool_size }},
   },
 }

@@ -38,6 +38,7 @@ from .settings import Settings
 
 RETRIES = 2  # a dropped connection or a failover is retried; a timeout never is (it would blow the budget)
 KEEPALIVE_PROBES = 3
+MAX_TCP_KEEPIDLE = 32767  # Linux refuses a longer TCP_KEEPIDLE (EINVAL); REDIS_KEEPALIVE_IDLE=1d is a valid setting
 # Replies only a cluster node sends. redis-py maps them to these classes (their text then lacks the code);
 # a version that does not leaves the code at the start of a ResponseError's text.
 CLUSTER_ERRORS = (AskError, ClusterCrossSlotError, ClusterDownError, TryAgainError)  # MovedError is an AskError
@@ -47,7 +48,7 @@ CLUSTER_CODES = frozenset({"MOVED", "ASK", "CROSSSLOT", "CLUSTERDOWN", "TRYAGAIN
 def _keepalive_options(idle_seconds: float) -> dict[str, Any]:
     if idle_seconds <= 0 or not hasattr(socket, "TCP_KEEPIDLE"):
         return {"socket_keepalive": idle_seconds > 0}
-    idle = max(1, int(idle_seconds))
+    idle = min(max(1, int(idle_seconds)), MAX_TCP_KEEPIDLE)
     interval = max(1, min(idle, 10))
     return {
         "socket_keepalive": True,

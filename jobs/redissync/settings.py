@@ -5,10 +5,11 @@ for the fifteen REDIS_* settings (defaults in seconds, strict regexes, the expec
 plugin.json declares only what BunkerWeb registers for us, the ``REDISSYNC_*`` switches. BunkerWeb's core
 ``redis`` plugin owns the REDIS_* names in every release, so they must never appear in plugin.json.
 
-The units rule, one everywhere: inside BunkerWeb (core ``redis`` plugin.json present) REDIS_TIMEOUT and
-REDIS_KEEPALIVE_IDLE are core's milliseconds with core's defaults; outside it, the seed table's seconds.
-Either way the values must also pass our stricter regexes: a value core accepts but we do not (say
-REDIS_DATABASE=16) is a :class:`Problem` naming the setting, never a crash.
+The units rule, one everywhere: inside BunkerWeb (core ``redis`` plugin.json present) a bare REDIS_TIMEOUT or
+REDIS_KEEPALIVE_IDLE is core's milliseconds, with core's defaults (``1s``/``30s`` from 1.6.16); outside it, the
+seed table's seconds. Either way a time suffix sets the unit (:mod:`.durations`, BunkerWeb's rule), and the
+values must also pass our stricter regexes: a value core accepts but we do not (say REDIS_DATABASE=16) is a
+:class:`Problem` naming the setting, never a crash.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .core_settings import CORE_SETTINGS
+from .durations import BARE_MS, BARE_SECONDS, MAX_MS, parse_ms
 from .errors import SettingsError
 from .net import bracketed, host_port
 from .redaction import mask_value
@@ -32,6 +34,7 @@ DEFAULT_CORE_DIR = "/usr/share/bunkerweb/core"
 DEFAULT_SENTINEL_PORT = 26379
 DEFAULT_MASTER = "mymaster"
 SECRET_SETTINGS = frozenset({"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"})
+DURATION_SETTINGS = ("REDIS_TIMEOUT", "REDIS_KEEPALIVE_IDLE")
 
 UNITS_SECONDS = "seconds"
 UNITS_CORE_MS = "milliseconds (owned by BunkerWeb's core redis plugin)"
@@ -214,10 +217,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             notices.append(f"REDIS_SENTINEL_MASTER is empty: using the default master name '{DEFAULT_MASTER}'")
         raw["REDIS_SENTINEL_MASTER"] = DEFAULT_MASTER
 
+    bare_unit = BARE_MS if core else BARE_SECONDS
+    durations_ms = {name: parse_ms(raw[name], bare_unit) for name in DURATION_SETTINGS}
     for name, definition in definitions.items():
         # fullmatch, not BunkerWeb's re.search: "$" would let a trailing newline through.
         if not re.fullmatch(definition["regex"], raw[name]):
             problems.append(Problem(name, mask_value(name in SECRET_SETTINGS, raw[name]), _expected(definition)))
+        elif name in durations_ms and durations_ms[name] is None:
+            problems.append(Problem(name, raw[name], f"at most {MAX_MS // 1000}s (about 31 years)"))
     host = raw["REDIS_HOST"]
     enabled = raw["USE_REDIS"] == "yes"
     if enabled and not host and not raw["REDIS_SENTINEL_HOSTS"]:
@@ -231,7 +238,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     # Only when verification was *asked for*: our default is yes, and every plain setup would warn.
     if raw["REDIS_SSL_VERIFY"] == "yes" != owner_defaults["REDIS_SSL_VERIFY"] and not ssl and enabled:
         warnings.append("REDIS_SSL_VERIFY=yes has no effect without REDIS_SSL=yes: the connection is not encrypted")
-    divisor = 1000.0 if core else 1.0
     return Settings(
         enabled=enabled,
         host=host,
@@ -239,8 +245,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database=int(raw["REDIS_DATABASE"]),
         ssl=ssl,
         ssl_verify=raw["REDIS_SSL_VERIFY"] == "yes",
-        timeout=float(raw["REDIS_TIMEOUT"]) / divisor,
-        keepalive_idle=int(raw["REDIS_KEEPALIVE_IDLE"]) / divisor,
+        timeout=durations_ms["REDIS_TIMEOUT"] / 1000,
+        keepalive_idle=durations_ms["REDIS_KEEPALIVE_IDLE"] / 1000,
         keepalive_pool=int(raw["REDIS_KEEPALIVE_POOL"]),
         username=raw["REDIS_USERNAME"],
         password=raw["REDIS_PASSWORD"],

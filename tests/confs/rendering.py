@@ -14,6 +14,7 @@ from tests.bed.luadata import load
 from tests.bed.templator import REPO, bunkerweb_context, render_http
 
 CORE_REDIS_JSON = REPO / "tests" / "data" / "plugin-json" / "core" / "redis.json"
+CORE_REDIS_1616_JSON = REPO / "tests" / "data" / "plugin-json" / "core-1.6.16-rc3" / "redis.json"
 OPTIONS_FILE = "redissync-options.lua"
 SNIPPET_FILE = "redissync.conf"
 
@@ -41,11 +42,11 @@ class Rendered:
         return lua_options(self.settings)
 
 
-def install_core_redis(root: Path) -> Path:
+def install_core_redis(root: Path, source: Path = CORE_REDIS_JSON) -> Path:
     """A BunkerWeb core dir holding the core redis plugin.json (the units owner)."""
     target = root / "core" / "redis" / "plugin.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(CORE_REDIS_JSON, target)
+    shutil.copy(source, target)
     return root / "core"
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.confs.conftest import call
-from tests.confs.rendering import install_core_redis
-from tests.confs.test_render import MATRIX, MS_MATRIX
+from tests.confs.test_render import ALL_CASES, core_dir_for
 
 pytestmark = pytest.mark.nginx
 
@@ -20,10 +19,9 @@ def recorded(server) -> dict:
     return {"configs": body["configs"] or [], "connections": body["connections"] or []}
 
 
-@pytest.mark.parametrize("name", [*MATRIX, *MS_MATRIX])
+@pytest.mark.parametrize("name", list(ALL_CASES))
 def test_nginx_loads_every_rendered_snippet(name: str, lua_nginx, tmp_path: Path) -> None:
-    core = install_core_redis(tmp_path) if name in MS_MATRIX else None
-    server, rendered = lua_nginx({**MATRIX, **MS_MATRIX}[name], core_dir=core)
+    server, rendered = lua_nginx(ALL_CASES[name], core_dir=core_dir_for(name, tmp_path))
     status, options = call(server, "GET", "/standin/options")
     assert status == 200
     assert options == rendered.options  # LuaJIT reads the very table the Python reference predicts

@@ -12,7 +12,7 @@ from redissync.luaopts import credentials_digest
 from redissync.settings import UNITS_SECONDS
 from tests.bed.luadata import load
 from tests.bed.templator import bunkerweb_context, render
-from tests.confs.rendering import Rendered, install_core_redis, render_case
+from tests.confs.rendering import CORE_REDIS_1616_JSON, Rendered, install_core_redis, render_case
 
 NASTY_PASSWORD = 'p"a\\ss]]--[[ é %s \t'
 SENTINELS = "127.0.0.1:26380 [::1]:26381 sentinel.example"
@@ -26,7 +26,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "tls-ip": {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "REDIS_SSL": "yes"},
     "ipv6": {"USE_REDIS": "yes", "REDIS_HOST": "::1", "REDIS_SSL": "yes", "REDIS_PORT": "6380"},
     "tuned": {
-        "USE_REDIS": "yes", "REDIS_HOST": "redis.example", "REDIS_DATABASE": "7", "REDIS_TIMEOUT": "0.25",
+        "USE_REDIS": "yes", "REDIS_HOST": "redis.example", "REDIS_DATABASE": "7", "REDIS_TIMEOUT": "250ms",
         "REDIS_KEEPALIVE_IDLE": "0", "REDIS_KEEPALIVE_POOL": "20",
     },
     "nasty-secret": {"USE_REDIS": "yes", "REDIS_HOST": "redis.example", "REDIS_PASSWORD": NASTY_PASSWORD},
@@ -42,16 +42,31 @@ MS_MATRIX: dict[str, dict[str, str]] = {
     "ms-defaults": {"USE_REDIS": "yes", "REDIS_HOST": "redis.example"},
     "ms-explicit": {"USE_REDIS": "yes", "REDIS_HOST": "redis.example", "REDIS_TIMEOUT": "1500",
                     "REDIS_KEEPALIVE_IDLE": "45000", "REDIS_KEEPALIVE_POOL": "4"},
-    "ms-sub-millisecond": {"USE_REDIS": "yes", "REDIS_HOST": "redis.example", "REDIS_TIMEOUT": "0.5"},
+    "ms-one-millisecond": {"USE_REDIS": "yes", "REDIS_HOST": "redis.example", "REDIS_TIMEOUT": "1"},
+    "ms-suffixes": {"USE_REDIS": "yes", "REDIS_HOST": "redis.example", "REDIS_TIMEOUT": "2m", "REDIS_KEEPALIVE_IDLE": "1d"},
     "ms-sentinel": {"USE_REDIS": "yes", "REDIS_SENTINEL_HOSTS": SENTINELS, "REDIS_TIMEOUT": "250"},
 }
 
+# BunkerWeb 1.6.16's core redis plugin.json: defaults 1s, 30s, pool 64; suffixes or bare milliseconds.
+V1616_MATRIX: dict[str, dict[str, str]] = {
+    "1616-defaults": {"USE_REDIS": "yes", "REDIS_HOST": "redis.example"},
+    "1616-bare-ms": {"USE_REDIS": "yes", "REDIS_HOST": "redis.example", "REDIS_TIMEOUT": "1500", "REDIS_KEEPALIVE_IDLE": "0"},
+    "1616-sentinel": {"USE_REDIS": "yes", "REDIS_SENTINEL_HOSTS": SENTINELS, "REDIS_TIMEOUT": "250ms",
+                      "REDIS_KEEPALIVE_IDLE": "1h"},
+}
+ALL_CASES = {**MATRIX, **MS_MATRIX, **V1616_MATRIX}
 
-@pytest.fixture(params=[*MATRIX, *MS_MATRIX])
+
+def core_dir_for(name: str, root: Path) -> Path | None:
+    """The BunkerWeb core dir a named case renders with (None: outside BunkerWeb)."""
+    if name in MS_MATRIX:
+        return install_core_redis(root)
+    return install_core_redis(root, CORE_REDIS_1616_JSON) if name in V1616_MATRIX else None
+
+
+@pytest.fixture(params=list(ALL_CASES))
 def case(request: pytest.FixtureRequest, tmp_path: Path) -> Rendered:
-    if request.param in MS_MATRIX:
-        return render_case(MS_MATRIX[request.param], tmp_path / "http", install_core_redis(tmp_path))
-    return render_case(MATRIX[request.param], tmp_path / "http")
+    return render_case(ALL_CASES[request.param], tmp_path / "http", core_dir_for(request.param, tmp_path))
 
 
 def test_rendered_options_equal_the_python_reference(case: Rendered) -> None:
@@ -76,6 +91,12 @@ def test_units_in_millisecond_mode(tmp_path: Path) -> None:
     assert (explicit["connect_timeout"], explicit["keepalive_timeout"]) == (1500, 45000)
     seconds = render_case({**MS_MATRIX["ms-explicit"], "REDIS_TIMEOUT": "2"}, tmp_path / "c").options["connector"]
     assert (seconds["connect_timeout"], seconds["keepalive_timeout"]) == (2000, 45_000_000)
+
+
+def test_bunkerweb_1616_defaults_render_as_bunkerweb_reads_them(tmp_path: Path) -> None:
+    core = install_core_redis(tmp_path, CORE_REDIS_1616_JSON)
+    connector = render_case(V1616_MATRIX["1616-defaults"], tmp_path / "a", core).options["connector"]
+    assert (connector["read_timeout"], connector["keepalive_timeout"], connector["keepalive_poolsize"]) == (1000, 30000, 64)
 
 
 def test_tls_server_name_is_the_host_unless_an_ip(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def test_units_rule_inside_bunkerweb_and_standalone(password_redis, standalone, 
     assert outside["state"] == "healthy"
     assert outside["settings"]["timeout_s"] == 5.0  # the seed table's 5 s
     assert "timeout 5 s" in outside["steps"][0]["summary"]
-    assert any("in seconds" in note for note in outside["notes"])
+    assert any("is seconds" in note for note in outside["notes"])
 
 
 def test_history_stays_short(plain_redis) -> None:

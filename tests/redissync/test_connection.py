@@ -154,6 +154,12 @@ def test_options_carry_timeouts_pool_and_keepalive() -> None:
     assert "db" not in sentinel_options(settings)
 
 
+def test_a_keepalive_idle_beyond_linux_tcp_keepidle_still_connects(plain_redis) -> None:
+    """REDIS_KEEPALIVE_IDLE=1d is valid in BunkerWeb 1.6.16; Linux refuses TCP_KEEPIDLE above 32767 s (EINVAL)."""
+    client = connect(load_settings(plain_redis.settings_env(REDIS_KEEPALIVE_IDLE="1d")))
+    assert client.ping()
+
+
 def test_reconnects_after_server_restart(plain_redis) -> None:
     client = connect(load_settings(plain_redis.settings_env()))
     client.set("before", "1")

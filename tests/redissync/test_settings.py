@@ -35,8 +35,9 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "REDIS_PORT": (["1", "6379", "65535", "26379"], ["0", "65536", "", "-1", "6379a", "06379", "99999"]),
     "REDIS_DATABASE": (["0", "9", "15"], ["16", "-1", "", "01", "a"]),
-    "REDIS_TIMEOUT": (["5", "0.5", "1000", "1.25", "10.0"], ["0", "0.0", "", "-1", ".5", "5.", "1e3", "abc"]),
-    "REDIS_KEEPALIVE_IDLE": (["0", "300", "30000"], ["", "-1", "1.5", "x"]),
+    "REDIS_TIMEOUT": (["5", "1000", "1s", "500ms", "2m", "1h", "1d", "1w", "1M", "1y", "01"],
+                      ["0", "0s", "0.5", "1.5s", "", "-1", "1h30m", ".5", "5.", "1e3", "abc", "1S", "1 s"]),
+    "REDIS_KEEPALIVE_IDLE": (["0", "0s", "300", "30000", "30s", "1d"], ["", "-1", "1.5", "1.5s", "1h30m", "x"]),
     "REDIS_KEEPALIVE_POOL": (["1", "3", "100"], ["0", "", "-2", "1.5", "01"]),
     "REDIS_USERNAME": (["", "bunkerweb", "user@x"], ["a b", "tab\tuser"]),
     "REDIS_SENTINEL_USERNAME": (["", "sentinel-admin"], ["a b"]),
@@ -111,7 +112,7 @@ def test_empty_environment_is_disabled_with_spec_defaults() -> None:
 
 def test_typed_standalone_configuration() -> None:
     settings = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "redis.example.com", "REDIS_PORT": "6380",
-                              "REDIS_DATABASE": "3", "REDIS_TIMEOUT": "0.5", "REDIS_SSL": "yes",
+                              "REDIS_DATABASE": "3", "REDIS_TIMEOUT": "500ms", "REDIS_SSL": "yes",
                               "REDIS_USERNAME": "bw", "REDIS_PASSWORD": "pw"})
     assert settings.enabled
     assert settings.ssl
@@ -136,7 +137,7 @@ def test_all_problems_reported_at_once_naming_setting_and_form() -> None:
     assert [p.setting for p in caught.value.problems] == ["USE_REDIS", "REDIS_PORT", "REDIS_DATABASE", "REDIS_TIMEOUT"]
     assert lines[1] == "REDIS_PORT='70000' is invalid: expected TCP port of the Redis server (1-65535)"
     assert "0-15" in lines[2]
-    assert "positive number" in lines[3]
+    assert "a whole number from 1 with an optional unit" in lines[3]
     assert "milliseconds inside BunkerWeb" in lines[3]
 
 
@@ -241,11 +242,11 @@ def test_values_core_accepts_but_we_reject_name_the_setting(core_redis_installed
     assert [problem.setting for problem in caught.value.problems] == [name]
 
 
-def test_durations_are_quoted_as_the_user_wrote_them(core_redis_installed: Path) -> None:
+def test_durations_are_quoted_in_the_owners_unit(core_redis_installed: Path) -> None:
     inside = load_settings({"REDISSYNC_BW_CORE_DIR": str(core_redis_installed), "USE_REDIS": "yes", "REDIS_HOST": "h",
-                            "REDIS_TIMEOUT": "0.5"})
-    assert inside.as_configured(inside.timeout) == "0.5 ms"
+                            "REDIS_TIMEOUT": "1500"})
+    assert inside.as_configured(inside.timeout) == "1500 ms"
     assert inside.in_milliseconds
-    outside = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_TIMEOUT": "0.5"})
-    assert outside.as_configured(outside.timeout) == "0.5 s"
+    outside = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_TIMEOUT": "1500ms"})
+    assert outside.as_configured(outside.timeout) == "1.5 s"
     assert not outside.in_milliseconds

@@ -35,6 +35,9 @@ LOAD_BOUND_S = 0.5  # one load_settings call; a catastrophic backtrack takes sec
 FAST_EXAMPLES, SLOW_EXAMPLES = 500, 10_000
 NAMES = tuple(redis_setting_definitions())
 JOB = "/plugins/redissync/jobs/redissync-fuzz.py"
+DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000, "M": 2_592_000_000,
+               "y": 31_536_000_000}
+DURATION_SUFFIXES = ["", *DURATION_MS]
 
 # -- value strategies -----------------------------------------------------------------------------------
 ascii_digits = st.text(string.digits, min_size=1, max_size=12)
@@ -75,15 +78,14 @@ VALID: dict[str, st.SearchStrategy[str]] = {
     "REDIS_HOST": st.one_of(st.just(""), hostname, ipv4, ipv6),
     "REDIS_PORT": port_text,
     "REDIS_DATABASE": st.integers(0, 15).map(str),
-    "REDIS_TIMEOUT": st.one_of(st.integers(1, 999_999_999).map(str),
-                               st.builds(lambda i, f: f"{i}.{f}", st.integers(0, 99), st.from_regex(r"[0-9]{1,5}[1-9]", fullmatch=True))),
+    "REDIS_TIMEOUT": st.builds(lambda n, unit: f"{n}{unit}", st.integers(1, 999_999), st.sampled_from(DURATION_SUFFIXES)),
     "REDIS_USERNAME": no_space,
     "REDIS_PASSWORD": secret,
     "REDIS_SENTINEL_HOSTS": st.lists(sentinel_item, max_size=4).map(" ".join),
     "REDIS_SENTINEL_USERNAME": no_space,
     "REDIS_SENTINEL_PASSWORD": secret,
     "REDIS_SENTINEL_MASTER": st.one_of(st.just(""), no_space.filter(bool)),
-    "REDIS_KEEPALIVE_IDLE": st.integers(0, 999_999_999).map(str),
+    "REDIS_KEEPALIVE_IDLE": st.builds(lambda n, unit: f"{n}{unit}", st.integers(0, 999_999), st.sampled_from(DURATION_SUFFIXES)),
     "REDIS_KEEPALIVE_POOL": st.integers(1, 999_999).map(str),
 }
 NEAR_MISS: dict[str, st.SearchStrategy[str]] = {
@@ -92,8 +94,10 @@ NEAR_MISS: dict[str, st.SearchStrategy[str]] = {
     | unicode_digits | ascii_digits,
     "REDIS_DATABASE": st.sampled_from(["16", "01", "-0", "1.0", " 1", "0x1", ""]) | unicode_digits | ascii_digits,
     "REDIS_TIMEOUT": st.sampled_from(["0", "0.0", "000.000", ".5", "1.", "1e3", "nan", "inf", "-1", "1.1234567", "1234567890",
+                                      "0s", "1.5s", "1h30m", "1S", "1sec", "1 s", "s", "31710y", "999999999999999y",
                                       "1,5", "0.5s", " 1", ""]) | unicode_digits | ascii_digits,
-    "REDIS_KEEPALIVE_IDLE": st.sampled_from(["-1", "1.5", "1234567890", " 0", ""]) | unicode_digits | ascii_digits,
+    "REDIS_KEEPALIVE_IDLE": st.sampled_from(["-1", "1.5", "1234567890", " 0", "", "1.5s", "2m30s", "1ms ", "M", "31710y",
+                                             "٣s"]) | unicode_digits | ascii_digits,
     "REDIS_KEEPALIVE_POOL": st.sampled_from(["0", "00", "01", "1234567", "-3", ""]) | unicode_digits | ascii_digits,
     "REDIS_HOST": st.sampled_from(["redis://h", "h:6379", "a..b", "-a", "a-", "256.1.1.1", "1.2.3", "::g", "[::1]", "h/", "a b",
                                    "h\n", "a" * 64, "1.2.3.04", "unix:/run/redis.sock"]),
@@ -141,11 +145,14 @@ def _no_space(value: str) -> bool:
     return not any(char.isspace() for char in value)
 
 
-def _timeout_ok(value: str) -> bool:
-    whole, dot, fraction = value.partition(".")
-    if not _digits(whole, 1, 9) or (dot and not _digits(fraction, 1, 6)):
+def _duration_ok(value: str, minimum_ms: int, bare_ms: int) -> bool:
+    """BunkerWeb's duration form, written without a regex: digits, then nothing or one unit; 999999999 s at most."""
+    number = value.rstrip(string.ascii_letters)
+    unit = value[len(number):]
+    if not _digits(number, 1, len(number)) or (unit and unit not in DURATION_MS):
         return False
-    return any(char in "123456789" for char in value)
+    significant = number.lstrip("0")
+    return len(significant) <= 13 and minimum_ms <= int(significant or "0") * DURATION_MS.get(unit, bare_ms) <= 999_999_999_000
 
 
 SIMPLE = {
@@ -154,13 +161,11 @@ SIMPLE = {
     "REDIS_SSL_VERIFY": lambda v: v in ("yes", "no"),
     "REDIS_PORT": lambda v: _digits(v, 1, 5) and v[0] != "0" and 1 <= int(v) <= 65535,
     "REDIS_DATABASE": lambda v: _digits(v, 1, 2) and str(int(v)) == v and int(v) <= 15,
-    "REDIS_TIMEOUT": _timeout_ok,
     "REDIS_USERNAME": _no_space,
     "REDIS_SENTINEL_USERNAME": _no_space,
     "REDIS_PASSWORD": lambda v: "\n" not in v,
     "REDIS_SENTINEL_PASSWORD": lambda v: "\n" not in v,
     "REDIS_SENTINEL_MASTER": lambda v: not v.strip() or _no_space(v),
-    "REDIS_KEEPALIVE_IDLE": lambda v: _digits(v, 1, 9),
     "REDIS_KEEPALIVE_POOL": lambda v: _digits(v, 1, 6) and v[0] != "0",
 }
 HOST_CHARS = set(string.ascii_letters + string.digits + "_.-:")
@@ -225,6 +230,9 @@ def expected_bad(env: Mapping[str, str]) -> tuple[set[str], set[str]]:
     """(settings that must be reported, settings the oracle cannot decide)."""
     raw = {name: env.get(name, redis_setting_definitions()[name]["default"]) for name in NAMES}
     bad = {name for name, ok in SIMPLE.items() if not ok(raw[name])}
+    bare_ms = 1000 if env.get("REDISSYNC_BW_CORE_DIR", "absent").endswith("absent") else 1  # core's unit: ms
+    bad |= {name for name, minimum in (("REDIS_TIMEOUT", 1), ("REDIS_KEEPALIVE_IDLE", 0))
+            if not _duration_ok(raw[name], minimum, bare_ms)}
     undecided: set[str] = set()
     for name, verdict in (("REDIS_HOST", host_verdict(raw["REDIS_HOST"])),
                           ("REDIS_SENTINEL_HOSTS", sentinel_verdict(raw["REDIS_SENTINEL_HOSTS"]))):

@@ -74,13 +74,13 @@ def test_archives_are_reproducible(tmp_path: Path) -> None:
 
 def test_readme_tables_put_bunkerweb_first_then_what_redissync_adds() -> None:
     seed = json.loads(docs.SEED_TABLE.read_text())
-    table = docs.redis_table(json.loads(docs.CORE_REDIS.read_text()), seed)
+    table = docs.redis_table(json.loads(docs.CORE_REDIS.read_text()), seed, json.loads(docs.CORE_REDIS_NEXT.read_text()))
     assert len(table.splitlines()) == 2 + len(seed) == 17
-    # core's defaults (what a BunkerWeb user gets) in the third column, the seed's seconds in the last
-    assert "| `REDIS_TIMEOUT` | core `redis` | `1000` ms |" in table
+    # core's defaults (what a BunkerWeb user gets, then 1.6.16's where they changed), the seed's seconds in the last
+    assert "| `REDIS_TIMEOUT` | core `redis` | `1000` ms (1.6.16: `1s`) |" in table
     assert table.splitlines()[8].endswith("| `5` s |")
     assert "| `REDIS_SSL_VERIFY` | core `redis` | `no` |" in table
-    assert "| `REDIS_KEEPALIVE_POOL` | core `redis` | `10` |" in table
+    assert "| `REDIS_KEEPALIVE_POOL` | core `redis` | `10` (1.6.16: `64`) |" in table
     plugin = json.loads((ROOT / "plugin.json").read_text())
     assert "| `REDISSYNC_RESTORE_BANS` | `yes` | global |" in docs.own_table(plugin)
     result = subprocess.run([sys.executable, "-m", "tools.docs", "--check"], cwd=ROOT, capture_output=True, text=True)

@@ -65,11 +65,12 @@ def _configuration(walk: Walk, env: Mapping[str, str]) -> Settings:
         written = str(env.get("REDIS_TIMEOUT", "")).strip() or settings.as_configured(settings.timeout, with_unit=False)
         # The units rule is information, not a warning: a healthy BunkerWeb install must read as healthy.
         if settings.in_milliseconds:
-            report.notes.append("REDIS_TIMEOUT and REDIS_KEEPALIVE_IDLE are in milliseconds, as BunkerWeb's core redis "
-                                f"plugin defines them: REDIS_TIMEOUT={written} means {settings.timeout:g} s")
+            report.notes.append("a bare REDIS_TIMEOUT or REDIS_KEEPALIVE_IDLE is milliseconds, as BunkerWeb's core redis "
+                                f"plugin defines them (a suffix such as s or m sets the unit): REDIS_TIMEOUT={written} "
+                                f"means {settings.timeout:g} s")
         else:
-            report.notes.append("REDIS_TIMEOUT and REDIS_KEEPALIVE_IDLE are in seconds (redissync's own settings table, "
-                                "outside BunkerWeb)")
+            report.notes.append("a bare REDIS_TIMEOUT or REDIS_KEEPALIVE_IDLE is seconds (redissync's own settings table, "
+                                f"outside BunkerWeb): REDIS_TIMEOUT={written} means {settings.timeout:g} s")
         if settings.timeout < SHORT_TIMEOUT_S:
             step.warnings.append(f"REDIS_TIMEOUT={written} is only {settings.timeout * 1000:g} ms: a busy Redis or network "
                                  "will time out; raise REDIS_TIMEOUT")

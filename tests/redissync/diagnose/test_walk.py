@@ -240,15 +240,25 @@ def test_a_silent_server_costs_one_timeout_not_a_hang(plain_redis) -> None:
 
 
 def test_core_milliseconds_rule_quotes_the_value_as_written(plain_redis, tmp_path: Path) -> None:
-    """0.5 under the core (ms) rule is 0.0005 s: the note and the warning quote "0.5", never a rounded "1"."""
+    """50 under the core (ms) rule is 0.05 s, and so is 50ms: the note and the warning quote the value as written."""
     core = tmp_path / "core" / "redis"
     core.mkdir(parents=True)
     core.joinpath("plugin.json").write_text(json.dumps({"id": "redis", "settings": {"REDIS_TIMEOUT": {"default": "1000"}}}))
-    report = diagnose(plain_redis.settings_env(REDIS_TIMEOUT="0.5", REDISSYNC_BW_CORE_DIR=str(tmp_path / "core")))
-    text = report.render_text()
-    assert "REDIS_TIMEOUT=0.5 means 0.0005 s" in text, text
-    assert "REDIS_TIMEOUT=1 " not in text
-    assert "REDIS_TIMEOUT=0.5 is only 0.5 ms" in text
+    for written in ("50", "50ms"):
+        report = diagnose(plain_redis.settings_env(REDIS_TIMEOUT=written, REDISSYNC_BW_CORE_DIR=str(tmp_path / "core")))
+        text = report.render_text()
+        assert f"REDIS_TIMEOUT={written} means 0.05 s" in text, text
+        assert f"REDIS_TIMEOUT={written} is only 50 ms" in text
+
+
+def test_bunkerweb_1616_suffix_defaults_are_healthy(password_redis, bunkerweb_core_1616) -> None:
+    """1.6.16's core redis plugin: REDIS_TIMEOUT=1s, REDIS_KEEPALIVE_IDLE=30s, REDIS_KEEPALIVE_POOL=64 by default."""
+    env = password_redis.settings_env(REDISSYNC_BW_CORE_DIR=str(bunkerweb_core_1616))
+    for name in ("REDIS_TIMEOUT", "REDIS_KEEPALIVE_IDLE", "REDIS_KEEPALIVE_POOL"):
+        env.pop(name, None)
+    report = diagnose(env)
+    assert report.state == STATE_HEALTHY, report.render_text()
+    assert "timeout 1000 ms, pool 64" in report.steps[0].summary
 
 
 def test_configuration_failure_header_has_no_empty_target() -> None:
