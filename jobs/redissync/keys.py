@@ -1,4 +1,5 @@
-"""BunkerWeb's Redis key formats, parsed and built in one place (docs/bunkerweb-data.md).
+"""BunkerWeb's Redis key formats, parsed and built in one place (docs/bunkerweb-data.md), and the table
+of redissync's own keys (:data:`OWN_KEYS`: name, type, owning pass).
 
 Everything BunkerWeb writes lives in one database with no global prefix, so every scan uses one of the
 MATCH patterns below, and every parser returns ``None`` for a key that only *looks* like ours (an IP
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .net import is_ip
 
@@ -19,12 +21,54 @@ UI_SESSION_PATTERN = "bunkerweb_ui_session:*"
 
 # redissync's own namespace
 NAMESPACE = "redissync:"
-GENERATION_KEY = NAMESPACE + "generation"
 LOCK_PREFIX = NAMESPACE + "lock:"
 
 
 def namespaced(*parts: str) -> str:
     return NAMESPACE + ":".join(parts)
+
+
+def lock_key(owner: str) -> str:
+    """The key of ``owner``'s pass lock (lock.py): two schedulers never run the same pass at once."""
+    return LOCK_PREFIX + owner
+
+
+class OwnKey(NamedTuple):
+    """One key redissync writes: its name, the Redis type it holds, and the pass that owns it (which
+    deletes it before the pass when it holds another type: lock.exclusive_pass)."""
+
+    name: str
+    type: str
+    owner: str
+
+
+GENERATION_KEY = NAMESPACE + "generation"  # the data set's identity marker (bans/identity.py)
+BANS_LOCK_KEY = lock_key("bans")
+METRICS_LOCK_KEY = lock_key("metrics")
+METRICS_SUMMARY_KEY = namespaced("metrics", "summary")  # the last pass's summary, for a scheduler that lost the lock
+FINGERPRINTS_KEY = namespaced("metrics", "fingerprints")  # metric keys without a TTL, tracked (metrics/hygiene.py)
+FINGERPRINTS_NEXT_KEY = namespaced("metrics", "fingerprints", "next")  # the tracks being written by this pass
+SERVER_SERIES_KEY = namespaced("metrics", "series", "server")  # the UI's 24 h history (metrics/series.py)
+TOTALS_SERIES_KEY = namespaced("metrics", "series", "totals")
+SESSIONS_SUMMARY_KEY = namespaced("sessions", "summary")
+
+# Every key of ours, in one table. A pass reclaims its own (own_key_types) before taking its lock.
+OWN_KEYS: tuple[OwnKey, ...] = (
+    OwnKey(BANS_LOCK_KEY, "string", "bans"),
+    OwnKey(GENERATION_KEY, "string", "bans"),
+    OwnKey(METRICS_LOCK_KEY, "string", "metrics"),
+    OwnKey(METRICS_SUMMARY_KEY, "string", "metrics"),
+    OwnKey(FINGERPRINTS_KEY, "hash", "metrics"),
+    OwnKey(FINGERPRINTS_NEXT_KEY, "hash", "metrics"),
+    OwnKey(SERVER_SERIES_KEY, "zset", "metrics"),
+    OwnKey(TOTALS_SERIES_KEY, "zset", "metrics"),
+    OwnKey(SESSIONS_SUMMARY_KEY, "string", "sessions"),
+)
+
+
+def own_key_types(owner: str) -> dict[str, str]:
+    """``key → Redis type`` of the keys ``owner``'s pass writes."""
+    return {key.name: key.type for key in OWN_KEYS if key.owner == owner}
 
 
 # Key categories for the server figures (prefix → category; first match wins; anything else is "other").

@@ -13,11 +13,16 @@ the pass avoids the decisions only the lock holder may take.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import uuid
+from collections.abc import Iterator
 
 from redis import Redis
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 from redis.lock import Lock
+
+from .keys import lock_key, own_key_types
 
 LOCK_MS = 30_000
 
@@ -66,3 +71,43 @@ class PassLock(Lock):
             self._thread.join(timeout=30)
         with contextlib.suppress(LockError):  # taken over, or never acquired: nothing of ours to delete
             super().release()
+
+
+# A key of our namespace holds one type; one of another type (written by hand or by a hostile client) would
+# fail every pass with WRONGTYPE, or hold a lock forever. It is ours: deleted before the pass uses it.
+_RECLAIM = """
+local removed = 0
+for i, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'none' and kind ~= ARGV[i] then
+    redis.call('DEL', key)
+    removed = removed + 1
+  end
+end
+return removed
+"""
+
+
+def reclaim_own_keys(client: Redis, expected: dict[str, str]) -> int:
+    """Delete our keys that hold another type than ``expected`` (key → Redis type name); how many were."""
+    return int(client.eval(_RECLAIM, len(expected), *expected, *expected.values()))
+
+
+@contextlib.contextmanager
+def exclusive_pass(client: Redis, owner: str, ttl_ms: int = LOCK_MS,
+                   logger: logging.Logger | None = None) -> Iterator[PassLock | None]:
+    """``owner``'s pass alone: its own keys of another type reclaimed (keys.OWN_KEYS), then its lock taken
+    with a fresh token and renewed until the block ends. Yields the held lock, or None when another
+    scheduler holds it (the block then decides what to do instead)."""
+    reclaimed = reclaim_own_keys(client, own_key_types(owner))
+    if reclaimed:
+        (logger or logging.getLogger("redissync")).warning(
+            f"redissync-{owner}: replaced {reclaimed} of its own keys ({', '.join(own_key_types(owner))}) that held the wrong type")
+    lock = PassLock(client, lock_key(owner), uuid.uuid4().hex, ttl_ms)
+    if not lock.acquire():
+        yield None
+        return
+    try:
+        yield lock
+    finally:
+        lock.release()

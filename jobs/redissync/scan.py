@@ -133,22 +133,3 @@ def types_and_ttls(client: Redis, keys: list[bytes]) -> list[tuple[bytes, int]]:
     flat = client.eval(_TYPES_AND_TTLS, len(keys), *keys)
     return list(zip(flat[0::2], flat[1::2], strict=True))
 
-
-# A key of our namespace holds one type; one of another type (written by hand or by a hostile client) would
-# fail every pass with WRONGTYPE, or hold a lock forever. It is ours: deleted before the pass uses it.
-_RECLAIM = """
-local removed = 0
-for i, key in ipairs(KEYS) do
-  local kind = redis.call('TYPE', key).ok
-  if kind ~= 'none' and kind ~= ARGV[i] then
-    redis.call('DEL', key)
-    removed = removed + 1
-  end
-end
-return removed
-"""
-
-
-def reclaim_own_keys(client: Redis, expected: dict[str, str]) -> int:
-    """Delete our keys that hold another type than ``expected`` (key → Redis type name); how many were."""
-    return int(client.eval(_RECLAIM, len(expected), *expected, *expected.values()))

@@ -26,13 +26,12 @@ from redis import Redis
 from .cached_files import SESSIONS_SUMMARY_FILE
 from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT
 from .errors import CoreSettingError, RedisSyncError
-from .keys import SESSION_PATTERN, UI_SESSION_PATTERN, namespaced, parse_session_key
+from .keys import SESSION_PATTERN, SESSIONS_SUMMARY_KEY, UI_SESSION_PATTERN, parse_session_key
 from .scan import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
 from .settings import Settings
 from .state import StateStore
 
 SUMMARY_FILE = SESSIONS_SUMMARY_FILE
-SUMMARY_KEY = namespaced("sessions", "summary")
 SUMMARY_TTL_S = 2 * 3600  # the job runs hourly: a summary older than two runs is gone
 REVOKE_BATCH = 500
 MAX_COOKIES = 100  # distinct cookie names reported; more are summed under "(other)"
@@ -167,7 +166,7 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
     """The hourly job: count, bound the sessions without TTL, publish the summary."""
     summary = session_stats(client, settings.core_env if env is None else env, fix=True)
     encoded = json.dumps(summary, separators=(",", ":"), sort_keys=True).encode()
-    client.set(SUMMARY_KEY, encoded, ex=SUMMARY_TTL_S)
+    client.set(SESSIONS_SUMMARY_KEY, encoded, ex=SUMMARY_TTL_S)
     state.write(SUMMARY_FILE, encoded)
     if summary["absolute_timeout_s"] == 0 and summary["no_ttl_found"]:
         logger.warning("SESSIONS_ABSOLUTE_TIMEOUT=0 disables the absolute lifetime: sessions without a TTL were left as they are")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from redissync.sessions import SUMMARY_KEY
+from redissync.keys import SESSIONS_SUMMARY_KEY as SUMMARY_KEY
 from tests.bed.jobrun import run_job_file
 from tests.conftest import REDIS_PASSWORD
 

@@ -6,8 +6,9 @@ import logging
 import time
 
 from redissync.bans import cycle as bans
-from redissync.bans.cycle import LOCK_KEY, LOCK_MS, reconcile
-from redissync.lock import PassLock
+from redissync.bans.cycle import reconcile
+from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
+from redissync.lock import LOCK_MS, PassLock
 from redissync.state import open_state
 from tests.bed.bans import write_ban
 from tests.bed.servers import wait_until

@@ -15,8 +15,9 @@ import pytest
 from redis.exceptions import OutOfMemoryError
 
 from redissync.bans.archive import open_journal
-from redissync.bans.cycle import LOCK_KEY, LOCK_MS
 from redissync.bans.journal import JOURNAL_NAME
+from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
+from redissync.lock import LOCK_MS
 from tests.bed.bans import ban_value, bans_state
 from tests.bed.jobproc import spawn_job
 from tests.bed.jobrun import run_job_file

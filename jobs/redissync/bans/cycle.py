@@ -15,17 +15,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 from redis import Redis
 
 from ..clock import now_ms
-from ..keys import BAD_BEHAVIOR_PATTERN, GENERATION_KEY, LOCK_PREFIX, parse_ban_key
-from ..lock import LOCK_MS, PassLock
+from ..keys import BAD_BEHAVIOR_PATTERN, BANS_LOCK_KEY, parse_ban_key
+from ..lock import LOCK_MS, PassLock, exclusive_pass
 from ..memory import pin_mmap_threshold
-from ..scan import reclaim_own_keys
 from ..settings import Settings
 from ..state import StateStore
 from .archive import open_journal, save
@@ -37,7 +35,6 @@ from .scanner import BanScanner
 from .summary import pass_line, write_summary
 from .writeback import expired, restore
 
-LOCK_KEY = LOCK_PREFIX + "bans"
 EXPIRY_TOLERANCE_S = 2  # PTTL jitter that is not a change worth a journal write
 CHUNK = 1_000
 IDENTITY_META = "identity"
@@ -92,14 +89,10 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
     started = time.monotonic()
     pin_mmap_threshold()  # the index of a large journal would otherwise leave heap holes (memory.py)
     result = PassResult()
-    token = uuid.uuid4().hex
-    if reclaim_own_keys(client, {LOCK_KEY: "string", GENERATION_KEY: "string"}):
-        logger.warning(f"redissync-bans: replaced {LOCK_KEY} or {GENERATION_KEY}, which held the wrong type")
-    lock = PassLock(client, LOCK_KEY, token, LOCK_MS)
-    if not lock.acquire():
-        result.skipped = f"another scheduler is reconciling bans ({LOCK_KEY} is held)"
-        return result
-    try:
+    with exclusive_pass(client, "bans", LOCK_MS, logger) as lock:
+        if lock is None:
+            result.skipped = f"another scheduler is reconciling bans ({BANS_LOCK_KEY} is held)"
+            return result
         local = LocalBans.load(instances, state) if instances is not None else None
         with open_journal(state) as journal:
             try:
@@ -118,8 +111,6 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
             # point, so a crash here leaves the old record: the next pass restores once more (safe).
             result.saved_bytes = save(state, journal).bytes_written
             write_summary(state, journal, asdict(result))
-    finally:
-        lock.release()
     return result
 
 
@@ -143,7 +134,7 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
         return
     if lock.lost:
         # Our lock expired and another scheduler may be reconciling: only the lock holder judges.
-        result.verdict = f"{LOCK_KEY} was lost during the pass; missing bans will be judged next pass"
+        result.verdict = f"{BANS_LOCK_KEY} was lost during the pass; missing bans will be judged next pass"
         journal.commit()
         return
     verdict = judge(previous, before)

@@ -7,17 +7,16 @@ cached like a pass's journal: inside BunkerWeb the database copy is what the nex
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from redis import Redis
 
 from ..clock import now_ms
 from ..errors import PassRunning
-from ..lock import LOCK_MS, PassLock
+from ..keys import BANS_LOCK_KEY
+from ..lock import exclusive_pass
 from ..state import StateStore
 from .archive import erase, open_journal
-from .cycle import LOCK_KEY
 from .local_only import LocalBans
 
 
@@ -45,13 +44,10 @@ def count(state: StateStore) -> Forgotten:
 
 def forget_all(client: Redis, state: StateStore) -> Forgotten:
     """Empty the journal under the pass lock and cache it; raises :class:`PassRunning` when a pass runs."""
-    lock = PassLock(client, LOCK_KEY, uuid.uuid4().hex, LOCK_MS)
-    if not lock.acquire():
-        raise PassRunning(f"a bans pass is running ({LOCK_KEY} is held): try again in a minute")
-    try:
+    with exclusive_pass(client, "bans") as lock:
+        if lock is None:
+            raise PassRunning(f"a bans pass is running ({BANS_LOCK_KEY} is held): try again in a minute")
         before = count(state)
         erase(state)  # the journal, its copy in BunkerWeb's job cache and the Redis identity record
         LocalBans.clear_all(state)  # nor from the copies the instances still hold (bans/local_only.py)
-    finally:
-        lock.release()
     return Forgotten(before.journaled, before.live, done=True)

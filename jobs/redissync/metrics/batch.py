@@ -17,8 +17,8 @@ from typing import Any
 
 from redis import Redis
 
-from ..keys import NAMESPACE, key_category, parse_metric_key
-from .hygiene import FINGERPRINTS_KEY, Hygiene, fingerprint
+from ..keys import FINGERPRINTS_KEY, NAMESPACE, key_category, parse_metric_key
+from .hygiene import Hygiene, fingerprint
 
 TABLE_SAMPLE = 20  # items kept per merged table (the tail of each worker's list)
 OWN_PREFIX = NAMESPACE.encode()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -25,19 +24,17 @@ from redis import Redis
 from ..cached_files import METRICS_SUMMARY_FILE
 from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS
 from ..errors import CoreSettingError, RedisSyncError
-from ..keys import KEY_CATEGORIES, LOCK_PREFIX, namespaced, parse_metric_key
-from ..lock import PassLock
-from ..scan import prefetched, reclaim_own_keys, scan_batches
+from ..keys import KEY_CATEGORIES, METRICS_SUMMARY_KEY, SERVER_SERIES_KEY, TOTALS_SERIES_KEY, parse_metric_key
+from ..lock import exclusive_pass
+from ..scan import prefetched, scan_batches
 from ..settings import Settings
 from ..state import StateStore
 from . import series
 from .batch import Aggregate, MetricNames, digest_batch, fetch_batch, sample_item
-from .hygiene import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY, STALE_AFTER_PASSES, Hygiene, requests_report
+from .hygiene import STALE_AFTER_PASSES, Hygiene, requests_report
 
 SUMMARY_FILE = METRICS_SUMMARY_FILE
-SUMMARY_KEY = namespaced("metrics", "summary")
 SUMMARY_TTL_S = 3600
-LOCK_KEY = LOCK_PREFIX + "metrics"
 LOCK_TTL_S = 300
 
 
@@ -88,9 +85,9 @@ def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE
     minute = series.minute_of(now)
     info = client.info()
     categories = {category: aggregate.categories.get(category, 0) for category in KEY_CATEGORIES}
-    point = series.server_point(info, categories, series.previous_point(client, series.SERVER_SERIES_KEY, minute), now)
-    points_kept = series.write_point(client, series.SERVER_SERIES_KEY, point)
-    series.write_point(client, series.TOTALS_SERIES_KEY, series.totals_point(minute, aggregate.counters))
+    point = series.server_point(info, categories, series.previous_point(client, SERVER_SERIES_KEY, minute), now)
+    points_kept = series.write_point(client, SERVER_SERIES_KEY, point)
+    series.write_point(client, TOTALS_SERIES_KEY, series.totals_point(minute, aggregate.counters))
     summary = {
         "generated_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
         "minute": minute,
@@ -102,7 +99,7 @@ def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE
                               for name, table in aggregate.tables.items()}),
         "workers": sorted(aggregate.workers),
         "server": {name: point[name] for name in ("ops", "mem", "keys", "hit", "clients", "lag", "lag_bytes", "role")},
-        "series": series.chart(series.read_points(client, series.SERVER_SERIES_KEY, minute)),
+        "series": series.chart(series.read_points(client, SERVER_SERIES_KEY, minute)),
         "series_points": points_kept,
         "hygiene": hygiene_report,
         "requests": requests,
@@ -119,25 +116,16 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
         cap = METRICS_MAX_BLOCKED_REQUESTS_REDIS.read(settings.core_env if env is None else env)
     except CoreSettingError as error:
         raise RedisSyncError(str(error)) from None
-    token = uuid.uuid4().hex
-    own = {LOCK_KEY: "string", SUMMARY_KEY: "string", FINGERPRINTS_KEY: "hash", FINGERPRINTS_NEXT_KEY: "hash",
-           series.SERVER_SERIES_KEY: "zset", series.TOTALS_SERIES_KEY: "zset"}
-    reclaimed = reclaim_own_keys(client, own)
-    if reclaimed:
-        logger.warning(f"redissync-metrics: replaced {reclaimed} of its own keys (redissync:metrics:*) that held the wrong type")
-    lock = PassLock(client, LOCK_KEY, token, LOCK_TTL_S * 1000)
-    if not lock.acquire():
-        shared = client.get(SUMMARY_KEY)
-        if shared:
-            state.write(SUMMARY_FILE, shared)
-        return "another scheduler is running this minute's pass; " + ("copied its summary" if shared else "no summary yet")
-    try:
+    with exclusive_pass(client, "metrics", LOCK_TTL_S * 1000, logger) as lock:
+        if lock is None:
+            shared = client.get(METRICS_SUMMARY_KEY)
+            if shared:
+                state.write(SUMMARY_FILE, shared)
+            return "another scheduler is running this minute's pass; " + ("copied its summary" if shared else "no summary yet")
         summary = aggregate_pass(client, cap, time.time() if now is None else now, stale_after)
         encoded = json.dumps(summary, separators=(",", ":"), sort_keys=True).encode()
-        client.set(SUMMARY_KEY, encoded, ex=SUMMARY_TTL_S)
+        client.set(METRICS_SUMMARY_KEY, encoded, ex=SUMMARY_TTL_S)
         state.write(SUMMARY_FILE, encoded)
-    finally:
-        lock.release()
     if summary["requests"]["over_cap"]:
         logger.warning(f"the requests list holds {summary['requests']['length']} entries, over METRICS_MAX_BLOCKED_REQUESTS_REDIS="
                        f"{summary['requests']['cap']}; BunkerWeb trims it on its next sync (redissync never trims it)")

@@ -24,11 +24,9 @@ from typing import NamedTuple
 
 from redis import Redis
 
-from ..keys import namespaced
+from ..keys import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY
 from ..scan import expire_if_persistent
 
-FINGERPRINTS_KEY = namespaced("metrics", "fingerprints")
-FINGERPRINTS_NEXT_KEY = namespaced("metrics", "fingerprints", "next")
 FINGERPRINTS_TTL_S = 24 * 3600
 STALE_AFTER_PASSES = 60  # one hour of identical content with no TTL (the job runs every minute)
 STALE_KEY_TTL_S = 7 * 24 * 3600  # a silent worker's keys go a week after we notice them

@@ -13,13 +13,11 @@ from typing import Any
 
 from redis import Redis
 
-from ..keys import KEY_CATEGORIES, namespaced
+from ..keys import KEY_CATEGORIES
 
 MINUTE = 60
 RETENTION_S = 24 * 3600  # 1440 points at 1-minute resolution
 SERIES_TTL_S = RETENTION_S + 3600
-SERVER_SERIES_KEY = namespaced("metrics", "series", "server")
-TOTALS_SERIES_KEY = namespaced("metrics", "series", "totals")
 MAX_TOTALS_PER_POINT = 200  # the largest counter series; the rest are summed under "(other)"
 
 

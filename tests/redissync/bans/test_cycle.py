@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from redissync.bans.cycle import LOCK_KEY, BanPolicy, one_pass, reconcile
+from redissync.bans.cycle import BanPolicy, one_pass, reconcile
 from redissync.connection import connect
+from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
 from redissync.keys import GENERATION_KEY
 from redissync.settings import load_settings
 from tests.bed.bans import bans_state, write_ban

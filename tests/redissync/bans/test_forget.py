@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from redissync.bans.archive import open_journal
-from redissync.bans.cycle import LOCK_KEY, reconcile
+from redissync.bans.cycle import reconcile
 from redissync.bans.forget import PassRunning, count, forget_all
 from redissync.connection import connect
+from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
 from redissync.settings import load_settings
 from tests.bed.bans import bans_state, write_ban
 

@@ -9,9 +9,11 @@ from collections import defaultdict
 
 import pytest
 
+from redissync.keys import METRICS_SUMMARY_KEY as SUMMARY_KEY
+from redissync.keys import SERVER_SERIES_KEY, TOTALS_SERIES_KEY
 from redissync.metrics import series
 from redissync.metrics.batch import TABLE_SAMPLE, parse_number
-from redissync.metrics.cycle import SUMMARY_FILE, SUMMARY_KEY, aggregate_pass, one_pass
+from redissync.metrics.cycle import SUMMARY_FILE, aggregate_pass, one_pass
 from redissync.settings import load_settings
 from redissync.state import open_state
 
@@ -115,17 +117,17 @@ def test_series_keeps_exactly_24_hours_and_replaces_a_minute(plain_redis) -> Non
     start = series.minute_of(NOW)
     pipe_points = [{"t": start + 60 * i, "ops": i} for i in range(1500)]
     for point in pipe_points:
-        kept = series.write_point(client, series.SERVER_SERIES_KEY, point)
+        kept = series.write_point(client, SERVER_SERIES_KEY, point)
     last = pipe_points[-1]["t"]
     assert kept == 1440
-    points = series.read_points(client, series.SERVER_SERIES_KEY, last)
+    points = series.read_points(client, SERVER_SERIES_KEY, last)
     assert len(points) == 1440
     assert points[0]["t"] == last - 24 * 3600 + 60
     assert points[-1]["t"] == last
-    series.write_point(client, series.SERVER_SERIES_KEY, {"t": last, "ops": -1})
-    assert series.read_points(client, series.SERVER_SERIES_KEY, last)[-1]["ops"] == -1
-    assert client.zcard(series.SERVER_SERIES_KEY) == 1440
-    assert 0 < client.ttl(series.SERVER_SERIES_KEY) <= series.SERIES_TTL_S
+    series.write_point(client, SERVER_SERIES_KEY, {"t": last, "ops": -1})
+    assert series.read_points(client, SERVER_SERIES_KEY, last)[-1]["ops"] == -1
+    assert client.zcard(SERVER_SERIES_KEY) == 1440
+    assert 0 < client.ttl(SERVER_SERIES_KEY) <= series.SERIES_TTL_S
 
 
 def test_passes_a_day_apart_drop_old_points_and_rates_use_deltas(plain_redis) -> None:
@@ -136,7 +138,7 @@ def test_passes_a_day_apart_drop_old_points_and_rates_use_deltas(plain_redis) ->
     assert second["server"]["ops"] > 0
     later = aggregate_pass(client, cap=10, now=NOW + 24 * 3600)
     assert later["series"]["t"] == [series.minute_of(NOW + 60), series.minute_of(NOW + 24 * 3600)]
-    assert len(series.read_points(client, series.TOTALS_SERIES_KEY, series.minute_of(NOW + 24 * 3600))) == 2
+    assert len(series.read_points(client, TOTALS_SERIES_KEY, series.minute_of(NOW + 24 * 3600))) == 2
 
 
 def test_replication_lag_from_info() -> None:

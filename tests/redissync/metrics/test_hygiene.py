@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from redissync.keys import FINGERPRINTS_KEY
 from redissync.metrics.cycle import aggregate_pass
-from redissync.metrics.hygiene import FINGERPRINTS_KEY, STALE_KEY_TTL_S, Track, next_track
+from redissync.metrics.hygiene import STALE_KEY_TTL_S, Track, next_track
 
 NOW = 1_800_000_000.0
 STALE_AFTER = 2
