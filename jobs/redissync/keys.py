@@ -28,11 +28,6 @@ def namespaced(*parts: str) -> str:
     return NAMESPACE + ":".join(parts)
 
 
-def lock_key(owner: str) -> str:
-    """The key of ``owner``'s pass lock (lock.py): two schedulers never run the same pass at once."""
-    return LOCK_PREFIX + owner
-
-
 class OwnKey(NamedTuple):
     """One key redissync writes: its name, the Redis type it holds, and the pass that owns it (which
     deletes it before the pass when it holds another type: lock.exclusive_pass)."""
@@ -43,8 +38,8 @@ class OwnKey(NamedTuple):
 
 
 GENERATION_KEY = NAMESPACE + "generation"  # the data set's identity marker (bans/identity.py)
-BANS_LOCK_KEY = lock_key("bans")
-METRICS_LOCK_KEY = lock_key("metrics")
+BANS_LOCK_KEY = LOCK_PREFIX + "bans"  # a pass lock (lock.py): two schedulers never run the same pass at once
+METRICS_LOCK_KEY = LOCK_PREFIX + "metrics"
 METRICS_SUMMARY_KEY = namespaced("metrics", "summary")  # the last pass's summary, for a scheduler that lost the lock
 FINGERPRINTS_KEY = namespaced("metrics", "fingerprints")  # metric keys without a TTL, tracked (metrics/hygiene.py)
 FINGERPRINTS_NEXT_KEY = namespaced("metrics", "fingerprints", "next")  # the tracks being written by this pass
@@ -69,6 +64,12 @@ OWN_KEYS: tuple[OwnKey, ...] = (
 def own_key_types(owner: str) -> dict[str, str]:
     """``key → Redis type`` of the keys ``owner``'s pass writes."""
     return {key.name: key.type for key in OWN_KEYS if key.owner == owner}
+
+
+def lock_key(owner: str) -> str:
+    """The key of ``owner``'s pass lock: the one of its keys under :data:`LOCK_PREFIX`."""
+    (name,) = (key.name for key in OWN_KEYS if key.owner == owner and key.name.startswith(LOCK_PREFIX))
+    return name
 
 
 # Key categories for the server figures (prefix → category; first match wins; anything else is "other").
