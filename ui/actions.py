@@ -2,6 +2,7 @@
 
 BunkerWeb loads this file with ``SourceFileLoader("actions", …)`` and calls ``pre_render(**kwargs)`` on GET
 and ``redissync(**kwargs)`` on POST with ``app``, ``db``, ``bw_instances_utils``, ``args`` and ``data``.
+BunkerWeb 1.7 passes ``db=None``: the page then reads through the UI's API client (``webui/sources.py``).
 The logic lives in the plugin's package under ``jobs/``: found next to this file (the plugin folder the
 UI extracts to /etc/bunkerweb/plugins/redissync) or at that path when BunkerWeb runs a copy from a
 temporary folder. Neither function ever raises.
@@ -34,6 +35,14 @@ def _instances_utils(kwargs: dict):
     return kwargs.get("bw_instances_utils") or kwargs.get("instances_utils")
 
 
+def _bunkerweb(kwargs: dict) -> dict:
+    """BunkerWeb's ``db`` (1.6) or, when it passes none (1.7), its web UI's API client."""
+    from redissync.webui.sources import bunkerweb_api
+
+    db = kwargs.get("db")
+    return {"db": db, "api": bunkerweb_api() if db is None else None}
+
+
 def pre_render(**kwargs) -> dict:
     """The view model of ``template.html`` (exposed to it as ``pre_render.data``)."""
     try:
@@ -41,7 +50,7 @@ def pre_render(**kwargs) -> dict:
             return {"plugin": PLUGIN_ID, "errors": [PACKAGE_MISSING]}
         from redissync.webui.page import safe_gather
 
-        return safe_gather(db=kwargs.get("db"), bw_instances_utils=_instances_utils(kwargs), logger=LOGGER)
+        return safe_gather(**_bunkerweb(kwargs), bw_instances_utils=_instances_utils(kwargs), logger=LOGGER)
     except Exception as error:
         LOGGER.error(f"redissync UI: pre_render failed ({type(error).__name__})")
         return {"plugin": PLUGIN_ID, "errors": ["Could not prepare the redissync page; the web UI's log has the details."]}
@@ -54,7 +63,7 @@ def redissync(**kwargs):
             return {"status": "ko", "code": 500, "message": PACKAGE_MISSING}
         from redissync.webui.actions import handle, respond
 
-        return respond(handle(kwargs.get("data"), db=kwargs.get("db"), logger=LOGGER), kwargs.get("app"))
+        return respond(handle(kwargs.get("data"), **_bunkerweb(kwargs), logger=LOGGER), kwargs.get("app"))
     except Exception as error:
         LOGGER.error(f"redissync UI: action failed ({type(error).__name__})")
         return {"status": "ko", "code": 500, "message": "The action failed; the web UI's log has the details."}

@@ -6,6 +6,7 @@
     │   └── ArchiveError   a file the bans archive's manifest names is missing or damaged
     ├── StepError          one diagnosis step failed; its sentence is what the user reads
     ├── DiagnosisStopped   control flow: the walk ends at the first failed step (never escapes diagnose())
+    ├── BunkerWebUnavailable  the web UI's page: BunkerWeb's database (1.6) or API (1.7) did not answer
     ├── RuntimeError
     │   └── PassRunning    ``bans forget`` refused: a bans pass holds the lock (try again in a minute)
     └── ValueError
@@ -36,6 +37,25 @@ class StepError(Exception):
 
 class DiagnosisStopped(Exception):
     """The walk ends here: a step failed."""
+
+
+class BunkerWebUnavailable(Exception):
+    """BunkerWeb's database (1.6) or API (1.7) did not answer the web UI. ``reason`` and ``remedy`` are safe to
+    show (never the exception's text): the page says this instead of guessing, since an empty configuration
+    would read as "Redis is off"."""
+
+    def __init__(self, source: str, reason: str, remedy: str):
+        super().__init__(f"{source} {reason}")
+        self.source, self.reason, self.remedy = source, reason, remedy
+
+    @property
+    def title(self) -> str:
+        return f"{self.source} did not answer"
+
+    @property
+    def sentence(self) -> str:
+        return (f"The web UI asked {self.source} for redissync's settings and reports, and it {self.reason}. "
+                f"Redis's state is unknown from here, not off. {self.remedy}, then reload this page.")
 
 
 class PassRunning(RuntimeError):

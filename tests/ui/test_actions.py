@@ -71,7 +71,8 @@ def test_check_now_returns_the_diagnosis(healthy_state, down_state):
 def test_reconcile_now_runs_one_bans_pass(healthy_state):
     answer = handle({"action": "reconcile"}, env=healthy_state.env)
     assert answer["status"] == "ok"
-    assert answer["queued"] is False
+    assert answer["ran"] == "ui"  # outside BunkerWeb the journal is local: the pass runs here
+    assert answer["summary"].startswith("Ran in the web UI's process: ")
     assert "bans seen" in answer["summary"]
     assert answer["bans"]["last_pass"]["ok"] is True
     assert answer["bans"]["recent"]
@@ -84,29 +85,6 @@ def test_reconcile_with_redis_down_is_a_503_with_the_sentence(down_state):
     assert answer["code"] == 503
     assert "REDIS_HOST/REDIS_PORT" in answer["message"]
     assert down_state.secrets[0] not in answer["message"]
-
-
-def test_reconcile_inside_bunkerweb_asks_the_scheduler(healthy_state, monkeypatch):
-    """The journal lives with the scheduler: inside BunkerWeb the UI schedules the jobs like BunkerWeb's own button."""
-    monkeypatch.delenv("REDISSYNC_STATE_DIR")
-    config = {k: v for k, v in healthy_state.env.items() if k != "REDISSYNC_STATE_DIR"}
-
-    class StandInDatabase:
-        def __init__(self):
-            self.changes: list = []
-
-        def get_config(self, global_only=False, methods=False):
-            return config
-
-        def checked_changes(self, changes, plugins_changes, value):
-            self.changes.append((changes, plugins_changes, value))
-            return ""
-
-    db = StandInDatabase()
-    answer = handle({"action": "reconcile"}, db=db, env={"REDISSYNC_BW_CORE_DIR": config["REDISSYNC_BW_CORE_DIR"]})
-    assert answer["status"] == "ok"
-    assert answer["queued"] is True
-    assert db.changes == [(["config"], ["redissync"], True)]
 
 
 def test_disabled_and_invalid_settings(healthy_state):

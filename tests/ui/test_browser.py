@@ -17,6 +17,7 @@ import pytest
 from redissync.webui.page import gather
 from tests.ui.browser import ARTIFACTS, CHROMIUM, dump_dom, screenshot
 from tests.ui.render import render, standalone, wrap
+from tests.ui.test_bunkerweb_ui import open_ui
 
 pytestmark = [
     pytest.mark.browser,
@@ -94,6 +95,36 @@ def _assert_outage(probe: dict, view: dict) -> None:
     assert len(probe["jobs"]) == 4, probe["jobs"]
     assert not any(row["green"] for row in probe["jobs"]), probe["jobs"]
     assert sum("ok before the failure" in row["text"] for row in probe["jobs"]) == 2
+
+
+@pytest.mark.parametrize("state", ["healthy", "down", "unavailable"])
+def test_bunkerweb_17(state, request, tmp_path, monkeypatch):
+    """BunkerWeb 1.7 hands the page db=None: read through its API client, healthy, during an outage, and with
+    bw-api not answering (amber, and never "Redis is off")."""
+    built = request.getfixturevalue("down_state" if state == "down" else "healthy_state")
+    ui = open_ui("1.7", built, tmp_path, monkeypatch)
+    if state == "unavailable":
+        ui.fail("down")
+    view = ui.pre_render()
+    path = tmp_path / f"bunkerweb-1.7-{state}.html"
+    path.write_text(standalone(render(wrap(view)), title=f"redissync — 1.7 {state}", probe=True), encoding="utf-8")
+    dom = dump_dom(path, *DESKTOP)
+    probe = _check_dom(dom, view, built.secrets)
+    assert "read from BunkerWeb's API" in dom
+    if state == "healthy":
+        assert probe["title"]["text"] == "Healthy"
+        assert probe["sparklines"] >= 3
+        assert all(row["green"] for row in probe["jobs"])
+    elif state == "down":
+        _assert_outage(probe, view)
+    else:
+        assert probe["title"]["text"] == "BunkerWeb's API did not answer"
+        _, green, blue = map(int, re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", probe["bannerBackground"]).groups())
+        assert green - blue > 15, f"the banner is not amber: {probe['bannerBackground']}"
+        assert "Redis is off" not in dom
+        assert dom.count("Not available: BunkerWeb's API did not answer.") == 8  # every card says why it is empty
+        assert probe["jobs"] == []
+    screenshot(path, ARTIFACTS / f"bunkerweb-1.7-{state}.png", *DESKTOP)
 
 
 @pytest.mark.parametrize("state", ["down", "sentinel"])

@@ -1,17 +1,15 @@
 """The web UI page's logic: gather the cached reports and each instance's view into one view model.
 
-Inside BunkerWeb the UI container cannot read the scheduler's files: the reports are read from
-BunkerWeb's database (``db.get_job_cache_file(job, file)``, where ``Job.cache_file`` upserted them).
-Elsewhere (tests, the demo) they are read from ``REDISSYNC_STATE_DIR`` like every job writes them.
+Inside BunkerWeb the UI container cannot read the scheduler's (1.7: the worker's) files: ``sources`` reads the
+settings and reports from BunkerWeb's database (1.6) or API (1.7), elsewhere from ``REDISSYNC_STATE_DIR``.
 Nothing here raises: a failing part becomes a generic message on the page and the detail in the log,
-and the detail never carries a secret (known secret values are masked before logging).
+and the detail never carries a secret (known secret values are masked before logging). When BunkerWeb's
+database or API does not answer, the whole page says so instead of guessing.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,81 +23,18 @@ from ..cached_files import (
     SESSIONS_SUMMARY_FILE,
     run_record_file,
 )
-from ..errors import SettingsError
+from ..errors import BunkerWebUnavailable, SettingsError
 from ..redaction import redact
 from ..settings import Settings, load_settings
-from ..state import StateStore, default_state_dir
 from . import sections, topology
 from .format import DASH, age, dig, epoch, first, is_secret_name, text, when
 from .outage import Failure, current_failure, mark_stale
+from .sources import PLUGIN_ID, configuration, decode_json, report_source
 
-PLUGIN_ID = "redissync"
 GENERIC_ERROR = "Could not read this part of the status; the web UI's log has the details."
 REPORTS = REPORT_JOBS
 JOBS = ("redissync-check", "redissync-bans", "redissync-metrics", "redissync-sessions")
 STATS_ENDPOINT = f"{PLUGIN_ID}/stats"
-
-
-# -- where the reports are --------------------------------------------------------------------------
-class DatabaseReports:
-    """BunkerWeb's job cache, through the UI's ``db``."""
-
-    def __init__(self, db: Any):
-        self._db = db
-
-    def read(self, name: str) -> tuple[Any, float | None]:
-        try:
-            entry = self._db.get_job_cache_file(REPORTS[name], name, with_info=True)
-        except TypeError:  # an older Database without with_info
-            entry = {"data": self._db.get_job_cache_file(REPORTS[name], name)}
-        if not entry:
-            return None, None
-        data = entry.get("data") if isinstance(entry, dict) else entry
-        updated = entry.get("last_update") if isinstance(entry, dict) else None
-        return _decode(data), updated if isinstance(updated, int | float) else None
-
-
-class FileReports:
-    """The state directory the jobs write outside BunkerWeb."""
-
-    def __init__(self, store: StateStore):
-        self.store = store
-
-    def read(self, name: str) -> tuple[Any, float | None]:
-        path = self.store.directory / name
-        try:
-            updated = path.stat().st_mtime
-        except OSError:
-            return None, None
-        return self.store.read_json(name), updated
-
-
-def _decode(data: Any) -> Any:
-    if data is None:
-        return None
-    try:
-        return json.loads(data)
-    except (TypeError, ValueError, UnicodeDecodeError):
-        return None
-
-
-def report_source(db: Any, env: Mapping[str, str]) -> DatabaseReports | FileReports:
-    if db is not None and hasattr(db, "get_job_cache_file") and not env.get("REDISSYNC_STATE_DIR"):
-        return DatabaseReports(db)
-    return FileReports(StateStore(default_state_dir(env)))
-
-
-def configuration(db: Any, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The settings as BunkerWeb's database holds them (the UI's own environment does not carry them)."""
-    merged = dict(os.environ if env is None else env)
-    getter = getattr(db, "get_config", None)
-    if callable(getter):
-        try:
-            config = getter(global_only=True, methods=False)
-        except TypeError:
-            config = getter()
-        merged.update({key: str(value) for key, value in (config or {}).items() if isinstance(key, str) and value is not None})
-    return merged
 
 
 # -- one page --------------------------------------------------------------------------------------
@@ -115,6 +50,8 @@ class Page:
     def part(self, name: str, build: Callable[[], Any], fallback: Any = None) -> Any:
         try:
             return build()
+        except BunkerWebUnavailable:  # not this part's failure: BunkerWeb's database or API is down, the page says so
+            raise
         except Exception as error:  # the page must render whatever one part does
             detail = redact(f"{type(error).__name__}: {error}", self.secrets)
             self.logger.error(f"redissync UI: could not build the {name} section ({detail})")
@@ -159,7 +96,7 @@ def _instance_row(host: str, message: Any) -> dict[str, Any]:
     """One instance's answer to ``GET /redissync/stats`` (redissync.lua ``stats()``), or BunkerWeb's
     ``{"status": "error"}`` when the instance could not reach Redis or did not answer."""
     if isinstance(message, str):
-        message = _decode(message) or {"detail": message}
+        message = decode_json(message) or {"detail": message}
     if not isinstance(message, dict):
         return {"host": host, "ok": False, "facts": [], "detail": "unexpected answer"}
     failed = message.get("status") == "error" or message.get("ok") is False
@@ -203,19 +140,27 @@ def _own_record(job: str, reports: dict[str, tuple[Any, float | None]]) -> dict[
 
 
 def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str] | None = None,
-           logger: logging.Logger | None = None, now: float | None = None) -> dict[str, Any]:
-    """The whole view model for ``template.html``; never raises."""
+           logger: logging.Logger | None = None, now: float | None = None, api: Any = None) -> dict[str, Any]:
+    """The whole view model for ``template.html``; never raises. ``db``: BunkerWeb 1.6's database; ``api``:
+    1.7's API client, used when ``db`` is None (``sources``)."""
     logger = logger or logging.getLogger("REDISSYNC-UI")
     now = time.time() if now is None else now
     page = Page(logger)
-    config = page.part("configuration", lambda: configuration(db, env), fallback=dict(os.environ if env is None else env))
-    settings, public = page.part("settings", lambda: load_public_settings(config), fallback=(None, {}))
-    if settings is not None:
-        page.secrets = (settings.password, settings.sentinel_password)
-    source = page.part("report source", lambda: report_source(db, config), fallback=FileReports(StateStore(default_state_dir(config))))
-    reports: dict[str, tuple[Any, float | None]] = {}
-    for name in REPORTS:
-        reports[name] = page.part(f"report {name}", lambda name=name: source.read(name), fallback=(None, None))
+    settings: Settings | None = None
+    public: dict[str, Any] = {}
+    try:
+        config = configuration(db, env, api)
+        settings, public = page.part("settings", lambda: load_public_settings(config), fallback=(None, {}))
+        if settings is not None:
+            page.secrets = (settings.password, settings.sentinel_password)
+        source = report_source(db, config, api)
+        reports: dict[str, tuple[Any, float | None]] = {
+            name: page.part(f"report {name}", lambda name=name: source.read(name), fallback=(None, None)) for name in REPORTS}
+    except BunkerWebUnavailable as unavailable:
+        cause = unavailable.__cause__
+        detail = redact(f"{type(cause).__name__}: {cause}", page.secrets) if cause else unavailable.reason
+        logger.error(f"redissync UI: {unavailable.title} ({detail})")
+        return unavailable_view(unavailable, now, public if settings is not None else None)
     check, history = reports[REPORT_FILE][0], reports[HISTORY_FILE][0]
     metrics, bans = reports[METRICS_SUMMARY_FILE][0], reports[BANS_SUMMARY_FILE][0]
     sessions = reports[SESSIONS_SUMMARY_FILE][0]
@@ -231,20 +176,39 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
     view = {
         "plugin": PLUGIN_ID,
         "generated_at": when(now),
+        "source": source.label,
         "health": page.part("health", lambda: sections.health(verdict, now, failure)),
         "steps": page.part("steps", lambda: sections.steps(check)),
         "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
         "topology": page.part("topology", lambda: topology.topology(check, live_public, sentinel_addresses)),
         "instances": page.part("instances", lambda: instances(bw_instances_utils, page)),
-        "keyspace": page.part("keyspace", lambda: stale(sections.keyspace(metrics), dig(metrics, "generated_at"))),
+        "keyspace": page.part("keyspace", lambda: stale(sections.keyspace(metrics, now), dig(metrics, "generated_at"))),
         "trends": page.part("trends", lambda: stale(sections.trends(history, metrics), dig(metrics, "generated_at"))),
-        "bans": page.part("bans", lambda: stale(sections.bans(bans), dig(bans, "updated_ms"))),
-        "sessions": page.part("sessions", lambda: stale(sections.sessions(sessions), dig(sessions, "generated_at"))),
+        "bans": page.part("bans", lambda: stale(sections.bans(bans, now), dig(bans, "updated_ms"))),
+        "sessions": page.part("sessions", lambda: stale(sections.sessions(sessions, now), dig(sessions, "generated_at"))),
         "jobs": page.part("job runs", lambda: job_runs(reports, failure, now)),
         "inside_bunkerweb": bw_instances_utils is not None,
     }
     view["errors"] = [GENERIC_ERROR] if page.errors else []
     return view
+
+
+def unavailable_view(unavailable: BunkerWebUnavailable, now: float, public: dict[str, Any] | None) -> dict[str, Any]:
+    """The page when BunkerWeb's database or API did not answer: it says that, and nothing about Redis it could
+    only guess (an empty configuration would read as "Redis is off"). The instances are not asked either: in
+    BunkerWeb they are listed through the same database or API."""
+    missing = {"state": "unavailable", "message": f"Not available: {unavailable.title}."}
+    return {
+        "plugin": PLUGIN_ID,
+        "generated_at": when(now),
+        "source": unavailable.source,
+        "health": {"state": "unavailable", "title": unavailable.title, "sentence": unavailable.sentence,
+                   "checked": "unknown", "checked_at": DASH, "stale": False, "settings": [], "warnings": [], "notes": []},
+        "connection": sections.connection(public, None) if public else missing,
+        "topology": {"state": "na"},
+        **dict.fromkeys(("steps", "instances", "keyspace", "trends", "bans", "sessions", "jobs"), missing),
+        "errors": [],
+    }
 
 
 def safe_gather(**kwargs: Any) -> dict[str, Any]:

@@ -149,7 +149,7 @@ def _auth(username: Any, password_set: Any) -> str:
 
 
 # -- keyspace and trends (metrics job) --------------------------------------------------------------------
-def keyspace(metrics: dict | None) -> dict[str, Any]:
+def keyspace(metrics: dict | None, now: float | None = None) -> dict[str, Any]:
     per_category = dig(metrics, "server", "keys", default=None)
     if not isinstance(per_category, dict):
         return no_report("redissync-metrics", "the keyspace by category")
@@ -161,7 +161,7 @@ def keyspace(metrics: dict | None) -> dict[str, Any]:
     facts = [("Memory", size(dig(metrics, "server", "mem"))), ("Clients", count(dig(metrics, "server", "clients"))),
              ("Hit ratio", _percent(dig(metrics, "server", "hit"))), ("Role", text(dig(metrics, "server", "role")) or DASH)]
     return {"state": "ok", "rows": rows, "total": count(total), "facts": facts,
-            "updated": age(dig(metrics, "generated_at"))}
+            "updated": age(dig(metrics, "generated_at"), now)}
 
 
 def _percent(value: Any) -> str:
@@ -199,7 +199,7 @@ def _chart(title: str, values: list, formatter, span: str, floor_zero: bool = Tr
 
 
 # -- bans and sessions ----------------------------------------------------------------------------------
-def bans(summary: dict | None) -> dict[str, Any]:
+def bans(summary: dict | None, now: float | None = None) -> dict[str, Any]:
     if not isinstance(summary, dict):
         return no_report("redissync-bans", "the ban summary")
     # Only the fields bans/summary.py writes (cached_files.BansSummary; each recent ban is Entry.as_dict()).
@@ -232,9 +232,9 @@ def bans(summary: dict | None) -> dict[str, Any]:
         "last_pass": {
             "ok": bool(first(last, "ok", default=not last.get("error"))),
             "summary": _pass_line(last),
-            "when": age(updated),
+            "when": age(updated, now),
         },
-        "updated": age(updated),
+        "updated": age(updated, now),
     }
 
 
@@ -275,7 +275,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 86400:.0f} days"
 
 
-def sessions(summary: dict | None) -> dict[str, Any]:
+def sessions(summary: dict | None, now: float | None = None) -> dict[str, Any]:
     if not isinstance(summary, dict):
         return no_report("redissync-sessions", "the session summary", "every hour")
     cookies = first(summary, "cookies", default={})
@@ -290,4 +290,4 @@ def sessions(summary: dict | None) -> dict[str, Any]:
     buckets = first(summary, "buckets", default={})
     lifetimes = [(text(name, 20).replace("_", " "), count(value)) for name, value in buckets.items()] if isinstance(buckets, dict) else []
     return {"state": "ok", "rows": rows, "lifetimes": lifetimes, "summary": text(summary.get("summary"), 300),
-            "updated": age(summary.get("generated_at"))}
+            "updated": age(summary.get("generated_at"), now)}
