@@ -35,6 +35,7 @@ GENERIC_ERROR = "Could not read this part of the status; the web UI's log has th
 REPORTS = REPORT_JOBS
 JOBS = ("redissync-check", "redissync-bans", "redissync-metrics", "redissync-sessions")
 STATS_ENDPOINT = f"{PLUGIN_ID}/stats"
+ERROR_SECTION = object()  # Page.part's default fallback: the generic error section
 
 
 # -- one page --------------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ class Page:
         self.secrets = secrets
         self.errors: list[str] = []
 
-    def part(self, name: str, build: Callable[[], Any], fallback: Any = None) -> Any:
+    def part(self, name: str, build: Callable[[], Any], fallback: Any = ERROR_SECTION) -> Any:
         try:
             return build()
         except BunkerWebUnavailable:  # not this part's failure: BunkerWeb's database or API is down, the page says so
@@ -56,7 +57,7 @@ class Page:
             detail = redact(f"{type(error).__name__}: {error}", self.secrets)
             self.logger.error(f"redissync UI: could not build the {name} section ({detail})")
             self.errors.append(name)
-            return fallback if fallback is not None else {"state": "error", "message": GENERIC_ERROR}
+            return {"state": "error", "message": GENERIC_ERROR} if fallback is ERROR_SECTION else fallback
 
 
 def load_public_settings(env: Mapping[str, str]) -> tuple[Settings | None, dict[str, Any]]:
@@ -109,7 +110,7 @@ def _instance_row(host: str, message: Any) -> dict[str, Any]:
             "detail": detail or ("could not reach Redis (or did not answer)" if failed else "")}
 
 
-def job_runs(reports: dict[str, tuple[Any, float | None]], failure: Failure | None, now: float) -> dict[str, Any]:
+def job_runs(reports: dict[str, Any], failure: Failure | None, now: float) -> dict[str, Any]:
     """Each job's last run from redissync's own records, never from BunkerWeb's job-run records: once one job
     of a batch has failed, BunkerWeb's ``JobScheduler.__job_wrapper`` (src/scheduler/JobScheduler.py) records
     the batch's later failures as successes. A success older than the current failure is not shown green."""
@@ -126,14 +127,14 @@ def job_runs(reports: dict[str, tuple[Any, float | None]], failure: Failure | No
     return {"state": "ok", "rows": rows}
 
 
-def _own_record(job: str, reports: dict[str, tuple[Any, float | None]]) -> dict[str, Any]:
+def _own_record(job: str, reports: dict[str, Any]) -> dict[str, Any]:
     """``{"at", "ok", "line"}``: the job's run record, or for the check job its report (written every run)."""
     if job == "redissync-check":
-        check = reports.get(REPORT_FILE, (None, None))[0]
+        check = reports.get(REPORT_FILE)
         if not isinstance(check, dict):
             return {}
         return {"at": check.get("checked_at"), "ok": check.get("state") != "failed", "line": check.get("headline")}
-    record = reports.get(run_record_file(job), (None, None))[0]
+    record = reports.get(run_record_file(job))
     if not isinstance(record, dict) or not isinstance(record.get("ok"), bool):
         return {}
     return {"at": record.get("at"), "ok": record["ok"], "line": record.get("line")}
@@ -154,16 +155,15 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
         if settings is not None:
             page.secrets = (settings.password, settings.sentinel_password)
         source = report_source(db, config, api)
-        reports: dict[str, tuple[Any, float | None]] = {
-            name: page.part(f"report {name}", lambda name=name: source.read(name), fallback=(None, None)) for name in REPORTS}
+        reports: dict[str, Any] = {
+            name: page.part(f"report {name}", lambda name=name: source.read(name), fallback=None) for name in REPORTS}
     except BunkerWebUnavailable as unavailable:
         cause = unavailable.__cause__
         detail = redact(f"{type(cause).__name__}: {cause}", page.secrets) if cause else unavailable.reason
         logger.error(f"redissync UI: {unavailable.title} ({detail})")
         return unavailable_view(unavailable, now, public if settings is not None else None)
-    check, history = reports[REPORT_FILE][0], reports[HISTORY_FILE][0]
-    metrics, bans = reports[METRICS_SUMMARY_FILE][0], reports[BANS_SUMMARY_FILE][0]
-    sessions = reports[SESSIONS_SUMMARY_FILE][0]
+    check, history = reports[REPORT_FILE], reports[HISTORY_FILE]
+    metrics, bans, sessions = reports[METRICS_SUMMARY_FILE], reports[BANS_SUMMARY_FILE], reports[SESSIONS_SUMMARY_FILE]
     # USE_REDIS=no is said from the live settings, not from a report cached while Redis was on (nor a failure).
     verdict = check if settings is None or settings.enabled else {"state": "disabled"}
     failure = page.part("failure", lambda: current_failure(verdict, history), fallback=False) or None

@@ -7,7 +7,7 @@
   l.25-28; BunkerWeb's own letsencrypt ``ui/hooks.py`` l.29 imports it the same way): settings from
   ``get_global_settings(full=True)`` (``api_client.py`` l.20-32 → ``routers/global_settings.py`` l.14-48; without
   ``full`` bw-api returns only non-default settings), reports from ``get_cache_file("global", plugin, job, file)``
-  (``api_client.py`` l.129-134 → ``routers/cache.py`` l.78-129: ``{"file": {"data": text, "last_update": iso}}``,
+  (``api_client.py`` l.129-134 → ``routers/cache.py`` l.78-129: ``{"file": {"data": <text>, "printable": …}}``,
   a missing file is a 404, ``ApiClientError``).
 - Outside BunkerWeb (tests, the demo): the environment and ``REDISSYNC_STATE_DIR``, like the jobs.
 
@@ -21,7 +21,6 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from ..cached_files import REPORT_JOBS
@@ -114,19 +113,8 @@ class DatabaseReports:
     def __init__(self, db: Any):
         self._db = db
 
-    def read(self, name: str) -> tuple[Any, float | None]:
-        def read() -> Any:
-            try:
-                return self._db.get_job_cache_file(REPORT_JOBS[name], name, with_info=True)
-            except TypeError:  # an older Database without with_info
-                return {"data": self._db.get_job_cache_file(REPORT_JOBS[name], name)}
-
-        entry = ask_database(read)
-        if not entry:
-            return None, None
-        data = entry.get("data") if isinstance(entry, dict) else entry
-        updated = entry.get("last_update") if isinstance(entry, dict) else None
-        return decode_json(data), updated if isinstance(updated, int | float) else None
+    def read(self, name: str) -> Any:
+        return decode_json(ask_database(lambda: self._db.get_job_cache_file(REPORT_JOBS[name], name)))
 
 
 class ApiReports:
@@ -139,7 +127,7 @@ class ApiReports:
         self._api = api
         self.failure: BunkerWebUnavailable | None = None
 
-    def read(self, name: str) -> tuple[Any, float | None]:
+    def read(self, name: str) -> Any:
         if self.failure is not None:
             raise self.failure
         try:
@@ -148,16 +136,7 @@ class ApiReports:
             self.failure = failure
             raise
         entry = answer.get("file") if isinstance(answer, dict) else None
-        if not isinstance(entry, dict) or entry.get("printable") is False:
-            return None, None
-        return decode_json(entry.get("data")), _iso_epoch(entry.get("last_update"))
-
-
-def _iso_epoch(value: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(value).timestamp() if isinstance(value, str) else None
-    except ValueError:
-        return None
+        return decode_json(entry.get("data")) if isinstance(entry, dict) and entry.get("printable") else None
 
 
 class FileReports:
@@ -168,13 +147,8 @@ class FileReports:
     def __init__(self, store: StateStore):
         self.store = store
 
-    def read(self, name: str) -> tuple[Any, float | None]:
-        path = self.store.directory / name
-        try:
-            updated = path.stat().st_mtime
-        except OSError:
-            return None, None
-        return self.store.read_json(name), updated
+    def read(self, name: str) -> Any:
+        return self.store.read_json(name)
 
 
 Reports = DatabaseReports | ApiReports | FileReports
