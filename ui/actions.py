@@ -1,8 +1,8 @@
-"""redissync's page in BunkerWeb's web UI: thin entry points over ``jobs/redissync/webui/``.
+"""redissync's page in BunkerWeb's web UI: thin entry points over ``jobs/redissync/ui/``.
 
 BunkerWeb loads this file with ``SourceFileLoader("actions", …)`` and calls ``pre_render(**kwargs)`` on GET
 and ``redissync(**kwargs)`` on POST with ``app``, ``db``, ``bw_instances_utils``, ``args`` and ``data``.
-BunkerWeb 1.7 passes ``db=None``: the page then reads through the UI's API client (``webui/sources.py``).
+BunkerWeb 1.7 passes ``db=None``: the page then reads through the UI's API client (``jobs/redissync/ui/sources.py``).
 The logic lives in the plugin's package under ``jobs/``: found next to this file (the plugin folder the
 UI extracts to /etc/bunkerweb/plugins/redissync) or at that path when BunkerWeb runs a copy from a
 temporary folder. Neither function ever raises.
@@ -22,7 +22,7 @@ def _package_ready() -> bool:
     """Put the plugin's ``jobs/`` folder on sys.path (once); False when no copy of the package exists."""
     for root in CANDIDATE_ROOTS:
         jobs = root / "jobs"
-        if (jobs / PLUGIN_ID / "webui" / "page.py").is_file():
+        if (jobs / PLUGIN_ID / "ui" / "page.py").is_file():
             if str(jobs) not in sys.path:
                 sys.path.insert(0, str(jobs))
             return True
@@ -37,7 +37,7 @@ def _instances_utils(kwargs: dict):
 
 def _bunkerweb(kwargs: dict) -> dict:
     """BunkerWeb's ``db`` (1.6) or, when it passes none (1.7), its web UI's API client."""
-    from redissync.webui.sources import bunkerweb_api
+    from redissync.ui.sources import bunkerweb_api
 
     db = kwargs.get("db")
     return {"db": db, "api": bunkerweb_api() if db is None else None}
@@ -48,7 +48,7 @@ def pre_render(**kwargs) -> dict:
     try:
         if not _package_ready():
             return {"plugin": PLUGIN_ID, "errors": [PACKAGE_MISSING]}
-        from redissync.webui.page import safe_gather
+        from redissync.ui.page import safe_gather
 
         return safe_gather(**_bunkerweb(kwargs), bw_instances_utils=_instances_utils(kwargs), logger=LOGGER)
     except Exception as error:
@@ -61,7 +61,7 @@ def redissync(**kwargs):
     try:
         if not _package_ready():
             return {"status": "ko", "code": 500, "message": PACKAGE_MISSING}
-        from redissync.webui.actions import handle, respond
+        from redissync.ui.actions import handle, respond
 
         return respond(handle(kwargs.get("data"), **_bunkerweb(kwargs), logger=LOGGER), kwargs.get("app"))
     except Exception as error:

@@ -1,6 +1,6 @@
 {#-
   The Redis options redissync.lua reads, as a Lua table. nginx includes only http/*.conf, so this file is
-  data for Lua, never an nginx directive. Python twin and reference: jobs/redissync/luaopts.py (same
+  data for Lua, never an nginx directive. Python twin and reference: tests/confs/luaopts.py (same
   numbers, same pool names; tested). Computed here because BunkerWeb's generator cannot import plugin
   packages; only the standard library is reached through `import`.
 -#}

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from .cached_files import run_record_file
 from .connection import connect, explain, refuse_cluster_mode
 from .errors import RedisSyncError, SettingsError
-from .masking import debug_traceback
+from .logs import debug_traceback
 from .settings import Settings, load_settings
 from .state import StateStore, open_state
 

@@ -27,7 +27,7 @@ from .cached_files import SESSIONS_SUMMARY_FILE
 from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT
 from .errors import CoreSettingError, RedisSyncError
 from .keys import SESSION_PATTERN, SESSIONS_SUMMARY_KEY, UI_SESSION_PATTERN, parse_session_key
-from .scan import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
+from .keyspace import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
 from .settings import Settings
 from .state import StateStore
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from redissync.cli import bans as bans_cli
-from redissync.cli import sessions as sessions_cli
-from redissync.diagnose.session import Session
+from redissync.bwcli import bans as bans_cli
+from redissync.bwcli import sessions as sessions_cli
+from redissync.diagnose.protocol import Session
 from tests.bed.jobrun import run_bwcli
 from tests.conftest import REDIS_PASSWORD
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redissync.luaopts import lua_options
 from redissync.settings import Settings, load_settings
 from tests.bed.luadata import load
 from tests.bed.templator import REPO, bunkerweb_context, render_http
+from tests.confs.luaopts import lua_options
 
 CORE_REDIS_JSON = REPO / "tests" / "data" / "plugin-json" / "core" / "redis.json"
 CORE_REDIS_1616_JSON = REPO / "tests" / "data" / "plugin-json" / "core-1.6.16-rc3" / "redis.json"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from redissync.luaopts import credentials_digest
 from redissync.settings import UNITS_SECONDS
 from tests.bed.luadata import load
 from tests.bed.templator import bunkerweb_context, render
+from tests.confs.luaopts import credentials_digest
 from tests.confs.rendering import CORE_REDIS_1616_JSON, Rendered, install_core_redis, render_case
 
 NASTY_PASSWORD = 'p"a\\ss]]--[[ é %s \t'

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from redissync.webui.actions import handle
-from redissync.webui.page import gather
+from redissync.ui.actions import handle
+from redissync.ui.page import gather
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER, acl_lines
 from tests.bed.bans import write_ban
 from tests.bed.jobrun import run_bwcli, run_job_file

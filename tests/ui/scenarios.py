@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from redissync.connection import connect
-from redissync.diagnose.session import server_identity
+from redissync.diagnose.protocol import server_identity
 from redissync.metrics import cycle as metrics
 from redissync.settings import load_settings
 from redissync.state import open_state

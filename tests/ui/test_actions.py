@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from redissync.webui.actions import handle, respond, validate
+from redissync.ui.actions import handle, respond, validate
 from tests.ui.test_pre_render import load_actions
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from redissync.webui.page import gather
+from redissync.ui.page import gather
 from tests.ui.browser import ARTIFACTS, CHROMIUM, dump_dom, screenshot
 from tests.ui.render import render, standalone, wrap
 from tests.ui.test_bunkerweb_ui import open_ui

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from redissync.webui.page import JOBS, REPORTS, gather
-from redissync.webui.sources import API, DATABASE, PLUGIN_ID
+from redissync.ui.page import JOBS, REPORTS, gather
+from redissync.ui.sources import API, DATABASE, PLUGIN_ID
 from tests.ui.bunkerweb import (
     InstancesUtils17,
     StandInApiClient,

@@ -1,4 +1,4 @@
-"""``pre_render`` (ui/actions.py → redissync.webui.page) over reports cached by the real jobs on the test bed.
+"""``pre_render`` (ui/actions.py → redissync.ui.page) over reports cached by the real jobs on the test bed.
 
 ui/actions.py is loaded the way BunkerWeb loads it (``SourceFileLoader("actions", …)``) and called with
 BunkerWeb's keyword arguments; ``bw_instances_utils`` is a stand-in for the UI's InstancesUtils.
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from redissync.webui.page import GENERIC_ERROR, JOBS, REPORTS, gather
+from redissync.ui.page import GENERIC_ERROR, JOBS, REPORTS, gather
 from tests.bed.jobrun import ROOT
 from tests.ui.bunkerweb import StandInDatabase
 

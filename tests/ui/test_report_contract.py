@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from redissync.cached_files import REPORT_JOBS, SHAPES
-from redissync.webui.page import REPORTS
+from redissync.ui.page import REPORTS
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))

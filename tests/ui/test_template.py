@@ -7,7 +7,7 @@ import json
 
 from markupsafe import escape
 
-from redissync.webui.page import gather
+from redissync.ui.page import gather
 from tests.bed.jobrun import run_job_file
 from tests.ui.render import UI_DIR, render, wrap
 

@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from redis import Redis
 
 from ..clock import now_ms
+from ..heap import pin_mmap_threshold
 from ..keys import BAD_BEHAVIOR_PATTERN, BANS_LOCK_KEY, parse_ban_key
 from ..lock import LOCK_MS, PassLock, exclusive_pass
-from ..memory import pin_mmap_threshold
 from ..settings import Settings
 from ..state import StateStore
 from .archive import open_journal, save
@@ -87,7 +87,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
               policy: BanPolicy = BanPolicy(), instances: InstanceSource | None = None) -> PassResult:
     logger = logger or logging.getLogger("redissync")
     started = time.monotonic()
-    pin_mmap_threshold()  # the index of a large journal would otherwise leave heap holes (memory.py)
+    pin_mmap_threshold()  # the index of a large journal would otherwise leave heap holes (heap.py)
     result = PassResult()
     with exclusive_pass(client, "bans", LOCK_MS, logger) as lock:
         if lock is None:

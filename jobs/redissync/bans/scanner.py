@@ -19,7 +19,7 @@ from redis.exceptions import ResponseError
 
 from ..clock import now_ms
 from ..connection import scripting_refused
-from ..scan import prefetched
+from ..keyspace import prefetched
 from .entry import MAX_VALUE_BYTES
 
 SCAN_COUNT = 2000
@@ -81,7 +81,7 @@ class BanScanner:
                 return
 
     def prefetched(self, depth: int = 8) -> Iterator[Batch]:
-        """:meth:`batches` produced by a background thread started *now* (:func:`..scan.prefetched`)."""
+        """:meth:`batches` produced by a background thread started *now* (:func:`..keyspace.prefetched`)."""
         return prefetched(self.batches(), depth, name="redissync-bans-scan")
 
     def _one_batch(self, cursor: bytes) -> tuple[bytes, list]:

@@ -48,7 +48,7 @@ def expired(expires_ms: int | None, now_ms: int) -> bool:
     return expires_ms is not None and expires_ms - now_ms <= EXPIRY_GRACE_MS
 
 
-class Batch(NamedTuple):
+class RestoreBatch(NamedTuple):
     keys: list[bytes]
     values: list[bytes]
     remaining: list[int]  # ms left, 0 = permanent
@@ -84,9 +84,9 @@ def restore(client: Redis, entries: Iterable[Sequence], stamp: int | None = None
     return restored, sum(sizes) - restored
 
 
-def _batches(entries: Iterable[Sequence], stamp: int | None, sizes: list[int]) -> Iterator[Batch]:
+def _batches(entries: Iterable[Sequence], stamp: int | None, sizes: list[int]) -> Iterator[RestoreBatch]:
     """The live entries in batches bounded in count and bytes; each batch's length goes to ``sizes``."""
-    batch = Batch([], [], [])
+    batch = RestoreBatch([], [], [])
     size = 0
     now = now_ms() if stamp is None else stamp
     for entry in entries:
@@ -101,7 +101,7 @@ def _batches(entries: Iterable[Sequence], stamp: int | None, sizes: list[int]) -
         if len(batch.keys) >= CHUNK or size >= RESTORE_BYTES:
             sizes.append(len(batch.keys))
             yield batch
-            batch, size = Batch([], [], []), 0
+            batch, size = RestoreBatch([], [], []), 0
             now = now_ms() if stamp is None else stamp
     if batch.keys:
         sizes.append(len(batch.keys))

@@ -5,6 +5,6 @@ and say, step by step, what works and what to change.
 endpoint, ``sentinel`` walks a Sentinel topology. Entry point: :func:`diagnose`.
 """
 
-from .walk import diagnose
+from .run import diagnose
 
 __all__ = ["diagnose"]

@@ -17,7 +17,7 @@ from ..errors import StepError
 from ..net import host_port, is_ip
 from ..reports import Step
 from .network import Endpoint, resolve, tcp_connect
-from .session import Session
+from .protocol import Session
 from .steps import Walk, walk_node
 from .tls import tls_probe, tls_summary, tls_warnings, verification_sentence
 

@@ -13,12 +13,12 @@ from redis.exceptions import RedisError
 
 from ..connection import cluster_sentence, explain
 from ..errors import DiagnosisStopped, StepError
-from ..masking import debug_traceback
+from ..logs import debug_traceback
 from ..redaction import redact
 from ..reports import FAIL, SKIP, Report, Step
 from ..settings import Settings
 from .network import Endpoint, resolve, tcp_connect
-from .session import Session, facts_summary, facts_warnings
+from .protocol import Session, facts_summary, facts_warnings
 from .tls import tls_probe, tls_summary, tls_warnings, verification_sentence
 
 LOGGER = logging.getLogger("redissync.diagnose")

@@ -25,13 +25,13 @@ from ..cached_files import METRICS_SUMMARY_FILE
 from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS
 from ..errors import CoreSettingError, RedisSyncError
 from ..keys import KEY_CATEGORIES, METRICS_SUMMARY_KEY, SERVER_SERIES_KEY, TOTALS_SERIES_KEY, parse_metric_key
+from ..keyspace import prefetched, scan_batches
 from ..lock import exclusive_pass
-from ..scan import prefetched, scan_batches
 from ..settings import Settings
 from ..state import StateStore
 from . import series
-from .batch import Aggregate, MetricNames, digest_batch, fetch_batch, sample_item
 from .hygiene import STALE_AFTER_PASSES, Hygiene, requests_report
+from .merge import Aggregate, MetricNames, digest_batch, fetch_batch, sample_item
 
 SUMMARY_FILE = METRICS_SUMMARY_FILE
 SUMMARY_TTL_S = 3600

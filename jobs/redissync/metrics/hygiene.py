@@ -25,7 +25,7 @@ from typing import NamedTuple
 from redis import Redis
 
 from ..keys import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY
-from ..scan import expire_if_persistent
+from ..keyspace import expire_if_persistent
 
 FINGERPRINTS_TTL_S = 24 * 3600
 STALE_AFTER_PASSES = 60  # one hour of identical content with no TTL (the job runs every minute)

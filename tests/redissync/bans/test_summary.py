@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 from redissync.bans.cycle import PassResult
 from redissync.bans.summary import pass_line
-from redissync.webui.format import DASH
-from redissync.webui.sections import _pass_line
+from redissync.ui.format import DASH
+from redissync.ui.sections import _pass_line
 
 
 def test_the_log_line_and_the_cached_summary_read_the_same() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from redissync.diagnose.walk import diagnose
+from redissync.diagnose.run import diagnose
 from tests.bed.sentinel import DATA_PASSWORD, MASTER_NAME, SENTINEL_PASSWORD
 from tests.bed.servers import free_port
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from redissync.diagnose import diagnose
-from redissync.diagnose.session import facts_from_info, facts_summary, parse_info
+from redissync.diagnose.protocol import facts_from_info, facts_summary, parse_info
 
 CAPTURES = Path(__file__).resolve().parents[2] / "data" / "servers"
 

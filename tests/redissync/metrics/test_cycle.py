@@ -12,8 +12,8 @@ import pytest
 from redissync.keys import METRICS_SUMMARY_KEY as SUMMARY_KEY
 from redissync.keys import SERVER_SERIES_KEY, TOTALS_SERIES_KEY
 from redissync.metrics import series
-from redissync.metrics.batch import TABLE_SAMPLE, parse_number
 from redissync.metrics.cycle import SUMMARY_FILE, aggregate_pass, one_pass
+from redissync.metrics.merge import TABLE_SAMPLE, parse_number
 from redissync.settings import load_settings
 from redissync.state import open_state
 
@@ -165,7 +165,7 @@ def test_one_pass_publishes_summary_in_state_and_redis(plain_redis) -> None:
 def test_cached_metric_names_agree_with_the_parser() -> None:
     """``MetricNames`` parses once per series head; it must answer exactly what ``parse_metric_key`` does."""
     from redissync.keys import parse_metric_key
-    from redissync.metrics.batch import MetricNames
+    from redissync.metrics.merge import MetricNames
 
     heads = [b"metrics:badbehavior_counter_blocked", b"metrics:a_table_x:y", b"metrics:_counter_x", b"metrics:a_counter_",
              b"metrics:a:b_counter_x", b"metrics:a_counter__counter_x", b"metrics:p_tablex_y", b"metrics", b"metrics:a\xff_counter_x",

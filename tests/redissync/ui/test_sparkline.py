@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from redissync.webui.sparkline import HEIGHT, PAD, WIDTH, sparkline
+from redissync.ui.sparkline import HEIGHT, PAD, WIDTH, sparkline
 
 
 def _points(segment: str) -> list[tuple[float, float]]:

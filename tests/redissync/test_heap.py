@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from redissync.memory import MMAP_THRESHOLD
+from redissync.heap import MMAP_THRESHOLD
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
 
@@ -19,7 +19,7 @@ JOBS = Path(__file__).resolve().parents[2] / "jobs"
 _CHILD = """
 import ctypes, json, sys
 sys.path.insert(0, {jobs!r})
-from redissync.memory import pin_mmap_threshold
+from redissync.heap import pin_mmap_threshold
 pinned = pin_mmap_threshold() if sys.argv[1] == "pin" else False
 freed = bytearray(8 << 20)
 del freed
@@ -39,5 +39,5 @@ def _child(mode: str) -> dict:
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the mmap threshold is glibc's")
 def test_a_pinned_threshold_keeps_large_blocks_off_the_heap() -> None:
     assert MMAP_THRESHOLD < 4 << 20
-    assert _child("dynamic") == {"pinned": False, "in_heap": True}, "glibc no longer raises its threshold: memory.py is moot"
+    assert _child("dynamic") == {"pinned": False, "in_heap": True}, "glibc no longer raises its threshold: heap.py is moot"
     assert _child("pin") == {"pinned": True, "in_heap": False}

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from redissync.scan import prefetched, scan_batches
+from redissync.keyspace import prefetched, scan_batches
 
 
 def test_scan_batches_yield_every_key_once_in_bounded_batches(plain_redis) -> None:

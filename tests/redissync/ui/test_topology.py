@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redissync.webui.topology import topology
+from redissync.ui.topology import topology
 
 PUBLIC = {"mode": "sentinel", "sentinel_master": "mymaster"}
 

@@ -8,7 +8,7 @@ import pty
 
 import pytest
 
-from redissync.cli.output import Progress, human_duration, plural, table
+from redissync.bwcli.output import Progress, human_duration, plural, table
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

@@ -13,11 +13,11 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from ..masking import configure_cli_logging, debug_traceback
+from ..logs import configure_cli_logging, debug_traceback
 
 PROG = "bwcli plugin redissync"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-LOGGER = logging.getLogger("redissync.cli")
+LOGGER = logging.getLogger("redissync.bwcli")
 
 
 class Parser(argparse.ArgumentParser):

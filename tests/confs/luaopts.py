@@ -2,7 +2,7 @@
 
 BunkerWeb's generator cannot import plugin packages (plugin ``jobs/`` folders are not on its
 ``sys.path``), so the Jinja template computes the table itself. This module is its Python twin: the
-reference the template is tested against, and what the CLI/UI can show (pool names, TLS name check).
+oracle the template is tested against (the product never imports it).
 
 Pool names carry everything that changes a connection (scheme, verify, host, port, db, a digest of the
 credentials): ngx_lua hands a pooled socket to any ``connect()`` that names the same pool without a new TLS
@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .net import bracketed, is_ip
-from .settings import UNITS_SECONDS, SentinelAddress, Settings
+from redissync.net import bracketed, is_ip
+from redissync.settings import UNITS_SECONDS, SentinelAddress, Settings
 
 POOL_PREFIX = "redissync"
 DIGEST_SALT = b"redissync-pool-v1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from redissync.masking import debug_traceback, secret_values
+from redissync.logs import debug_traceback, secret_values
 from redissync.redaction import MASK, redact
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from redissync.diagnose.walk import diagnose
+from redissync.diagnose.run import diagnose
 from redissync.reports import STATE_HEALTHY, Report, Step, ui_status
 from tests.bed.acl import FULL_PASSWORD, FULL_USER
 from tests.bed.servers import free_port
