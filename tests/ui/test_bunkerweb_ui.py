@@ -244,3 +244,15 @@ def test_actions_when_bunkerweb_did_not_answer(version, how, action, healthy_sta
     assert answer["message"].startswith(f"{ui.source} did not answer: it ")
     assert "so nothing was run" in answer["message"]
     assert "USE_REDIS" not in answer["message"]
+
+
+def test_instances_not_listed_by_bw_api(healthy_state, tmp_path, monkeypatch, captured_logs):
+    """1.7 lists the instances through bw-api (InstancesUtils.get_instances): when only that fails, the instances
+    card is an error, never "no instance answered", and the rest of the page stands."""
+    ui = open_ui("1.7", healthy_state, tmp_path, monkeypatch)
+    ui.api.fail_paths = ("/instances",)
+    view = ui.pre_render()
+    assert view["health"]["state"] == "healthy"
+    assert view["instances"]["state"] == "error"
+    assert "No instance answered" not in json.dumps(view)
+    assert "could not build the instances section (ApiUnavailableError: API returned 500)" in captured_logs.text

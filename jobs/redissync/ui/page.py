@@ -68,12 +68,14 @@ def load_public_settings(env: Mapping[str, str]) -> tuple[Settings | None, dict[
     return settings, settings.public()
 
 
-def instances(utils: Any, page: Page) -> dict[str, Any]:
-    """Each BunkerWeb instance's own view: ``POST /redissync/ping`` and ``GET /redissync/stats``."""
+def instances(utils: Any) -> dict[str, Any]:
+    """Each BunkerWeb instance's own view: ``POST /redissync/ping`` and ``GET /redissync/stats``. BunkerWeb's
+    ``InstancesUtils`` catches each instance's failure itself; it raises only when it cannot list the instances
+    (its database, 1.6, or bw-api, 1.7): then the section is an error, never "no instance answered"."""
     if utils is None:
         return {"state": "na", "message": "Instance views appear inside BunkerWeb's web UI."}
-    ping = page.part("instance ping", lambda: utils.get_ping(PLUGIN_ID), fallback={"status": "error"})
-    stats = page.part("instance stats", lambda: utils.get_data(STATS_ENDPOINT), fallback=[])
+    ping = utils.get_ping(PLUGIN_ID)
+    stats = utils.get_data(STATS_ENDPOINT)
     rows = []
     for entry in stats if isinstance(stats, list) else []:
         if not isinstance(entry, dict):
@@ -181,7 +183,7 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
         "steps": page.part("steps", lambda: sections.steps(check)),
         "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
         "topology": page.part("topology", lambda: topology.topology(check, live_public, sentinel_addresses)),
-        "instances": page.part("instances", lambda: instances(bw_instances_utils, page)),
+        "instances": page.part("instances", lambda: instances(bw_instances_utils)),
         "keyspace": page.part("keyspace", lambda: stale(sections.keyspace(metrics, now), dig(metrics, "generated_at"))),
         "trends": page.part("trends", lambda: stale(sections.trends(history, metrics), dig(metrics, "generated_at"))),
         "bans": page.part("bans", lambda: stale(sections.bans(bans, now), dig(bans, "updated_ms"))),
