@@ -254,5 +254,5 @@ def test_instances_not_listed_by_bw_api(healthy_state, tmp_path, monkeypatch, ca
     view = ui.pre_render()
     assert view["health"]["state"] == "healthy"
     assert view["instances"]["state"] == "error"
-    assert "No instance answered" not in json.dumps(view)
+    assert "No instance answered" not in json.dumps(view, default=str)
     assert "could not build the instances section (ApiUnavailableError: API returned 500)" in captured_logs.text
