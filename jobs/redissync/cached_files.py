@@ -23,6 +23,11 @@ def run_record_file(job: str) -> str:
     return f"{job}-run.json"
 
 
+def figures_file(job: str) -> str:
+    """Each job's figures record (``figures/record.py``): its runs and counters, for the Prometheus exposition."""
+    return f"{job}-figures.json"
+
+
 REPORT_JOBS = {  # cached file → the job that writes it (BunkerWeb keys its job cache by job name)
     REPORT_FILE: "redissync-check",
     HISTORY_FILE: "redissync-check",

@@ -21,8 +21,9 @@ from redis.exceptions import RedisError
 from .cached_files import run_record_file
 from .connection import connect, explain, refuse_cluster_mode
 from .errors import RedisSyncError, SettingsError
+from .figures import job_ended
 from .logs import debug_traceback
-from .settings import Settings, load_settings
+from .settings import Settings, api_token, load_settings
 from .state import StateStore, open_state
 
 EXIT_OK = 0
@@ -61,8 +62,8 @@ def record_run(state: Callable[[], StateStore], job: str, ok: bool, line: str, l
 
 
 def run_job(job_file: str | Path, work: Work, env: Mapping[str, str] | None = None) -> int:
-    """Run ``work`` once, record how it ended (:func:`record_run`; not when disabled) and return the exit
-    code for ``sys.exit``. The state is opened once: inside BunkerWeb each ``Job`` restores the whole cache."""
+    """Run ``work`` once, record how it ended (:func:`record_run` and its figures; not when disabled) and return
+    the exit code for ``sys.exit``. The state is opened once: inside BunkerWeb each ``Job`` restores the whole cache."""
     env = os.environ if env is None else env
     name = job_name(job_file)
     logger = get_logger(name)
@@ -73,9 +74,11 @@ def run_job(job_file: str | Path, work: Work, env: Mapping[str, str] | None = No
             opened.append(open_state(job_file, env))
         return opened[0]
 
+    started = time.monotonic()
     ok, line = _run_work(name, logger, env, work, state)
     if opened or not ok:
         record_run(state, name, ok, line, logger)
+        job_ended(name, state, ok, time.monotonic() - started, api_token(env), logger)
     return EXIT_OK if ok else EXIT_FAILED
 
 

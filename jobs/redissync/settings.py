@@ -168,6 +168,12 @@ class Settings:
         }
 
 
+def api_token(env: Mapping[str, str]) -> str:
+    """API_TOKEN: BunkerWeb's instance API token (read even when the REDIS_* settings are wrong, so a failed
+    run still reaches the instances with its figures)."""
+    return env.get("API_TOKEN", "")
+
+
 def core_redis_plugin(env: Mapping[str, str]) -> dict | None:
     """BunkerWeb's core ``redis`` plugin.json when installed (it then owns the REDIS_* names)."""
     core_dir = env.get("REDISSYNC_BW_CORE_DIR") or DEFAULT_CORE_DIR
@@ -262,5 +268,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         notices=tuple(notices),
         warnings=tuple(warnings),
         core=tuple((setting.name, str(env[setting.name])) for setting in CORE_SETTINGS if setting.name in env),
-        api_token=env.get("API_TOKEN", ""),
+        api_token=api_token(env),
     )

@@ -178,6 +178,19 @@ def _delete_unlisted(state: StateStore, manifest: dict) -> None:
             state.delete(name)
 
 
+def stored_bytes(state: StateStore) -> int | None:
+    """What the journal occupies where it persists: inside BunkerWeb, the archive's files and manifest in the
+    database's job cache; elsewhere, the SQLite file. None when there is no journal yet."""
+    if not state.inside_bunkerweb:
+        path = state.directory / JOURNAL_NAME
+        return path.stat().st_size if path.is_file() else None
+    manifest = _read_manifest(state)
+    if manifest is None:
+        return None
+    listed = [manifest["base"], *manifest["deltas"]]
+    return sum(size for stream in listed for _, size, _ in stream) + len(state.read(MANIFEST) or b"")
+
+
 # reading ---------------------------------------------------------------------------------------------
 def _token(manifest: dict) -> str:
     return f"{manifest['epoch']}:{manifest['seq']}"

@@ -174,14 +174,17 @@ class StdlibApi:
         return cls(f"http://{instance.get('hostname', '127.0.0.1')}:{instance.get('port') or 5000}",
                    host=instance.get("server_name") or "bwapi", token=token)
 
-    def request(self, method: str, url: str, data: dict | None = None, timeout: tuple[float, float] = (TIMEOUT_S, TIMEOUT_S)) -> tuple:
+    def request(self, method: str, url: str, data: dict | bytes | None = None,
+                timeout: tuple[float, float] = (TIMEOUT_S, TIMEOUT_S)) -> tuple:
         hostport = self.endpoint.removeprefix("http://")
         connection = http.client.HTTPConnection(hostport, timeout=max(timeout))
         headers = {"User-Agent": "bwapi", "Host": self.host}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         body = None
-        if data is not None:
+        if isinstance(data, bytes):  # as BunkerWeb's API.request: bytes are the body, a dict is JSON
+            body = data
+        elif data is not None:
             body = json.dumps(data).encode()
             headers["Content-Type"] = "application/json"
         try:
@@ -233,9 +236,9 @@ class BunkerWebInstances:
             return self.api_class.from_instance(row)
         return self.api_class(f"http://{row['hostname']}:{row['port']}", host=row.get("server_name") or "bwapi")
 
-    def _fetch(self, name: str, row: dict) -> InstanceAnswer:
+    def _fetch(self, name: str, api: Any) -> InstanceAnswer:
         try:
-            sent, error, status, payload = self._api(row).request("GET", "/bans", timeout=(self.timeout, self.timeout))
+            sent, error, status, payload = api.request("GET", "/bans", timeout=(self.timeout, self.timeout))
         except (ValueError, RecursionError):  # API.request decodes the body itself: not JSON (or a JSON bomb)
             return InstanceAnswer(name, error="answered something that is not JSON")
         except Exception as error:
@@ -248,24 +251,30 @@ class BunkerWebInstances:
             return InstanceAnswer(name, error=f"answered more than {MAX_ANSWER_BYTES:,} bytes")
         return parse_answer(name, payload)
 
+    def apis(self) -> list[tuple[str, Any]]:
+        """Each instance's name and ``API`` object; several instances on one host are told apart by port.
+        Raises what BunkerWeb's database raises."""
+        rows = [row for row in self.db.get_instances() or [] if isinstance(row, dict)]
+        names = [str(row.get("hostname") or "?") for row in rows]
+        if len(set(names)) < len(names):
+            names = [f"{name}:{row.get('port')}" for name, row in zip(names, rows, strict=True)]
+        return [(name, self._api(row)) for name, row in zip(names, rows, strict=True)]
+
     def fetch_bans(self) -> list[InstanceAnswer]:
         """Every instance's answer, fetched in parallel; one that is still silent after twice the timeout
         is reported as timed out and left behind."""
         try:
-            rows = [row for row in self.db.get_instances() or [] if isinstance(row, dict)]
+            apis = self.apis()
         except Exception as error:
             return [InstanceAnswer("BunkerWeb's instance list", error=f"could not be read ({type(error).__name__})")]
-        if not rows:
+        if not apis:
             return []
-        names = [str(row.get("hostname") or "?") for row in rows]
-        if len(set(names)) < len(names):  # several instances on one host: tell them apart by port
-            names = [f"{name}:{row.get('port')}" for name, row in zip(names, rows, strict=True)]
-        pool = ThreadPoolExecutor(max_workers=min(8, len(rows)), thread_name_prefix="redissync-instances")
-        futures = [pool.submit(self._fetch, name, row) for name, row in zip(names, rows, strict=True)]
+        pool = ThreadPoolExecutor(max_workers=min(8, len(apis)), thread_name_prefix="redissync-instances")
+        futures = [pool.submit(self._fetch, name, api) for name, api in apis]
         wait(futures, timeout=2 * self.timeout + 1)
         pool.shutdown(wait=False, cancel_futures=True)
         return [future.result() if future.done() else InstanceAnswer(name, error="timed out")
-                for name, future in zip(names, futures, strict=True)]
+                for (name, _), future in zip(apis, futures, strict=True)]
 
 
 def _describe(error: Exception) -> str:

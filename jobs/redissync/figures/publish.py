@@ -1,0 +1,62 @@
+"""Hand a job's section to the instances, which serve it at ``GET /redissync/metrics`` (docs/observability.md).
+
+Why push: jobs run in the scheduler, Prometheus scrapes the instances, and the instances never receive our
+job cache (BunkerWeb ships it only when a job asks for a reload). So after every run, failed or not, the job
+POSTs its section to each instance's API (``POST /redissync/figures/<job>``, whitelisted and token-checked
+by BunkerWeb like every API call), where ``redissync.lua`` keeps it in the shared datastore. Redis plays no
+part: the figures of a failing run reach the instances exactly when Redis is down.
+
+Outside BunkerWeb (tests, ``make demo``) the section is also written next to the job's state as
+``<job>.prom``, the form node_exporter's textfile collector reads.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any
+
+from ..bans.instances import instance_source
+from ..state import StateStore
+
+TIMEOUT_S = 3.0  # per instance: a section is a few kB, and a job must not wait on a silent instance
+FIGURES_URL = "/redissync/figures/"
+MAX_SECTION_BYTES = 64 * 1024  # redissync.lua refuses more
+
+
+def prom_file(job: str) -> str:
+    return f"{job}.prom"
+
+
+def _send(api: Any, job: str, body: bytes) -> str | None:
+    """None when the instance stored the section, else why not (never the answer's text: it is not ours)."""
+    try:
+        sent, _, status, _ = api.request("POST", FIGURES_URL + job, data=body, timeout=(TIMEOUT_S, TIMEOUT_S))
+    except Exception as error:  # BunkerWeb's API.request decodes the answer itself
+        return f"failed ({type(error).__name__})"
+    if not sent:
+        return "unreachable"
+    return None if status == 200 else f"answered HTTP {status}"
+
+
+def publish(job: str, section: str, state: StateStore, api_token: str = "") -> dict[str, str]:
+    """Send ``section`` to every instance; returns the instances that did not take it, with why."""
+    body = section.encode()
+    if len(body) > MAX_SECTION_BYTES:
+        raise ValueError(f"{job}'s figures are {len(body)} bytes, over the {MAX_SECTION_BYTES} an instance accepts")
+    if not state.inside_bunkerweb:
+        state.write(prom_file(job), body)
+    source = instance_source(state, api_token)
+    if source is None:
+        return {}
+    try:
+        apis = source.apis()
+    except Exception as error:
+        return {"BunkerWeb's instance list": f"could not be read ({type(error).__name__})"}
+    if not apis:
+        return {}
+    pool = ThreadPoolExecutor(max_workers=min(8, len(apis)), thread_name_prefix="redissync-figures")
+    futures = [pool.submit(_send, api, job, body) for _, api in apis]
+    wait(futures, timeout=2 * TIMEOUT_S + 1)
+    pool.shutdown(wait=False, cancel_futures=True)
+    outcomes = {name: future.result() if future.done() else "timed out" for (name, _), future in zip(apis, futures, strict=True)}
+    return {name: why for name, why in outcomes.items() if why is not None}
