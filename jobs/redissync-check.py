@@ -31,5 +31,6 @@ elif report.healthy:
 else:
     LOGGER.error(f"redissync-check failed at {report.failure.title}: {report.failure.sentence}")
 if report.enabled:
-    job_ended("redissync-check", lambda: state or open_state(__file__), report.healthy, report.duration_ms / 1000, api_token(os.environ), LOGGER)
+    job_ended("redissync-check", lambda: state or open_state(__file__), report.healthy, report.duration_ms / 1000,
+              api_token(os.environ), LOGGER)
 sys.exit(EXIT_OK if report.healthy else EXIT_FAILED)

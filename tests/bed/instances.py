@@ -47,6 +47,7 @@ class StandInInstance:
         self.raw_answer: tuple[int, bytes] | None = None  # (status, body) instead of the real answer
         self.requests: list[str] = []
         self.authorizations: list[str | None] = []  # each request's Authorization header
+        self.figures: dict[str, str] = {}  # job → the section it last POSTed (POST /redissync/figures/<job>)
         self._release = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -176,7 +177,11 @@ class StandInInstance:
 
             def do_POST(self) -> None:
                 instance.requests.append(f"POST {self.path}")
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path.startswith("/redissync/figures/"):  # a job's section (redissync.lua stores it)
+                    instance.figures[self.path.rsplit("/", 1)[1]] = raw.decode()
+                    return self._answer(200, b'{"status": "success", "msg": "stored"}')
+                body = json.loads(raw or b"{}")
                 if self.path != "/unban" or "ip" not in body:
                     return self._answer(404, b'{"status": "error", "msg": "not found"}')
                 service = body.get("service") if body.get("ban_scope") == "service" else None

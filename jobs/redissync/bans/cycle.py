@@ -109,8 +109,9 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
             # its record of Redis (a restore changes no row) must cache it, or the next pass judges from
             # the old record and undoes unbans made meanwhile (issue 16). Redis was written before this
             # point, so a crash here leaves the old record: the next pass restores once more (safe).
+            changed = journal.changes > 0  # save() forgets them once stored
             result.saved_bytes = save(state, journal).bytes_written
-            write_summary(state, journal, asdict(result))
+            write_summary(state, journal, asdict(result), recount=changed)
     return result
 
 

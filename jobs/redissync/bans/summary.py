@@ -41,9 +41,12 @@ def build_summary(journal: Journal, result: dict[str, Any], failed: str | None =
     }
 
 
-def write_summary(state: StateStore, journal: Journal, result: dict[str, Any], failed: str | None = None) -> None:
-    """Recount from the journal only when it changed: a quiet pass updates ``last_pass`` alone."""
-    previous = state.read_json(SUMMARY_NAME) if not journal.changes else None
+def write_summary(state: StateStore, journal: Journal, result: dict[str, Any], failed: str | None = None,
+                  recount: bool | None = None) -> None:
+    """Recount from the journal only when it changed (``recount``; by default its unsaved changes): a quiet
+    pass updates ``last_pass`` alone."""
+    recount = journal.changes > 0 if recount is None else recount
+    previous = state.read_json(SUMMARY_NAME) if not recount else None
     if isinstance(previous, dict) and all(name in previous for name in _JOURNAL_FIELDS):
         fresh = build_summary(journal, result, failed, counts=False)
         summary = {**fresh, **{name: previous[name] for name in _JOURNAL_FIELDS}}

@@ -18,7 +18,7 @@ from .record import BANS_COUNTERS, JobFigures
 
 COUNTER_HELP = {
     "bans_restored": "Bans written back to Redis after it lost them (SET NX of journaled bans).",
-    "bans_data_loss_events": "Bans passes that found Redis had lost data (flush, restart without persistence, failover to an empty replica).",
+    "bans_data_loss_events": "Bans passes that found Redis had lost data (a flush, a restart without persistence, an empty new master).",
     "bans_lost_not_restored": "Journaled bans Redis lost that were forgotten, not restored (REDISSYNC_RESTORE_BANS=no).",
     "bans_unbans_propagated": "Bans lifted in Redis that the journal dropped too (unbans made anywhere in the cluster).",
     "bans_local_only_propagated": "Bans only one instance held that were written to Redis for every instance.",
