@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEBIAN_PACKAGES := redis-server redis-sentinel redis-tools nginx-core libnginx-mod-http-lua lua-resty-core lua-resty-lrucache chromium
+DEBIAN_PACKAGES := redis-server redis-sentinel redis-tools nginx-core libnginx-mod-http-lua lua-resty-core lua-resty-lrucache chromium prometheus
 PYTEST_WORKERS ?= 2
 
 .PHONY: help deps demo test test-fast lint docs docs-check dist bench reliability compat clean
@@ -16,14 +16,16 @@ help:
 	@echo "make docs         regenerate the README settings table from plugin.json"
 	@echo "make dist         dist/redissync.zip and dist/redissync.tar.gz for EXTERNAL_PLUGIN_URLS or UI upload"
 
-# System packages (Debian): installed only when a binary is missing, so a ready machine skips apt.
+# System packages (Debian): installed only when a binary is missing, so a ready machine skips apt. The tests use
+# promtool only: the prometheus daemon the package may start is stopped.
 deps-system:
 	@if ! command -v redis-server >/dev/null || ! command -v redis-sentinel >/dev/null || ! command -v nginx >/dev/null \
 	   || [ ! -e /usr/share/nginx/modules-available/mod-http-lua.conf ] || [ ! -d /usr/share/lua/5.1/resty/core ] \
-	   || ! command -v chromium >/dev/null; then \
+	   || ! command -v chromium >/dev/null || ! command -v promtool >/dev/null; then \
 	  echo "installing Debian packages: $(DEBIAN_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES) >/dev/null; \
+	  $$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; \
 	fi
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
