@@ -1,6 +1,7 @@
 -- redissync: BunkerWeb's Lua side of the plugin.
 -- api() answers POST /redissync/ping and GET /redissync/stats with this instance's own view of Redis
--- (through nginx's resolver, which can differ from the scheduler's); init_worker() logs one line saying
+-- (through nginx's resolver, which can differ from the scheduler's), serves GET /redissync/metrics for
+-- Prometheus and stores the jobs' figures (redissync_metrics.lua); init_worker() logs one line saying
 -- whether Redis is reachable. Options come from confs/http/redissync-options.lua, rendered by BunkerWeb's
 -- generator next to the http snippets (see docs/nginx-lua.md): never from raw settings, so the units rule,
 -- TLS server_name and pool names are decided in one place.
@@ -9,6 +10,7 @@ local plugin = require "bunkerweb.plugin"
 local connector = require "resty.redis.connector"
 local sentinel = require "resty.redis.sentinel"
 local clock = require "redissync.redissync_clock"
+local exposition = require "redissync.redissync_metrics"
 
 local ngx = ngx
 local ERR = ngx.ERR
@@ -256,10 +258,38 @@ function redissync:init_worker()
 	return self:ret(true, msg)
 end
 
+-- GET /redissync/metrics: the Prometheus text format, not BunkerWeb's JSON envelope. BunkerWeb's API server
+-- calls api() from access_by_lua (src/common/confs/api.conf) and would JSON-encode what we return, so the
+-- page is sent here and the request ended, as that handler ends it itself after its own say().
+function redissync:metrics()
+	local options = redissync.load_options()
+	local enabled = not options or options.enabled
+	local ping = enabled and redissync.ping() or nil
+	local text = exposition.exposition(self.datastore, ping, enabled)
+	ngx.status = HTTP_OK
+	ngx.header["Content-Type"] = exposition.CONTENT_TYPE
+	ngx.print(text)
+	return ngx.exit(HTTP_OK)
+end
+
+-- POST /redissync/figures/<job>: a job's section, sent by the scheduler after every run (figures/publish.py).
+function redissync:store_figures(job)
+	local body = exposition.read_body()
+	local ok, err = exposition.store(self.datastore, job, body)
+	if not ok then
+		return self:ret(true, "figures refused: " .. tostring(err), ngx.HTTP_BAD_REQUEST)
+	end
+	return self:ret(true, "stored", HTTP_OK)
+end
+
 function redissync:api()
 	local uri, method = self.ctx.bw.uri, self.ctx.bw.request_method
 	local handler
-	if uri == "/redissync/ping" and method == "POST" then
+	if uri == "/redissync/metrics" and method == "GET" then
+		return self:metrics()
+	elseif uri:sub(1, 19) == "/redissync/figures/" and method == "POST" then
+		return self:store_figures(uri:sub(20))
+	elseif uri == "/redissync/ping" and method == "POST" then
 		handler = redissync.ping
 	elseif uri == "/redissync/stats" and method == "GET" then
 		handler = redissync.stats

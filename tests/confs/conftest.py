@@ -21,7 +21,7 @@ from tests.confs.rendering import Rendered, render_case
 STANDINS = Path(__file__).parent / "lua"
 TEST_NAMES = {"localhost": "127.0.0.1", "redis.test": "127.0.0.1"}
 SERVER = """
-    location /redissync/ { content_by_lua_block { require("standin.harness").api() } }
+    location /redissync/ { default_type application/json; access_by_lua_block { require("standin.harness").api() } }
     location = /standin/options { content_by_lua_block { require("standin.harness").options() } }
     location = /standin/recorded { content_by_lua_block { require("standin.harness").recorded() } }
     location = /standin/server_of { client_body_buffer_size 64k; content_by_lua_block { require("standin.harness").server_of() } }
@@ -67,6 +67,7 @@ def lua_nginx(tmp_path: Path, pki: TestPKI, dns: DNSResponder) -> Iterator[Calla
                 f"  lua_ssl_trusted_certificate {trusted or pki.ca_path};",
                 "  lua_ssl_verify_depth 2;",
                 f"  resolver 127.0.0.1:{dns.port} ipv6=off valid=1s;",
+                "  lua_shared_dict datastore 1m;",  # BunkerWeb's datastore (the jobs' figures live there)
                 '  init_worker_by_lua_block { require("standin.harness").init_worker() }',
                 extra_http,
             ]),

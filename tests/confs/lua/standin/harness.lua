@@ -16,10 +16,15 @@ local function reply(status, body)
 	return ngx.exit(status)
 end
 
--- Like BunkerWeb's api.lua: ctx.bw carries uri and method; a claimed call answers {status, msg}.
+-- Like BunkerWeb's api.lua (run from access_by_lua, as api.conf does): ctx.bw carries uri and method, the
+-- plugin's api() is called under pcall (helpers.call_plugin), a claimed call answers {status, msg}.
 function _M.api()
 	local ctx = { bw = { uri = ngx.var.uri, request_method = ngx.req.get_method() } }
-	local ret = plugin_class():new(ctx):api()
+	local object = plugin_class():new(ctx)
+	local ok, ret = pcall(object.api, object)
+	if not ok then
+		return reply(ngx.HTTP_INTERNAL_SERVER_ERROR, { status = "error", msg = "api() failed: " .. tostring(ret) })
+	end
 	if not ret.ret then
 		return reply(ngx.HTTP_NOT_FOUND, { status = "error", msg = "not found" })
 	end

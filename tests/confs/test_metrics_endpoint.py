@@ -1,0 +1,102 @@
+"""GET /redissync/metrics in a real nginx (redissync.lua + redissync_metrics.lua) against real Redis, fed by
+the real job files inside a stand-in BunkerWeb (tests/bed/bwjob.py) whose instance list names this nginx:
+the page is the Prometheus text format (promtool-clean), merges the jobs' sections with the instance's own
+view, keeps serving when Redis is down, refuses text that is not ours, and carries no secret."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.bed.bans import write_ban
+from tests.bed.jobrun import run_job_file
+from tests.bed.promtool import check_metrics, samples, value
+from tests.conftest import REDIS_PASSWORD, use_bunkerweb_standin
+
+pytestmark = pytest.mark.nginx
+API_TOKEN = "Api-Token-Never-Shown-0b7f"
+
+
+def scrape(server) -> str:
+    """What Prometheus receives: status 200, the text format's content type, a page promtool accepts."""
+    with urllib.request.urlopen(server.url + "/redissync/metrics", timeout=30) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        return check_metrics(response.read().decode())
+
+
+def post(server, path: str, body: bytes) -> int:
+    request = urllib.request.Request(server.url + path, data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture
+def bunkerweb(tmp_path, monkeypatch):
+    return use_bunkerweb_standin(tmp_path, monkeypatch)
+
+
+def test_the_page_merges_the_jobs_figures_and_survives_redis_going_down(lua_nginx, password_redis, bunkerweb) -> None:
+    env = password_redis.settings_env(API_TOKEN=API_TOKEN)
+    server, _ = lua_nginx(env)
+    own = scrape(server)  # before any job ran: the instance's own view only
+    assert value(own, "redissync_redis_up") == 1
+    assert 0 < value(own, "redissync_redis_ping_seconds") < 1
+    assert value(own, "redissync_job_runs_total", job_name="redissync-bans") is None
+
+    bunkerweb.db.add_instance("127.0.0.1", name="bw-1", port=server.port, server_name="bwapi")
+    write_ban(password_redis.client(), "192.0.2.10", ttl=600)
+    for job in ("redissync-check", "redissync-bans", "redissync-metrics", "redissync-sessions"):
+        assert run_job_file(job, env) == 0
+    page = scrape(server)
+    for job in ("redissync-check", "redissync-bans", "redissync-metrics", "redissync-sessions"):
+        assert value(page, "redissync_job_last_run_success", job_name=job) == 1
+    assert page.count("# TYPE redissync_job_last_run_success gauge") == 1  # four sections, one family
+    assert value(page, "redissync_bans_journaled") == 1
+    assert value(page, "redissync_diagnosis_healthy") == 1
+    assert value(page, "redissync_redis_up") == 1
+    for text in (own, page):
+        assert REDIS_PASSWORD not in text
+        assert API_TOKEN not in text
+
+    password_redis.stop()
+    started = time.monotonic()
+    down = scrape(server)
+    assert time.monotonic() - started < 10  # within Prometheus's default scrape timeout
+    assert value(down, "redissync_redis_up") == 0
+    assert value(down, "redissync_redis_ping_seconds") is None
+    assert value(down, "redissync_bans_journaled") == 1  # the jobs' last figures are still served
+    assert run_job_file("redissync-check", env) == 2
+    assert run_job_file("redissync-bans", env) == 2
+    failed = scrape(server)
+    assert value(failed, "redissync_diagnosis_healthy") == 0
+    assert value(failed, "redissync_diagnosis_step_failed", step="tcp") == 1
+    assert value(failed, "redissync_job_last_run_success", job_name="redissync-bans") == 0
+    assert value(failed, "redissync_job_failures_total", job_name="redissync-bans") == 1
+    assert REDIS_PASSWORD not in server.log_text()
+
+
+def test_text_that_is_not_ours_is_refused(lua_nginx, plain_redis) -> None:
+    server, _ = lua_nginx(plain_redis.settings_env())
+    good = b'# HELP redissync_job_runs_total Runs.\n# TYPE redissync_job_runs_total counter\nredissync_job_runs_total{job_name="redissync-bans"} 4\n'
+    assert post(server, "/redissync/figures/redissync-bans", good) == 200
+    assert post(server, "/redissync/figures/redissync-bans", b"other_metric 1\n") == 400
+    assert post(server, "/redissync/figures/redissync-bans", b"redissync_x 1\n<script>\n") == 400
+    assert post(server, "/redissync/figures/someone-else", good) == 400
+    assert post(server, "/redissync/figures/redissync-bans", b"# HELP redissync_x " + b"x" * 70_000 + b"\n") == 400
+    page = scrape(server)
+    assert value(page, "redissync_job_runs_total", job_name="redissync-bans") == 4  # the refused ones changed nothing
+    assert {name for name, _ in samples(page)} == {"redissync_redis_enabled", "redissync_redis_up", "redissync_redis_ping_seconds",
+                                                  "redissync_redis_connect_seconds", "redissync_job_runs_total"}
+
+
+def test_disabled_redis_measures_nothing(lua_nginx) -> None:
+    server, _ = lua_nginx({"USE_REDIS": "no"})
+    page = scrape(server)
+    assert samples(page) == {("redissync_redis_enabled", frozenset()): 0}
