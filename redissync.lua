@@ -258,18 +258,28 @@ function redissync:init_worker()
 	return self:ret(true, msg)
 end
 
--- GET /redissync/metrics: the Prometheus text format, not BunkerWeb's JSON envelope. BunkerWeb's API server
--- calls api() from access_by_lua (src/common/confs/api.conf) and would JSON-encode what we return, so the
--- page is sent here and the request ended, as that handler ends it itself after its own say().
-function redissync:metrics()
+-- The figures page (redissync_metrics.lua) in the Prometheus text format, sent and the request ended.
+function redissync.send_metrics(datastore)
 	local options = redissync.load_options()
 	local enabled = not options or options.enabled
 	local ping = enabled and redissync.ping() or nil
-	local text = exposition.exposition(self.datastore, ping, enabled)
+	local text = exposition.exposition(datastore, ping, enabled)
 	ngx.status = HTTP_OK
 	ngx.header["Content-Type"] = exposition.CONTENT_TYPE
 	ngx.print(text)
 	return ngx.exit(HTTP_OK)
+end
+
+-- GET /metrics on REDISSYNC_PROMETHEUS_LISTEN (confs/http/redissync-prometheus.conf): no plugin object there.
+function redissync.serve_metrics()
+	return redissync.send_metrics(require("bunkerweb.datastore"):new())
+end
+
+-- GET /redissync/metrics: the text format, not BunkerWeb's JSON envelope. BunkerWeb's API server calls api()
+-- from access_by_lua (src/common/confs/api.conf) and would JSON-encode what we return, so the page is sent
+-- here and the request ended, as that handler ends it itself after its own say().
+function redissync:metrics()
+	return redissync.send_metrics(self.datastore)
 end
 
 -- POST /redissync/figures/<job>: a job's section, sent by the scheduler after every run (figures/publish.py).

@@ -14,6 +14,7 @@ import pytest
 from tests.bed.bans import write_ban
 from tests.bed.jobrun import run_job_file
 from tests.bed.promtool import check_metrics, samples, value
+from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD, use_bunkerweb_standin
 
 pytestmark = pytest.mark.nginx
@@ -84,7 +85,8 @@ def test_the_page_merges_the_jobs_figures_and_survives_redis_going_down(lua_ngin
 
 def test_text_that_is_not_ours_is_refused(lua_nginx, plain_redis) -> None:
     server, _ = lua_nginx(plain_redis.settings_env())
-    good = b'# HELP redissync_job_runs_total Runs.\n# TYPE redissync_job_runs_total counter\nredissync_job_runs_total{job_name="redissync-bans"} 4\n'
+    good = (b"# HELP redissync_job_runs_total Runs.\n# TYPE redissync_job_runs_total counter\n"
+            b'redissync_job_runs_total{job_name="redissync-bans"} 4\n')
     assert post(server, "/redissync/figures/redissync-bans", good) == 200
     assert post(server, "/redissync/figures/redissync-bans", b"other_metric 1\n") == 400
     assert post(server, "/redissync/figures/redissync-bans", b"redissync_x 1\n<script>\n") == 400
@@ -100,3 +102,23 @@ def test_disabled_redis_measures_nothing(lua_nginx) -> None:
     server, _ = lua_nginx({"USE_REDIS": "no"})
     page = scrape(server)
     assert samples(page) == {("redissync_redis_enabled", frozenset()): 0}
+
+
+def test_the_prometheus_listener_serves_the_same_page_to_allowed_clients_only(lua_nginx, plain_redis) -> None:
+    port = free_port()
+    server, _ = lua_nginx(plain_redis.settings_env(REDISSYNC_PROMETHEUS_LISTEN=f"127.0.0.1:{port}"))
+    section = b"# HELP redissync_bans_journaled J.\n# TYPE redissync_bans_journaled gauge\nredissync_bans_journaled 7\n"
+    assert post(server, "/redissync/figures/redissync-bans", section) == 200
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        page = check_metrics(response.read().decode())
+    assert (value(page, "redissync_redis_up"), value(page, "redissync_bans_journaled")) == (1, 7)
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/redissync/figures/redissync-bans", data=b"redissync_x 1\n", timeout=30)
+    assert error.value.code == 404  # this port serves the page and nothing else
+
+    closed = free_port()
+    lua_nginx(plain_redis.settings_env(REDISSYNC_PROMETHEUS_LISTEN=str(closed), REDISSYNC_PROMETHEUS_ALLOW_IP="10.0.0.0/8"))
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"http://127.0.0.1:{closed}/metrics", timeout=30)
+    assert error.value.code == 403

@@ -173,3 +173,17 @@ def test_disabled_renders_nothing_to_use(tmp_path: Path) -> None:
 def test_missing_host_renders_an_error_for_lua() -> None:
     options = load(render("http/redissync-options.lua", bunkerweb_context({"USE_REDIS": "yes"})))
     assert options["error"] == "REDIS_HOST is empty and REDIS_SENTINEL_HOSTS is not set"
+
+
+def test_the_prometheus_listener_is_off_by_default_and_no_value_adds_a_directive() -> None:
+    from tests.bed.templator import bunkerweb_context, render
+
+    def listener(**env: str) -> str:
+        return render("http/redissync-prometheus.conf", bunkerweb_context({"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", **env}))
+
+    assert listener().strip() == ""
+    assert listener(REDISSYNC_PROMETHEUS_LISTEN="9114", USE_REDISSYNC="no").strip() == ""
+    text = listener(REDISSYNC_PROMETHEUS_LISTEN="9114", REDISSYNC_PROMETHEUS_ALLOW_IP="10.0.0.0/8 ::1 all; 1.2.3.4;include")
+    assert "listen 9114;" in text
+    allowed = [line.strip() for line in text.splitlines() if line.strip().startswith(("allow", "deny", "include"))]
+    assert allowed == ["allow 10.0.0.0/8;", "allow ::1;", "deny all;"]  # what plugin.json's regex refuses never renders

@@ -9,6 +9,7 @@ instance of BunkerWeb's database receives (a stand-in instance here; redissync.l
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_ban_counters_are_monotonic_across_runs_and_a_replaced_scheduler(plain_r
     assert last[("redissync_job_runs_total", frozenset({("job_name", BANS)}))] == len(sections)
     assert last[("redissync_bans_journaled", frozenset())] == 2
     assert last[("redissync_bans_journal_stored_bytes", frozenset())] > 0
-    for earlier, later in zip(sections, sections[1:], strict=False):  # every counter, every run: never down
+    for earlier, later in itertools.pairwise(sections):  # every counter, every run: never down
         before, after = samples(earlier), samples(later)
         assert all(after[key] >= count for key, count in before.items() if key[0].endswith("_total"))
 

@@ -31,7 +31,8 @@ def test_target_labels_and_bad_names_are_refused(label: str) -> None:
 
 
 def test_values_and_empty_families() -> None:
-    assert [format_value(v) for v in (3.0, 0.25, float("inf"), float("nan"), 2.0**60)] == ["3", "0.25", "+Inf", "NaN", "1.152921504606847e+18"]
+    values = (3.0, 0.25, float("inf"), float("nan"), 2.0**60)
+    assert [format_value(v) for v in values] == ["3", "0.25", "+Inf", "NaN", "1.152921504606847e+18"]
     assert render([Family("redissync_x", "gauge", "nothing measured")]) == ""  # absent means unknown
 
 

@@ -2,28 +2,9 @@
 -- class gives a plugin: id, logger, variables, ctx, is_loading,
 -- kind, use_redis, datastore and ret().
 local class = require "middleclass"
+local datastore = require "bunkerweb.datastore"
 
 local plugin = class("plugin")
-
--- BunkerWeb's datastore (src/bw/lua/bunkerweb/datastore.lua, 1.6.13) over the shared dict "datastore":
--- get() answers value or nil, "not found"; set() is safe_set, with an expiry when one is given.
-local datastore = {}
-datastore.__index = datastore
-
-function datastore:get(key)
-	local value, err = ngx.shared.datastore:get(key)
-	if not value and not err then
-		err = "not found"
-	end
-	return value, err
-end
-
-function datastore:set(key, value, exptime)
-	if exptime == nil or exptime < 0 then
-		return ngx.shared.datastore:safe_set(key, value)
-	end
-	return ngx.shared.datastore:safe_set(key, value, exptime)
-end
 
 local logger = {}
 logger.__index = logger
@@ -41,7 +22,7 @@ function plugin:initialize(id, ctx)
 	self.is_loading = false
 	self.is_request = false
 	self.kind = "http"
-	self.datastore = setmetatable({}, datastore)
+	self.datastore = datastore:new()
 end
 
 function plugin:ret(ret, msg, status, redirect, data)
