@@ -15,7 +15,7 @@ sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 from tests.bed.sentinel import SentinelTopology  # noqa: E402  (the demo reuses the test bed's servers)
 from tests.conftest import CORE_REDIS_1616_JSON, install_core_redis  # noqa: E402
 
-STEPS = ("step_diagnose", "step_bans", "step_instances", "step_metrics", "step_sessions")
+STEPS = ("step_diagnose", "step_bans", "step_instances", "step_metrics", "step_sessions", "step_prometheus")
 
 
 @dataclass
@@ -28,6 +28,7 @@ class DemoContext:
     env: dict[str, str]
     standalone_env: dict[str, str]
     workdir: Path
+    core_dir: Path
 
     def title(self, text: str) -> None:
         print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}")
@@ -45,7 +46,7 @@ def main() -> int:
         topology = SentinelTopology(workdir / "redis").start()
         try:
             ctx = DemoContext(topology, topology.settings_env(REDIS_TIMEOUT="1s", REDISSYNC_BW_CORE_DIR=str(core_dir)),
-                              topology.settings_env(REDIS_TIMEOUT="2"), workdir)
+                              topology.settings_env(REDIS_TIMEOUT="2"), workdir, core_dir)
             ctx.title("Embedded Redis (Debian's redis-server and redis-sentinel, loopback, random ports)")
             ctx.say(f"master   127.0.0.1:{topology.master.port}   replica 127.0.0.1:{topology.replica.port}")
             ctx.say("sentinels " + " ".join(f"127.0.0.1:{s.port}" for s in topology.sentinels)

@@ -21,6 +21,7 @@ from tests.confs.rendering import Rendered, render_case
 STANDINS = Path(__file__).parent / "lua"
 TEST_NAMES = {"localhost": "127.0.0.1", "redis.test": "127.0.0.1"}
 SERVER = """
+    location = /bans { default_type application/json; return 200 '{"status":"success","msg":""}'; }
     location /redissync/ { default_type application/json; access_by_lua_block { require("standin.harness").api() } }
     location = /standin/options { content_by_lua_block { require("standin.harness").options() } }
     location = /standin/recorded { content_by_lua_block { require("standin.harness").recorded() } }
@@ -45,6 +46,23 @@ def dns() -> Iterator[DNSResponder]:
     responder.stop()
 
 
+def harness_nginx(prefix: Path, env: dict[str, str], core_dir: Path | None = None, http: tuple[str, ...] = ()) -> tuple[Nginx, Rendered]:
+    """nginx (not started) running redissync.lua through the stand-ins, with ``env`` rendered into its http/."""
+    rendered = render_case(env, prefix / "http", core_dir)
+    server = Nginx(
+        prefix=prefix,
+        lua_paths=[STANDINS],
+        plugins={"redissync": REPO},
+        server=SERVER,
+        http="\n".join([
+            "  lua_shared_dict datastore 1m;",  # BunkerWeb's datastore (the jobs' figures live there)
+            '  init_worker_by_lua_block { require("standin.harness").init_worker() }',
+            *http,
+        ]),
+    )
+    return server, rendered
+
+
 @pytest.fixture
 def lua_nginx(tmp_path: Path, pki: TestPKI, dns: DNSResponder) -> Iterator[Callable[..., tuple[Nginx, Rendered]]]:
     """Factory: render ``env`` into a fresh prefix and start nginx on it; stopped at teardown."""
@@ -55,23 +73,13 @@ def lua_nginx(tmp_path: Path, pki: TestPKI, dns: DNSResponder) -> Iterator[Calla
 
     def make(env: dict[str, str], core_dir: Path | None = None, trusted: Path | None = None,
              start: bool = True, extra_http: str = "") -> tuple[Nginx, Rendered]:
-        prefix = tmp_path / f"nginx{len(started)}"
-        rendered = render_case(env, prefix / "http", core_dir)
-        server = Nginx(
-            prefix=prefix,
-            lua_paths=[STANDINS],
-            plugins={"redissync": REPO},
-            server=SERVER,
-            http="\n".join([
-                # What BunkerWeb's http.conf owns; here the test CA stands in for its bundle.
-                f"  lua_ssl_trusted_certificate {trusted or pki.ca_path};",
-                "  lua_ssl_verify_depth 2;",
-                f"  resolver 127.0.0.1:{dns.port} ipv6=off valid=1s;",
-                "  lua_shared_dict datastore 1m;",  # BunkerWeb's datastore (the jobs' figures live there)
-                '  init_worker_by_lua_block { require("standin.harness").init_worker() }',
-                extra_http,
-            ]),
-        )
+        server, rendered = harness_nginx(tmp_path / f"nginx{len(started)}", env, core_dir, (
+            # What BunkerWeb's http.conf owns; here the test CA stands in for its bundle.
+            f"  lua_ssl_trusted_certificate {trusted or pki.ca_path};",
+            "  lua_ssl_verify_depth 2;",
+            f"  resolver 127.0.0.1:{dns.port} ipv6=off valid=1s;",
+            extra_http,
+        ))
         started.append(server)
         if start:
             checked = server.test_config()

@@ -57,7 +57,8 @@ def test_own_switches_default_to_todays_behaviour() -> None:
         "USE_REDISSYNC": "yes", "REDISSYNC_RESTORE_BANS": "yes", "REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR": "yes"}
     assert all(s["context"] == "global" and s["regex"] == "^(yes|no)$" for s in switches.values())
     others = {name: s["default"] for name, s in settings.items() if name not in switches}
-    assert others == {"REDISSYNC_PROMETHEUS_LISTEN": "", "REDISSYNC_PROMETHEUS_ALLOW_IP": "127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16"}
+    assert others == {"REDISSYNC_PROMETHEUS_LISTEN": "",
+                      "REDISSYNC_PROMETHEUS_ALLOW_IP": "127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16"}
     assert all(settings[name]["context"] == "global" for name in others)  # the listener is off until asked for
 
 

@@ -52,7 +52,9 @@ def format_value(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return format(value, ".15g")  # a timestamp to the 10 µs, without binary noise such as 1.4999999999999999e-05
 
 
 def render(families: Iterable[Family]) -> str:

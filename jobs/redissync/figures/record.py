@@ -88,7 +88,7 @@ def update(job: str, state: StateStore, ok: bool, duration_s: float, now: float 
     now = time.time() if now is None else now
     figures.runs += 1
     figures.failures += 0 if ok else 1
-    figures.last_run_s, figures.last_duration_s, figures.last_ok = now, max(0.0, duration_s), ok
+    figures.last_run_s, figures.last_duration_s, figures.last_ok = now, round(max(0.0, duration_s), 6), ok
     if ok:
         figures.last_success_s = now
     if job == "redissync-bans":

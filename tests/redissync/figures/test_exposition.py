@@ -31,8 +31,9 @@ def test_target_labels_and_bad_names_are_refused(label: str) -> None:
 
 
 def test_values_and_empty_families() -> None:
-    values = (3.0, 0.25, float("inf"), float("nan"), 2.0**60)
-    assert [format_value(v) for v in values] == ["3", "0.25", "+Inf", "NaN", "1.152921504606847e+18"]
+    values = (3.0, 0.25, float("inf"), float("nan"), 2.0**60, 0.01802027500002623, 1796588899.891321, 1.4999999999999999e-05)
+    assert [format_value(v) for v in values] == ["3", "0.25", "+Inf", "NaN", "1.15292150460685e+18", "0.0180202750000262",
+                                                "1796588899.89132", "1.5e-05"]
     assert render([Family("redissync_x", "gauge", "nothing measured")]) == ""  # absent means unknown
 
 
