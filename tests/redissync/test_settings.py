@@ -51,7 +51,16 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
 }
 
 
-CASES |= {name: (["yes", "no"], ["", "YES", "no "]) for name in own_setting_definitions()}
+CASES |= {name: (["yes", "no"], ["", "YES", "no "]) for name, own in own_setting_definitions().items() if own["type"] == "check"}
+CASES |= {
+    "REDISSYNC_PROMETHEUS_LISTEN": (["", "9114", "0.0.0.0:9114", "127.0.0.1:65535", "[::]:9114", "[::1]:1"],
+                                    ["0", "65536", "9114;", "9114 ", "a:9114", "1.2.3.4:", "1.2.3.4:70000", "256.1.1.1:80",
+                                     "9114; include /etc/passwd", "localhost:9114", "yes"]),
+    "REDISSYNC_PROMETHEUS_ALLOW_IP": (["", "127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16", "::1", "fd00::/8 10.1.2.3",
+                                       "2001:db8::1/128", "192.168.1.7"],
+                                      ["all", "10.0.0.0/33", "1.2.3.4;", "1.2.3.4/8; deny", "localhost", "300.1.1.1",
+                                       "2001:db8::1/129"]),
+}
 
 
 def definition(name: str) -> dict:
