@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 help:
 	@echo "make demo         embedded Redis + Sentinel from the Debian binaries, the plugin's jobs against it"
-	@echo "make test         lint, docs check and the test suite (real servers on loopback)"
+	@echo "make test         lint (ruff, mypy --strict on jobs/redissync), docs check and the test suite (real servers on loopback)"
 	@echo "make bench        throughput ratios against baselines measured in the same run"
 	@echo "make reliability  faults, failovers, hostile input, TLS matrix (slower)"
 	@echo "make compat       the compat subset on every redis-py pin BunkerWeb ships × Python 3.11–3.13, and Redis 6.2/7.4/8.2"
@@ -40,6 +40,7 @@ demo: deps
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 docs: $(VENV)/.installed
 	$(PY) -m tools.docs --write

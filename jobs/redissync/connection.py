@@ -132,10 +132,10 @@ class _Sentinel(Sentinel):
     instead of parsing redis-py's message."""
 
     def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self._unreachable = 0
         for client in self.sentinels:
-            client.sentinel_masters = self._counted(client.sentinel_masters)
+            client.sentinel_masters = self._counted(client.sentinel_masters)  # type: ignore[method-assign]
 
     def _counted(self, ask: Any) -> Any:
         def sentinel_masters() -> Any:
@@ -149,7 +149,7 @@ class _Sentinel(Sentinel):
     def discover_master(self, service_name: str) -> Any:
         self._unreachable = 0
         try:
-            return super().discover_master(service_name)
+            return super().discover_master(service_name)  # type: ignore[no-untyped-call]
         except MasterNotFoundError as error:
             error.unreachable = self._unreachable  # type: ignore[attr-defined]
             raise
@@ -171,7 +171,8 @@ def connect(settings: Settings) -> Redis:
     sentinels for the master, so after a failover the next command reaches the new master.
     """
     if settings.sentinels:
-        return make_sentinel(settings).master_for(settings.sentinel_master)
+        master: Redis = make_sentinel(settings).master_for(settings.sentinel_master)
+        return master
     return Redis(host=settings.host, port=settings.port, **node_options(settings))
 
 

@@ -183,10 +183,10 @@ _METRIC = re.compile(r"metrics:(?P<plugin>[^:]+?)_(?P<kind>counter|table)_(?P<na
 
 
 def parse_metric_key(key: bytes | str) -> MetricKey | None:
-    key = _text(key)
-    if key is None:
+    text = _text(key)
+    if text is None:
         return None
-    match = _METRIC.fullmatch(key)
+    match = _METRIC.fullmatch(text)
     if not match:
         return None
     return MetricKey(match.group("plugin"), match.group("kind"), match.group("name"), match.group("worker"))
@@ -201,10 +201,10 @@ class SessionKey:
 
 
 def parse_session_key(key: bytes | str) -> SessionKey | None:
-    key = _text(key)
-    if key is None:
+    text = _text(key)
+    if text is None:
         return None
-    if not key.startswith("sessions_:"):
+    if not text.startswith("sessions_:"):
         return None
-    cookie, sep, ident = key[len("sessions_:"):].partition(":")
+    cookie, sep, ident = text[len("sessions_:"):].partition(":")
     return SessionKey(cookie, ident) if sep and cookie and ident else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from queue import Full, Queue
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from redis import Redis
 
@@ -32,7 +32,7 @@ def scan_batches(client: Redis, match: str | None = None, batch_size: int = BATC
     cursor = 0
     while True:
         cursor, keys = client.scan(cursor=cursor, match=match, count=count)
-        for key in keys:
+        for key in cast("list[bytes]", keys):  # a client of ours never decodes
             digest = _digest(key)
             if digest in seen:
                 continue
@@ -51,7 +51,7 @@ def prefetched(items: Iterator[T], depth: int = 4, name: str = "redissync-prefet
     """``items`` produced by a daemon thread up to ``depth`` ahead (bounded memory), so the producer's
     round trips overlap the consumer's work. The producer's exceptions are raised in the consumer; closing
     the returned generator early stops the producer."""
-    queue: Queue = Queue(maxsize=depth)
+    queue: Queue[Any] = Queue(maxsize=depth)
     stop = threading.Event()
 
     def produce() -> None:

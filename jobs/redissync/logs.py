@@ -13,6 +13,7 @@ import re
 import sys
 import traceback
 from collections.abc import Mapping
+from typing import TextIO
 
 from .redaction import redact
 
@@ -32,7 +33,7 @@ def debug_traceback(logger: logging.Logger, what: str, env: Mapping[str, str] | 
         logger.debug(f"{what}:\n" + redact(traceback.format_exc().rstrip(), secret_values(env)))
 
 
-class _CliHandler(logging.StreamHandler):
+class _CliHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stderr is at the time of each record (a command may run in a host process)."""
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -35,7 +35,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         return text
     pattern = re.compile(r"(?<![\w.-])(?:" + "|".join(map(re.escape, values)) + r")(?![\w-]|\.\w)")
 
-    def mask(match: re.Match) -> str:
+    def mask(match: re.Match[str]) -> str:
         start, end = match.start(), match.end()
         while start > 0 and _TOKEN_CHAR.match(text[start - 1]):
             start -= 1

@@ -44,7 +44,8 @@ def get_logger(name: str) -> logging.Logger:
             logger.addHandler(handler)
             logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
         return logger
-    return getLogger(name.upper())
+    bunkerweb_logger: logging.Logger = getLogger(name.upper())
+    return bunkerweb_logger
 
 
 def job_name(job_file: str | Path) -> str:

@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from redis import Redis
 
@@ -55,15 +56,15 @@ def _empty_buckets() -> dict[str, int]:
 
 @dataclass
 class SessionCounts:
-    cookies: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
-    ui: Counter = field(default_factory=Counter)
-    malformed: Counter = field(default_factory=Counter)
+    cookies: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    ui: Counter[str] = field(default_factory=Counter)
+    malformed: Counter[str] = field(default_factory=Counter)
     no_ttl_found: int = 0
     bounded_now: int = 0
 
-    def cookie_report(self) -> dict[str, dict]:
+    def cookie_report(self) -> dict[str, dict[str, Any]]:
         ranked = sorted(self.cookies.items(), key=lambda item: (-sum(item[1].values()), item[0]))
-        report: dict[str, dict] = {}
+        report: dict[str, dict[str, Any]] = {}
         for index, (cookie, counts) in enumerate(ranked):
             name = cookie if index < MAX_COOKIES else "(other)"
             entry = report.setdefault(name, {"live": 0, "buckets": _empty_buckets()})
@@ -110,7 +111,7 @@ def count_sessions(client: Redis, absolute_timeout: int, fix: bool) -> SessionCo
     return counts
 
 
-def build_summary(counts: SessionCounts, absolute_timeout: int, fixed: bool, now: float) -> dict:
+def build_summary(counts: SessionCounts, absolute_timeout: int, fixed: bool, now: float) -> dict[str, Any]:
     cookies = counts.cookie_report()
     totals = _empty_buckets()
     for entry in cookies.values():
@@ -133,7 +134,7 @@ def build_summary(counts: SessionCounts, absolute_timeout: int, fixed: bool, now
     return summary
 
 
-def summary_line(summary: dict) -> str:
+def summary_line(summary: dict[str, Any]) -> str:
     cookies = ", ".join(f"{name} {entry['live']}" for name, entry in list(summary["cookies"].items())[:5]) or "none"
     line = f"{summary['live']} live sessions ({cookies}), {summary['ui']['live']} web UI sessions"
     if summary["no_ttl_found"]:
@@ -154,7 +155,7 @@ def absolute_timeout(env: Mapping[str, str]) -> int:
         raise RedisSyncError(str(error)) from None
 
 
-def session_stats(client: Redis, env: Mapping[str, str], fix: bool = False, now: float | None = None) -> dict:
+def session_stats(client: Redis, env: Mapping[str, str], fix: bool = False, now: float | None = None) -> dict[str, Any]:
     """The summary of every session (read only unless ``fix``); ``env`` holds SESSIONS_ABSOLUTE_TIMEOUT when set
     (``Settings.core_env``)."""
     timeout = absolute_timeout(env)
@@ -170,7 +171,7 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
     state.write(SUMMARY_FILE, encoded)
     if summary["absolute_timeout_s"] == 0 and summary["no_ttl_found"]:
         logger.warning("SESSIONS_ABSOLUTE_TIMEOUT=0 disables the absolute lifetime: sessions without a TTL were left as they are")
-    return summary["summary"]
+    return str(summary["summary"])
 
 
 @dataclass
@@ -179,7 +180,7 @@ class RevokeResult:
     matched: int = 0
     deleted: int = 0
     applied: bool = False
-    per_cookie: Counter = field(default_factory=Counter)
+    per_cookie: Counter[str] = field(default_factory=Counter)
 
 
 def revoke_sessions(client: Redis, cookie: str | None = None, apply: bool = False, batch_size: int = REVOKE_BATCH,

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .core_settings import CORE_SETTINGS
 from .durations import BARE_MS, BARE_SECONDS, MAX_MS, parse_ms
@@ -40,31 +41,33 @@ UNITS_SECONDS = "seconds"
 UNITS_CORE_MS = "milliseconds (owned by BunkerWeb's core redis plugin)"
 
 
-def _read_json(path: str) -> dict:
+def _read_json(path: str) -> dict[str, Any]:
     """Parsed once per version of the file: this module lives as long as BunkerWeb's scheduler (it re-executes
     only the job files), and an upgrade or BunkerWeb's own plugin.json may change meanwhile."""
     return _parse_json(path, os.stat(path).st_mtime_ns)
 
 
 @lru_cache(maxsize=8)
-def _parse_json(path: str, _version: int) -> dict:
+def _parse_json(path: str, _version: int) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        definition: dict[str, Any] = json.load(handle)
+    return definition
 
 
-def plugin_definition() -> dict:
+def plugin_definition() -> dict[str, Any]:
     """Our plugin.json, parsed once per version of the file."""
     return _read_json(str(PLUGIN_JSON))
 
 
-def redis_setting_definitions() -> dict[str, dict]:
+def redis_setting_definitions() -> dict[str, dict[str, Any]]:
     """The seed table of the fifteen REDIS_* settings (same shape as plugin.json's ``settings``)."""
     return _read_json(str(REDIS_SETTINGS_JSON))
 
 
-def own_setting_definitions() -> dict[str, dict]:
+def own_setting_definitions() -> dict[str, dict[str, Any]]:
     """The settings redissync registers in BunkerWeb: its ``REDISSYNC_*`` switches."""
-    return plugin_definition()["settings"]
+    settings: dict[str, dict[str, Any]] = plugin_definition()["settings"]
+    return settings
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ class Settings:
             return f"master '{self.sentinel_master}' via sentinels " + " ".join(map(str, self.sentinels))
         return f"{'rediss' if self.ssl else 'redis'}://{bracketed(self.host)}:{self.port}/{self.database}"
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         """A secret-free summary for reports, the UI and logs."""
         return {
             "mode": self.mode,
@@ -174,7 +177,7 @@ def api_token(env: Mapping[str, str]) -> str:
     return env.get("API_TOKEN", "")
 
 
-def core_redis_plugin(env: Mapping[str, str]) -> dict | None:
+def core_redis_plugin(env: Mapping[str, str]) -> dict[str, Any] | None:
     """BunkerWeb's core ``redis`` plugin.json when installed (it then owns the REDIS_* names)."""
     core_dir = env.get("REDISSYNC_BW_CORE_DIR") or DEFAULT_CORE_DIR
     path = Path(core_dir, "redis", "plugin.json")
@@ -185,8 +188,8 @@ def core_redis_plugin(env: Mapping[str, str]) -> dict | None:
     return definition if "REDIS_TIMEOUT" in definition.get("settings", {}) else None
 
 
-def _expected(definition: dict) -> str:
-    return definition["help"].rstrip(".")
+def _expected(definition: dict[str, Any]) -> str:
+    return str(definition["help"]).rstrip(".")
 
 
 def parse_sentinel_hosts(value: str) -> tuple[SentinelAddress, ...]:
@@ -194,6 +197,7 @@ def parse_sentinel_hosts(value: str) -> tuple[SentinelAddress, ...]:
     addresses = []
     for item in value.split():
         match = re.fullmatch(r"\[(?P<v6>[^\]]+)\](?::(?P<p6>\d+))?|(?P<host>[^:]+)(?::(?P<port>\d+))?", item)
+        assert match is not None  # the setting's regex accepted the value
         host = match.group("v6") or match.group("host")
         port = match.group("p6") or match.group("port")
         addresses.append(SentinelAddress(host, int(port) if port else DEFAULT_SENTINEL_PORT))
@@ -244,6 +248,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     # Only when verification was *asked for*: our default is yes, and every plain setup would warn.
     if raw["REDIS_SSL_VERIFY"] == "yes" != owner_defaults["REDIS_SSL_VERIFY"] and not ssl and enabled:
         warnings.append("REDIS_SSL_VERIFY=yes has no effect without REDIS_SSL=yes: the connection is not encrypted")
+    timeout_ms, idle_ms = durations_ms["REDIS_TIMEOUT"], durations_ms["REDIS_KEEPALIVE_IDLE"]
+    assert timeout_ms is not None and idle_ms is not None  # an out-of-range duration is one of the problems above
     return Settings(
         enabled=enabled,
         host=host,
@@ -251,8 +257,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database=int(raw["REDIS_DATABASE"]),
         ssl=ssl,
         ssl_verify=raw["REDIS_SSL_VERIFY"] == "yes",
-        timeout=durations_ms["REDIS_TIMEOUT"] / 1000,
-        keepalive_idle=durations_ms["REDIS_KEEPALIVE_IDLE"] / 1000,
+        timeout=timeout_ms / 1000,
+        keepalive_idle=idle_ms / 1000,
         keepalive_pool=int(raw["REDIS_KEEPALIVE_POOL"]),
         username=raw["REDIS_USERNAME"],
         password=raw["REDIS_PASSWORD"],

@@ -19,7 +19,7 @@ from redis.connection import Connection
 IN_FLIGHT = 2  # groups sent ahead of the replies read: one executing, one queued behind it
 
 
-def stream_groups(client: Redis, groups: Iterable[list[tuple]], in_flight: int = IN_FLIGHT) -> Iterator[Any]:
+def stream_groups(client: Redis, groups: Iterable[list[tuple[Any, ...]]], in_flight: int = IN_FLIGHT) -> Iterator[Any]:
     """Each reply of each command of ``groups``, in order. A group is packed and sent as one write.
 
     An error reply raises (redis-py's exception for it) and the connection is dropped, since replies to
@@ -46,7 +46,9 @@ def stream_groups(client: Redis, groups: Iterable[list[tuple]], in_flight: int =
 
 def _checkout(pool: Any) -> Connection:
     """A connection from the client's pool (plain, TLS or Sentinel-managed alike)."""
+    connection: Connection
     try:
-        return pool.get_connection()
+        connection = pool.get_connection()
     except TypeError:  # redis-py < 5.3 requires a command name, which the pool ignores
-        return pool.get_connection("SET")
+        connection = pool.get_connection("SET")
+    return connection

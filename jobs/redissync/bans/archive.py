@@ -30,8 +30,9 @@ import struct
 import uuid
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ArchiveError
 from ..state import StateStore
@@ -121,10 +122,10 @@ def erase(state: StateStore) -> None:
 
 
 # writing ---------------------------------------------------------------------------------------------
-def _frames(rows: list[tuple] | Iterator[tuple], deleted: list[bytes] = ()) -> Iterator[bytes]:
+def _frames(rows: list[tuple[Any, ...]] | Iterator[tuple[Any, ...]], deleted: Sequence[bytes] = ()) -> Iterator[bytes]:
     """Columnar frames (keys, values, expiries, seen, deleted keys): marshal is C-fast and exact for
     bytes, and one column of similar values compresses far better than interleaved rows."""
-    batch: list[tuple] = []
+    batch: list[tuple[Any, ...]] = []
     for row in rows:
         batch.append(row)
         if len(batch) >= FRAME_ROWS:
@@ -134,16 +135,16 @@ def _frames(rows: list[tuple] | Iterator[tuple], deleted: list[bytes] = ()) -> I
         yield _frame(batch, list(deleted))
 
 
-def _frame(rows: list[tuple], deleted: list[bytes]) -> bytes:
+def _frame(rows: list[tuple[Any, ...]], deleted: list[bytes]) -> bytes:
     keys, values, expires, seen = (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [], [])
     expiries = array("q", [_PERMANENT if ms is None else ms for ms in expires]).tobytes()
     payload = zlib.compress(marshal.dumps((keys, values, expiries, array("q", seen).tobytes(), deleted), 4), 6)
     return _FRAME_HEAD.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def _write_stream(state: StateStore, stem: str, frames: Iterator[bytes], stats: SaveStats) -> list[list]:
+def _write_stream(state: StateStore, stem: str, frames: Iterator[bytes], stats: SaveStats) -> list[list[Any]]:
     """Frames as one byte stream cut into files of at most :data:`PART_BYTES`; returns [[name, size, crc], …]."""
-    parts: list[list] = []
+    parts: list[list[Any]] = []
     buffer = bytearray(_MAGIC)
 
     def flush(data: bytes) -> None:
@@ -163,14 +164,14 @@ def _write_stream(state: StateStore, stem: str, frames: Iterator[bytes], stats: 
     return parts
 
 
-def _write_base(state: StateStore, journal: Journal, stats: SaveStats) -> dict:
+def _write_base(state: StateStore, journal: Journal, stats: SaveStats) -> dict[str, Any]:
     epoch = uuid.uuid4().hex[:12]
     stats.kind = "base"
     base = _write_stream(state, f"{PREFIX}base-{epoch}", _frames(journal.archive_rows()), stats)
     return {"format": FORMAT, "epoch": epoch, "seq": 0, "base": base, "deltas": []}
 
 
-def _delete_unlisted(state: StateStore, manifest: dict) -> None:
+def _delete_unlisted(state: StateStore, manifest: dict[str, Any]) -> None:
     """Files of older epochs, of uploads a crash cut short, and the old single-file journal."""
     listed = {name for name, _, _ in manifest["base"]} | {name for delta in manifest["deltas"] for name, _, _ in delta}
     for name in state.names(PREFIX):
@@ -192,18 +193,18 @@ def stored_bytes(state: StateStore) -> int | None:
 
 
 # reading ---------------------------------------------------------------------------------------------
-def _token(manifest: dict) -> str:
+def _token(manifest: dict[str, Any]) -> str:
     return f"{manifest['epoch']}:{manifest['seq']}"
 
 
-def _read_manifest(state: StateStore) -> dict | None:
+def _read_manifest(state: StateStore) -> dict[str, Any] | None:
     manifest = state.read_json(MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         return None
     return manifest
 
 
-def _read_stream(state: StateStore, parts: list[list]) -> Iterator[tuple]:
+def _read_stream(state: StateStore, parts: list[list[Any]]) -> Iterator[tuple[Any, ...]]:
     """Decoded frames of one stream, each file checked against the manifest before use."""
     buffer = bytearray()
     for number, (name, size, crc) in enumerate(parts):
@@ -228,7 +229,7 @@ def _read_stream(state: StateStore, parts: list[list]) -> Iterator[tuple]:
         raise ArchiveError(f"the bans archive ends inside a frame ({parts[-1][0]})")
 
 
-def _rebuild(state: StateStore, manifest: dict | None) -> Journal:
+def _rebuild(state: StateStore, manifest: dict[str, Any] | None) -> Journal:
     """A fresh working copy from the archive, or from the single-file journal older versions cached."""
     directory = state.work_directory
     for suffix in ("", "-wal", "-shm"):

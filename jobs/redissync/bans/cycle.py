@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
 
 from redis import Redis
 
@@ -38,6 +39,7 @@ from .writeback import expired, restore
 EXPIRY_TOLERANCE_S = 2  # PTTL jitter that is not a change worth a journal write
 CHUNK = 1_000
 IDENTITY_META = "identity"
+Row = TypeVar("Row", bound=Sequence[Any])  # an Entry, or a bare (key, value, expires_ms) row
 SMALL_JOURNAL = 250_000  # journaled bans below which the index is small enough for a deep prefetch queue
 PREFETCH_DEPTH_SMALL, PREFETCH_DEPTH_LARGE = 32, 8  # batches of ~2,000 bans the scan thread may run ahead
 
@@ -170,7 +172,7 @@ def _absorb(client: Redis, journal: Journal, result: PassResult) -> dict[int, in
     pop = index.pop
     new, changed, wrong_type = result.new, result.changed, result.wrong_type
     for stamp, flat in batches:
-        rows: list[tuple] = []
+        rows: list[tuple[Any, ...]] = []
         walk = iter(flat)
         for key, value, pttl in zip(walk, walk, walk, strict=True):
             packed = pop(hash(key), None)
@@ -204,7 +206,7 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
     ids = [packed >> ID_SHIFT for packed in missing.values()]
     stamp = now_ms()
 
-    def live(rows: Iterable[Sequence]) -> Iterator[Sequence]:  # handed on as read: a restore streams them
+    def live(rows: Iterable[Row]) -> Iterator[Row]:  # handed on as read: a restore streams them
         for row in rows:  # an Entry, or a (key, value, expires_ms) row
             if expired(row[2], stamp):
                 too_late.append(row[0])

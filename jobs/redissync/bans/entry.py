@@ -9,7 +9,7 @@ import base64
 import json
 import re
 import zlib
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..keys import ban_scope, split_ban_key
 
@@ -36,7 +36,7 @@ class Entry(NamedTuple):
     malformed: str | None = None
     seen_ms: int = 0
 
-    def as_dict(self, now_ms: int) -> dict:
+    def as_dict(self, now_ms: int) -> dict[str, Any]:
         """The JSON-lines form used by ``bans export`` / ``import`` and ``bans list --json``."""
         return {
             "key": _text(self.key),
@@ -74,9 +74,12 @@ def classify(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> E
     return Entry(row[0], row[1], *row[3:])
 
 
-def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> tuple:
+def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> tuple[Any, ...]:
     """:func:`classify` as the journal's row tuple (:data:`ROW_COLUMNS`, digest included): the
     pass writes rows straight from it, without an :class:`Entry` per ban."""
+    ip: str | None
+    service: str | None
+    scope: str | None
     parsed = split_ban_key(key)
     if parsed is not None:
         ip, service = parsed
@@ -121,7 +124,7 @@ def _json(text: str) -> object:
     surrounding whitespace (every ban BunkerWeb writes) goes to the scanner directly, which halves the
     cost of a first pass's decoding. Anything else takes the full path: the answer is the same."""
     try:
-        data, end = _DECODER.scan_once(text, 0)
+        data, end = _DECODER.scan_once(text, 0)  # type: ignore[attr-defined]  # set by JSONDecoder.__init__
     except StopIteration:  # nothing JSON at the first character: not JSON, unless it is whitespace
         if text[:1] not in _JSON_SPACE:
             return None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass
+from typing import cast
 
 from redis import Redis
 
@@ -42,7 +43,7 @@ class ServerIdentity:
     @classmethod
     def read(cls, client: Redis) -> ServerIdentity:
         server, replication, stats = client.info("server"), client.info("replication"), client.info("stats")
-        marker = client.get(GENERATION_KEY)
+        marker = cast("bytes | None", client.get(GENERATION_KEY))
         return cls(
             run_id=str(server.get("run_id", "")),
             replid=str(replication.get("master_replid", "")),

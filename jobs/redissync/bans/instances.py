@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..keys import is_ip
+from ..net import is_ip
 
 TIMEOUT_S = 5.0  # per instance, for connecting and for each read; the whole fetch is bounded by 2× that
 MAX_BANS_PER_INSTANCE = 200_000  # items past this are counted as malformed, never held in memory
@@ -47,7 +47,7 @@ class InstanceBan:
     country: str
     exp: int
     permanent: bool
-    reason_data: dict = field(default_factory=dict, compare=False, hash=False)
+    reason_data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def value(self, now_s: float) -> bytes:
         """The Redis value in BunkerWeb's own format (``utils.add_ban`` in ``src/bw/lua/bunkerweb/utils.lua``)."""
@@ -69,7 +69,7 @@ class InstanceAnswer:
     and a pass over a large cluster holds no object per ban it does not need."""
 
     name: str
-    listed: dict[str, dict] = field(default_factory=dict)
+    listed: dict[str, dict[str, Any]] = field(default_factory=dict)
     malformed: int = 0
     error: str | None = None
 
@@ -170,12 +170,12 @@ class StdlibApi:
         self.token = token  # handed down from Settings.api_token: domain code never reads the environment
 
     @classmethod
-    def from_instance(cls, instance: dict, token: str = "") -> StdlibApi:
+    def from_instance(cls, instance: dict[str, Any], token: str = "") -> StdlibApi:
         return cls(f"http://{instance.get('hostname', '127.0.0.1')}:{instance.get('port') or 5000}",
                    host=instance.get("server_name") or "bwapi", token=token)
 
-    def request(self, method: str, url: str, data: dict | bytes | None = None,
-                timeout: tuple[float, float] = (TIMEOUT_S, TIMEOUT_S)) -> tuple:
+    def request(self, method: str, url: str, data: dict[str, Any] | bytes | None = None,
+                timeout: tuple[float, float] = (TIMEOUT_S, TIMEOUT_S)) -> tuple[Any, ...]:
         hostport = self.endpoint.removeprefix("http://")
         connection = http.client.HTTPConnection(hostport, timeout=max(timeout))
         headers = {"User-Agent": "bwapi", "Host": self.host}
@@ -229,7 +229,7 @@ class BunkerWebInstances:
         self.timeout = timeout
         self.api_token = api_token
 
-    def _api(self, row: dict) -> Any:
+    def _api(self, row: dict[str, Any]) -> Any:
         if self.api_class is StdlibApi:  # BunkerWeb's own API class takes API_TOKEN from its environment itself
             return StdlibApi.from_instance(row, token=self.api_token)
         if hasattr(self.api_class, "from_instance"):  # BunkerWeb ≥ 1.6.5 (honours listen_https/https_port)
@@ -241,8 +241,8 @@ class BunkerWebInstances:
             sent, error, status, payload = api.request("GET", "/bans", timeout=(self.timeout, self.timeout))
         except (ValueError, RecursionError):  # API.request decodes the body itself: not JSON (or a JSON bomb)
             return InstanceAnswer(name, error="answered something that is not JSON")
-        except Exception as error:
-            return InstanceAnswer(name, error=_describe(error))
+        except Exception as exception:
+            return InstanceAnswer(name, error=_describe(exception))
         if not sent:
             return InstanceAnswer(name, error="timed out" if "timed out" in str(error).lower() else "unreachable")
         if status != 200:

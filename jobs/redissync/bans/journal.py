@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from .entry import ROW_COLUMNS, Entry
 
@@ -148,7 +149,7 @@ class Journal:
         return {hash(key): (row_id << ID_SHIFT) | (value_digest << DIGEST_SHIFT) | seconds
                 for row_id, key, value_digest, seconds in rows}
 
-    def upsert_rows(self, rows: list[tuple]) -> int:
+    def upsert_rows(self, rows: list[tuple[Any, ...]]) -> int:
         """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`.entry.classify_row` returns)."""
         if rows:
             self._db.executemany(_UPSERT, rows)
@@ -173,7 +174,7 @@ class Journal:
     def meta_items(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT name, value FROM meta"))
 
-    def archive_rows(self, keys: Sequence[bytes] | None = None) -> Iterator[tuple]:
+    def archive_rows(self, keys: Sequence[bytes] | None = None) -> Iterator[tuple[Any, ...]]:
         """``(key, value, expires_ms, seen_ms)`` of every row in key order, or of those ``keys`` that exist."""
         if keys is None:
             yield from self._db.execute(f"SELECT {ARCHIVE_COLUMNS} FROM bans ORDER BY key")
@@ -184,7 +185,7 @@ class Journal:
         """The entries of ``ids`` that exist."""
         return map(Entry._make, self.rows_by_ids(ids, _COLUMNS))
 
-    def rows_by_ids(self, ids: Sequence[int], columns: str = "key, value, expires_ms") -> Iterator[tuple]:
+    def rows_by_ids(self, ids: Sequence[int], columns: str = "key, value, expires_ms") -> Iterator[tuple[Any, ...]]:
         """:meth:`by_ids` as bare rows of ``columns`` (a restore needs no more than the default three)."""
         return self._where_in(columns, "id", ids)
 
@@ -192,7 +193,7 @@ class Journal:
         """Which of ``keys`` the journal holds."""
         return {key for (key,) in self._where_in("key", "key", keys)}
 
-    def _where_in(self, columns: str, column: str, values: Sequence) -> Iterator[tuple]:
+    def _where_in(self, columns: str, column: str, values: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
         """``SELECT columns … WHERE column IN values``, :data:`_LOOKUP_CHUNK` values per query, each chunk
         fetched whole: no cursor stays open while the caller works on the rows (a restore writes Redis)."""
         for start in range(0, len(values), _LOOKUP_CHUNK):
@@ -201,7 +202,8 @@ class Journal:
 
     def entries(self, ip: str | None = None, service: str | None = None, live_at_ms: int | None = None) -> Iterator[Entry]:
         """Journaled bans, newest first, optionally filtered (``live_at_ms``: not expired at that time)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | int] = []
         if ip is not None:
             where.append("ip = ?")
             params.append(ip)
@@ -216,7 +218,8 @@ class Journal:
             yield Entry(*row)
 
     def count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM bans").fetchone()[0]
+        count: int = self._db.execute("SELECT COUNT(*) FROM bans").fetchone()[0]
+        return count
 
     def counts_by(self, column: str, live_at_ms: int) -> dict[str, int]:
         """Live bans grouped by ``scope``, ``reason`` or ``malformed`` (for the UI summary)."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 
@@ -80,7 +80,7 @@ class InstancesReport:
 class LocalBans:
     """The instances' side of a pass: unbans to remember, local-only bans to propagate."""
 
-    def __init__(self, source: InstanceSource | None, unbanned: dict[str, list], waiting: dict[str, list], cleared_ms: int = 0):
+    def __init__(self, source: InstanceSource | None, unbanned: dict[str, list[Any]], waiting: dict[str, list[Any]], cleared_ms: int = 0):
         self.source = source
         self.unbanned = unbanned  # key → [unbanned at ms, ban expiry ms or None]
         self.waiting = waiting  # key → [first seen ms, the copy's date]
@@ -141,6 +141,7 @@ class LocalBans:
     def propagate(self, client: Redis, journal: Journal) -> InstancesReport:
         """Fetch every instance's bans, write the local-only ones (``SET NX``, remaining TTL) and journal them."""
         report = InstancesReport()
+        assert self.source is not None  # propagate() runs only for a LocalBans loaded with a source
         answers = self.source.fetch_bans()
         unknown: dict[str, list[tuple[str, InstanceBan]]] = {}
         for answer in answers:

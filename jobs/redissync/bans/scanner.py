@@ -13,6 +13,7 @@ the job's memory); the few such keys are then fetched on their own. A server tha
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, cast
 
 from redis import Redis
 from redis.exceptions import ResponseError
@@ -55,7 +56,7 @@ def is_ban_key(key: bytes) -> bool:
 
 # One batch: (stamp_ms, [key, value, pttl, key, value, pttl, …]). ``stamp_ms`` is when Redis answered, so
 # ``stamp_ms + pttl`` is the ban's absolute expiry however long the batch then waits in the prefetch queue.
-Batch = tuple
+Batch = tuple[Any, ...]
 
 
 class BanScanner:
@@ -84,7 +85,7 @@ class BanScanner:
         """:meth:`batches` produced by a background thread started *now* (:func:`..keyspace.prefetched`)."""
         return prefetched(self.batches(), depth, name="redissync-bans-scan")
 
-    def _one_batch(self, cursor: bytes) -> tuple[bytes, list]:
+    def _one_batch(self, cursor: bytes) -> tuple[bytes, list[Any]]:
         if self._script is not None:
             try:
                 reply = self._script(args=[cursor, SCAN_MATCH, self.count, MAX_VALUE_BYTES])
@@ -97,8 +98,9 @@ class BanScanner:
                 return reply[0], reply[1]
         return self._pipelined_batch(cursor)
 
-    def _pipelined_batch(self, cursor: bytes) -> tuple[bytes, list]:
-        cursor, keys = self.client.scan(cursor, match=SCAN_MATCH, count=self.count)
+    def _pipelined_batch(self, cursor: bytes) -> tuple[bytes, list[Any]]:
+        reply = self.client.scan(cursor, match=SCAN_MATCH, count=self.count)  # type: ignore[arg-type]  # Redis's own cursor bytes
+        cursor, keys = cast("tuple[bytes, list[bytes]]", reply)
         self.round_trips += 1
         keys = [key for key in keys if is_ban_key(key)]
         if not keys:
@@ -115,7 +117,7 @@ class BanScanner:
         small = [key for key, length in zip(keys, replies[0::2], strict=True) if isinstance(length, int) and 0 < length <= MAX_VALUE_BYTES]
         values = dict(zip(small, self.client.mget(small), strict=True)) if small else {}
         self.round_trips += bool(small)
-        flat: list = []
+        flat: list[Any] = []
         for key, length, pttl in zip(keys, replies[0::2], replies[1::2], strict=True):
             if pttl == -2:
                 continue  # gone between SCAN and PTTL
@@ -127,7 +129,7 @@ class BanScanner:
                 flat += (key, length, pttl)
         return cursor, flat
 
-    def _complete_large(self, flat: list) -> list:
+    def _complete_large(self, flat: list[Any]) -> list[Any]:
         """Fetch the (rare) values that were too large to travel inside the batch reply."""
         for index in range(1, len(flat), 3):
             value = flat[index]

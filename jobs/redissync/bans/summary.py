@@ -22,7 +22,7 @@ RECENT = 20
 _JOURNAL_FIELDS = ("journal_size", "by_scope", "by_reason", "malformed", "recent")
 
 
-def build_summary(journal: Journal, result: dict[str, Any], failed: str | None = None, counts: bool = True) -> dict:
+def build_summary(journal: Journal, result: dict[str, Any], failed: str | None = None, counts: bool = True) -> dict[str, Any]:
     stamp = now_ms()
     last_pass = dict(result)
     last_pass["ok"] = failed is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis import Redis
 
@@ -83,7 +84,7 @@ def parse_line(line: str, stamp: int) -> Entry:
     return classify(key, raw, _expires(data, stamp), stamp)
 
 
-def _key(data: dict) -> bytes:
+def _key(data: dict[str, Any]) -> bytes:
     if isinstance(data.get("key"), str):
         key = from_text(data["key"])
         if parse_ban_key(key) is None and not key.startswith(b"bans_"):
@@ -97,7 +98,7 @@ def _key(data: dict) -> bytes:
     return BanKey(ip, service or None).key.encode()
 
 
-def _bunkerweb_value(data: dict, key: bytes, stamp: int) -> dict:
+def _bunkerweb_value(data: dict[str, Any], key: bytes, stamp: int) -> dict[str, Any]:
     parsed = parse_ban_key(key)
     return {
         "reason": data["reason"],
@@ -110,7 +111,7 @@ def _bunkerweb_value(data: dict, key: bytes, stamp: int) -> dict:
     }
 
 
-def _expires(data: dict, stamp: int) -> int | None:
+def _expires(data: dict[str, Any], stamp: int) -> int | None:
     if "expires_ms" in data:
         value = data["expires_ms"]
         if value is None:

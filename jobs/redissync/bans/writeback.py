@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from redis import Redis
 from redis.exceptions import ResponseError
@@ -53,16 +53,16 @@ class RestoreBatch(NamedTuple):
     values: list[bytes]
     remaining: list[int]  # ms left, 0 = permanent
 
-    def script_arguments(self) -> list:
+    def script_arguments(self) -> list[Any]:
         """KEYS, then ARGV of :data:`_RESTORE_SCRIPT`."""
         return [*self.keys, " ".join(map(str, self.remaining)), *self.values]
 
-    def set_commands(self) -> list[tuple]:
+    def set_commands(self) -> list[tuple[Any, ...]]:
         return [("SET", key, value, "NX", "PX", remaining) if remaining else ("SET", key, value, "NX")
                 for key, value, remaining in zip(self.keys, self.values, self.remaining, strict=True)]
 
 
-def restore(client: Redis, entries: Iterable[Sequence], stamp: int | None = None) -> tuple[int, int]:
+def restore(client: Redis, entries: Iterable[Sequence[Any]], stamp: int | None = None) -> tuple[int, int]:
     """Write back each live entry (an :class:`.journal.Entry`, or any row that starts ``key, value,
     expires_ms``); returns (restored, already there). The time left is counted from ``stamp``, or from
     the moment each batch is built."""
@@ -84,7 +84,7 @@ def restore(client: Redis, entries: Iterable[Sequence], stamp: int | None = None
     return restored, sum(sizes) - restored
 
 
-def _batches(entries: Iterable[Sequence], stamp: int | None, sizes: list[int]) -> Iterator[RestoreBatch]:
+def _batches(entries: Iterable[Sequence[Any]], stamp: int | None, sizes: list[int]) -> Iterator[RestoreBatch]:
     """The live entries in batches bounded in count and bytes; each batch's length goes to ``sizes``."""
     batch = RestoreBatch([], [], [])
     size = 0

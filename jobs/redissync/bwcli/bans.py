@@ -17,16 +17,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
+
 from ..bans import now_ms
 from ..bans.archive import open_journal
 from ..bans.entry import Entry
-from ..bans.forget import PassRunning, count, forget_all
+from ..bans.forget import count, forget_all
 from ..bans.summary import SUMMARY_NAME
 from ..bans.transfer import export_lines, import_entries, read_import
+from ..errors import PassRunning
 from ..runner import run_command
+from ..settings import Settings
 from ..state import PLUGIN_ROOT, StateStore, atomic_write, open_state
 from .output import Progress, human_duration, plural, table
-from .usage import EXIT_FAILED, EXIT_OK, command_parser, guarded, parse
+from .usage import EXIT_FAILED, EXIT_OK, Parser, command_parser, guarded, parse
 
 BANS_JOB = PLUGIN_ROOT / "jobs" / "redissync-bans.py"
 NEVER_RUN = "the bans job has never run, so the journal is empty: redissync-bans runs every minute on the scheduler"
@@ -35,7 +39,7 @@ DESCRIPTION = ("the ban journal: list it, export it, import a file back into Red
                "exit codes: 0 ok, 1 failure (or invalid lines in an import), 2 wrong usage")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     parser = command_parser("bans", DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="{list,export,import,forget}")
     listing = commands.add_parser("list", help="live bans in the journal, newest first",
@@ -169,7 +173,7 @@ def import_bans(args: argparse.Namespace) -> int:
               "fix the file, or pass --skip-invalid to import the valid lines", file=sys.stderr)
         return EXIT_FAILED
 
-    def restore(_settings, client) -> int:
+    def restore(_settings: Settings, client: Redis) -> int:
         with Progress("restoring bans", len(checked.entries)) as progress:
             result = import_entries(client, checked, progress.update)
         print(f"import: {result.line()}")
@@ -199,7 +203,7 @@ def forget_bans(args: argparse.Namespace) -> int:
         print(f"forget: {count(state).line()}")
         return EXIT_OK
 
-    def forget_journal(_settings, client) -> int:
+    def forget_journal(_settings: Settings, client: Redis) -> int:
         try:  # one erase of the journal's files: nothing long enough for a progress line
             forgotten = forget_all(client, state)
         except PassRunning as error:

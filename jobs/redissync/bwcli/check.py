@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from ..diagnose import diagnose
-from .usage import EXIT_FAILED, EXIT_OK, command_parser, guarded, parse
+from .usage import EXIT_FAILED, EXIT_OK, Parser, command_parser, guarded, parse
 
 DESCRIPTION = ("walk the Redis connection step by step and say what is wrong\n\n"
                "exit codes: 0 healthy (warnings only) or disabled, 1 a step failed, 2 wrong usage")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     parser = command_parser("check", DESCRIPTION)
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     return parser

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from ..settings import plugin_definition
 from . import bans, check, sessions
-from .usage import EXIT_OK, EXIT_USAGE, PROG, command_parser, full_help, parse
+from .usage import EXIT_OK, EXIT_USAGE, PROG, Parser, command_parser, full_help, parse
 
 PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
     "check": check.build_parser, "bans": bans.build_parser, "sessions": sessions.build_parser,
@@ -19,7 +19,7 @@ FOOTER = ("Exit codes: 0 ok, 1 failure, 2 wrong usage. With LOG_LEVEL=DEBUG (bwc
           "environment variables.")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     parser = command_parser("help", "the commands of redissync, or one command's options")
     parser.add_argument("topic", nargs="?", metavar="COMMAND", help="a command: " + ", ".join(commands()))
     PARSERS["help"] = lambda: parser

@@ -7,19 +7,22 @@ SESSIONS_SECRET or its rotation), with a progress line on a terminal.
 
 from __future__ import annotations
 
-import argparse
 import json
+from typing import Any
+
+from redis import Redis
 
 from ..runner import run_command
-from ..sessions import BUCKET_NAMES, revoke_sessions, session_stats
+from ..sessions import BUCKET_NAMES, RevokeResult, revoke_sessions, session_stats
+from ..settings import Settings
 from .output import Progress, plural, table
-from .usage import EXIT_OK, command_parser, guarded, parse
+from .usage import EXIT_OK, Parser, command_parser, guarded, parse
 
 DESCRIPTION = ("how many users are logged in cluster-wide, and log them all out\n\n"
                "exit codes: 0 ok, 1 failure, 2 wrong usage")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     parser = command_parser("sessions", DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="{stats,revoke}")
     stats = commands.add_parser("stats", help="count live sessions per cookie and remaining lifetime",
@@ -35,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parse(build_parser(), argv)
 
-    def work(settings, client) -> int:
+    def work(settings: Settings, client: Redis) -> int:
         if args.command == "stats":
             print_stats(session_stats(client, settings.core_env), args.json)
             return EXIT_OK
@@ -49,7 +52,7 @@ def main(argv: list[str]) -> int:
     return guarded("sessions", lambda: run_command("sessions", work))
 
 
-def print_stats(summary: dict, as_json: bool) -> None:
+def print_stats(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, indent=2, sort_keys=True))
         return
@@ -60,7 +63,7 @@ def print_stats(summary: dict, as_json: bool) -> None:
         print(line)
 
 
-def print_revoke(result, cookie: str | None) -> None:
+def print_revoke(result: RevokeResult, cookie: str | None) -> None:
     scope = f"cookie '{cookie}'" if cookie else "every cookie"
     if not result.applied:
         print(f"dry run: {plural(result.matched, 'session')} of {scope} would be revoked; run again with --yes to revoke them")

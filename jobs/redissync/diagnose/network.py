@@ -65,7 +65,7 @@ def resolve(endpoint: Endpoint, timeout: float) -> list[str]:
             f"{where} names '{endpoint.host}', which does not resolve from this machine ({error.strerror}): check {where}; "
             "the name must resolve where the scheduler runs, not only on Redis' own network"
         ) from None
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 # -- TCP ------------------------------------------------------------------------------------------------

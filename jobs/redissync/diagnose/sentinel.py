@@ -33,7 +33,7 @@ class SentinelWalk:
 
     def __init__(self, walk: Walk):
         self.walk = walk
-        self.settings = walk.settings
+        self.settings = walk.config
         self.master = self.settings.sentinel_master
         self.alive = [Endpoint(address.host, address.port, "sentinel") for address in self.settings.sentinels]
         self.sessions: dict[Endpoint, Session] = {}
@@ -74,7 +74,7 @@ class SentinelWalk:
 
 def walk_sentinels(walk: Walk) -> None:
     sentinels = SentinelWalk(walk)
-    settings = walk.settings
+    settings = walk.config
 
     with walk.step("sentinel-dns", "DNS resolution (sentinels)") as step:
         sentinels.each(step, lambda ep: f"{ep.host} → {', '.join(resolve(ep, walk.budget()))}")
@@ -109,10 +109,10 @@ def walk_sentinels(walk: Walk) -> None:
 
 
 def _sentinel_tls(walk: Walk, step: Step, endpoint: Endpoint, first: bool) -> str:
-    result = tls_probe(endpoint, walk.settings, walk.budget)
+    result = tls_probe(endpoint, walk.config, walk.budget)
     if result.verified is False:
         raise StepError(verification_sentence(endpoint, result))
-    warnings = tls_warnings(endpoint, walk.settings, result)
+    warnings = tls_warnings(endpoint, walk.config, result)
     # REDIS_SSL_VERIFY=no is one decision: say it once, not once per sentinel.
     step.warnings.extend(w for w in warnings if first or not w.startswith("REDIS_SSL_VERIFY=no"))
     step.details[endpoint.address] = result.to_dict()

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -33,6 +34,12 @@ class Walk:
         self.env = env  # the configuration's secrets are masked in a DEBUG traceback
         self.sessions: list[Session] = []
         self._deadline = 0.0
+
+    @property
+    def config(self) -> Settings:
+        """The settings every step after the configuration step runs with (that step stops the walk without them)."""
+        assert self.settings is not None
+        return self.settings
 
     def budget(self) -> float:
         """Seconds left in the current step (never zero: a zero socket timeout means non-blocking)."""
@@ -64,7 +71,7 @@ class Walk:
         self.report.steps.append(Step(step_id, title, status=SKIP, summary=summary))
 
     def session(self, endpoint: Endpoint) -> Session:
-        session = Session(self.settings, endpoint)
+        session = Session(self.config, endpoint)
         self.sessions.append(session)
         return session
 
@@ -89,7 +96,7 @@ class Walk:
 
 def walk_node(walk: Walk, endpoint: Endpoint, resolve_step: bool, suffix: str = "") -> Session:
     """DNS → TCP → TLS → AUTH → SELECT → PING → facts on one data node (the server, or the elected master)."""
-    settings = walk.settings
+    settings = walk.config
     if resolve_step:
         with walk.step("dns", f"DNS resolution{suffix}") as step:
             addresses = resolve(endpoint, walk.budget())
@@ -124,7 +131,7 @@ def walk_node(walk: Walk, endpoint: Endpoint, resolve_step: bool, suffix: str = 
     return session
 
 
-def _not_master_sentence(endpoint: Endpoint, facts: dict, settings: Settings) -> str:
+def _not_master_sentence(endpoint: Endpoint, facts: dict[str, Any], settings: Settings) -> str:
     if endpoint.kind == "server":
         return (f"REDIS_HOST/REDIS_PORT point at {endpoint.address}, a read-only replica of {facts.get('master')}: point "
                 "REDIS_HOST at the master, or use REDIS_SENTINEL_HOSTS so the master is found after every failover")
@@ -133,7 +140,7 @@ def _not_master_sentence(endpoint: Endpoint, facts: dict, settings: Settings) ->
 
 
 def tls_step(walk: Walk, endpoint: Endpoint, step_id: str, title: str) -> None:
-    settings = walk.settings
+    settings = walk.config
     if not settings.ssl:
         walk.skip(step_id, title, "skipped: REDIS_SSL=no")
         return

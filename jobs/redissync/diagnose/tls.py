@@ -108,7 +108,8 @@ def _decode_der(der: bytes) -> dict[str, Any]:
         path = Path(directory, "peer.pem")
         path.write_text(ssl.DER_cert_to_PEM_cert(der))
         try:
-            return ssl._ssl._test_decode_cert(str(path))  # type: ignore[attr-defined]  # stdlib, no public twin
+            decoded: dict[str, Any] = ssl._ssl._test_decode_cert(str(path))  # type: ignore[attr-defined]  # stdlib, no public twin
+            return decoded
         except (AttributeError, ssl.SSLError):
             return {}
 

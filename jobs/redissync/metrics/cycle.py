@@ -17,7 +17,7 @@ import logging
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 
@@ -55,7 +55,7 @@ def _human_bytes(size: float) -> str:
     return f"{size:.1f} GB"
 
 
-def summary_line(summary: dict) -> str:
+def summary_line(summary: dict[str, Any]) -> str:
     hygiene, requests, server = summary["hygiene"], summary["requests"], summary["server"]
     malformed = sum(value for name, value in summary["malformed"].items() if name != "vanished")
     parts = [
@@ -71,7 +71,7 @@ def summary_line(summary: dict) -> str:
     return "; ".join(parts)
 
 
-def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE_AFTER_PASSES) -> dict:
+def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE_AFTER_PASSES) -> dict[str, Any]:
     """The pass itself (the caller holds the lock): aggregate, bound, write the series; the summary."""
     aggregate = Aggregate()
     hygiene = Hygiene(client, stale_after=stale_after)
@@ -118,7 +118,7 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
         raise RedisSyncError(str(error)) from None
     with exclusive_pass(client, "metrics", LOCK_TTL_S * 1000, logger) as lock:
         if lock is None:
-            shared = client.get(METRICS_SUMMARY_KEY)
+            shared = cast("bytes | None", client.get(METRICS_SUMMARY_KEY))
             if shared:
                 state.write(SUMMARY_FILE, shared)
             return "another scheduler is running this minute's pass; " + ("copied its summary" if shared else "no summary yet")
@@ -129,4 +129,4 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
     if summary["requests"]["over_cap"]:
         logger.warning(f"the requests list holds {summary['requests']['length']} entries, over METRICS_MAX_BLOCKED_REQUESTS_REDIS="
                        f"{summary['requests']['cap']}; BunkerWeb trims it on its next sync (redissync never trims it)")
-    return summary["summary"]
+    return str(summary["summary"])

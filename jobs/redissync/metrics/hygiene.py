@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from redis import Redis
 
@@ -94,7 +94,7 @@ class Hygiene:
 
     def observe(self, seen: list[tuple[bytes, str, str, int]], previous: list[bytes | None]) -> None:
         """``seen`` = (key, worker, digest, ttl) of well-formed keys, ``previous`` = their stored tracks."""
-        remember: dict[bytes, str] = {}
+        remember: dict[Any, str] = {}  # bytes keys; redis-py types a mapping's keys as a wider union
         stale: list[bytes] = []
         tracks: dict[bytes, Track] = {}
         for (key, worker, digest, ttl), raw in zip(seen, previous, strict=True):
@@ -121,7 +121,7 @@ class Hygiene:
         if len(self.largest_tables) > 50:
             self.largest_tables = sorted(self.largest_tables, reverse=True)[:5]
 
-    def finish(self) -> dict:
+    def finish(self) -> dict[str, Any]:
         """Swap in this pass's fingerprints (vanished keys drop out) and return the report."""
         pipe = self.client.pipeline(transaction=True)
         if self.client.exists(FINGERPRINTS_NEXT_KEY):
@@ -147,7 +147,7 @@ class Hygiene:
         }
 
 
-def requests_report(client: Redis, cap: int, facet_keys: list[bytes]) -> dict:
+def requests_report(client: Redis, cap: int, facet_keys: list[bytes]) -> dict[str, Any]:
     """The ``requests`` list against its cap and the facet hashes' sizes (read only)."""
     pipe = client.pipeline(transaction=False)
     pipe.type("requests")
@@ -156,7 +156,7 @@ def requests_report(client: Redis, cap: int, facet_keys: list[bytes]) -> dict:
         pipe.type(key)
     replies = pipe.execute()
     kind, ttl, facet_types = replies[0], replies[1], replies[2:]
-    report: dict = {"cap": cap, "length": 0, "ttl": ttl if ttl >= 0 else None, "wrong_type": False, "facets": {}}
+    report: dict[str, Any] = {"cap": cap, "length": 0, "ttl": ttl if ttl >= 0 else None, "wrong_type": False, "facets": {}}
     if kind == b"list":
         report["length"] = client.llen("requests")
     elif kind != b"none":

@@ -73,11 +73,11 @@ class Aggregate:
     """Everything one pass learns, batch after batch (bounded: per series, never per key)."""
 
     counters: dict[str, int | float] = field(default_factory=lambda: defaultdict(int))
-    tables: dict[str, dict] = field(default_factory=dict)
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     series_workers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     workers: set[str] = field(default_factory=set)
-    categories: Counter = field(default_factory=Counter)
-    malformed: Counter = field(default_factory=Counter)
+    categories: Counter[str] = field(default_factory=Counter)
+    malformed: Counter[str] = field(default_factory=Counter)
     facet_keys: list[bytes] = field(default_factory=list)
     metrics_keys: int = 0
 
@@ -122,7 +122,7 @@ class MetricNames:
 
 
 NAMES_CACHED = 100_000
-_UNKNOWN = object()
+_UNKNOWN: Any = object()
 
 
 def _decodes(raw: bytes) -> bool:
@@ -138,13 +138,13 @@ class Fetched:
     """One SCAN batch read from Redis, before aggregation: what :func:`fetch_batch` learnt (it runs in the
     prefetch thread, so it fills this instead of touching the shared :class:`Aggregate`)."""
 
-    categories: Counter = field(default_factory=Counter)
+    categories: Counter[str] = field(default_factory=Counter)
     facet_keys: list[bytes] = field(default_factory=list)
     metrics_keys: int = 0
     unparsed: int = 0
     wanted: list[tuple[bytes, tuple[str, bool, str]]] = field(default_factory=list)
-    replies: list = field(default_factory=list)
-    tracks: list = field(default_factory=list)
+    replies: list[Any] = field(default_factory=list)
+    tracks: list[Any] = field(default_factory=list)
 
 
 def fetch_batch(client: Redis, keys: list[bytes], names: MetricNames) -> Fetched:

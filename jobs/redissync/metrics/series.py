@@ -9,7 +9,7 @@ it), then drops points older than 24 h and re-arms the key's TTL: nothing here l
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 
@@ -30,9 +30,9 @@ def oldest_kept(minute: int) -> int:
     return minute - RETENTION_S + MINUTE
 
 
-def _number(info: dict, name: str) -> float | None:
+def _number(info: dict[str, Any], name: str) -> float | None:
     value = info.get(name)
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         return value
@@ -42,7 +42,7 @@ def _number(info: dict, name: str) -> float | None:
         return None
 
 
-def replication_lag(info: dict) -> tuple[float | None, int | None]:
+def replication_lag(info: dict[str, Any]) -> tuple[float | None, int | None]:
     """(seconds, bytes) of the worst replica seen from a master, or of this node when it is a replica."""
     if info.get("role") == "slave":
         seconds = _number(info, "master_last_io_seconds_ago")
@@ -63,7 +63,7 @@ def replication_lag(info: dict) -> tuple[float | None, int | None]:
     return worst_s, worst_bytes
 
 
-def server_point(info: dict, keys_per_category: dict[str, int], previous: dict | None, now: float) -> dict[str, Any]:
+def server_point(info: dict[str, Any], keys_per_category: dict[str, int], previous: dict[str, Any] | None, now: float) -> dict[str, Any]:
     """One point of server figures. Rates are deltas against the previous point of the same server
     run (a restart resets Redis's counters), else Redis's instantaneous figure."""
     commands = int(_number(info, "total_commands_processed") or 0)
@@ -105,9 +105,9 @@ def totals_point(minute: int, totals: dict[str, float]) -> dict[str, Any]:
     return {"t": minute, "c": kept}
 
 
-def previous_point(client: Redis, key: str, minute: int) -> dict | None:
+def previous_point(client: Redis, key: str, minute: int) -> dict[str, Any] | None:
     """The latest point strictly before ``minute`` (a rerun of the same minute compares with the one before)."""
-    members = client.zrevrangebyscore(key, f"({minute}", "-inf", start=0, num=1)
+    members = cast("list[bytes]", client.zrevrangebyscore(key, f"({minute}", "-inf", start=0, num=1))
     return _decode(members[0]) if members else None
 
 
@@ -123,13 +123,14 @@ def write_point(client: Redis, key: str, point: dict[str, Any]) -> int:
     return int(pipe.execute()[-1])
 
 
-def read_points(client: Redis, key: str, minute: int) -> list[dict]:
+def read_points(client: Redis, key: str, minute: int) -> list[dict[str, Any]]:
     """Every point of the last 24 h, oldest first (malformed members skipped)."""
-    points = (_decode(member) for member in client.zrangebyscore(key, oldest_kept(minute), "+inf"))
+    members = cast("list[bytes]", client.zrangebyscore(key, oldest_kept(minute), "+inf"))
+    points = (_decode(member) for member in members)
     return [point for point in points if point is not None]
 
 
-def chart(points: list[dict]) -> dict[str, Any]:
+def chart(points: list[dict[str, Any]]) -> dict[str, Any]:
     """Columns the UI draws directly: time, ops/s, memory, clients, hit ratio, keys per category."""
     return {
         "t": [point.get("t") for point in points],
@@ -141,7 +142,7 @@ def chart(points: list[dict]) -> dict[str, Any]:
     }
 
 
-def _decode(member: bytes) -> dict | None:
+def _decode(member: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(member)
     except (ValueError, UnicodeDecodeError):

@@ -24,8 +24,8 @@ from ..redaction import redact
 from ..settings import Settings, load_settings
 from ..state import PLUGIN_ROOT, open_state
 from .format import text
-from .page import GENERIC_ERROR, PLUGIN_ID
-from .sources import ask_api, ask_database, configuration
+from .page import GENERIC_ERROR
+from .sources import PLUGIN_ID, ask_api, ask_database, configuration
 
 ACTIONS = ("check", "reconcile")
 BANS_JOB = PLUGIN_ROOT / "jobs" / "redissync-bans.py"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from ..cached_files import (
@@ -158,7 +159,7 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
             page.secrets = (settings.password, settings.sentinel_password)
         source = report_source(db, config, api)
         reports: dict[str, Any] = {
-            name: page.part(f"report {name}", lambda name=name: source.read(name), fallback=None) for name in REPORTS}
+            name: page.part(f"report {name}", partial(source.read, name), fallback=None) for name in REPORTS}
     except BunkerWebUnavailable as unavailable:
         cause = unavailable.__cause__
         detail = redact(f"{type(cause).__name__}: {cause}", page.secrets) if cause else unavailable.reason

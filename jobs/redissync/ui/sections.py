@@ -8,6 +8,7 @@ so a report from an older or newer job version degrades to "—" rather than bre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..bans.summary import pass_line
@@ -41,7 +42,7 @@ def no_report(job: str, what: str, cadence: str = "every minute") -> dict[str, A
 
 
 # -- health banner ------------------------------------------------------------------------------------
-def health(check: dict | None, now: float, outage: Failure | None = None) -> dict[str, Any]:
+def health(check: dict[str, Any] | None, now: float, outage: Failure | None = None) -> dict[str, Any]:
     """The banner: healthy, warning, failed (since when, with the first failing step's sentence), disabled
     or unknown."""
     if not isinstance(check, dict):
@@ -80,7 +81,7 @@ def health(check: dict | None, now: float, outage: Failure | None = None) -> dic
     }
 
 
-def _first_redundancy_warning(check: dict) -> tuple[dict, str]:
+def _first_redundancy_warning(check: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """A sentinel or replica problem: Redis still answers, but a failover would be at risk."""
     for step in check.get("steps") or []:
         if isinstance(step, dict) and (str(step.get("id", "")).startswith("sentinel-") or step.get("id") == "replicas"):
@@ -89,14 +90,14 @@ def _first_redundancy_warning(check: dict) -> tuple[dict, str]:
     return {}, ""
 
 
-def _reached(check: dict) -> str:
+def _reached(check: dict[str, Any]) -> str:
     target = text(check.get("target"), 300)
     median = number(dig(check, "latency_ms", "median"))
     latency = f", PING median {median:.2f} ms" if median is not None else ""
     return f"Redis answers at {target}{latency}." if target else text(check.get("headline"), 600)
 
 
-def steps(check: dict | None) -> dict[str, Any]:
+def steps(check: dict[str, Any] | None) -> dict[str, Any]:
     rows = []
     for step in (check or {}).get("steps") or []:
         if not isinstance(step, dict):
@@ -115,7 +116,7 @@ def steps(check: dict | None) -> dict[str, Any]:
 
 
 # -- connection card ----------------------------------------------------------------------------------
-def connection(public: dict | None, check: dict | None) -> dict[str, Any]:
+def connection(public: dict[str, Any] | None, check: dict[str, Any] | None) -> dict[str, Any]:
     """Mode, target, TLS and verification, units: from ``Settings.public()`` (secret-free by construction).
     Live settings win; the report's copy is the fallback when the UI cannot read the configuration."""
     source = public if isinstance(public, dict) and public else dig(check, "settings", default={})
@@ -149,7 +150,7 @@ def _auth(username: Any, password_set: Any) -> str:
 
 
 # -- keyspace and trends (metrics job) --------------------------------------------------------------------
-def keyspace(metrics: dict | None, now: float | None = None) -> dict[str, Any]:
+def keyspace(metrics: dict[str, Any] | None, now: float | None = None) -> dict[str, Any]:
     per_category = dig(metrics, "server", "keys", default=None)
     if not isinstance(per_category, dict):
         return no_report("redissync-metrics", "the keyspace by category")
@@ -169,7 +170,7 @@ def _percent(value: Any) -> str:
     return DASH if ratio is None else f"{ratio * 100:.1f} %"
 
 
-def trends(history: list | None, metrics: dict | None) -> dict[str, Any]:
+def trends(history: list[Any] | None, metrics: dict[str, Any] | None) -> dict[str, Any]:
     """Latency from the check job's history, ops/s and memory from the metrics job's 24 h series."""
     charts = []
     if isinstance(history, list) and history:
@@ -192,14 +193,14 @@ def trends(history: list | None, metrics: dict | None) -> dict[str, Any]:
     return {"state": "ok", "charts": charts}
 
 
-def _chart(title: str, values: list, formatter, span: str, floor_zero: bool = True) -> dict[str, Any]:
+def _chart(title: str, values: list[Any], formatter: Callable[[Any], str], span: str, floor_zero: bool = True) -> dict[str, Any]:
     line = sparkline(values, floor_zero=floor_zero)
     return {"title": title, "spark": line, "last": formatter(line.last), "low": formatter(line.minimum),
             "high": formatter(line.maximum), "span": span}
 
 
 # -- bans and sessions ----------------------------------------------------------------------------------
-def bans(summary: dict | None, now: float | None = None) -> dict[str, Any]:
+def bans(summary: dict[str, Any] | None, now: float | None = None) -> dict[str, Any]:
     if not isinstance(summary, dict):
         return no_report("redissync-bans", "the ban summary")
     # Only the fields bans/summary.py writes (cached_files.BansSummary; each recent ban is Entry.as_dict()).
@@ -238,7 +239,7 @@ def bans(summary: dict | None, now: float | None = None) -> dict[str, Any]:
     }
 
 
-def _pass_line(last: dict) -> str:
+def _pass_line(last: dict[str, Any]) -> str:
     """The last reconcile pass in one line (the bans job's PassResult fields)."""
     if last.get("skipped"):
         return "skipped: " + text(last["skipped"], 200)
@@ -275,7 +276,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 86400:.0f} days"
 
 
-def sessions(summary: dict | None, now: float | None = None) -> dict[str, Any]:
+def sessions(summary: dict[str, Any] | None, now: float | None = None) -> dict[str, Any]:
     if not isinstance(summary, dict):
         return no_report("redissync-sessions", "the session summary", "every hour")
     cookies = first(summary, "cookies", default={})

@@ -11,7 +11,7 @@ from .sections import no_report
 SENTINEL_STEPS = ("sentinel-dns", "sentinel-tcp", "sentinel-tls", "sentinel-auth", "sentinel-lookup")
 
 
-def topology(check: dict | None, public: dict | None, configured: list[str] | None = None) -> dict[str, Any]:
+def topology(check: dict[str, Any] | None, public: dict[str, Any] | None, configured: list[str] | None = None) -> dict[str, Any]:
     """Sentinels, the master they name, their agreement and the replicas, from the check report's steps
     (each ``sentinel-*`` step's ``details.sentinels`` says which sentinel dropped out there, and why)."""
     mode = first(public or {}, "mode", default=None) or dig(check, "mode")
