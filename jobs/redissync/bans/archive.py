@@ -189,7 +189,8 @@ def stored_bytes(state: StateStore) -> int | None:
     if manifest is None:
         return None
     listed = [manifest["base"], *manifest["deltas"]]
-    return sum(size for stream in listed for _, size, _ in stream) + len(state.read(MANIFEST) or b"")
+    listed_bytes: int = sum(size for stream in listed for _, size, _ in stream)
+    return listed_bytes + len(state.read(MANIFEST) or b"")
 
 
 # reading ---------------------------------------------------------------------------------------------

@@ -67,11 +67,11 @@ def check_families(report: Any) -> list[Family]:
     return [healthy, steps, warnings, ping, *sentinel_families(report), *shard_families(report)]
 
 
-def _step(report: dict, step_id: str) -> dict:
+def _step(report: dict[str, Any], step_id: str) -> dict[str, Any]:
     return next((step for step in report.get("steps") or [] if isinstance(step, dict) and step.get("id") == step_id), {})
 
 
-def sentinel_families(report: dict) -> list[Family]:
+def sentinel_families(report: dict[str, Any]) -> list[Family]:
     """How many sentinels named a master, and how many named the one most of them named."""
     details = _step(report, "sentinel-lookup").get("details") or {}
     answers = details.get("answers")
@@ -87,7 +87,7 @@ def sentinel_families(report: dict) -> list[Family]:
     return [named, agree, agreement]
 
 
-def shard_families(report: dict) -> list[Family]:
+def shard_families(report: dict[str, Any]) -> list[Family]:
     """Redis Cluster shards, from the check report's ``facts["shards"]``: a list of ``{"shard": <slot ranges,
     e.g. "0-5460">, "ok": bool, "replicas": <replicas in sync>}`` (the hook the cluster diagnosis fills)."""
     shards = (report.get("facts") or {}).get("shards")

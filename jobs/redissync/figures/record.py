@@ -10,6 +10,7 @@ failed before writing a new summary, or a skipped pass, adds nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ SCHEMA = 1
 DATA_LOSS_VERDICT = "data loss: "  # how bans/cycle.py opens the verdict of a pass that found Redis had lost data
 
 # counter → how one bans pass adds to it (its ``last_pass`` in bans-summary.json)
-BANS_COUNTERS = {
+BANS_COUNTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "bans_restored": lambda last: last.get("restored"),
     "bans_data_loss_events": lambda last: int(str(last.get("verdict") or "").startswith(DATA_LOSS_VERDICT)),
     "bans_lost_not_restored": lambda last: last.get("not_restored"),
