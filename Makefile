@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 DEBIAN_PACKAGES := redis-server redis-sentinel redis-tools nginx-core libnginx-mod-http-lua lua-resty-core lua-resty-lrucache chromium prometheus
 PYTEST_WORKERS ?= 2
 
-.PHONY: help deps demo test test-fast lint docs docs-check dist bench reliability compat clean
+.PHONY: help deps demo test test-fast lint docs docs-check dist bench bench-1m reliability compat clean
 
 help:
 	@echo "make demo         embedded Redis + Sentinel from the Debian binaries, the plugin's jobs against it"
 	@echo "make test         lint (ruff, mypy --strict on jobs/redissync), docs check and the test suite (real servers on loopback)"
 	@echo "make bench        throughput ratios against baselines measured in the same run"
+	@echo "make bench-1m     the bans pass at 1M bans, in a state directory and inside the stand-in BunkerWeb (minutes)"
 	@echo "make reliability  faults, failovers, hostile input, TLS matrix (slower)"
 	@echo "make compat       the compat subset on every redis-py pin BunkerWeb ships × Python 3.11–3.13, and Redis 6.2/7.4/8.2"
 	@echo "make docs         regenerate the README settings table from plugin.json"
@@ -53,6 +54,9 @@ test: deps lint docs-check
 
 bench: deps
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+bench-1m: deps
+	$(PY) bench/bench_bans.py --sizes 1000000 --rounds 1 --bunkerweb
 
 reliability: deps
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m slow tests; rc=$$?; [ $$rc = 5 ] && echo "no reliability tests collected" || exit $$rc
