@@ -7,6 +7,8 @@ metrics, sessions) → presentation (jobs/, bwcli/, ui/). Job entry files stay t
 import os
 import sys
 
+from .startup import defer_redis_asyncio
+
 __version__ = "1.0.0"
 
 # BunkerWeb's scheduler already has these on sys.path (and jobs/ first); core jobs add them defensively,
@@ -14,3 +16,5 @@ __version__ = "1.0.0"
 for _extra in ("/usr/share/bunkerweb/deps/python", "/usr/share/bunkerweb/utils", "/usr/share/bunkerweb/db"):
     if _extra not in sys.path and os.path.isdir(_extra):
         sys.path.append(_extra)
+
+defer_redis_asyncio()  # before anything imports redis-py (startup.py)
