@@ -15,7 +15,10 @@ import sys
 import threading
 from importlib.machinery import ModuleSpec, PathFinder
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader  # not at run time: importlib.abc costs more than the deferral saves
 
 DEFERRED = "redis.asyncio"
 
@@ -23,7 +26,7 @@ DEFERRED = "redis.asyncio"
 class _DeferredInit:
     """A package loader that runs the package's ``__init__`` when an attribute it lacks is first asked for."""
 
-    def __init__(self, loader: Any):
+    def __init__(self, loader: Loader):
         self.loader = loader
 
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:
@@ -51,7 +54,7 @@ class _Finder:
         spec = PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None or spec.submodule_search_locations is None:
             return None  # not a plain package on the path: imported the usual way
-        spec.loader = _DeferredInit(spec.loader)
+        spec.loader = cast("Loader", _DeferredInit(spec.loader))
         sys.meta_path.remove(self)  # the import stops at a spec found: the finders' loop ends here
         return spec
 

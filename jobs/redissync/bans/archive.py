@@ -37,7 +37,7 @@ from typing import Any
 from ..errors import ArchiveError
 from ..state import StateStore
 from .entry import classify_row
-from .journal import JOURNAL_NAME, UNSAVED_META, Journal
+from .journal import INDEX_NAME, INDEX_SIZE_META, INDEX_TOKEN_META, JOURNAL_NAME, UNSAVED_META, VERIFY_SLICE_META, Journal
 
 MANIFEST = "bans-manifest.json"
 PREFIX = "bans-"
@@ -48,7 +48,8 @@ REBASE_FRACTION = 0.25  # rewrite the base once the deltas weigh more than this 
 REBASE_MIN_BYTES = 256 * 1024  # … and more than this (a small journal is cheap to rewrite anyway)
 MAX_DELTAS = 256  # and at the latest after this many deltas (each costs a read on rebuild)
 ARCHIVE_META = "archive"  # the manifest token ("<epoch>:<seq>") the working copy matches
-_LOCAL_META = {ARCHIVE_META, UNSAVED_META, "schema"}
+_LOCAL_META = {ARCHIVE_META, UNSAVED_META, "schema", INDEX_TOKEN_META, INDEX_SIZE_META, VERIFY_SLICE_META}
+_WORKING_FILES = [f"{JOURNAL_NAME}{suffix}" for suffix in ("", "-wal", "-shm")] + [INDEX_NAME]
 _MAGIC = b"RSJ1"
 _FRAME_HEAD = struct.Struct(">II")  # compressed length, CRC-32 of the compressed bytes
 _PERMANENT = -1
@@ -117,8 +118,8 @@ def erase(state: StateStore) -> None:
         for name in state.names(PREFIX):
             if name.endswith(".bin") or name == JOURNAL_NAME:
                 state.delete(name)
-    for suffix in ("", "-wal", "-shm"):
-        (state.work_directory / f"{JOURNAL_NAME}{suffix}").unlink(missing_ok=True)
+    for name in _WORKING_FILES:
+        (state.work_directory / name).unlink(missing_ok=True)
 
 
 # writing ---------------------------------------------------------------------------------------------
@@ -233,8 +234,8 @@ def _read_stream(state: StateStore, parts: list[list[Any]]) -> Iterator[tuple[An
 def _rebuild(state: StateStore, manifest: dict[str, Any] | None) -> Journal:
     """A fresh working copy from the archive, or from the single-file journal older versions cached."""
     directory = state.work_directory
-    for suffix in ("", "-wal", "-shm"):
-        (directory / f"{JOURNAL_NAME}{suffix}").unlink(missing_ok=True)
+    for name in _WORKING_FILES:
+        (directory / name).unlink(missing_ok=True)
     legacy = state.read(JOURNAL_NAME) if manifest is None else None
     if legacy is not None:
         directory.mkdir(parents=True, exist_ok=True)

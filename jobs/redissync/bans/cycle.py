@@ -23,25 +23,23 @@ from redis import Redis
 
 from ..clock import now_ms
 from ..heap import pin_mmap_threshold
-from ..keys import BAD_BEHAVIOR_PATTERN, BANS_LOCK_KEY, parse_ban_key
+from ..keys import BANS_LOCK_KEY
 from ..lock import LOCK_MS, PassLock, exclusive_pass
 from ..settings import Settings
 from ..state import StateStore
+from . import index
+from .absorb import absorb
 from .archive import open_journal, save
-from .entry import Entry, classify_row, digest
+from .counters import clear_counters
+from .entry import Entry
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
-from .journal import DIGEST_MASK, DIGEST_SHIFT, EXPIRY_MASK, ID_SHIFT, Journal
+from .journal import ID_SHIFT, Journal
 from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
-from .scanner import BanScanner
 from .summary import pass_line, write_summary
 from .writeback import expired, restore
 
-EXPIRY_TOLERANCE_S = 2  # PTTL jitter that is not a change worth a journal write
-CHUNK = 1_000
 IDENTITY_META = "identity"
 Row = TypeVar("Row", bound=Sequence[Any])  # an Entry, or a bare (key, value, expires_ms) row
-SMALL_JOURNAL = 250_000  # journaled bans below which the index is small enough for a deep prefetch queue
-PREFETCH_DEPTH_SMALL, PREFETCH_DEPTH_LARGE = 32, 8  # batches of ~2,000 bans the scan thread may run ahead
 
 @dataclass(frozen=True)
 class BanPolicy:
@@ -98,12 +96,13 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
         local = LocalBans.load(instances, state) if instances is not None else None
         with open_journal(state) as journal:
             try:
-                _run(client, journal, result, logger, lock, policy, local)
+                indexed = _run(client, journal, result, logger, lock, policy, local)
             except BaseException as error:
                 journal.rollback()
                 result.duration_ms = int((time.monotonic() - started) * 1000)
                 _try_summary(state, journal, result, failed=type(error).__name__)
                 raise
+            index.save_if_due(journal, indexed)  # the next pass loads the index instead of rebuilding it
             result.duration_ms = int((time.monotonic() - started) * 1000)
             if local is not None:
                 local.save(state)  # before the journal: a crash in between re-detects the unbans
@@ -111,9 +110,8 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
             # its record of Redis (a restore changes no row) must cache it, or the next pass judges from
             # the old record and undoes unbans made meanwhile (issue 16). Redis was written before this
             # point, so a crash here leaves the old record: the next pass restores once more (safe).
-            changed = journal.changes > 0  # save() forgets them once stored
             result.saved_bytes = save(state, journal).bytes_written
-            write_summary(state, journal, asdict(result), recount=changed)
+            write_summary(state, journal, asdict(result))
     return result
 
 
@@ -123,23 +121,24 @@ def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed
 
 
 def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock,
-         policy: BanPolicy, local: LocalBans | None = None) -> None:
+         policy: BanPolicy, local: LocalBans | None = None) -> bool:
+    """The pass under the lock, committed; whether the index came from a valid base (bans/index.py)."""
     previous = ServerIdentity.from_json(journal.get_meta(IDENTITY_META))
     before = ServerIdentity.read(client)
     journal.begin()
-    missing = _absorb(client, journal, result)
+    missing, indexed = absorb(client, journal, result)
     after = ServerIdentity.read(client)
     if not before.same_history(after):
         # A failover or flush happened while we scanned: judge nothing, record nothing; the next pass
         # compares against the identity recorded before it and decides then.
         result.verdict = "Redis changed during the pass; missing bans will be judged next pass"
         journal.commit()
-        return
+        return indexed
     if lock.lost:
         # Our lock expired and another scheduler may be reconciling: only the lock holder judges.
         result.verdict = f"{BANS_LOCK_KEY} was lost during the pass; missing bans will be judged next pass"
         journal.commit()
-        return
+        return indexed
     verdict = judge(previous, before)
     result.verdict = ("data loss: " if verdict.lost and previous is not None else "") + verdict.reason
     if verdict.lost and previous is not None:
@@ -157,45 +156,7 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
     if final.run_id == before.run_id and final.replid == before.replid:
         journal.set_meta(IDENTITY_META, final.to_json())
     journal.commit()
-
-
-def _absorb(client: Redis, journal: Journal, result: PassResult) -> dict[int, int]:
-    """Scan Redis and journal what is new or changed. Returns the journal index minus every key seen:
-    what is left is what Redis no longer has. (The hot loop: well under 1 µs per unchanged ban; each batch
-    is a flat ``[key, value, pttl, …]`` list stamped when Redis answered.)"""
-    # The scan starts first: its first batches arrive while the index loads. Over a small journal the queue
-    # may hold most of the scan (the index is small); over a large one it stays short, so that the queue and
-    # the index together stay under the RSS target (measured: 32 batches ahead ≈ 20 MB at 1M bans).
-    depth = PREFETCH_DEPTH_SMALL if journal.count() < SMALL_JOURNAL else PREFETCH_DEPTH_LARGE
-    batches = BanScanner(client).prefetched(depth)
-    index = journal.index()
-    pop = index.pop
-    new, changed, wrong_type = result.new, result.changed, result.wrong_type
-    for stamp, flat in batches:
-        rows: list[tuple[Any, ...]] = []
-        walk = iter(flat)
-        for key, value, pttl in zip(walk, walk, walk, strict=True):
-            packed = pop(hash(key), None)
-            if value.__class__ is int:  # WRONG_TYPE: a hash/list/set under a ban name
-                wrong_type += 1
-                continue
-            if packed is not None:
-                if (packed >> DIGEST_SHIFT) & DIGEST_MASK == digest(value):
-                    seconds = packed & EXPIRY_MASK  # the expiry field: expiry in s + 1, 0 = permanent
-                    if pttl < 0:
-                        if not seconds:
-                            continue
-                    elif seconds and -EXPIRY_TOLERANCE_S <= seconds - 1 - (stamp + pttl) // 1000 <= EXPIRY_TOLERANCE_S:
-                        continue
-                changed += 1
-            else:
-                new += 1
-            rows.append(classify_row(key, value, None if pttl < 0 else stamp + pttl, stamp))
-        journal.upsert_rows(rows)
-        # per batch, not per ban: a pass that fails half-way still reports what it had seen
-        result.seen += len(flat) // 3
-        result.new, result.changed, result.wrong_type = new, changed, wrong_type
-    return index
+    return indexed
 
 
 def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict, result: PassResult,
@@ -223,29 +184,5 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
         result.unbans = journal.delete([entry.key for entry in unbanned])
     result.expired = journal.delete(too_late)
     if unbanned and policy.clear_counters_on_unban:
-        result.counters_cleared = clear_counters(client, unbanned)
+        result.counters_cleared = clear_counters(client, unbanned, filter(None, journal.tally("service")))
     return unbanned
-
-
-def clear_counters(client: Redis, unbanned: list[Entry]) -> int:
-    """Delete the bad-behaviour counters of unbanned IPs: the scope's own, and for a global unban every
-    service's too (a global unban lifts every ban of the IP, docs/bunkerweb-data.md §bans)."""
-    keys: set[str] = set()
-    global_ips: set[str] = set()
-    for entry in unbanned:
-        parsed = parse_ban_key(entry.key)
-        if parsed is None:
-            continue
-        keys.update(parsed.bad_behavior_keys())
-        if parsed.service is None:
-            global_ips.add(parsed.ip)
-    if global_ips:
-        for key in client.scan_iter(match=BAD_BEHAVIOR_PATTERN, count=2000):
-            text = key.decode("utf-8", "replace")
-            if text.rsplit("_", 1)[-1] in global_ips:
-                keys.add(text)
-    cleared = 0
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), CHUNK):
-        cleared += client.delete(*ordered[start:start + CHUNK])
-    return cleared

@@ -22,8 +22,11 @@ from typing import Any
 from .entry import ROW_COLUMNS, Entry
 
 JOURNAL_NAME = "bans-journal.sqlite3"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: ban_counts and its triggers, the date index (a version 1 journal is migrated on open)
 UNSAVED_META = "unsaved"  # "1" from a commit that changed something until the archive holds it (bans/archive.py)
+# Meta about this file's own rows (ids), never archived (bans/archive.py): the index's base (bans/index.py)
+# and the slice of rows the next pass verifies (bans/absorb.py).
+INDEX_TOKEN_META, INDEX_SIZE_META, VERIFY_SLICE_META = "index_token", "index_size", "verify_slice"
 CHANGED_KEYS_CAP = 50_000  # beyond this many changed keys a pass rewrites the archive's base instead of a delta
 ARCHIVE_COLUMNS = "key, value, expires_ms, seen_ms"  # what the archive stores; the rest is derived again
 _LOOKUP_CHUNK = 900  # bound on "?" parameters per query, well under SQLite's limit
@@ -43,9 +46,32 @@ CREATE TABLE IF NOT EXISTS bans (
     malformed  TEXT,
     seen_ms    INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS bans_malformed ON bans(malformed) WHERE malformed IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS index_changes (key BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bans_date ON bans(date);
+CREATE TABLE IF NOT EXISTS ban_counts (
+    scope TEXT NOT NULL, service TEXT NOT NULL, reason TEXT NOT NULL, malformed TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (scope, service, reason, malformed)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS ban_counted AFTER INSERT ON bans BEGIN
+    INSERT INTO ban_counts VALUES (COALESCE(NEW.scope, ''), COALESCE(NEW.service, ''), COALESCE(NEW.reason, ''),
+                                   COALESCE(NEW.malformed, ''), 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS ban_uncounted AFTER DELETE ON bans BEGIN
+    UPDATE ban_counts SET n = n - 1 WHERE (scope, service, reason, malformed) =
+        (COALESCE(OLD.scope, ''), COALESCE(OLD.service, ''), COALESCE(OLD.reason, ''), COALESCE(OLD.malformed, ''));
+END;
+CREATE TRIGGER IF NOT EXISTS ban_recounted AFTER UPDATE OF scope, service, reason, malformed ON bans BEGIN
+    UPDATE ban_counts SET n = n - 1 WHERE (scope, service, reason, malformed) =
+        (COALESCE(OLD.scope, ''), COALESCE(OLD.service, ''), COALESCE(OLD.reason, ''), COALESCE(OLD.malformed, ''));
+    INSERT INTO ban_counts VALUES (COALESCE(NEW.scope, ''), COALESCE(NEW.service, ''), COALESCE(NEW.reason, ''),
+                                   COALESCE(NEW.malformed, ''), 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END;
 """
+# ban_counts keeps the summary's counts as rows are written (the triggers above: every writer, same transaction),
+# so that neither the summary nor a pass ever counts a large journal; '' stands for NULL in its key.
+_COUNT_ALL = ("INSERT INTO ban_counts SELECT COALESCE(scope, ''), COALESCE(service, ''), COALESCE(reason, ''), "
+              "COALESCE(malformed, ''), COUNT(*) FROM bans GROUP BY 1, 2, 3, 4")
 
 
 _COLUMNS = "key, value, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
@@ -54,15 +80,13 @@ _UPSERT = (f"INSERT INTO bans ({ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON 
            "service = excluded.service, scope = excluded.scope, reason = excluded.reason, date = excluded.date, "
            "malformed = excluded.malformed")
 
-# The packed index (:meth:`Journal.index`): one Python int per journaled ban, not a tuple, keeps 1M bans
-# near 100 MB. Its layout, which index() writes and the pass (bans/cycle.py) reads:
-#     row id << ID_SHIFT  |  digest << DIGEST_SHIFT  |  expiry field
-# The expiry field is the expiry in whole seconds + 1, 0 for a permanent ban (EXPIRY_FIELD_SQL computes it).
-DIGEST_SHIFT = 48
-DIGEST_MASK = 0xFFFF_FFFF  # a CRC-32
-ID_SHIFT = DIGEST_SHIFT + DIGEST_MASK.bit_length()
-EXPIRY_MASK = (1 << DIGEST_SHIFT) - 1
-EXPIRY_FIELD_SQL = "COALESCE(expires_ms / 1000 + 1, 0)"
+# The packed index (bans/index.py): one Python int per journaled ban, ``row id << ID_SHIFT | expiry field``,
+# the expiry field being the expiry in whole seconds + 1, 0 for a permanent ban. Both fit in 60 bits (ids
+# below 2^28), the size of Python's two-digit ints: 32 bytes per ban at 1M bans, not 40. SQLite packs it.
+ID_SHIFT = 32
+EXPIRY_MASK = (1 << ID_SHIFT) - 1
+_PACKED_SQL = f"(id << {ID_SHIFT}) | COALESCE(expires_ms / 1000 + 1, 0)"
+INDEX_NAME = "bans-journal.index"  # the index's base, next to the journal (bans/index.py)
 
 
 class Journal:
@@ -78,8 +102,15 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoint, never corrupt
         self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        if self.get_meta("schema") != SCHEMA_VERSION:  # a new file, or a version 1 journal: count its rows once
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("DROP INDEX IF EXISTS bans_malformed")  # version 1's: ban_counts answers it now
+                self._db.execute("DELETE FROM ban_counts")
+                self._db.execute(_COUNT_ALL)
+                self.put_meta("schema", SCHEMA_VERSION)
         self.changes = 0
+        self.tracks_index = False  # record written or deleted keys for the index's base (bans/index.py)
         self.meta_changed = False  # a meta value (the Redis identity record) differs from what was read
         # Keys written or deleted since the archive last saved (None: too many to list, save a new base).
         self.changed_keys: set[bytes] | None = set()
@@ -140,21 +171,32 @@ class Journal:
                          (name, value))
 
     # rows ---------------------------------------------------------------------------------------
-    def index(self) -> dict[int, int]:
-        """``hash(key) → packed (id, digest, expiry field)`` for every row (layout above :class:`Journal`):
-        what a pass compares Redis against (one sequential read; per-key queries would cost more than the
-        Redis side of the pass). SQLite computes the expiry field and the packing is inlined: no Python
-        call per row."""
-        rows = self._db.execute(f"SELECT id, key, digest, {EXPIRY_FIELD_SQL} FROM bans")
-        return {hash(key): (row_id << ID_SHIFT) | (value_digest << DIGEST_SHIFT) | seconds
-                for row_id, key, value_digest, seconds in rows}
+    def index_rows(self) -> Iterator[tuple[bytes, int]]:
+        """``(key, packed)`` for every row (layout above :class:`Journal`)."""
+        return self._db.execute(f"SELECT key, {_PACKED_SQL} FROM bans")
+
+    def index_changes(self) -> Iterator[tuple[bytes, int | None]]:
+        """``(key, packed)`` of every key written or deleted since the index's base; None: deleted."""
+        return self._db.execute(f"SELECT c.key, CASE WHEN id IS NULL THEN NULL ELSE {_PACKED_SQL} END "
+                                "FROM index_changes c LEFT JOIN bans b ON b.key = c.key")
+
+    def index_change_count(self) -> int:
+        count: int = self._db.execute("SELECT COUNT(*) FROM index_changes").fetchone()[0]
+        return count
+
+    def reset_index_changes(self) -> None:
+        self._db.execute("DELETE FROM index_changes")
+
+    def digests(self, ids: Sequence[int]) -> dict[int, int]:
+        """``row id → value digest`` of ``ids`` that exist."""
+        return dict(self._where_in("id, digest", "id", ids))
 
     def upsert_rows(self, rows: list[tuple[Any, ...]]) -> int:
         """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`.entry.classify_row` returns)."""
         if rows:
             self._db.executemany(_UPSERT, rows)
             self.changes += len(rows)
-            self._note_changed(row[0] for row in rows)
+            self._note_changed([row[0] for row in rows])
         return len(rows)
 
     def delete(self, keys: Iterable[bytes]) -> int:
@@ -162,10 +204,12 @@ class Journal:
         if rows:
             self._db.executemany("DELETE FROM bans WHERE key = ?", rows)
             self.changes += len(rows)
-            self._note_changed(key for (key,) in rows)
+            self._note_changed([key for (key,) in rows])
         return len(rows)
 
-    def _note_changed(self, keys: Iterable[bytes]) -> None:
+    def _note_changed(self, keys: list[bytes]) -> None:
+        if self.tracks_index:
+            self._db.executemany("INSERT OR IGNORE INTO index_changes VALUES (?)", ((key,) for key in keys))
         if self.changed_keys is not None:
             self.changed_keys.update(keys)
             if len(self.changed_keys) > CHANGED_KEYS_CAP:
@@ -217,9 +261,19 @@ class Journal:
         for row in self._db.execute(f"SELECT {_COLUMNS} FROM bans {clause} ORDER BY date DESC, key", params):
             yield Entry(*row)
 
+    def is_empty(self) -> bool:
+        return self._db.execute("SELECT 1 FROM bans LIMIT 1").fetchone() is None
+
     def count(self) -> int:
-        count: int = self._db.execute("SELECT COUNT(*) FROM bans").fetchone()[0]
+        count: int = self._db.execute("SELECT COALESCE(SUM(n), 0) FROM ban_counts").fetchone()[0]
         return count
+
+    def tally(self, column: str) -> dict[str, int]:
+        """Journaled bans by ``scope``, ``service``, ``reason`` or ``malformed`` ('' for none), from the counts
+        kept as rows are written: what the summary shows and the pass needs, without counting the journal."""
+        if column not in ("scope", "service", "reason", "malformed"):
+            raise ValueError(column)
+        return dict(self._db.execute(f"SELECT {column}, SUM(n) FROM ban_counts GROUP BY 1 HAVING SUM(n) > 0"))
 
     def counts_by(self, column: str, live_at_ms: int) -> dict[str, int]:
         """Live bans grouped by ``scope``, ``reason`` or ``malformed`` (for the UI summary)."""
@@ -233,8 +287,7 @@ class Journal:
 
     def malformed_counts(self) -> dict[str, int]:
         """Journaled bans kept as-is although odd (not JSON, binary, too large, odd key), by kind."""
-        rows = self._db.execute("SELECT malformed, COUNT(*) FROM bans WHERE malformed IS NOT NULL GROUP BY 1")
-        return {kind: count for kind, count in rows}
+        return {kind: count for kind, count in self.tally("malformed").items() if kind}
 
     def most_recent(self, limit: int, live_at_ms: int) -> list[Entry]:
         rows = self._db.execute(

@@ -1,13 +1,22 @@
 """Reading every ban in Redis in bulk (the row each becomes is :mod:`.entry`'s).
 
 One round trip per batch, never per key: a read-only Lua script runs ``SCAN``, keeps the ban keys
-(:func:`is_ban_key`, checked in Lua so Python never sees foreign keys), runs ``GET`` + ``PTTL`` for each
-(not ``MGET``: the documented ACL rule does not grant it, and a denial inside a script fills the ACL log)
-and answers ``[cursor, [key, value, pttl, key, value, pttl, …]]``: a flat list that Python walks
-without building a tuple per ban.
-Values above :data:`MAX_VALUE_BYTES` come back as their length only (a hostile 100 MB value cannot blow
-the job's memory); the few such keys are then fetched on their own. A server that refuses scripts
-(an ACL without ``+@scripting``) gets the same data from ``SCAN`` + a pipelined ``GET``/``PTTL`` per batch.
+(:func:`is_ban_key`, checked in Lua so Python never sees foreign keys) and answers a flat list that Python
+walks without building a tuple per ban. Two readings:
+
+* :meth:`BanScanner.expiries`, every pass: ``[key, pttl, key, pttl, …]``. Redis's side is then ``SCAN`` +
+  ``PTTL`` (about half of what reading values costs it), and the pass fetches with :meth:`BanScanner.values`
+  only what it must read: new keys, moved expiries (BunkerWeb's ``SET … EX`` always sets a fresh one) and a
+  rolling slice it verifies (bans/cycle.py). ``PTTL`` rather than ``PEXPIRETIME``: Redis 6.2 lacks the latter
+  and the documented ACL rule does not grant it; each batch's answer time makes ``PTTL`` absolute.
+* :meth:`BanScanner.batches`, when the journal is empty (a first pass): ``[key, value, pttl, …]`` in one go.
+
+Values are read with ``GET`` (not ``MGET``: the documented ACL rule does not grant it, and a denial inside a
+script fills the ACL log); values above :data:`MAX_VALUE_BYTES` come back as their length only (a hostile
+100 MB value cannot blow the job's memory) and are then fetched on their own. Every script call handles at
+most :data:`SCAN_COUNT` keys, so none holds Redis for more than a millisecond or two: every instance's ban
+check waits behind it. A server that refuses scripts (an ACL without ``+@scripting``) gets the same data
+from ``SCAN`` + pipelined ``PTTL`` (+ ``STRLEN`` + ``MGET`` for values).
 """
 
 from __future__ import annotations
@@ -23,9 +32,11 @@ from ..connection import scripting_refused
 from ..keyspace import prefetched
 from .entry import MAX_VALUE_BYTES
 
-SCAN_COUNT = 2000
+SCAN_COUNT = 1000  # keys examined per script call: SCAN + PTTL ≈ 1.5 ms of Redis, + GET ≈ 3 ms
+VALUES_COUNT = 500  # keys per values call
 SCAN_MATCH = "bans_*"  # one pass covers bans_ip_* and bans_service_*_ip_*; filtered by is_ban_key
 WRONG_TYPE = -1  # the value slot of a key that is not a string
+GONE = -2  # the value slot of a key deleted since its expiry was read
 
 _SCAN_SCRIPT = """
 local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
@@ -33,19 +44,46 @@ local limit = tonumber(ARGV[4])
 local out, n = {}, 0
 for _, key in ipairs(reply[2]) do
   if string.sub(key, 1, 8) == 'bans_ip_' or (string.sub(key, 1, 13) == 'bans_service_' and string.find(key, '_ip_', 14, true)) then
-    local value = redis.pcall('GET', key)
-    if type(value) == 'table' then
-      value = -1
-    elseif value and #value > limit then
-      value = #value
-    end
-    if value then
-      out[n + 1], out[n + 2], out[n + 3] = key, value, redis.call('PTTL', key)
-      n = n + 3
+    if limit == 0 then
+      local pttl = redis.call('PTTL', key)
+      if pttl ~= -2 then
+        out[n + 1], out[n + 2] = key, pttl
+        n = n + 2
+      end
+    else
+      local value = redis.pcall('GET', key)
+      if type(value) == 'table' then
+        value = -1
+      elseif value and #value > limit then
+        value = #value
+      end
+      if value then
+        out[n + 1], out[n + 2], out[n + 3] = key, value, redis.call('PTTL', key)
+        n = n + 3
+      end
     end
   end
 end
 return {reply[1], out}
+"""
+
+# KEYS = ban keys whose value the pass needs; answers [value, pttl, value, pttl, …] in the same order, the
+# value replaced by -1 (not a string), -2 (deleted meanwhile) or its length (above the limit).
+_VALUES_SCRIPT = """
+local limit = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local value = redis.pcall('GET', key)
+  if type(value) == 'table' then
+    value = -1
+  elseif not value then
+    value = -2
+  elseif #value > limit then
+    value = #value
+  end
+  out[2 * i - 1], out[2 * i] = value, redis.call('PTTL', key)
+end
+return out
 """
 
 
@@ -54,15 +92,15 @@ def is_ban_key(key: bytes) -> bool:
     return key.startswith(b"bans_ip_") or (key.startswith(b"bans_service_") and b"_ip_" in key[13:])
 
 
-# One batch: (stamp_ms, [key, value, pttl, key, value, pttl, …]). ``stamp_ms`` is when Redis answered, so
-# ``stamp_ms + pttl`` is the ban's absolute expiry however long the batch then waits in the prefetch queue.
+# One batch: (stamp_ms, flat list). ``stamp_ms`` is when Redis answered, so ``stamp_ms + pttl`` is the ban's
+# absolute expiry however long the batch then waits in the prefetch queue.
 Batch = tuple[Any, ...]
 
 
 class BanScanner:
     """Iterates over every ban in Redis, one batch (≈ ``count`` keys examined) at a time.
 
-    With ``prefetch`` a thread fetches the next batch while the caller digests the current one: the
+    With ``prefetched`` a thread fetches the next batch while the caller digests the current one: the
     server's work and ours overlap instead of taking turns (the bounded queue keeps memory flat)."""
 
     def __init__(self, client: Redis, count: int = SCAN_COUNT, use_script: bool = True):
@@ -70,41 +108,88 @@ class BanScanner:
         self.count = count
         self.round_trips = 0
         self._script = client.register_script(_SCAN_SCRIPT) if use_script else None
+        self._values = client.register_script(_VALUES_SCRIPT) if use_script else None
 
     def batches(self) -> Iterator[Batch]:
+        """``(stamp, [key, value, pttl, …])`` for every ban."""
+        return self._walk(with_values=True)
+
+    def expiries(self) -> Iterator[Batch]:
+        """``(stamp, [key, pttl, …])`` for every ban: no value travels."""
+        return self._walk(with_values=False)
+
+    def prefetched(self, depth: int = 8, with_values: bool = True) -> Iterator[Batch]:
+        """:meth:`batches` (or :meth:`expiries`) produced by a background thread started *now*
+        (:func:`..keyspace.prefetched`)."""
+        return prefetched(self._walk(with_values), depth, name="redissync-bans-scan")
+
+    def values(self, keys: list[bytes]) -> Batch:
+        """``(stamp, [value, pttl, …])`` for ``keys``, in their order; the value is :data:`WRONG_TYPE` for a
+        key that is not a string and :data:`GONE` for one deleted since it was scanned."""
+        flat: list[Any] = []
+        for start in range(0, len(keys), VALUES_COUNT):
+            chunk = keys[start:start + VALUES_COUNT]
+            if self._values is not None:
+                try:
+                    flat += self._values(keys=chunk, args=[MAX_VALUE_BYTES])
+                    self.round_trips += 1
+                    continue
+                except ResponseError as error:
+                    if not scripting_refused(error):
+                        raise
+                    self._script = self._values = None
+            for _key, value, pttl in _triples(self._pipelined_values(chunk, keep_gone=True)):
+                flat += (value, pttl)
+        stamp = now_ms()
+        for index in range(0, len(flat), 2):
+            flat[index] = self._complete(keys[index // 2], flat[index])
+        return stamp, flat
+
+    def _walk(self, with_values: bool) -> Iterator[Batch]:
         cursor = b"0"
         while True:
-            cursor, flat = self._one_batch(cursor)
+            cursor, flat = self._one_batch(cursor, with_values)
             stamp = now_ms()
             if flat:
-                yield stamp, self._complete_large(flat)
+                if with_values:
+                    for index in range(1, len(flat), 3):
+                        flat[index] = self._complete(flat[index - 1], flat[index])
+                yield stamp, flat
             if cursor in (b"0", 0, "0"):
                 return
 
-    def prefetched(self, depth: int = 8) -> Iterator[Batch]:
-        """:meth:`batches` produced by a background thread started *now* (:func:`..keyspace.prefetched`)."""
-        return prefetched(self.batches(), depth, name="redissync-bans-scan")
-
-    def _one_batch(self, cursor: bytes) -> tuple[bytes, list[Any]]:
+    def _one_batch(self, cursor: bytes, with_values: bool) -> tuple[bytes, list[Any]]:
         if self._script is not None:
             try:
-                reply = self._script(args=[cursor, SCAN_MATCH, self.count, MAX_VALUE_BYTES])
+                reply = self._script(args=[cursor, SCAN_MATCH, self.count, MAX_VALUE_BYTES if with_values else 0])
                 self.round_trips += 1
             except ResponseError as error:
                 if not scripting_refused(error):
                     raise
-                self._script = None  # no scripting for this user: fall back to a pipeline
+                self._script = self._values = None  # no scripting for this user: fall back to a pipeline
             else:
                 return reply[0], reply[1]
-        return self._pipelined_batch(cursor)
-
-    def _pipelined_batch(self, cursor: bytes) -> tuple[bytes, list[Any]]:
         reply = self.client.scan(cursor, match=SCAN_MATCH, count=self.count)  # type: ignore[arg-type]  # Redis's own cursor bytes
         cursor, keys = cast("tuple[bytes, list[bytes]]", reply)
         self.round_trips += 1
         keys = [key for key in keys if is_ban_key(key)]
         if not keys:
             return cursor, []
+        if with_values:
+            return cursor, self._pipelined_values(keys)
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.pttl(key)
+        self.round_trips += 1
+        flat: list[Any] = []
+        for key, pttl in zip(keys, pipe.execute(), strict=True):
+            if pttl != -2:  # gone between SCAN and PTTL
+                flat += (key, pttl)
+        return cursor, flat
+
+    def _pipelined_values(self, keys: list[bytes], keep_gone: bool = False) -> list[Any]:
+        """``[key, value, pttl, …]`` read without scripting; a key deleted meanwhile is left out, or with
+        ``keep_gone`` answered as :data:`GONE`."""
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.strlen(key)
@@ -119,22 +204,26 @@ class BanScanner:
         self.round_trips += bool(small)
         flat: list[Any] = []
         for key, length, pttl in zip(keys, replies[0::2], replies[1::2], strict=True):
-            if pttl == -2:
-                continue  # gone between SCAN and PTTL
             if not isinstance(length, int):
                 flat += (key, WRONG_TYPE, pttl)
-            elif key in values and values[key] is not None:
-                flat += (key, values[key], pttl)
+            elif pttl == -2 or (length and values.get(key, b"") is None):
+                if keep_gone:
+                    flat += (key, GONE, -2)
             elif length > MAX_VALUE_BYTES:
                 flat += (key, length, pttl)
-        return cursor, flat
-
-    def _complete_large(self, flat: list[Any]) -> list[Any]:
-        """Fetch the (rare) values that were too large to travel inside the batch reply."""
-        for index in range(1, len(flat), 3):
-            value = flat[index]
-            if value.__class__ is int and value > 0:
-                fetched = self.client.get(flat[index - 1])
-                self.round_trips += 1
-                flat[index] = fetched if fetched is not None else b""
+            else:
+                flat += (key, values.get(key, b""), pttl)
         return flat
+
+    def _complete(self, key: bytes, value: Any) -> Any:
+        """A value too large to travel inside a batch reply, fetched on its own (rare)."""
+        if value.__class__ is int and value > 0:
+            fetched = self.client.get(key)
+            self.round_trips += 1
+            return fetched if fetched is not None else b""
+        return value
+
+
+def _triples(flat: list[Any]) -> Iterator[tuple[Any, Any, Any]]:
+    walk = iter(flat)
+    return zip(walk, walk, walk, strict=True)

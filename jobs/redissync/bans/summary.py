@@ -1,6 +1,10 @@
-"""``bans-summary.json``: what the UI page shows about bans, computed from the journal after each pass.
+"""``bans-summary.json``: what the UI page shows about bans, written after each pass.
 
-Takes the pass's figures as a plain dict (``asdict(PassResult)``), so this module does not import the pass.
+The counts come from the ones the journal keeps as rows are written (``Journal.tally``) and the recent bans
+from its date index: a pass never counts the journal, whatever its size. They cover every journaled ban;
+the journal drops a ban once Redis no longer has it, so after a pass that is the live bans but for those
+that expired during it. Takes the pass's figures as a plain dict (``asdict(PassResult)``), so this module
+does not import the pass.
 """
 
 from __future__ import annotations
@@ -19,40 +23,25 @@ SUMMARY_NAME = BANS_SUMMARY_FILE
 RECENT = 20
 
 
-_JOURNAL_FIELDS = ("journal_size", "by_scope", "by_reason", "malformed", "recent")
-
-
-def build_summary(journal: Journal, result: dict[str, Any], failed: str | None = None, counts: bool = True) -> dict[str, Any]:
+def build_summary(journal: Journal, result: dict[str, Any], failed: str | None = None) -> dict[str, Any]:
     stamp = now_ms()
     last_pass = dict(result)
     last_pass["ok"] = failed is None
     if failed:
         last_pass["error"] = failed
-    if not counts:
-        return {"updated_ms": stamp, "last_pass": last_pass}
     return {
         "updated_ms": stamp,
         "last_pass": last_pass,
         "journal_size": journal.count(),
-        "by_scope": journal.counts_by("scope", stamp),
-        "by_reason": journal.counts_by("reason", stamp),
+        "by_scope": journal.tally("scope"),
+        "by_reason": journal.tally("reason"),
         "malformed": journal.malformed_counts(),
         "recent": [entry.as_dict(stamp) for entry in journal.most_recent(RECENT, stamp)],
     }
 
 
-def write_summary(state: StateStore, journal: Journal, result: dict[str, Any], failed: str | None = None,
-                  recount: bool | None = None) -> None:
-    """Recount from the journal only when it changed (``recount``; by default its unsaved changes): a quiet
-    pass updates ``last_pass`` alone."""
-    recount = journal.changes > 0 if recount is None else recount
-    previous = state.read_json(SUMMARY_NAME) if not recount else None
-    if isinstance(previous, dict) and all(name in previous for name in _JOURNAL_FIELDS):
-        fresh = build_summary(journal, result, failed, counts=False)
-        summary = {**fresh, **{name: previous[name] for name in _JOURNAL_FIELDS}}
-    else:
-        summary = build_summary(journal, result, failed)
-    state.write_json(SUMMARY_NAME, summary)
+def write_summary(state: StateStore, journal: Journal, result: dict[str, Any], failed: str | None = None) -> None:
+    state.write_json(SUMMARY_NAME, build_summary(journal, result, failed))
 
 
 def pass_line(result: Mapping[str, Any], instances: str = "") -> str:

@@ -21,9 +21,9 @@ from ..keys import BanKey, parse_ban_key
 from ..net import normalize_ip
 from .entry import Entry, classify, from_text
 from .journal import Journal
-from .writeback import CHUNK, expired, restore
+from .writeback import expired, restore
 
-PROGRESS_STEP = 10 * CHUNK  # bans written between two progress updates of `bans import`
+PROGRESS_STEP = 10_000  # bans written between two progress updates of `bans import` (one streamed restore)
 
 
 def export_lines(journal: Journal, ip: str | None = None, service: str | None = None) -> Iterator[str]:

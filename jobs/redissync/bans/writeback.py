@@ -20,7 +20,7 @@ from ..clock import now_ms
 from ..connection import scripting_refused
 from ..streaming import stream_groups
 
-CHUNK = 1_000
+CHUNK = 250  # bans per script call: ≈ 1.2 ms of Redis (a SET NX PX costs it 4–5 µs); each instance's ban check waits behind it
 EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
 RESTORE_BYTES = 4 * 1024 * 1024  # values per call, so one hostile journal cannot build a huge command
 

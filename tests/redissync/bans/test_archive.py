@@ -130,8 +130,8 @@ def test_deltas_that_outgrow_the_base_trigger_a_new_base(plain_redis, bunkerweb,
         write_ban(admin, f"192.0.2.{i}", ttl=3600)
     pass_over(plain_redis)
     epoch = json.loads(bunkerweb.cached()[MANIFEST])["epoch"]
-    for i in range(60):  # changes worth more than a quarter of the base
-        write_ban(admin, f"192.0.2.{i}", reason="changed", ttl=3600)
+    for i in range(60):  # changes worth more than a quarter of the base (re-bans: a fresh expiry each)
+        write_ban(admin, f"192.0.2.{i}", reason="changed", ttl=7200)
     pass_over(plain_redis)
     manifest = json.loads(bunkerweb.cached()[MANIFEST])
     assert manifest["epoch"] != epoch

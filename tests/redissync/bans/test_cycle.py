@@ -258,8 +258,9 @@ def test_held_lock_skips_the_pass(plain_redis) -> None:
 
 def test_unchanged_pass_writes_nothing(plain_redis) -> None:
     """Write cost follows what changed: a quiet pass commits no row."""
+    from redissync.bans.absorb import absorb
     from redissync.bans.archive import open_journal
-    from redissync.bans.cycle import PassResult, _absorb
+    from redissync.bans.cycle import PassResult
 
     admin = plain_redis.client()
     for i in range(50):
@@ -268,14 +269,15 @@ def test_unchanged_pass_writes_nothing(plain_redis) -> None:
     client = job_client(plain_redis)
     with open_journal(bans_state()) as journal:
         journal.begin()
-        missing = _absorb(client, journal, PassResult())
+        missing, indexed = absorb(client, journal, PassResult())
         journal.rollback()
         assert journal.changes == 0
         assert missing == {}
-    write_ban(admin, "192.0.2.1", reason="again", ttl=3600)
+        assert indexed  # the first pass wrote the index's base, this one loaded it
+    write_ban(admin, "192.0.2.1", reason="again", ttl=7200)  # a re-ban: a fresh expiry
     with open_journal(bans_state()) as journal:
         journal.begin()
-        _absorb(client, journal, result := PassResult())
+        absorb(client, journal, result := PassResult())
         journal.rollback()
         assert journal.changes == 1
         assert result.changed == 1

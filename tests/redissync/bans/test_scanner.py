@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 
-from redissync.bans import cycle as bans
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.entry import MAX_VALUE_BYTES
-from redissync.bans.scanner import WRONG_TYPE, BanScanner
+from redissync.bans.scanner import GONE, WRONG_TYPE, BanScanner
 from redissync.state import open_state
 from tests.bed.bans import no_script_client, write_ban
 
@@ -48,6 +47,24 @@ def test_script_and_pipeline_read_the_same_bans(plain_redis) -> None:
     assert scripted[b"bans_ip_192.0.2.0"][1] == -1
 
 
+def test_expiries_and_values_agree_with_the_full_read_script_or_not(plain_redis) -> None:
+    admin = plain_redis.client()
+    seed(admin)
+    full = read_all(BanScanner(plain_redis.client(), count=7))
+    for client in (plain_redis.client(), no_script_client(plain_redis)):
+        scanner = BanScanner(client, count=7)
+        expiries = {}
+        for _stamp, flat in scanner.expiries():
+            assert len(flat) % 2 == 0
+            expiries.update((flat[i], -1 if flat[i + 1] < 0 else round(flat[i + 1], -5)) for i in range(0, len(flat), 2))
+        assert expiries == {key: pttl for key, (_value, pttl) in full.items()}
+        keys = [*sorted(full), b"bans_ip_192.0.2.250"]  # the last one does not exist (deleted since the scan)
+        _stamp, flat = scanner.values(keys)
+        values = dict(zip(keys, flat[0::2], strict=True))
+        assert values.pop(b"bans_ip_192.0.2.250") == GONE
+        assert values == {key: value for key, (value, _pttl) in full.items()}
+
+
 def test_expiry_comes_from_when_redis_answered_not_when_the_batch_is_handled(plain_redis, monkeypatch) -> None:
     """A batch that waited in the prefetch queue must not push expiries later (a later pass would then
     see every ban as changed, and a restore would give back more time than the ban had)."""
@@ -56,7 +73,7 @@ def test_expiry_comes_from_when_redis_answered_not_when_the_batch_is_handled(pla
     scanner_batches = list(BanScanner(plain_redis.client()).batches())
     (answered, flat), = scanner_batches
     late = [(answered - 60_000, flat)]  # as if Redis had answered a minute before the pass looked at it
-    monkeypatch.setattr(bans.BanScanner, "prefetched", lambda self, *depth: iter(late))
+    monkeypatch.setattr(BanScanner, "prefetched", lambda self, *args, **kwargs: iter(late))
     reconcile(plain_redis.client(), open_state())
     with open_journal(open_state()) as journal:
         (entry,) = list(journal.entries())

@@ -1,0 +1,125 @@
+"""Redis's bans against the journal: what is new, what changed, and what Redis no longer has.
+
+Each pass reads every ban's key and expiry only (:meth:`.scanner.BanScanner.expiries`) and looks it up in the
+journal's index (one packed int per journaled ban, loaded from disk: bans/index.py). A ban whose expiry is
+where the journal has it is unchanged: every ban BunkerWeb writes (``SET … EX``) gets a fresh expiry, so a new
+or re-made ban shows as a new key or a moved expiry, and only those values are read
+(:meth:`~.scanner.BanScanner.values`). A value rewritten in place with the same expiry (by hand, or by a tool
+using ``KEEPTTL``) would go unseen that way, so each pass also reads and compares the values of one slice
+of the journal: the bans whose row id modulo :data:`VERIFY_SLICES` is the slice number, which the journal's
+meta keeps and each pass advances (row ids are sequential: the slices are even). Every journaled ban is so
+verified at least once every :data:`VERIFY_SLICES` passes, for 1/:data:`VERIFY_SLICES` of the cost of
+reading every value.
+A first pass (an empty journal) reads values with the scan, in one round trip per batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from redis import Redis
+
+from . import index as journal_index
+from .entry import classify_row, digest
+from .index import SLOT_SHIFT
+from .journal import EXPIRY_MASK, ID_SHIFT, VERIFY_SLICE_META, Journal
+from .scanner import GONE, BanScanner
+
+EXPIRY_TOLERANCE_S = 2  # PTTL jitter that is not a change worth a journal write
+VERIFY_SLICES = 16  # a value rewritten in place is caught within this many passes
+FETCH_BATCH = 2_000  # keys whose values are read together (a few script calls of VALUES_COUNT)
+PREFETCH_DEPTH = 16  # batches the scan thread may run ahead (≈ 100 kB each without values)
+
+
+class Counts(Protocol):
+    """The figures a pass reports (bans/cycle.py's PassResult), updated batch by batch so that a pass that
+    fails half-way still reports what it had seen."""
+
+    seen: int
+    new: int
+    changed: int
+    wrong_type: int
+
+
+def absorb(client: Redis, journal: Journal, result: Counts) -> tuple[dict[int, int], bool]:
+    """Journal what is new or changed in Redis. Returns the journal's index minus every ban Redis has (what
+    is left is what Redis no longer has), and whether it was loaded from a valid base (bans/index.py)."""
+    scanner = BanScanner(client)
+    if journal.is_empty():
+        _absorb_values(scanner, journal, result)
+        return {}, False
+    batches = scanner.prefetched(PREFETCH_DEPTH, with_values=False)  # its first batches arrive while the index loads
+    index, based = journal_index.load(journal)
+    verified = int(journal.get_meta(VERIFY_SLICE_META) or 0) % VERIFY_SLICES
+    journal.put_meta(VERIFY_SLICE_META, str((verified + 1) % VERIFY_SLICES))
+    pop = index.pop
+    wanted: list[bytes] = []  # keys whose value must be read
+    known: dict[bytes, int] = {}  # … of which journaled: their packed index entry
+    for stamp, flat in batches:
+        walk = iter(flat)
+        for key, pttl in zip(walk, walk, strict=True):
+            packed = pop(hash(key) >> SLOT_SHIFT, None)
+            if packed is None:
+                wanted.append(key)
+                continue
+            seconds = packed & EXPIRY_MASK  # the expiry field: expiry in s + 1, 0 = permanent
+            if pttl < 0:
+                same = not seconds
+            else:
+                same = seconds > 0 and -EXPIRY_TOLERANCE_S <= seconds - 1 - (stamp + pttl) // 1000 <= EXPIRY_TOLERANCE_S
+            if same and (packed >> ID_SHIFT) % VERIFY_SLICES != verified:
+                continue  # unchanged, and not in the slice verified this pass
+            wanted.append(key)
+            known[key] = packed
+        result.seen += len(flat) // 2
+        if len(wanted) >= FETCH_BATCH:
+            _fetch(scanner, journal, result, wanted, known)
+            wanted, known = [], {}
+    _fetch(scanner, journal, result, wanted, known)
+    return index, based
+
+
+def _fetch(scanner: BanScanner, journal: Journal, result: Counts, keys: list[bytes], known: dict[bytes, int]) -> None:
+    """Read the values of ``keys`` and journal those new or changed (a verified ban may prove unchanged)."""
+    if not keys:
+        return
+    stamp, flat = scanner.values(keys)
+    digests = journal.digests([packed >> ID_SHIFT for packed in known.values()]) if known else {}
+    rows: list[tuple[Any, ...]] = []
+    walk = iter(flat)
+    for key, value, pttl in zip(keys, walk, walk, strict=True):
+        if value.__class__ is int:
+            if value != GONE:  # WRONG_TYPE: a hash/list/set under a ban name
+                result.wrong_type += 1
+            continue  # a ban deleted since the scan: the next pass judges it
+        packed = known.get(key)
+        if packed is None:
+            result.new += 1
+        elif digests.get(packed >> ID_SHIFT) == digest(value) and _same_expiry(packed & EXPIRY_MASK, pttl, stamp):
+            continue
+        else:
+            result.changed += 1
+        rows.append(classify_row(key, value, None if pttl < 0 else stamp + pttl, stamp))
+    journal.upsert_rows(rows)
+
+
+def _absorb_values(scanner: BanScanner, journal: Journal, result: Counts) -> None:
+    """The first pass: values travel with the scan, every ban is new."""
+    for stamp, flat in scanner.prefetched(PREFETCH_DEPTH, with_values=True):
+        rows: list[tuple[Any, ...]] = []
+        walk = iter(flat)
+        for key, value, pttl in zip(walk, walk, walk, strict=True):
+            if value.__class__ is int:  # WRONG_TYPE
+                result.wrong_type += 1
+                continue
+            rows.append(classify_row(key, value, None if pttl < 0 else stamp + pttl, stamp))
+        result.new += journal.upsert_rows(rows)
+        result.seen += len(flat) // 3
+
+
+def _same_expiry(seconds: int, pttl: int, stamp: int) -> bool:
+    """The index's expiry field (expiry in s + 1, 0 = permanent) against a PTTL read at ``stamp``."""
+    if pttl < 0:
+        return not seconds
+    return bool(seconds) and -EXPIRY_TOLERANCE_S <= seconds - 1 - (stamp + pttl) // 1000 <= EXPIRY_TOLERANCE_S
+

@@ -1,0 +1,102 @@
+"""The index's base on disk plus the journal's recorded changes always equal the index rebuilt from the journal;
+anything that does not match (a crash between the two, a damaged file) falls back to the journal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from redissync.bans import index
+from redissync.bans.entry import classify_row
+from redissync.bans.journal import INDEX_NAME, INDEX_TOKEN_META, Journal
+from tests.bed.bans import bans_state, write_ban
+
+
+def rows(keys: range, reason: str = "x", expires_ms: int | None = 10_000_000) -> list[tuple]:
+    return [classify_row(f"bans_ip_10.0.0.{i}".encode(), json.dumps({"reason": reason}).encode(), expires_ms, 1) for i in keys]
+
+
+def truth(journal: Journal) -> dict[int, int]:
+    return {hash(key) >> index.SLOT_SHIFT: packed for key, packed in journal.index_rows()}
+
+
+def write(journal: Journal, upserts: list[tuple], deletes: list[bytes] = ()) -> None:
+    journal.begin()
+    journal.upsert_rows(upserts)
+    journal.delete(deletes)
+    journal.commit()
+
+
+def test_base_plus_changes_equal_the_journal(tmp_path: Path) -> None:
+    with Journal.in_directory(tmp_path) as journal:
+        write(journal, rows(range(200)))
+        assert index.load(journal) == (truth(journal), False)  # no base yet: rebuilt
+        index.write_base(journal)
+        write(journal, rows(range(190, 220), reason="y", expires_ms=None), [b"bans_ip_10.0.0.3", b"bans_ip_10.0.0.4"])
+        loaded, based = index.load(journal)
+        assert based and loaded == truth(journal)
+        assert journal.index_change_count() == 32
+        assert not index.save_if_due(journal, based)  # 32 changes: far below the rewrite threshold
+    with Journal.in_directory(tmp_path) as journal:  # a new process: tracking resumes from the recorded token
+        assert index.load(journal) == (truth(journal), True)
+        write(journal, rows(range(300, 305)))
+        assert index.load(journal) == (truth(journal), True)
+
+
+def test_changes_that_outgrow_the_base_rewrite_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index, "REWRITE_MIN", 10)
+    with Journal.in_directory(tmp_path) as journal:
+        write(journal, rows(range(50)))
+        index.write_base(journal)
+        token = journal.get_meta(INDEX_TOKEN_META)
+        write(journal, rows(range(50, 61)))
+        assert index.save_if_due(journal, True)
+        assert journal.get_meta(INDEX_TOKEN_META) != token
+        assert journal.index_change_count() == 0
+        assert index.load(journal) == (truth(journal), True)
+
+
+@pytest.mark.parametrize("damage", ["token-not-committed", "truncated", "missing"])
+def test_a_base_that_does_not_match_is_not_used(tmp_path: Path, damage: str) -> None:
+    with Journal.in_directory(tmp_path) as journal:
+        write(journal, rows(range(100)))
+        index.write_base(journal)
+        path = tmp_path / INDEX_NAME
+        if damage == "token-not-committed":  # a crash after the file's rename, before its token's commit
+            journal.begin()
+            journal.put_meta(INDEX_TOKEN_META, "0" * 32)
+            journal.commit()
+        elif damage == "truncated":
+            path.write_bytes(path.read_bytes()[:-10])
+        else:
+            path.unlink()
+        write(journal, rows(range(100, 101)))
+        assert index.load(journal) == (truth(journal), False)
+        assert index.save_if_due(journal, False)
+        assert index.load(journal) == (truth(journal), True)
+
+
+def test_the_pass_keeps_the_base_current(plain_redis, job_cache_mode) -> None:
+    """Over passes that add, re-ban and unban, the index a pass loads is the journal's; the base is the working
+    copy's own and is not archived (inside BunkerWeb a rebuilt working copy builds its own)."""
+    from redissync.bans.archive import open_journal
+    from redissync.bans.cycle import reconcile
+
+    admin = plain_redis.client()
+    keys = [write_ban(admin, f"192.0.2.{i}", ttl=3600) for i in range(30)]
+    for step in range(3):
+        reconcile(plain_redis.client(), bans_state())
+        with open_journal(bans_state()) as journal:
+            loaded, based = index.load(journal)
+            assert based and loaded == truth(journal), step
+        write_ban(admin, f"198.51.100.{step}", ttl=600)
+        write_ban(admin, f"192.0.2.{step}", reason="again", ttl=7200)
+        admin.delete(keys[10 + step])
+    if job_cache_mode is not None:
+        manifest = json.loads(job_cache_mode.cached()["bans-manifest.json"])
+        assert not {INDEX_TOKEN_META, "index_size", "verify_slice"} & set(manifest["meta"])
+        job_cache_mode.replace_scheduler()
+        with open_journal(bans_state()) as journal:
+            assert index.load(journal) == (truth(journal), False)
