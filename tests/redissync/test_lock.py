@@ -58,7 +58,7 @@ def test_a_long_pass_keeps_its_lock_past_the_ttl(plain_redis, monkeypatch) -> No
     admin = plain_redis.client()
     write_ban(admin, "192.0.2.7", ttl=3600)
     monkeypatch.setattr(bans, "LOCK_MS", TEST_TTL_MS)
-    absorb = bans._absorb
+    absorb = bans.absorb
     outlived: list[bool] = []
 
     def slow_absorb(*args):
@@ -69,7 +69,7 @@ def test_a_long_pass_keeps_its_lock_past_the_ttl(plain_redis, monkeypatch) -> No
         outlived.append(0 < admin.pttl(LOCK_KEY) <= TEST_TTL_MS)
         return absorb(*args)
 
-    monkeypatch.setattr(bans, "_absorb", slow_absorb)
+    monkeypatch.setattr(bans, "absorb", slow_absorb)
     result = reconcile(plain_redis.client(), open_state(), logging.getLogger("test"))
     assert outlived == [True]
     assert result.seen == 1
@@ -86,7 +86,7 @@ def test_a_pass_that_lost_its_lock_judges_no_missing_ban(plain_redis, monkeypatc
     admin.delete(unbanned)
     monkeypatch.setattr(bans, "LOCK_MS", 300)
     held: list[PassLock] = []
-    acquire, absorb = PassLock.acquire, bans._absorb
+    acquire, absorb = PassLock.acquire, bans.absorb
 
     def capture(self: PassLock) -> bool:
         held.append(self)
@@ -98,13 +98,13 @@ def test_a_pass_that_lost_its_lock_judges_no_missing_ban(plain_redis, monkeypatc
         return absorb(*args)
 
     monkeypatch.setattr(PassLock, "acquire", capture)
-    monkeypatch.setattr(bans, "_absorb", absorb_then_lose_the_lock)
+    monkeypatch.setattr(bans, "absorb", absorb_then_lose_the_lock)
     result = reconcile(plain_redis.client(), open_state())
     assert "lost" in result.verdict
     assert result.unbans == 0
     assert admin.get(LOCK_KEY) == b"another-scheduler"
     assert admin.exists("plugin_bad_behavior_192.0.2.9")
-    monkeypatch.setattr(bans, "_absorb", absorb)  # (not monkeypatch.undo(): it would also drop the state dir)
+    monkeypatch.setattr(bans, "absorb", absorb)  # (not monkeypatch.undo(): it would also drop the state dir)
     admin.delete(LOCK_KEY)
     later = reconcile(plain_redis.client(), open_state())  # the lock holder's turn: the unban is judged now
     assert later.unbans == 1
