@@ -132,6 +132,29 @@ class BanKey:
         return (f"plugin_bad_behavior_{self.service}_{self.ip}",)
 
 
+# CrowdSec ban leases (BunkerWeb 1.6.16~rc4, ``banlease.lua``, CROWDSEC_BAN_REFRESH): ``bans_cs_ip_<ip>``,
+# ``bans_cs_service_<service>_ip_<ip>`` and the fence ``cs_epoch_<ip>``. CrowdSec renews and removes them (through
+# the instances' ``POST /remove_lease``); a copy of one outlives the decision it came from. redissync reads none
+# of them as a ban and writes, deletes or journals none of them.
+CROWDSEC_PREFIXES = ("bans_cs_", "cs_epoch_")
+LEASE_KIND = "crowdsec_lease"  # the ``kind`` of a lease's value and of its ``GET /bans`` row (the other kind: "ban")
+
+
+def is_crowdsec_key(key: bytes | str) -> bool:
+    """A lease or fence key: CrowdSec's through BunkerWeb, never redissync's to write or delete."""
+    text = _text(key)
+    return text is not None and text.startswith(CROWDSEC_PREFIXES)
+
+
+def is_lease(value: dict) -> bool:
+    """A ban value or ``GET /bans`` row that is a CrowdSec lease: its ``kind`` says so, or (a row without
+    ``kind``) its ``reason_data`` does (``lease: true``)."""
+    if value.get("kind") == LEASE_KIND:
+        return True
+    reason_data = value.get("reason_data")
+    return reason_data.__class__ is dict and reason_data.get("lease") is True
+
+
 def ban_scope(service: str | None) -> str:
     """BunkerWeb's ``ban_scope`` for a ban of ``service`` (None: a global ban)."""
     return "global" if service is None else "service"

@@ -8,10 +8,22 @@ and ``api.lua``):
   permanent bans included (:meth:`StandInInstance.is_banned`);
 - ``utils.remove_ban`` deletes locally and in Redis; a global unban lifts every scope of the IP
   (:meth:`StandInInstance.unban`, ``POST /unban``);
-- ``GET /bans`` answers the wire shape of ``api.lua`` after ``do_api_call``: ``{"status": "success",
-  "msg": "success", "data": [{ip, reason, service, date, country, ban_scope, exp, permanent}, …]}``, and
-  ``{"status": "success", "msg": ""}`` (no ``data``) when there is no ban; ``exp`` = floor of the datastore
-  TTL, 0 for a permanent ban.
+- ``GET /bans`` answers the wire shape of ``api.lua`` after ``do_api_call``, per release (:attr:`StandInInstance.release`):
+  - ``"1.6"`` (1.6.0–1.6.15): ``{"status": "success", "msg": "success", "data": [{ip, reason, service, date,
+    country, ban_scope, exp, permanent}, …]}``, and ``{"status": "success", "msg": ""}`` (no ``data``) when there
+    is no ban; ``exp`` = floor of the datastore TTL, 0 for a permanent ban;
+  - ``"1.6.16"`` (api.lua and banlease.lua of 1.6.16~rc4): every ``bans_ip_``/``bans_service_`` key and every
+    CrowdSec lease ``bans_cs_ip_``/``bans_cs_service_`` key, rows ``banlease.ban_row``: the fields above plus
+    ``kind`` (``"ban"`` or ``"crowdsec_lease"``) and ``reason_data``; empty answer as in 1.6;
+  - ``"1.7"`` (branch 1.7, commit e2d20692, ``api.lua`` + ``ban_sync.lua``): rows add ``expires_at`` (the stored
+    value's, else snapshot time + floor(ttl); 0 when permanent; ``exp`` = expires_at − snapshot time), expired
+    rows are left out, the top level adds ``generation_epoch`` (one more per read) and ``snapshot_time``, and
+    ``do_api_call`` tests for a table first, so no ban is ``"data": {}`` with ``"msg": "success"``. Leases are
+    not listed there (that branch's ``GET /bans`` matches ``bans_ip_``/``bans_service_`` only).
+    :attr:`StandInInstance.page_size` adds what contract §11.4 says later 1.7 versions add: ``total``, and
+    ``?start=&length=`` paging (an answer without them holds the first ``page_size`` rows);
+- :meth:`StandInInstance.lease` is ``banlease.promote_lease``: the lease in the local datastore and in Redis
+  (``SET … EX ttl``) with its fence ``cs_epoch_<ip>`` (``<hex incarnation>:1``, ``EX 604800``).
 
 :class:`StandInDatabase` lists them the way BunkerWeb's ``Database.get_instances()`` does (rows with
 ``hostname``, ``port``, ``server_name``).
@@ -22,10 +34,12 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -34,13 +48,33 @@ from redis.retry import Retry
 from redissync.keys import BanKey, parse_ban_key
 
 BAN_LOCAL_CACHE_TTL = 30
+RELEASES = ("1.6", "1.6.16", "1.7")
+LEASE_EPOCH_TTL = 604_800  # banlease.lua's PROMOTE_SCRIPT: the Redis fence lives 7 days
+
+
+def lease_key(ip: str, service: str | None = None) -> str:
+    """``banlease.lease_key``."""
+    return f"bans_cs_service_{service}_ip_{ip}" if service else f"bans_cs_ip_{ip}"
+
+
+def _listed_key(key: str) -> tuple[str, str, str | None] | None:
+    """``(kind, ip, service)`` of a datastore key ``GET /bans`` lists (1.6.16's ``parse_ban_key`` in api.lua)."""
+    for prefix, kind in (("bans_cs_", "crowdsec_lease"), ("bans_", "ban")):
+        if key.startswith(prefix):
+            parsed = parse_ban_key("bans_" + key[len(prefix):])
+            return (kind, parsed.ip, parsed.service) if parsed else None
+    return None
 
 
 class StandInInstance:
-    def __init__(self, name: str, redis_port: int, clock: Callable[[], float] = time.time):
+    def __init__(self, name: str, redis_port: int, clock: Callable[[], float] = time.time, release: str = "1.6"):
+        assert release in RELEASES, release
         self.name = name
         self.redis_port = redis_port
         self.clock = clock
+        self.release = release
+        self.page_size: int | None = None  # 1.7 later: answers hold at most this many rows, with "total"
+        self.generation_epoch = 0
         self.store: dict[str, tuple[str, float | None]] = {}  # key → (value, expires at or None)
         self.lock = threading.Lock()
         self.delay = 0.0  # seconds before GET /bans answers (a slow instance)
@@ -89,9 +123,11 @@ class StandInInstance:
     def ban(self, ip: str, service: str | None = None, ttl: int | None = 86400, reason: str = "manual") -> bool:
         """``utils.add_ban``: local first, then Redis. Returns whether Redis took it."""
         key = BanKey(ip, service).key
-        value = json.dumps({"reason": reason, "service": service or "unknown", "date": int(self.clock()),
-                            "country": "local", "ban_scope": "service" if service else "global", "reason_data": {},
-                            "permanent": not ttl})
+        stored = {"reason": reason, "service": service or "unknown", "date": int(self.clock()), "country": "local",
+                  "ban_scope": "service" if service else "global", "reason_data": {}, "permanent": not ttl}
+        if self.release == "1.7":  # 1.7's utils.add_ban stores the absolute expiry too
+            stored["expires_at"] = int(self.clock()) + ttl if ttl else 0
+        value = json.dumps(stored)
         with self.lock:
             self.store[key] = (value, self.clock() + ttl if ttl else None)
         try:
@@ -130,24 +166,68 @@ class StandInInstance:
                 keys += [key for key in client.scan_iter(match=f"bans_service_*_ip_{ip}")]
             client.delete(*keys)
 
-    def listing(self) -> dict:
-        """The ``GET /bans`` answer, as ``api.lua`` + ``do_api_call`` put it on the wire."""
+    def lease(self, ip: str, service: str | None = None, ttl: int = 60, decision_id: int = 1) -> str:
+        """``banlease.promote_lease`` (1.6.16~rc4, CROWDSEC_BAN_REFRESH): a CrowdSec lease, locally and in Redis,
+        fenced by ``cs_epoch_<ip>``. Returns the lease key."""
+        key = lease_key(ip, service)
+        reason_data = {"version": 1, "source": "lapi", "lease": True, "remediation": "ban",
+                       "decisions": [{"id": decision_id, "origin": "crowdsec", "scenario": "crowdsecurity/http-probing",
+                                      "type": "ban", "scope": "Ip", "value": ip, "remediation": "ban",
+                                      "expires_at": int(self.clock()) + 4 * 3600}]}
+        value = json.dumps({"reason": "crowdsec", "service": service or "unknown", "date": int(self.clock()),
+                            "country": "local", "ban_scope": "service" if service else "global",
+                            "reason_data": reason_data, "permanent": False, "kind": "crowdsec_lease", "lease_epoch": 1})
+        with self._redis() as client:
+            client.set(f"cs_epoch_{ip}", f"{secrets.token_hex(16)}:1", ex=LEASE_EPOCH_TTL, nx=True)
+            client.set(key, value, ex=ttl)
+        with self.lock:
+            self.store[key] = (value, self.clock() + ttl)
+        return key
+
+    def _rows(self, snapshot: float) -> list[dict]:
+        """Every row this release's ``GET /bans`` lists, read at ``snapshot``."""
         data = []
         with self.lock:
             keys = list(self.store)
         for key in keys:
-            value = self._local(key)
-            if value is None:
+            listed, value = _listed_key(key), self._local(key)
+            if listed is None or value is None or (listed[0] != "ban" and self.release != "1.6.16"):
                 continue
-            ban, parsed = json.loads(value), parse_ban_key(key)
+            kind, ip, service = listed
+            ban = json.loads(value)
             expires = self.store.get(key, (None, None))[1]
-            ttl = 0 if expires is None else math.floor(expires - self.clock())
-            data.append({"ip": parsed.ip, "reason": ban["reason"], "service": parsed.service or ban.get("service"),
-                         "date": ban.get("date"), "country": ban.get("country"), "ban_scope": parsed.scope,
-                         "exp": 0 if ban.get("permanent") else ttl, "permanent": ban.get("permanent", False)})
-        if not data:
+            ttl = 0 if expires is None else math.floor(expires - snapshot)
+            permanent = ban.get("permanent", False)
+            row = {"ip": ip, "reason": ban["reason"], "service": service or ban.get("service"), "date": ban.get("date"),
+                   "country": ban.get("country"), "ban_scope": "service" if service else "global",
+                   "exp": 0 if permanent else ttl, "permanent": permanent}
+            if self.release == "1.6.16":
+                row.update(kind=kind, reason_data=ban.get("reason_data") if isinstance(ban.get("reason_data"), dict) else {})
+            elif self.release == "1.7":
+                expires_at = 0 if permanent else ban.get("expires_at") or int(snapshot) + ttl
+                if not permanent and not (ttl > 0 and expires_at > snapshot):
+                    continue
+                row.update(exp=0 if permanent else max(math.floor(expires_at - snapshot), 0), expires_at=expires_at,
+                           reason_data=ban.get("reason_data") or {})
+            data.append(row)
+        return data
+
+    def listing(self, start: int | None = None, length: int | None = None) -> dict:
+        """The ``GET /bans`` answer, as this release's ``api.lua`` + ``do_api_call`` put it on the wire."""
+        snapshot = int(self.clock()) if self.release == "1.7" else self.clock()
+        data = self._rows(snapshot)
+        answer: dict = {"status": "success", "msg": "success", "data": data}
+        if self.release == "1.7":
+            self.generation_epoch += 1
+            answer.update(generation_epoch=self.generation_epoch, snapshot_time=snapshot)
+            if self.page_size is not None:
+                first = start or 0
+                answer.update(total=len(data), data=data[first:first + (length or self.page_size)])
+            if not answer["data"]:
+                answer["data"] = {}  # cjson encodes an empty table as an object
+        elif not data:
             return {"status": "success", "msg": ""}
-        return {"status": "success", "msg": "success", "data": data}
+        return answer
 
     # HTTP ----------------------------------------------------------------------------------------
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -167,13 +247,16 @@ class StandInInstance:
             def do_GET(self) -> None:
                 instance.requests.append(f"GET {self.path} Host={self.headers.get('Host')}")
                 instance.authorizations.append(self.headers.get("Authorization"))
-                if self.path != "/bans":
+                url = urlsplit(self.path)
+                if url.path != "/bans":
                     return self._answer(404, b'{"status": "error", "msg": "not found"}')
+                query = {name: int(values[0]) for name, values in parse_qs(url.query).items() if name in ("start", "length")}
+                body = json.dumps(instance.listing(**query)).encode()  # the snapshot, then the (slow) transit
                 if instance.delay:
                     instance._release.wait(instance.delay)
                 if instance.raw_answer is not None:
                     return self._answer(*instance.raw_answer)
-                self._answer(200, json.dumps(instance.listing()).encode())
+                self._answer(200, body)
 
             def do_POST(self) -> None:
                 instance.requests.append(f"POST {self.path}")

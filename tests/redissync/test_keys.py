@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redissync.keys import BanKey, parse_ban_key, parse_metric_key, parse_session_key, split_ban_key
+from redissync.keys import BanKey, is_crowdsec_key, is_lease, parse_ban_key, parse_metric_key, parse_session_key, split_ban_key
 from redissync.net import is_ip
 
 
@@ -78,3 +78,19 @@ def test_split_ban_key_matches_its_definition(text: str) -> None:
         expected = None
     assert split_ban_key(key) == expected
     assert split_ban_key(key.encode()) == expected
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("bans_cs_ip_192.0.2.1", True), (b"bans_cs_service_shop_ip_2001:db8::1", True), ("cs_epoch_192.0.2.1", True),
+    ("cs_epoch_{192.0.2.1}", True), ("bans_ip_192.0.2.1", False), ("bans_service_cs_ip_192.0.2.1", False),
+    (b"\xff\xfe", False), ("plugin_bad_behavior_192.0.2.1", False),
+])
+def test_crowdsec_lease_and_fence_keys(key, expected: bool) -> None:
+    assert is_crowdsec_key(key) is expected
+
+
+def test_a_lease_value_says_so_by_kind_or_by_reason_data() -> None:
+    assert is_lease({"kind": "crowdsec_lease"})
+    assert is_lease({"kind": "ban", "reason_data": {"lease": True}})
+    assert not is_lease({"kind": "ban", "reason_data": {"lease": "yes"}})
+    assert not is_lease({"reason": "crowdsec", "reason_data": []})

@@ -10,154 +10,32 @@ the latter keys answers by host name (two instances on one host collapse), canno
 not say which instance failed. Outside BunkerWeb (tests, ``make demo``) :class:`StdlibApi` stands in for
 ``API`` with ``http.client``; the rest of the path is the same.
 
-Every answer is parsed defensively (:func:`parse_answer`): an instance that times out, is unreachable or
-answers nonsense is reported by name, never stops the pass.
+Every answer is parsed defensively (:mod:`.listing`, every shape BunkerWeb has shipped): an instance that
+times out, is unreachable or answers nonsense is reported by name, never stops the pass. When 1.7's ``total``
+says rows exist past those received, the next pages are fetched (``?start=&length=``) until it is complete.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import re
 import sys
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..net import is_ip
+from .listing import MAX_BANS_PER_INSTANCE, InstanceAnswer, parse_answer
 
 TIMEOUT_S = 5.0  # per instance, for connecting and for each read; the whole fetch is bounded by 2× that
-MAX_BANS_PER_INSTANCE = 200_000  # items past this are counted as malformed, never held in memory
+PAGE_LENGTH = 10_000  # rows asked per page when an answer's ``total`` says more rows exist (1.7)
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
-MAX_EXP_S = 10 * 365 * 86_400
-MAX_TEXT = 256
-_SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 BUNKERWEB_API_DIR = Path("/usr/share/bunkerweb/api")  # where BunkerWeb's API.py lives (not always on sys.path)
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceBan:
-    """One ban an instance lists. ``exp`` = seconds left at the instance's snapshot (0 when permanent)."""
-
-    key: str
-    service: str | None
-    reason: str
-    date: float | None
-    country: str
-    exp: int
-    permanent: bool
-    reason_data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    def value(self, now_s: float) -> bytes:
-        """The Redis value in BunkerWeb's own format (``utils.add_ban`` in ``src/bw/lua/bunkerweb/utils.lua``)."""
-        return json.dumps({
-            "reason": self.reason,
-            "service": self.service or "unknown",
-            "date": self.date if self.date is not None else int(now_s),
-            "country": self.country,
-            "ban_scope": "global" if self.service is None else "service",
-            "reason_data": self.reason_data,
-            "permanent": self.permanent,
-        }, separators=(",", ":")).encode()
-
-
-@dataclass
-class InstanceAnswer:
-    """What one instance answered, or ``error`` (None = it answered). ``listed`` maps each ban key to the raw
-    item: most listed bans are in Redis already, so only the others are ever parsed whole (:func:`parse_ban`),
-    and a pass over a large cluster holds no object per ban it does not need."""
-
-    name: str
-    listed: dict[str, dict[str, Any]] = field(default_factory=dict)
-    malformed: int = 0
-    error: str | None = None
-
-    @property
-    def bans(self) -> list[InstanceBan]:
-        """Every listed ban parsed whole (what the tests and small answers use)."""
-        return [ban for ban in map(parse_ban, self.listed.values()) if ban is not None]
 
 
 class InstanceSource(Protocol):
     """Where a pass gets the instances' local bans (BunkerWeb's database and API, or a stand-in)."""
 
     def fetch_bans(self) -> list[InstanceAnswer]: ...
-
-
-def parse_answer(name: str, payload: Any) -> InstanceAnswer:
-    """An instance's decoded ``GET /bans`` answer. On the wire (``api.lua``, ``do_api_call``) it is
-    ``{"status": "success", "msg": "success", "data": [ban, …]}``, or ``{"status": "success", "msg": ""}``
-    without ``data`` when there is no ban; the list under ``msg`` (the pre-``do_api_call`` shape) is accepted
-    too."""
-    answer = InstanceAnswer(name)
-    if not isinstance(payload, dict) or payload.get("status") != "success":
-        answer.error = "answered something other than a success object"
-        return answer
-    items = payload.get("data")
-    if items is None and isinstance(payload.get("msg"), list):
-        items = payload["msg"]
-    if items is None or items == {}:  # no ban (cjson encodes an empty table as {})
-        return answer
-    if not isinstance(items, list):
-        answer.error = "answered a 'data' that is not a list"
-        return answer
-    answer.malformed = max(0, len(items) - MAX_BANS_PER_INSTANCE)
-    for item in items[:MAX_BANS_PER_INSTANCE]:
-        key = ban_key(item)
-        if key is None:
-            answer.malformed += 1
-        else:
-            answer.listed[key] = item
-    return answer
-
-
-def _text(value: Any, default: str) -> str | None:
-    if value is None:
-        return default
-    return value[:MAX_TEXT] if isinstance(value, str) else None
-
-
-def ban_key(item: Any) -> str | None:
-    """The Redis key a listed ban names (``bans_ip_<ip>`` or ``bans_service_<service>_ip_<ip>``, as
-    ``api.lua`` derives them), or None when the item is not an object or its ``ip``, ``ban_scope`` or ``service`` has the wrong
-    type. Only types are checked here, for every listed ban; :func:`parse_ban` validates the values of the
-    few a pass may write."""
-    if item.__class__ is not dict:
-        return None
-    ip, scope = item.get("ip"), item.get("ban_scope", "global")
-    if ip.__class__ is not str or len(ip) > 64:
-        return None
-    if scope == "global":
-        return "bans_ip_" + ip
-    service = item.get("service")
-    if scope != "service" or service.__class__ is not str or len(service) > 253:
-        return None
-    return f"bans_service_{service}_ip_{ip}"
-
-
-def parse_ban(item: Any) -> InstanceBan | None:
-    """One listed ban, or None when any field has the wrong type or an impossible value."""
-    key = ban_key(item)
-    if key is None or not is_ip(item["ip"]):
-        return None
-    service = item["service"] if item.get("ban_scope", "global") == "service" else None
-    if service is not None and not _SERVICE.fullmatch(service):
-        return None
-    exp, permanent = item.get("exp"), item.get("permanent", False)
-    if isinstance(exp, float) and exp.is_integer():
-        exp = int(exp)
-    if exp.__class__ is not int or not 0 <= exp <= MAX_EXP_S or not isinstance(permanent, bool):
-        return None
-    date = item.get("date")
-    if isinstance(date, bool) or not isinstance(date, (int, float, type(None))) or (date is not None and not 0 <= date < 2**33):
-        return None
-    reason, country = _text(item.get("reason"), "unknown"), _text(item.get("country"), "local")
-    reason_data = item.get("reason_data", {})
-    if reason is None or country is None or not isinstance(reason_data, dict) or (reason_data and len(json.dumps(reason_data)) > 4096):
-        return None
-    # An instance's datastore holds a key without expiry with ttl 0: exp 0 is a permanent ban either way.
-    return InstanceBan(key, service, reason, date, country, exp, permanent or exp == 0, reason_data)
 
 
 class StdlibApi:
@@ -237,19 +115,37 @@ class BunkerWebInstances:
         return self.api_class(f"http://{row['hostname']}:{row['port']}", host=row.get("server_name") or "bwapi")
 
     def _fetch(self, name: str, api: Any) -> InstanceAnswer:
+        """Every row of one instance: the answer, then (1.7, ``total`` above what came) the next pages. A page
+        that fails makes the instance silent: a partial listing must not count as everything it holds."""
+        answer = InstanceAnswer(name)
+        url = "/bans"
+        for _ in range(MAX_BANS_PER_INSTANCE // PAGE_LENGTH + 2):
+            rows = answer.rows
+            error = self._page(api, url, answer)
+            if error is not None:
+                return InstanceAnswer(name, error=error if rows == 0 else f"{error} (rows {rows} onwards)")
+            if not answer.incomplete or answer.rows == rows:  # complete, or the listing shrank meanwhile
+                break
+            url = f"/bans?start={answer.rows}&length={PAGE_LENGTH}"
+        answer.total = None
+        return answer
+
+    def _page(self, api: Any, url: str, answer: InstanceAnswer) -> str | None:
+        """One ``GET`` of ``url``, parsed into ``answer``; why it failed, or None."""
         try:
-            sent, error, status, payload = api.request("GET", "/bans", timeout=(self.timeout, self.timeout))
+            sent, error, status, payload = api.request("GET", url, timeout=(self.timeout, self.timeout))
         except (ValueError, RecursionError):  # API.request decodes the body itself: not JSON (or a JSON bomb)
-            return InstanceAnswer(name, error="answered something that is not JSON")
+            return "answered something that is not JSON"
         except Exception as exception:
-            return InstanceAnswer(name, error=_describe(exception))
+            return _describe(exception)
         if not sent:
-            return InstanceAnswer(name, error="timed out" if "timed out" in str(error).lower() else "unreachable")
+            return "timed out" if "timed out" in str(error).lower() else "unreachable"
         if status != 200:
-            return InstanceAnswer(name, error=f"answered HTTP {status}")
+            return f"answered HTTP {status}"
         if isinstance(payload, TooLarge):
-            return InstanceAnswer(name, error=f"answered more than {MAX_ANSWER_BYTES:,} bytes")
-        return parse_answer(name, payload)
+            return f"answered more than {MAX_ANSWER_BYTES:,} bytes"
+        parse_answer(answer.name, payload, answer)
+        return answer.error
 
     def apis(self) -> list[tuple[str, Any]]:
         """Each instance's name and ``API`` object; several instances on one host are told apart by port.

@@ -1,9 +1,10 @@
 """Local-only bans: bans an instance holds that neither Redis nor the journal has, written to both.
 
-The hard part is what *not* to write. An instance also lists the copies of Redis bans it cached when it
-checked an IP (``utils.is_banned``, at most ``BAN_LOCAL_CACHE_TTL`` = 30 s), and a cached permanent ban is
-listed exactly like a real one (``exp: 0, permanent: true``). Copying such a copy back into Redis after the
-ban was lifted would undo the unban. The rule (docs/bans.md, "Bans only an instance has"):
+The hard part is what *not* to write. CrowdSec's ban leases (1.6.16, listed with ``"kind": "crowdsec_lease"``)
+never are: only CrowdSec renews or lifts them, and a copy would outlive the decision. An instance also lists
+the copies of Redis bans it cached when it checked an IP (``utils.is_banned``, at most ``BAN_LOCAL_CACHE_TTL``
+= 30 s), and a cached permanent ban is listed exactly like a real one (``exp: 0, permanent: true``). Copying
+such a copy back into Redis after the ban was lifted would undo the unban. The rule (docs/bans.md, "Bans only an instance has"):
 
 1. a ban the journal has (in Redis now, or being restored or judged) is the journal's business, not ours;
 2. a copy of a ban the journal recorded as **unbanned** is never written back, unless its ``date`` is later
@@ -28,8 +29,9 @@ from redis import Redis
 
 from ..clock import now_ms
 from .entry import Entry, classify_row
-from .instances import InstanceBan, InstanceSource, instance_source, parse_ban
+from .instances import InstanceSource, instance_source
 from .journal import Journal
+from .listing import InstanceBan, expired_row, parse_ban
 
 if TYPE_CHECKING:
     from ..state import StateStore
@@ -62,6 +64,8 @@ class InstancesReport:
     unbanned_copies: int = 0  # copies of recorded unbans, ignored (rule 2)
     short_lived: int = 0  # copies with 30 s or less left, ignored (rule 4)
     malformed: int = 0
+    leases: int = 0  # CrowdSec leases the instances listed: CrowdSec's, never propagated
+    other_kinds: int = 0  # rows of a kind this version does not know: skipped
 
     def line(self) -> str:
         text = f"{self.propagated} local-only bans propagated from {self.sources} instances ({self.answered}/{self.instances} answered"
@@ -71,6 +75,10 @@ class InstancesReport:
             text += f", {self.unbanned_copies} copies of unbanned bans ignored"
         if self.malformed:
             text += f", {self.malformed} malformed"
+        if self.leases:
+            text += f", {self.leases} CrowdSec leases left to CrowdSec"
+        if self.other_kinds:
+            text += f", {self.other_kinds} rows of an unknown kind skipped"
         text += ")"
         if self.silent:
             text += "; no answer from " + ", ".join(f"{name} ({why})" for name, why in sorted(self.silent.items()))
@@ -143,6 +151,7 @@ class LocalBans:
         report = InstancesReport()
         assert self.source is not None  # propagate() runs only for a LocalBans loaded with a source
         answers = self.source.fetch_bans()
+        now_s = wall_ms() / 1000
         unknown: dict[str, list[tuple[str, InstanceBan]]] = {}
         for answer in answers:
             report.instances += 1
@@ -151,11 +160,15 @@ class LocalBans:
                 continue
             report.answered += 1
             report.malformed += answer.malformed
+            report.leases += answer.leases
+            report.other_kinds += answer.other_kinds
             known = journal.known([key.encode() for key in answer.listed])
             for key, item in answer.listed.items():
                 if key.encode() not in known:  # rule 1: what the journal has is the journal's business
-                    ban = parse_ban(item)
-                    if ban is None:
+                    ban = parse_ban(item, now_s)
+                    if ban is None and expired_row(item, now_s):
+                        report.short_lived += 1
+                    elif ban is None:
                         report.malformed += 1
                     else:
                         unknown.setdefault(key, []).append((answer.name, ban))

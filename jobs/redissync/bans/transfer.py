@@ -4,7 +4,9 @@ One JSON object per line, as :meth:`Entry.as_dict` writes it: ``key`` and ``valu
 ``base64:…``), ``expires_ms`` (absolute epoch ms, ``null`` = permanent). Import also accepts lines written
 by hand or by other tools: ``ip`` [+ ``service``] instead of ``key``; ``value`` as an object (BunkerWeb's
 ban JSON) or ``reason``; ``ttl_ms`` or ``ttl`` (seconds) instead of ``expires_ms``; ``permanent``.
-Restores use SET NX with the remaining TTL: a ban already in Redis is never overwritten.
+Restores use SET NX with the remaining TTL: a ban already in Redis is never overwritten. A CrowdSec lease (a
+``bans_cs_…``/``cs_epoch_…`` key, or a row or value of ``kind`` ``crowdsec_lease``, as a dump of 1.6.16's
+``GET /bans`` holds) is skipped and counted: only CrowdSec writes leases (docs/bans.md).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from redis import Redis
 
 from ..clock import now_ms
-from ..keys import BanKey, parse_ban_key
+from ..keys import BanKey, is_crowdsec_key, is_lease, parse_ban_key
 from ..net import normalize_ip
 from .entry import Entry, classify, from_text
 from .journal import Journal
@@ -44,6 +46,7 @@ class ImportFile:
     lines: int = 0
     expired: int = 0
     invalid: int = 0
+    leases: int = 0  # CrowdSec leases in the file: skipped
     errors: list[str] = field(default_factory=list)  # "line 12: not JSON", the first ERRORS_SHOWN
 
     def error_lines(self) -> list[str]:
@@ -57,10 +60,16 @@ class ImportResult:
     present: int = 0
     expired: int = 0
     invalid: int = 0
+    leases: int = 0
 
     def line(self) -> str:
         return (f"{self.restored} bans restored, {self.present} already in Redis (kept), "
-                f"{self.expired} expired (skipped), {self.invalid} invalid lines (skipped)")
+                f"{self.expired} expired (skipped), {self.invalid} invalid lines (skipped)"
+                + (f", {self.leases} CrowdSec leases (skipped: managed by CrowdSec)" if self.leases else ""))
+
+
+class LeaseLine(ValueError):
+    """An import line that is a CrowdSec lease: not an error, never imported."""
 
 
 def parse_line(line: str, stamp: int) -> Entry:
@@ -71,12 +80,16 @@ def parse_line(line: str, stamp: int) -> Entry:
         raise ValueError("not JSON") from None
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
-    key = _key(data)
     value = data.get("value", None)
+    if is_lease(data) or (isinstance(value, dict) and is_lease(value)):
+        raise LeaseLine("a CrowdSec lease")
+    key = _key(data)
     if isinstance(value, (dict, list)):
         raw = json.dumps(value, separators=(",", ":")).encode()
     elif isinstance(value, str):
         raw = from_text(value)
+        if b"crowdsec_lease" in raw and _lease_text(raw):
+            raise LeaseLine("a CrowdSec lease")
     elif value is None and isinstance(data.get("reason"), str):
         raw = json.dumps(_bunkerweb_value(data, key, stamp), separators=(",", ":")).encode()
     else:
@@ -84,9 +97,19 @@ def parse_line(line: str, stamp: int) -> Entry:
     return classify(key, raw, _expires(data, stamp), stamp)
 
 
+def _lease_text(raw: bytes) -> bool:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and is_lease(value)
+
+
 def _key(data: dict[str, Any]) -> bytes:
     if isinstance(data.get("key"), str):
         key = from_text(data["key"])
+        if is_crowdsec_key(key):
+            raise LeaseLine("a CrowdSec lease or fence key")
         if parse_ban_key(key) is None and not key.startswith(b"bans_"):
             raise ValueError("key is not a BunkerWeb ban key")
         return key
@@ -136,6 +159,9 @@ def read_import(lines: Iterable[str], limit: int = ERRORS_SHOWN) -> ImportFile:
         stamp = now_ms()
         try:
             entry = parse_line(line, stamp)
+        except LeaseLine:
+            checked.leases += 1
+            continue
         except (ValueError, TypeError) as error:
             checked.invalid += 1
             if len(checked.errors) < limit:
@@ -151,7 +177,7 @@ def read_import(lines: Iterable[str], limit: int = ERRORS_SHOWN) -> ImportFile:
 def import_entries(client: Redis, checked: ImportFile, progress: Callable[[int], None] | None = None) -> ImportResult:
     """Restore the checked file's bans with SET NX + remaining TTL. Progress is reported every
     :data:`PROGRESS_STEP` bans: each step is one streamed restore of several batches, not one round trip each."""
-    result = ImportResult(expired=checked.expired, invalid=checked.invalid)
+    result = ImportResult(expired=checked.expired, invalid=checked.invalid, leases=checked.leases)
     for start in range(0, len(checked.entries), PROGRESS_STEP):
         restored, present = restore(client, checked.entries[start:start + PROGRESS_STEP])
         result.restored += restored

@@ -256,6 +256,9 @@ def _instances_line(report: Any) -> str:
         return ""
     line = (f"{count(report.get('propagated'))} local-only bans from the instances "
             f"({count(report.get('answered'))}/{count(report.get('instances'))} answered)")
+    leases = number(report.get("leases"))
+    if leases:
+        line += f", {count(leases)} CrowdSec leases (managed by CrowdSec, not propagated)"
     silent = report.get("silent")
     if isinstance(silent, dict) and silent:
         line += ", no answer from " + ", ".join(text(name, 80) for name in list(silent)[:5])

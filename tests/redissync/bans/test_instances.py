@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from redissync.bans import instances
-from redissync.bans.instances import BunkerWebInstances, StdlibApi, instance_source, parse_answer, parse_ban
+from redissync.bans import instances, listing
+from redissync.bans.instances import BunkerWebInstances, StdlibApi, instance_source
+from redissync.bans.listing import parse_answer, parse_ban
 from redissync.settings import load_settings
 from redissync.state import StateStore
 from tests.bed.instances import StandInDatabase, StandInInstance
@@ -35,14 +36,14 @@ def test_the_wire_shape_and_the_empty_answer() -> None:
 
 
 def test_service_and_permanent_bans() -> None:
-    service = parse_ban({**BAN, "ban_scope": "service", "service": "shop.example.com", "ip": "2001:db8::1"})
+    service = parse_ban({**BAN, "ban_scope": "service", "service": "shop.example.com", "ip": "2001:db8::1"}, time.time())
     assert service.key == "bans_service_shop.example.com_ip_2001:db8::1"
     assert json.loads(service.value(0))["ban_scope"] == "service"
-    permanent = parse_ban({**BAN, "exp": 0, "permanent": True})
+    permanent = parse_ban({**BAN, "exp": 0, "permanent": True}, time.time())
     assert permanent.permanent
     assert json.loads(permanent.value(0))["permanent"] is True
-    assert parse_ban({**BAN, "exp": 0}).permanent  # no expiry in the datastore: permanent either way
-    undated = parse_ban({k: v for k, v in BAN.items() if k not in ("date", "country", "reason")})
+    assert parse_ban({**BAN, "exp": 0}, time.time()).permanent  # no expiry in the datastore: permanent either way
+    undated = parse_ban({k: v for k, v in BAN.items() if k not in ("date", "country", "reason")}, time.time())
     assert json.loads(undated.value(1234.5)) | {} == {"reason": "unknown", "service": "unknown", "date": 1234,
                                                         "country": "local", "ban_scope": "global", "reason_data": {},
                                                         "permanent": False}
@@ -57,7 +58,7 @@ def test_service_and_permanent_bans() -> None:
     {**BAN, "reason_data": {"blob": "x" * 5000}},
 ])
 def test_hostile_items_are_refused(item) -> None:
-    assert parse_ban(item) is None
+    assert parse_ban(item, time.time()) is None
     answer = parse_answer("a", {"status": "success", "msg": "success", "data": [item, {**BAN, "ip": "192.0.2.200"}]})
     # an item without a usable key is counted at once; one with a key is parsed whole only if Redis lacks it
     assert answer.error is None
@@ -74,7 +75,7 @@ def test_hostile_answers_are_errors_not_crashes(payload) -> None:
 
 
 def test_a_huge_list_is_capped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(instances, "MAX_BANS_PER_INSTANCE", 100)
+    monkeypatch.setattr(listing, "MAX_BANS_PER_INSTANCE", 100)
     items = [{**BAN, "ip": f"10.0.{i // 256}.{i % 256}"} for i in range(1000)]
     answer = parse_answer("a", {"status": "success", "msg": "success", "data": items})
     assert (len(answer.bans), answer.malformed) == (100, 900)
