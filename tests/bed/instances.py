@@ -20,8 +20,8 @@ and ``api.lua``):
     rows are left out, the top level adds ``generation_epoch`` (one more per read) and ``snapshot_time``, and
     ``do_api_call`` tests for a table first, so no ban is ``"data": {}`` with ``"msg": "success"``. Leases are
     not listed there (that branch's ``GET /bans`` matches ``bans_ip_``/``bans_service_`` only).
-    :attr:`StandInInstance.page_size` adds what contract §11.4 says later 1.7 versions add: ``total``, and
-    ``?start=&length=`` paging (an answer without them holds the first ``page_size`` rows);
+    :attr:`StandInInstance.page_size` adds what later 1.7 versions add and that commit lacks: ``total``, and
+    ``?start=&length=`` paging (here an answer without them holds the first ``page_size`` rows);
 - :meth:`StandInInstance.lease` is ``banlease.promote_lease``: the lease in the local datastore and in Redis
   (``SET … EX ttl``) with its fence ``cs_epoch_<ip>`` (``<hex incarnation>:1``, ``EX 604800``).
 

@@ -68,12 +68,9 @@ class ImportResult:
                 + (f", {self.leases} CrowdSec leases (skipped: managed by CrowdSec)" if self.leases else ""))
 
 
-class LeaseLine(ValueError):
-    """An import line that is a CrowdSec lease: not an error, never imported."""
-
-
-def parse_line(line: str, stamp: int) -> Entry:
-    """One import line → an Entry; ValueError with a short reason (never the line itself) when invalid."""
+def parse_line(line: str, stamp: int) -> Entry | None:
+    """One import line → an Entry, or None for a CrowdSec lease (never imported); ValueError with a short reason
+    (never the line itself) when invalid."""
     try:
         data = json.loads(line)
     except ValueError:
@@ -81,15 +78,16 @@ def parse_line(line: str, stamp: int) -> Entry:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     value = data.get("value", None)
-    if is_lease(data) or (isinstance(value, dict) and is_lease(value)):
-        raise LeaseLine("a CrowdSec lease")
+    key_text = data.get("key")
+    if is_lease(data) or (isinstance(value, dict) and is_lease(value)) or (isinstance(key_text, str) and is_crowdsec_key(key_text)):
+        return None
     key = _key(data)
     if isinstance(value, (dict, list)):
         raw = json.dumps(value, separators=(",", ":")).encode()
     elif isinstance(value, str):
         raw = from_text(value)
         if b"crowdsec_lease" in raw and _lease_text(raw):
-            raise LeaseLine("a CrowdSec lease")
+            return None
     elif value is None and isinstance(data.get("reason"), str):
         raw = json.dumps(_bunkerweb_value(data, key, stamp), separators=(",", ":")).encode()
     else:
@@ -108,8 +106,6 @@ def _lease_text(raw: bytes) -> bool:
 def _key(data: dict[str, Any]) -> bytes:
     if isinstance(data.get("key"), str):
         key = from_text(data["key"])
-        if is_crowdsec_key(key):
-            raise LeaseLine("a CrowdSec lease or fence key")
         if parse_ban_key(key) is None and not key.startswith(b"bans_"):
             raise ValueError("key is not a BunkerWeb ban key")
         return key
@@ -159,15 +155,14 @@ def read_import(lines: Iterable[str], limit: int = ERRORS_SHOWN) -> ImportFile:
         stamp = now_ms()
         try:
             entry = parse_line(line, stamp)
-        except LeaseLine:
-            checked.leases += 1
-            continue
         except (ValueError, TypeError) as error:
             checked.invalid += 1
             if len(checked.errors) < limit:
                 checked.errors.append(f"line {number}: {error}")
             continue
-        if expired(entry.expires_ms, stamp):
+        if entry is None:
+            checked.leases += 1
+        elif expired(entry.expires_ms, stamp):
             checked.expired += 1
         else:
             checked.entries.append(entry)

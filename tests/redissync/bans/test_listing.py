@@ -88,8 +88,9 @@ def test_17_a_hostile_expires_at_is_refused(expires_at) -> None:
 
 
 def test_17_top_level_and_the_empty_data_object() -> None:
-    answer = parse_answer("a", success([ROW_17], generation_epoch=4, snapshot_time=NOW))
-    [ban] = answer.bans  # read at the wall clock: a moment after NOW
+    now = int(time.time())
+    answer = parse_answer("a", success([{**ROW_17, "expires_at": now + 3600}], generation_epoch=4, snapshot_time=now))
+    [ban] = answer.bans  # read at the wall clock: a moment after ``now``
     assert (3590 < ban.exp <= 3600, answer.incomplete) == (True, False)
     empty = parse_answer("a", success({}, generation_epoch=5, snapshot_time=NOW))
     assert (empty.error, empty.listed, empty.rows) == (None, {}, 0)
