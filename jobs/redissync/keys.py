@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .net import is_ip
 
@@ -146,7 +146,7 @@ def is_crowdsec_key(key: bytes | str) -> bool:
     return text is not None and text.startswith(CROWDSEC_PREFIXES)
 
 
-def is_lease(value: dict) -> bool:
+def is_lease(value: dict[str, Any]) -> bool:
     """A ban value or ``GET /bans`` row that is a CrowdSec lease: its ``kind`` says so, or (a row without
     ``kind``) its ``reason_data`` does (``lease: true``)."""
     if value.get("kind") == LEASE_KIND:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import now_ms
-from ..keys import is_ip, is_lease
+from ..keys import is_lease
+from ..net import is_ip
 
 MAX_BANS_PER_INSTANCE = 200_000  # items past this are counted as malformed, never held in memory
 MAX_EXP_S = 10 * 365 * 86_400
@@ -40,7 +41,7 @@ class InstanceBan:
     country: str
     exp: int
     permanent: bool
-    reason_data: dict = field(default_factory=dict, compare=False, hash=False)
+    reason_data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def value(self, now_s: float) -> bytes:
         """The Redis value in BunkerWeb's own format (``utils.add_ban`` in ``src/bw/lua/bunkerweb/utils.lua``)."""
@@ -62,7 +63,7 @@ class InstanceAnswer:
     and a pass over a large cluster holds no object per ban it does not need."""
 
     name: str
-    listed: dict[str, dict] = field(default_factory=dict)
+    listed: dict[str, dict[str, Any]] = field(default_factory=dict)
     malformed: int = 0
     leases: int = 0  # CrowdSec leases listed ("kind": "crowdsec_lease"): CrowdSec's, never propagated
     other_kinds: int = 0  # rows of a kind this version does not know: skipped, never propagated
@@ -115,7 +116,7 @@ def parse_answer(name: str, payload: Any, answer: InstanceAnswer | None = None) 
     return answer
 
 
-def _skip_other_kind(answer: InstanceAnswer, item: dict, key: str) -> None:
+def _skip_other_kind(answer: InstanceAnswer, item: dict[str, Any], key: str) -> None:
     """1.6.16 rows carry ``kind`` and ``reason_data``: a plain ban (listed) or a CrowdSec lease (counted, left to
     CrowdSec: ``api.lua`` lists it under ``bans_ip_<ip>``'s name although Redis keeps it as ``bans_cs_ip_<ip>``)."""
     if is_lease(item):
@@ -136,7 +137,7 @@ def _left(expires_at: Any, now_s: float) -> int | None:
     return left if left > 0 else None
 
 
-def expired_row(item: dict, now_s: float) -> bool:
+def expired_row(item: dict[str, Any], now_s: float) -> bool:
     """A row whose absolute ``expires_at`` (1.7) has passed: gone, not malformed."""
     expires_at = item.get("expires_at")
     return isinstance(expires_at, (int, float)) and not isinstance(expires_at, bool) and 0 < expires_at <= now_s
