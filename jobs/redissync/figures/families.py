@@ -88,19 +88,28 @@ def sentinel_families(report: dict[str, Any]) -> list[Family]:
 
 
 def shard_families(report: dict[str, Any]) -> list[Family]:
-    """Redis Cluster shards, from the check report's ``facts["shards"]``: a list of ``{"shard": <slot ranges,
-    e.g. "0-5460">, "ok": bool, "replicas": <replicas in sync>}`` (the hook the cluster diagnosis fills)."""
-    shards = (report.get("facts") or {}).get("shards")
+    """Redis Cluster shards, from the check's ``cluster-topology`` step (``details["shards"]``: each shard's slot
+    ranges, ``state`` and replicas with their flags and link, as ``CLUSTER NODES`` gives them). A shard is
+    labelled by its slot ranges (``0-5460``): bounded, stable across failovers, never an address."""
+    shards = (_step(report, "cluster-topology").get("details") or {}).get("shards")
     if not isinstance(shards, list):
         return []
-    up = Family("redissync_cluster_shard_up", "gauge", "1 if the cluster shard (its slot ranges) has a reachable master serving its slots.")
-    replicas = Family("redissync_cluster_shard_replicas", "gauge", "Replicas of the cluster shard that are connected and in sync.")
+    up = Family("redissync_cluster_shard_up", "gauge", "1 unless the cluster shard's master is failed with no replica promoted.")
+    replicas = Family("redissync_cluster_shard_replicas", "gauge", "Replicas of the cluster shard that are connected and not failing.")
     for shard in shards:
-        if isinstance(shard, dict) and isinstance(shard.get("shard"), str):
-            up.add(shard.get("ok") is True, shard=shard["shard"])
-            if _number(shard.get("replicas")) is not None:
-                replicas.add(shard["replicas"], shard=shard["shard"])
+        if not isinstance(shard, dict) or not isinstance(shard.get("slots"), list):
+            continue
+        name = ",".join(f"{pair[0]}-{pair[1]}" if pair[0] != pair[1] else str(pair[0])
+                        for pair in shard["slots"] if isinstance(pair, list) and len(pair) == 2)
+        up.add(shard.get("state") != "fail", shard=name)
+        replicas.add(sum(1 for replica in shard.get("replicas") or [] if _in_sync(replica)), shard=name)
     return [up, replicas]
+
+
+def _in_sync(replica: Any) -> bool:
+    """A replica that could take over: not failing (``fail``, ``fail?``) and linked to the cluster."""
+    return (isinstance(replica, dict) and replica.get("link") == "connected"
+            and not {"fail", "fail?"} & set(replica.get("flags") or []))
 
 
 def bans_families(summary: Any, figures: JobFigures, state: StateStore) -> list[Family]:
