@@ -19,6 +19,7 @@ from tests.bed.bans import write_ban
 from tests.bed.instances import StandInInstance
 from tests.bed.jobrun import run_job_file
 from tests.bed.promtool import check_metrics, samples, value
+from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")
@@ -128,3 +129,17 @@ def test_sentinel_agreement(sentinel_topology, instance, job_cache_mode) -> None
     check = published("redissync-check", job_cache_mode, instance)
     assert (value(check, "redissync_sentinel_answers"), value(check, "redissync_sentinel_agreeing")) == (3, 3)
     assert value(check, "redissync_sentinel_agreement") == 1
+
+
+def test_an_instance_that_does_not_take_the_figures_is_named_and_the_run_still_succeeds(plain_redis, instance, job_cache_mode,
+                                                                                         captured_logs) -> None:
+    if job_cache_mode is None:
+        pytest.skip("instances exist only inside BunkerWeb")
+    silent = free_port()  # nothing listens there
+    job_cache_mode.db.add_instance("localhost", name="bw-2", port=silent, server_name="bwapi")
+    assert run_job_file("redissync-metrics", plain_redis.settings_env()) == 0
+    assert value(published("redissync-metrics", job_cache_mode, instance), "redissync_job_last_run_success",
+                 job_name="redissync-metrics") == 1
+    warnings = [r.getMessage() for r in captured_logs.records if "figures not delivered" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].endswith("figures not delivered to localhost (unreachable)")

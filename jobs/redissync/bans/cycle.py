@@ -35,7 +35,7 @@ from .entry import Entry
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
 from .journal import ID_SHIFT, Journal
 from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
-from .summary import pass_line, write_summary
+from .summary import DATA_LOSS_VERDICT, pass_line, write_summary
 from .writeback import expired, restore
 
 IDENTITY_META = "identity"
@@ -140,7 +140,7 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
         journal.commit()
         return indexed
     verdict = judge(previous, before)
-    result.verdict = ("data loss: " if verdict.lost and previous is not None else "") + verdict.reason
+    result.verdict = (DATA_LOSS_VERDICT if verdict.lost and previous is not None else "") + verdict.reason
     if verdict.lost and previous is not None:
         action = "restoring missing bans" if policy.restore_lost else "not restoring them (REDISSYNC_RESTORE_BANS=no)"
         logger.warning(f"redissync-bans: {verdict.reason}; {action}")

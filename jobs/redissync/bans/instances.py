@@ -20,9 +20,10 @@ from __future__ import annotations
 import http.client
 import json
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .listing import MAX_BANS_PER_INSTANCE, InstanceAnswer, parse_answer
 
@@ -30,6 +31,7 @@ TIMEOUT_S = 5.0  # per instance, for connecting and for each read; the whole fet
 PAGE_LENGTH = 10_000  # rows asked per page when an answer's ``total`` says more rows exist (1.7)
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 BUNKERWEB_API_DIR = Path("/usr/share/bunkerweb/api")  # where BunkerWeb's API.py lives (not always on sys.path)
+T = TypeVar("T")
 
 
 class InstanceSource(Protocol):
@@ -163,14 +165,20 @@ class BunkerWebInstances:
             apis = self.apis()
         except Exception as error:
             return [InstanceAnswer("BunkerWeb's instance list", error=f"could not be read ({type(error).__name__})")]
-        if not apis:
-            return []
-        pool = ThreadPoolExecutor(max_workers=min(8, len(apis)), thread_name_prefix="redissync-instances")
-        futures = [pool.submit(self._fetch, name, api) for name, api in apis]
-        wait(futures, timeout=2 * self.timeout + 1)
-        pool.shutdown(wait=False, cancel_futures=True)
-        return [future.result() if future.done() else InstanceAnswer(name, error="timed out")
-                for (name, _), future in zip(apis, futures, strict=True)]
+        answers = ask_each(apis, self._fetch, 2 * self.timeout + 1)
+        return [answer or InstanceAnswer(name, error="timed out") for (name, _), answer in zip(apis, answers, strict=True)]
+
+
+def ask_each(apis: list[tuple[str, Any]], call: Callable[[str, Any], T], timeout: float) -> list[T | None]:
+    """``call(name, api)`` for every instance in parallel; None for one still silent after ``timeout`` s, left
+    behind (its thread ends with its own request timeout)."""
+    if not apis:
+        return []
+    pool = ThreadPoolExecutor(max_workers=min(8, len(apis)), thread_name_prefix="redissync-instances")
+    futures = [pool.submit(call, name, api) for name, api in apis]
+    wait(futures, timeout=timeout)
+    pool.shutdown(wait=False, cancel_futures=True)
+    return [future.result() if future.done() else None for future in futures]
 
 
 def _describe(error: Exception) -> str:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 SUMMARY_NAME = BANS_SUMMARY_FILE
 RECENT = 20
+DATA_LOSS_VERDICT = "data loss: "  # how a pass's verdict opens when it found Redis had lost data (cycle.py)
 
 
 def build_summary(journal: Journal, result: dict[str, Any], failed: str | None = None) -> dict[str, Any]:

@@ -12,30 +12,30 @@ Outside BunkerWeb (tests, ``make demo``) the section is also written next to the
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-from ..bans.instances import instance_source
+from ..bans.instances import ask_each, instance_source
 from ..state import StateStore
 
 TIMEOUT_S = 3.0  # per instance: a section is a few kB, and a job must not wait on a silent instance
 FIGURES_URL = "/redissync/figures/"
 MAX_SECTION_BYTES = 64 * 1024  # redissync.lua refuses more
+STORED = "stored"
 
 
 def prom_file(job: str) -> str:
     return f"{job}.prom"
 
 
-def _send(api: Any, job: str, body: bytes) -> str | None:
-    """None when the instance stored the section, else why not (never the answer's text: it is not ours)."""
+def _send(api: Any, job: str, body: bytes) -> str:
+    """``STORED`` when the instance took the section, else why not (never the answer's text: it is not ours)."""
     try:
         sent, _, status, _ = api.request("POST", FIGURES_URL + job, data=body, timeout=(TIMEOUT_S, TIMEOUT_S))
     except Exception as error:  # BunkerWeb's API.request decodes the answer itself
         return f"failed ({type(error).__name__})"
     if not sent:
         return "unreachable"
-    return None if status == 200 else f"answered HTTP {status}"
+    return STORED if status == 200 else f"answered HTTP {status}"
 
 
 def publish(job: str, section: str, state: StateStore, api_token: str = "") -> dict[str, str]:
@@ -52,11 +52,5 @@ def publish(job: str, section: str, state: StateStore, api_token: str = "") -> d
         apis = source.apis()
     except Exception as error:
         return {"BunkerWeb's instance list": f"could not be read ({type(error).__name__})"}
-    if not apis:
-        return {}
-    pool = ThreadPoolExecutor(max_workers=min(8, len(apis)), thread_name_prefix="redissync-figures")
-    futures = [pool.submit(_send, api, job, body) for _, api in apis]
-    wait(futures, timeout=2 * TIMEOUT_S + 1)
-    pool.shutdown(wait=False, cancel_futures=True)
-    outcomes = {name: future.result() if future.done() else "timed out" for (name, _), future in zip(apis, futures, strict=True)}
-    return {name: why for name, why in outcomes.items() if why is not None}
+    outcomes = ask_each(apis, lambda _, api: _send(api, job, body), 2 * TIMEOUT_S + 1)
+    return {name: why or "timed out" for (name, _), why in zip(apis, outcomes, strict=True) if why != STORED}

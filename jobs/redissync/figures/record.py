@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..bans.summary import DATA_LOSS_VERDICT
 from ..cached_files import BANS_SUMMARY_FILE, figures_file
 from ..state import StateStore
 
 SCHEMA = 1
-DATA_LOSS_VERDICT = "data loss: "  # how bans/cycle.py opens the verdict of a pass that found Redis had lost data
 
 # counter → how one bans pass adds to it (its ``last_pass`` in bans-summary.json)
 BANS_COUNTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
