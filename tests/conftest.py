@@ -15,8 +15,9 @@ import pytest
 
 from tests.bed import bwjob
 from tests.bed.acl import FULL_PASSWORD, FULL_USER, acl_lines
+from tests.bed.cluster import ClusterTopology
 from tests.bed.sentinel import SentinelTopology
-from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, free_port, server_version, tls_missing, wait_until
+from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, cluster_port, server_version, tls_missing, wait_until
 from tests.bed.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
@@ -186,12 +187,74 @@ def tls_redis(make_redis, pki: TestPKI) -> RedisServer:
 def cluster_node(make_redis) -> RedisServer:
     """A one-node Redis Cluster serving every slot: every command works on it, so nothing but the node's
     cluster mode tells a job it sees only part of the data a real cluster would spread over its nodes."""
-    port = next(port for port in iter(free_port, None) if port <= 55535)  # its cluster bus listens on port + 10000
-    node = make_redis(name="cluster", port=port, extra=["cluster-enabled yes", "cluster-config-file nodes.conf"])
+    node = make_redis(name="cluster", pick_port=cluster_port, extra=["cluster-enabled yes", "cluster-config-file nodes.conf"])
     admin = node.client()
     admin.execute_command("CLUSTER", "ADDSLOTS", *range(16384))  # ADDSLOTSRANGE is 7.0+: make compat runs 6.2
     wait_until(lambda: b"cluster_state:ok" in admin.execute_command("CLUSTER", "INFO"), 10, "the one-node cluster to serve its slots")
     return node
+
+
+# -- Redis Cluster: started once per test process (six servers), emptied before each test that uses one ----------
+@pytest.fixture(scope="session")
+def _plain_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterTopology]:
+    topology = ClusterTopology(tmp_path_factory.mktemp("cluster")).start()
+    yield topology
+    topology.stop()
+
+
+@pytest.fixture(scope="session")
+def _acl_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterTopology]:
+    topology = ClusterTopology(tmp_path_factory.mktemp("acl-cluster"), acl=True).start()
+    yield topology
+    topology.stop()
+
+
+@pytest.fixture(scope="session")
+def _tls_cluster(tmp_path_factory: pytest.TempPathFactory, pki: TestPKI) -> Iterator[ClusterTopology]:
+    topology = ClusterTopology(tmp_path_factory.mktemp("tls-cluster"), tls=pki.server()).start()
+    yield topology
+    topology.stop()
+
+
+def _fresh(topology: ClusterTopology) -> ClusterTopology:
+    """A shared cluster as a test expects it: every node up and ready, every keyspace empty."""
+    topology.wait_ready()
+    topology.flush()
+    return topology
+
+
+@pytest.fixture
+def redis_cluster(_plain_cluster: ClusterTopology) -> ClusterTopology:
+    """3 masters + 3 replicas, no auth. Shared by the tests of one process: a test that breaks a node uses
+    ``make_cluster`` instead."""
+    return _fresh(_plain_cluster)
+
+
+@pytest.fixture
+def acl_cluster(_acl_cluster: ClusterTopology) -> ClusterTopology:
+    """The cluster with ACL users (default off; tests.bed.acl's full and least-privilege users)."""
+    return _fresh(_acl_cluster)
+
+
+@pytest.fixture
+def tls_cluster(_tls_cluster: ClusterTopology) -> ClusterTopology:
+    """The cluster over TLS only (clients, bus and replication), certificates from the test CA."""
+    return _fresh(_tls_cluster)
+
+
+@pytest.fixture
+def make_cluster(tmp_path: Path) -> Iterator[Callable[..., ClusterTopology]]:
+    """Factory for a cluster of this test alone (to kill, reshard or flush one shard of), stopped at teardown."""
+    started: list[ClusterTopology] = []
+
+    def make(**options) -> ClusterTopology:
+        topology = ClusterTopology(tmp_path / f"cluster{len(started)}", **options)
+        started.append(topology)
+        return topology.start()
+
+    yield make
+    for topology in started:
+        topology.stop()
 
 
 @pytest.fixture

@@ -50,10 +50,13 @@ def redis_table(core: dict, seed: dict, core_next: dict) -> str:
     rows = ["| Setting | Owner | Default in BunkerWeb | redissync also checks | Default outside BunkerWeb |",
             "| --- | --- | --- | --- | --- |"]
     for name, ours in seed.items():
-        theirs = _value(core["settings"][name]["default"], " ms" if name in UNIT_SETTINGS else "")
         upcoming = core_next["settings"][name]["default"]
-        if upcoming != core["settings"][name]["default"]:
-            theirs += f" ({NEXT_LABEL}: {_value(upcoming)})"
+        if name not in core["settings"]:  # younger than the recorded release (REDIS_CLUSTER_NODES)
+            theirs = f"{_value(upcoming)} (since {NEXT_LABEL})"
+        else:
+            theirs = _value(core["settings"][name]["default"], " ms" if name in UNIT_SETTINGS else "")
+            if upcoming != core["settings"][name]["default"]:
+                theirs += f" ({NEXT_LABEL}: {_value(upcoming)})"
         rows.append(f"| `{name}` | core `{core['id']}` | {theirs} | {ours['help']} "
                     f"| {_value(ours['default'], ' s' if name in UNIT_SETTINGS else '')} |")
     return "\n".join(rows)

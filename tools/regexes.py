@@ -32,7 +32,9 @@ PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}
 # Empty (Sentinel mode), an IPv4 address, a host name or a bare IPv6 address.
 REDIS_HOST = rf"^(?:|{IPV4}|{HOSTNAME}|(?:{IPV6}))$"
 # Space-separated host[:port] items, an IPv6 address in brackets; no leading, trailing or double space.
-SENTINEL_ITEM = rf"(?:{IPV4}|{HOSTNAME}|\[(?:{IPV6})\])(?::{PORT})?"
-REDIS_SENTINEL_HOSTS = rf"^(?:{SENTINEL_ITEM}(?: (?=[^ ])|$))*$"
+# REDIS_SENTINEL_HOSTS and REDIS_CLUSTER_NODES share the form (only their default port differs).
+ADDRESS_ITEM = rf"(?:{IPV4}|{HOSTNAME}|\[(?:{IPV6})\])(?::{PORT})?"
+ADDRESS_LIST = rf"^(?:{ADDRESS_ITEM}(?: (?=[^ ])|$))*$"
 
-GENERATED = {"REDIS_HOST": REDIS_HOST, "REDIS_SENTINEL_HOSTS": REDIS_SENTINEL_HOSTS, "REDIS_PORT": rf"^{PORT}$"}
+GENERATED = {"REDIS_HOST": REDIS_HOST, "REDIS_SENTINEL_HOSTS": ADDRESS_LIST, "REDIS_CLUSTER_NODES": ADDRESS_LIST,
+             "REDIS_PORT": rf"^{PORT}$"}

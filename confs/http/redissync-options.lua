@@ -27,6 +27,8 @@ ssl = {{ "true" if ssl else "false" }}, ssl_verify = {{ "true" if verify else "f
 -- redissync: Redis options for the Lua side, rendered from the REDIS_* settings (docs/nginx-lua.md).
 {% if USE_REDIS != "yes" %}
 return { enabled = false }
+{% elif (REDIS_CLUSTER_NODES | default("")) | trim %}
+return { enabled = true, mode = "cluster", error = "Redis Cluster mode (REDIS_CLUSTER_NODES): /redissync/ping and /redissync/stats do not support a cluster yet" }
 {% else %}
 {#- Units by ownership: BunkerWeb's core redis plugin, when installed, owns REDIS_* in milliseconds. #}
 {% set os = import("os") %}

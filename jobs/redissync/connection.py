@@ -14,13 +14,11 @@ from typing import Any
 
 from redis import Redis
 from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import Connection, SSLConnection
 from redis.exceptions import (
-    AskError,
     AuthenticationError,
     AuthenticationWrongNumberOfArgsError,
-    ClusterCrossSlotError,
-    ClusterDownError,
     ConnectionError,
     NoPermissionError,
     OutOfMemoryError,
@@ -28,21 +26,17 @@ from redis.exceptions import (
     RedisError,
     ResponseError,
     TimeoutError,
-    TryAgainError,
 )
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel
 
-from .errors import RedisSyncError
+from .cluster_mode import CLUSTER_CODES, CLUSTER_ERRORS, cluster_sentence, explain_cluster
 from .settings import Settings
 
 RETRIES = 2  # a dropped connection or a failover is retried; a timeout never is (it would blow the budget)
 KEEPALIVE_PROBES = 3
 MAX_TCP_KEEPIDLE = 32767  # Linux refuses a longer TCP_KEEPIDLE (EINVAL); REDIS_KEEPALIVE_IDLE=1d is a valid setting
-# Replies only a cluster node sends. redis-py maps them to these classes (their text then lacks the code);
-# a version that does not leaves the code at the start of a ResponseError's text.
-CLUSTER_ERRORS = (AskError, ClusterCrossSlotError, ClusterDownError, TryAgainError)  # MovedError is an AskError
-CLUSTER_CODES = frozenset({"MOVED", "ASK", "CROSSSLOT", "CLUSTERDOWN", "TRYAGAIN"})
+
 
 
 def _keepalive_options(idle_seconds: float) -> dict[str, Any]:
@@ -164,12 +158,29 @@ def make_sentinel(settings: Settings) -> Sentinel:
     )
 
 
+def cluster_options(settings: Settings) -> dict[str, Any]:
+    """Options for :class:`RedisCluster` and, through it, every node's pool: the data nodes' options without
+    ``db`` (a cluster has database 0 only) and without our ``retry``: redis-py's cluster client keeps its own
+    (MOVED/ASK redirects, a topology refresh after a failover, retries on a connection error)."""
+    options = {key: value for key, value in node_options(settings).items() if key not in ("db", "retry", "health_check_interval")}
+    return {**options, "require_full_coverage": False}
+
+
+def make_cluster(settings: Settings) -> RedisCluster:
+    """redis-py's cluster client from the seed nodes (REDIS_CLUSTER_NODES). Unlike the others it connects at once:
+    it asks the seeds in turn for the slot map (CLUSTER SLOTS), so one answering seed is enough."""
+    seeds = [ClusterNode(node.host, node.port) for node in settings.cluster_nodes]
+    return RedisCluster(startup_nodes=seeds, **cluster_options(settings))
+
+
 def connect(settings: Settings) -> Redis:
     """A client for the configured server, or the master the sentinels elect.
 
     Lazy like redis-py: the first command connects. With Sentinel, every new connection asks the
     sentinels for the master, so after a failover the next command reaches the new master.
     """
+    if settings.cluster_nodes:
+        return make_cluster(settings)  # type: ignore[return-value]  # the passes refuse it before connecting (runner)
     if settings.sentinels:
         master: Redis = make_sentinel(settings).master_for(settings.sentinel_master)
         return master
@@ -186,23 +197,13 @@ def probe_connection(settings: Settings, host: str, port: int, timeout: float) -
     return connection_class(host=host, port=port, retry=Retry(NoBackoff(), 0), decode_responses=True, **options)
 
 
-def cluster_sentence(label: str) -> str:
-    return (f"{label} runs in cluster mode (cluster_enabled:1): BunkerWeb's Lua cannot use Redis Cluster (each "
-            "instance talks to this one node, and the cluster keeps most keys on other nodes), so bans and sessions would "
-            "not be shared: point REDIS_HOST at a standalone server, or use REDIS_SENTINEL_HOSTS for failover")
-
-
-def refuse_cluster_mode(client: Redis, settings: Settings) -> None:
-    """Jobs act on what one node holds; on a cluster node that is a fraction of the keys, and the bans pass
-    would take the rest for unbans. So a cluster node is refused before any work (one INFO per run)."""
-    if str(client.info("cluster").get("cluster_enabled", 0)) == "1":
-        raise RedisSyncError(cluster_sentence(settings.target()))
-
-
 def explain(error: BaseException, settings: Settings) -> str:
     """One actionable sentence for a redis-py error, naming the settings to check (no secrets)."""
     target = settings.target()
     text = str(error)
+    cluster = settings.cluster_nodes and explain_cluster(error, target)
+    if cluster:
+        return cluster
     if isinstance(error, MasterNotFoundError):
         if "auth" in text.lower() or "NOAUTH" in text or "WRONGPASS" in text:
             return (

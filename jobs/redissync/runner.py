@@ -19,7 +19,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from .cached_files import run_record_file
-from .connection import connect, explain, refuse_cluster_mode
+from .cluster_mode import CLUSTER_PASSES_NOT_YET, refuse_cluster_mode
+from .connection import connect, explain
 from .errors import RedisSyncError, SettingsError
 from .figures import job_ended
 from .logs import debug_traceback
@@ -97,6 +98,8 @@ def _run_work(name: str, logger: logging.Logger, env: Mapping[str, str], work: W
         switch = "USE_REDISSYNC" if settings.enabled else "USE_REDIS"
         logger.info(f"{name}: {switch} is not yes, nothing to do")
         return True, f"{switch} is not yes: nothing to do"
+    if settings.cluster_nodes:
+        return _failed(logger, f"{name} failed: {CLUSTER_PASSES_NOT_YET}")
     for notice in (*settings.notices, *settings.warnings):
         logger.warning(notice)
     started = time.monotonic()
@@ -136,6 +139,9 @@ def run_command(name: str, work: Callable[[Settings, Redis], int], env: Mapping[
         return 1
     if not settings.enabled:
         print(f"{name}: USE_REDIS is not yes, so nothing is shared through Redis; set USE_REDIS=yes", file=sys.stderr)
+        return 1
+    if settings.cluster_nodes:
+        print(f"{name}: {CLUSTER_PASSES_NOT_YET}", file=sys.stderr)
         return 1
     client = connect(settings)
     try:

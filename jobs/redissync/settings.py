@@ -1,7 +1,7 @@
 """Environment → frozen, validated :class:`Settings`.
 
 Two sources of truth, both data: ``redis_settings.json`` (next to this module) is redissync's own contract
-for the fifteen REDIS_* settings (defaults in seconds, strict regexes, the expected form in ``help``);
+for the sixteen REDIS_* settings (defaults in seconds, strict regexes, the expected form in ``help``);
 plugin.json declares only what BunkerWeb registers for us, the ``REDISSYNC_*`` switches. BunkerWeb's core
 ``redis`` plugin owns the REDIS_* names in every release, so they must never appear in plugin.json.
 
@@ -9,7 +9,8 @@ The units rule, one everywhere: inside BunkerWeb (core ``redis`` plugin.json pre
 REDIS_KEEPALIVE_IDLE is core's milliseconds, with core's defaults (``1s``/``30s`` from 1.6.16); outside it, the
 seed table's seconds. Either way a time suffix sets the unit (:mod:`.durations`, BunkerWeb's rule), and the
 values must also pass our stricter regexes: a value core accepts but we do not (say REDIS_DATABASE=16) is a
-:class:`Problem` naming the setting, never a crash.
+:class:`Problem` naming the setting, never a crash. Pairs BunkerWeb refuses together (REDIS_CLUSTER_NODES with
+REDIS_SENTINEL_HOSTS, or with a database other than 0) are a :class:`Conflict`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ REDIS_SETTINGS_JSON = Path(__file__).resolve().parent / "redis_settings.json"
 PLUGIN_JSON = Path(__file__).resolve().parents[2] / "plugin.json"
 DEFAULT_CORE_DIR = "/usr/share/bunkerweb/core"
 DEFAULT_SENTINEL_PORT = 26379
+DEFAULT_CLUSTER_PORT = 6379  # BunkerWeb's rediskeys/redis.lua default for a REDIS_CLUSTER_NODES item without a port
 DEFAULT_MASTER = "mymaster"
 SECRET_SETTINGS = frozenset({"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"})
 DURATION_SETTINGS = ("REDIS_TIMEOUT", "REDIS_KEEPALIVE_IDLE")
@@ -60,7 +62,7 @@ def plugin_definition() -> dict[str, Any]:
 
 
 def redis_setting_definitions() -> dict[str, dict[str, Any]]:
-    """The seed table of the fifteen REDIS_* settings (same shape as plugin.json's ``settings``)."""
+    """The seed table of the sixteen REDIS_* settings (same shape as plugin.json's ``settings``)."""
     return _read_json(str(REDIS_SETTINGS_JSON))
 
 
@@ -71,7 +73,9 @@ def own_setting_definitions() -> dict[str, dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class SentinelAddress:
+class Address:
+    """One item of REDIS_SENTINEL_HOSTS or REDIS_CLUSTER_NODES."""
+
     host: str
     port: int
 
@@ -92,6 +96,18 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """Two valid settings BunkerWeb refuses together (its Lua then uses no Redis at all): ``setting`` is the
+    one that clashes with cluster mode, the sentence names both, in BunkerWeb's words (rediskeys.lua)."""
+
+    setting: str
+    sentence: str
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+@dataclass(frozen=True)
 class Settings:
     enabled: bool = False
     host: str = ""
@@ -104,10 +120,11 @@ class Settings:
     keepalive_pool: int = 3
     username: str = ""
     password: str = field(default="", repr=False)
-    sentinels: tuple[SentinelAddress, ...] = ()
+    sentinels: tuple[Address, ...] = ()
     sentinel_username: str = ""
     sentinel_password: str = field(default="", repr=False)
     sentinel_master: str = DEFAULT_MASTER
+    cluster_nodes: tuple[Address, ...] = ()  # REDIS_CLUSTER_NODES: not blank = Redis Cluster mode (BunkerWeb 1.6.16+)
     ca_file: str | None = None  # SSL_CERT_FILE: extra trusted CAs (private CA)
     units: str = UNITS_SECONDS
     use_redissync: bool = True  # USE_REDISSYNC: our jobs run (and BunkerWeb shows our page)
@@ -124,6 +141,8 @@ class Settings:
 
     @property
     def mode(self) -> str:
+        if self.cluster_nodes:
+            return "cluster"
         return "sentinel" if self.sentinels else "standalone"
 
     @property
@@ -145,6 +164,8 @@ class Settings:
 
     def target(self) -> str:
         """Where we connect, for messages (never carries credentials)."""
+        if self.cluster_nodes:
+            return f"{'TLS ' if self.ssl else ''}cluster via seed nodes " + " ".join(map(str, self.cluster_nodes))
         if self.sentinels:
             return f"master '{self.sentinel_master}' via sentinels " + " ".join(map(str, self.sentinels))
         return f"{'rediss' if self.ssl else 'redis'}://{bracketed(self.host)}:{self.port}/{self.database}"
@@ -160,6 +181,7 @@ class Settings:
             "username": self.username or None,
             "password_set": bool(self.password),
             "sentinel_master": self.sentinel_master if self.sentinels else None,
+            "cluster_nodes": [str(node) for node in self.cluster_nodes],
             "sentinel_username": self.sentinel_username or None,
             "sentinel_password_set": bool(self.sentinel_password),
             "timeout_s": self.timeout,
@@ -192,7 +214,7 @@ def _expected(definition: dict[str, Any]) -> str:
     return str(definition["help"]).rstrip(".")
 
 
-def parse_sentinel_hosts(value: str) -> tuple[SentinelAddress, ...]:
+def parse_addresses(value: str, default_port: int) -> tuple[Address, ...]:
     """``host[:port]`` items separated by spaces; ``[v6]:port`` for IPv6. Assumes a regex-valid value."""
     addresses = []
     for item in value.split():
@@ -200,7 +222,7 @@ def parse_sentinel_hosts(value: str) -> tuple[SentinelAddress, ...]:
         assert match is not None  # the setting's regex accepted the value
         host = match.group("v6") or match.group("host")
         port = match.group("p6") or match.group("port")
-        addresses.append(SentinelAddress(host, int(port) if port else DEFAULT_SENTINEL_PORT))
+        addresses.append(Address(host, int(port) if port else default_port))
     return tuple(addresses)
 
 
@@ -216,11 +238,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if core:
         owner_defaults.update({name: d["default"] for name, d in core["settings"].items() if name in owner_defaults})
     raw = {name: str(env.get(name, owner_defaults[name])) for name in definitions}
-    problems: list[Problem] = []
+    problems: list[Problem | Conflict] = []
     notices: list[str] = []
     warnings: list[str] = []
 
     raw["REDIS_SENTINEL_HOSTS"] = raw["REDIS_SENTINEL_HOSTS"].strip()
+    raw["REDIS_CLUSTER_NODES"] = raw["REDIS_CLUSTER_NODES"].strip()  # blank = not cluster mode, as BunkerWeb reads it
     if not raw["REDIS_SENTINEL_MASTER"].strip():
         # BunkerWeb's core plugin defaults the master to "": only worth a notice when sentinels are used.
         if raw["REDIS_SENTINEL_HOSTS"]:
@@ -237,10 +260,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             problems.append(Problem(name, raw[name], f"at most {MAX_MS // 1000}s (about 31 years)"))
     host = raw["REDIS_HOST"]
     enabled = raw["USE_REDIS"] == "yes"
-    if enabled and not host and not raw["REDIS_SENTINEL_HOSTS"]:
-        problems.append(
-            Problem("REDIS_HOST", "", "a Redis hostname or IP when USE_REDIS=yes (or set REDIS_SENTINEL_HOSTS)")
-        )
+    if enabled and not host and not raw["REDIS_SENTINEL_HOSTS"] and not raw["REDIS_CLUSTER_NODES"]:
+        problems.append(Problem(
+            "REDIS_HOST", "", "a Redis hostname or IP when USE_REDIS=yes (or set REDIS_SENTINEL_HOSTS or REDIS_CLUSTER_NODES)"))
+    problems.extend(_cluster_conflicts(raw, {problem.setting for problem in problems}))
     if problems:
         raise SettingsError(problems)
 
@@ -262,10 +285,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         keepalive_pool=int(raw["REDIS_KEEPALIVE_POOL"]),
         username=raw["REDIS_USERNAME"],
         password=raw["REDIS_PASSWORD"],
-        sentinels=parse_sentinel_hosts(raw["REDIS_SENTINEL_HOSTS"]),
+        sentinels=parse_addresses(raw["REDIS_SENTINEL_HOSTS"], DEFAULT_SENTINEL_PORT),
         sentinel_username=raw["REDIS_SENTINEL_USERNAME"],
         sentinel_password=raw["REDIS_SENTINEL_PASSWORD"],
         sentinel_master=raw["REDIS_SENTINEL_MASTER"],
+        cluster_nodes=parse_addresses(raw["REDIS_CLUSTER_NODES"], DEFAULT_CLUSTER_PORT),
         ca_file=env.get("SSL_CERT_FILE") or None,
         units=UNITS_CORE_MS if core else UNITS_SECONDS,
         use_redissync=raw["USE_REDISSYNC"] == "yes",
@@ -276,3 +300,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         core=tuple((setting.name, str(env[setting.name])) for setting in CORE_SETTINGS if setting.name in env),
         api_token=api_token(env),
     )
+
+
+def _cluster_conflicts(raw: Mapping[str, str], invalid: set[str]) -> list[Conflict]:
+    """What BunkerWeb refuses with REDIS_CLUSTER_NODES (1.6.16~rc3, rediskeys.lua), checked on valid values only."""
+    if not raw["REDIS_CLUSTER_NODES"] or "REDIS_CLUSTER_NODES" in invalid:
+        return []
+    conflicts = []
+    if raw["REDIS_SENTINEL_HOSTS"] and "REDIS_SENTINEL_HOSTS" not in invalid:
+        conflicts.append(Conflict("REDIS_SENTINEL_HOSTS", "REDIS_CLUSTER_NODES and REDIS_SENTINEL_HOSTS are both set, remove one "
+                                  "(BunkerWeb refuses the pair and then uses no Redis at all)"))
+    if "REDIS_DATABASE" not in invalid and raw["REDIS_DATABASE"] != "0":
+        conflicts.append(Conflict("REDIS_DATABASE", f"REDIS_CLUSTER_NODES requires REDIS_DATABASE 0 (got {raw['REDIS_DATABASE']}): "
+                                  "a Redis Cluster has database 0 only; set REDIS_DATABASE=0"))
+    return conflicts

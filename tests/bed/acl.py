@@ -29,10 +29,19 @@ LEAST_PRIVILEGE_COMMANDS = (
 KEPT_FOR_A_CLEAN_ACL_LOG = ("role", "discard")
 
 
-def least_privilege_rule(without: str | None = None) -> str:
-    """The rule after ``ACL SETUSER <user> on >password``; ``without`` drops one key pattern or command."""
+# On a Redis Cluster (docs/least-privilege.md, Redis Cluster): CLUSTER SLOTS and COMMAND, which redis-py's cluster client
+# sends to learn the slot map (on start and after a MOVED) and where each command's keys are, and CLUSTER INFO and
+# CLUSTER NODES, which the check reads (state, shards). tests/redissync/diagnose/test_cluster.py runs the check as the
+# user with them, and without each one.
+LEAST_PRIVILEGE_CLUSTER_COMMANDS = ("cluster|slots", "command", "cluster|info", "cluster|nodes")
+
+
+def least_privilege_rule(without: str | None = None, cluster: bool = False) -> str:
+    """The rule after ``ACL SETUSER <user> on >password``; ``without`` drops one key pattern or command; ``cluster``
+    adds what a Redis Cluster needs."""
     keys = [pattern for pattern in LEAST_PRIVILEGE_KEYS if pattern != without]
-    commands = [f"+{command}" for command in LEAST_PRIVILEGE_COMMANDS if command != without]
+    extra = LEAST_PRIVILEGE_CLUSTER_COMMANDS if cluster else ()
+    commands = [f"+{command}" for command in (*LEAST_PRIVILEGE_COMMANDS, *extra) if command != without]
     return " ".join([*keys, "resetchannels", "-@all", *commands])
 
 

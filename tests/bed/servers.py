@@ -82,6 +82,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def cluster_port() -> int:
+    """A free loopback port whose cluster bus port (port + 10000, a fixed offset in Redis) is free too."""
+    while True:
+        port = free_port()
+        if port > 65535 - 10000:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.02) -> object:
     """Poll ``predicate`` until it returns a truthy value; fail naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
@@ -130,6 +144,7 @@ class RedisServer:
     process: subprocess.Popen | None = None
     admin_username: str | None = None
     admin_password: str | None = None
+    pick_port: Callable[[], int] = free_port  # cluster nodes: cluster_port (their bus listens on port + 10000)
 
     @property
     def conf_path(self) -> Path:
@@ -167,7 +182,7 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for attempt in range(3):
             if not self.port or attempt:
-                self.port = free_port()
+                self.port = self.pick_port()
             self.conf_path.write_text(self._config())
             binary = REDIS_SENTINEL if self.sentinel else REDIS_SERVER
             self.process = subprocess.Popen(

@@ -16,11 +16,14 @@ import hashlib
 from typing import Any
 
 from redissync.net import bracketed, is_ip
-from redissync.settings import UNITS_SECONDS, SentinelAddress, Settings
+from redissync.settings import UNITS_SECONDS, Address, Settings
 
 POOL_PREFIX = "redissync"
 DIGEST_SALT = b"redissync-pool-v1"
 DIGEST_ITERATIONS = 10_000  # a slow digest: a pool name in a debug log must not ease guessing a password
+# Rendered for Lua in cluster mode until /redissync/ping and /redissync/stats learn the cluster (issue 22); the
+# template (confs/http/redissync-options.lua) spells the same sentence.
+CLUSTER_NOT_YET = "Redis Cluster mode (REDIS_CLUSTER_NODES): /redissync/ping and /redissync/stats do not support a cluster yet"
 HOST_PLACEHOLDER = "{host}"
 PORT_PLACEHOLDER = "{port}"
 
@@ -53,13 +56,13 @@ def pool_name(settings: Settings, host: str, port: int | str) -> str:
     return f"{POOL_PREFIX}:{scheme}:{verify}:{host}:{port}:{settings.database}:{digest}"
 
 
-def sentinel_pool_name(settings: Settings, sentinel: SentinelAddress) -> str:
+def sentinel_pool_name(settings: Settings, sentinel: Address) -> str:
     scheme, verify = _scheme(settings)
     digest = credentials_digest(settings.sentinel_username, settings.sentinel_password)
     return f"{POOL_PREFIX}:sentinel:{scheme}:{verify}:{bracketed(sentinel.host)}:{sentinel.port}:{digest}"
 
 
-def _sentinel_entry(settings: Settings, sentinel: SentinelAddress) -> dict[str, Any]:
+def _sentinel_entry(settings: Settings, sentinel: Address) -> dict[str, Any]:
     options = _tls(settings, sentinel.host)
     options.update(pool=sentinel_pool_name(settings, sentinel), pool_size=settings.keepalive_pool)
     return {
@@ -75,6 +78,8 @@ def lua_options(settings: Settings) -> dict[str, Any]:
     """The table ``redissync.lua`` loads; ``connector`` is passed as is to ``resty.redis.connector.new``."""
     if not settings.enabled:
         return {"enabled": False}
+    if settings.cluster_nodes:
+        return {"enabled": True, "mode": "cluster", "error": CLUSTER_NOT_YET}
     connector: dict[str, Any] = {
         "db": settings.database,
         "username": settings.username,

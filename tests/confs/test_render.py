@@ -187,3 +187,11 @@ def test_the_prometheus_listener_is_off_by_default_and_no_value_adds_a_directive
     assert "listen 9114;" in text
     allowed = [line.strip() for line in text.splitlines() if line.strip().startswith(("allow", "deny", "include"))]
     assert allowed == ["allow 10.0.0.0/8;", "allow ::1;", "deny all;"]  # what plugin.json's regex refuses never renders
+
+
+def test_cluster_mode_renders_the_python_reference_refusal_for_lua(tmp_path: Path) -> None:
+    """Until /redissync/ping and /redissync/stats learn the cluster, Lua reads the refusal, as the jobs say theirs."""
+    rendered = render_case({"USE_REDIS": "yes", "REDIS_CLUSTER_NODES": "10.0.0.1:7000 [fd00::2]:7001 redis-2"}, tmp_path)
+    assert rendered.options == rendered.expected
+    assert rendered.options["mode"] == "cluster"
+    assert "REDIS_CLUSTER_NODES" in rendered.options["error"]

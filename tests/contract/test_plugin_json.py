@@ -65,7 +65,7 @@ def test_own_switches_default_to_todays_behaviour() -> None:
 def test_seed_table_has_the_shape_of_plugin_json_settings() -> None:
     """Same schema as a plugin's settings, so the same tools (UI form rules, docs) read it."""
     validate({**PLUGIN, "settings": SEED})
-    assert len(SEED) == 15
+    assert len(SEED) == 16  # the fifteen of every release and REDIS_CLUSTER_NODES (1.6.16)
     assert all(s["context"] == "global" and "multiple" not in s for s in SEED.values())
     assert SEED["REDIS_SENTINEL_HOSTS"]["type"] == "multivalue"
     assert SEED["REDIS_SENTINEL_HOSTS"]["separator"] == " "

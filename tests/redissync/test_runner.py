@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from redissync.cluster_mode import CLUSTER_PASSES_NOT_YET
 from redissync.errors import RedisSyncError
 from redissync.runner import EXIT_FAILED, EXIT_OK, run_job
 from redissync.state import open_state
@@ -119,10 +120,30 @@ def test_every_job_refuses_a_cluster_node_before_any_work(job, cluster_node, cap
     assert run_job_file(job, cluster_node.settings_env()) == EXIT_FAILED
     errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
     assert len(errors) == 1, errors
-    assert "runs in cluster mode" in errors[0] and "REDIS_SENTINEL_HOSTS" in errors[0]
+    assert "runs in cluster mode" in errors[0]
+    assert "REDIS_CLUSTER_NODES is empty" in errors[0]
     assert cluster_node.client().dbsize() == 0
 
 
 def test_a_bwcli_command_refuses_a_cluster_node(cluster_node, capsys) -> None:
     assert run_bwcli("sessions.py", cluster_node.settings_env(), ["revoke", "--yes"]) == 1
     assert "runs in cluster mode" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("job", ["redissync-bans", "redissync-metrics", "redissync-sessions"])
+def test_in_cluster_mode_every_job_says_what_is_not_supported_yet_and_touches_nothing(job, redis_cluster, captured_logs) -> None:
+    """Until the passes work across shards (issue 22), a pass on a cluster would be half a pass: one clear line, exit 2."""
+    client = redis_cluster.client()
+    client.set("bans_ip_{192.0.2.1}", '{"reason":"manual"}')
+    assert run_job_file(job, redis_cluster.settings_env()) == EXIT_FAILED
+    errors = [r.getMessage() for r in captured_logs.records if r.levelno == logging.ERROR]
+    assert errors == [f"{job} failed: {CLUSTER_PASSES_NOT_YET}"]
+    assert client.ttl("bans_ip_{192.0.2.1}") == -1, "still there, untouched"
+    assert sum(len(master.client().keys()) for master in redis_cluster.masters()) == 1
+    client.close()
+
+
+@pytest.mark.parametrize("command", [["bans", "forget", "--all", "--yes"], ["sessions", "revoke", "--yes"]])
+def test_in_cluster_mode_a_bwcli_command_says_what_is_not_supported_yet(command, redis_cluster, capsys) -> None:
+    assert run_bwcli(f"{command[0]}.py", redis_cluster.settings_env(), command[1:]) == 1
+    assert CLUSTER_PASSES_NOT_YET in capsys.readouterr().err

@@ -13,7 +13,7 @@ import pytest
 from redissync.settings import (
     UNITS_CORE_MS,
     UNITS_SECONDS,
-    SentinelAddress,
+    Address,
     SettingsError,
     load_settings,
     own_setting_definitions,
@@ -47,6 +47,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "REDIS_SENTINEL_HOSTS": (
         ["", "s1", "s1:26379", "s1:26379 s2:26380 10.0.0.3", "[::1]:26379", "[fe80::1]", "sentinel.example.com:1"],
         ["s1 ", " s1", "s1  s2", "s1:0", "s1:65536", "::1:26379", "http://s1", "s1,s2", "s1:abc"],
+    ),
+    "REDIS_CLUSTER_NODES": (  # BunkerWeb's form (rediskeys.lua, 1.6.16~rc3): host, host:port, [ipv6]:port, space separated
+        ["", "n1", "n1:7000 n2:7001 10.0.0.3", "[::1]:7000", "[fe80::1]", "redis-0.redis.svc.cluster.local:6379"],
+        ["n1 ", "n1  n2", "n1:0", "n1:65536", "::1:7000", "redis://n1", "n1,n2", "n1:abc", "[::1"],
     ),
 }
 
@@ -107,7 +111,7 @@ def test_defaults_are_the_spec_table() -> None:
         "USE_REDIS": "no", "REDIS_HOST": "", "REDIS_PORT": "6379", "REDIS_DATABASE": "0", "REDIS_SSL": "no",
         "REDIS_SSL_VERIFY": "yes", "REDIS_TIMEOUT": "5", "REDIS_USERNAME": "", "REDIS_PASSWORD": "",
         "REDIS_SENTINEL_HOSTS": "", "REDIS_SENTINEL_USERNAME": "", "REDIS_SENTINEL_PASSWORD": "",
-        "REDIS_SENTINEL_MASTER": "mymaster", "REDIS_KEEPALIVE_IDLE": "300", "REDIS_KEEPALIVE_POOL": "3",
+        "REDIS_SENTINEL_MASTER": "mymaster", "REDIS_CLUSTER_NODES": "", "REDIS_KEEPALIVE_IDLE": "300", "REDIS_KEEPALIVE_POOL": "3",
     }
 
 
@@ -133,8 +137,8 @@ def test_typed_standalone_configuration() -> None:
 
 def test_sentinel_hosts_parsed_with_default_port_and_ipv6() -> None:
     settings = load_settings({"USE_REDIS": "yes", "REDIS_SENTINEL_HOSTS": "s1 s2:26380 [::1]:26381 [fe80::2]"})
-    assert settings.sentinels == (SentinelAddress("s1", 26379), SentinelAddress("s2", 26380),
-                                  SentinelAddress("::1", 26381), SentinelAddress("fe80::2", 26379))
+    assert settings.sentinels == (Address("s1", 26379), Address("s2", 26380),
+                                  Address("::1", 26381), Address("fe80::2", 26379))
     assert settings.mode == "sentinel"
     assert str(settings.sentinels[2]) == "[::1]:26381"
 

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from redissync.runner import EXIT_FAILED, run_job
-from redissync.settings import Settings, SettingsError, load_settings, redis_setting_definitions
+from redissync.settings import Conflict, Settings, SettingsError, load_settings, redis_setting_definitions
 from tests.reliability import figures
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "plugin-json" / "core" / "redis.json"
@@ -85,6 +85,7 @@ VALID: dict[str, st.SearchStrategy[str]] = {
     "REDIS_SENTINEL_USERNAME": no_space,
     "REDIS_SENTINEL_PASSWORD": secret,
     "REDIS_SENTINEL_MASTER": st.one_of(st.just(""), no_space.filter(bool)),
+    "REDIS_CLUSTER_NODES": st.one_of(st.just(""), st.just(" "), st.lists(sentinel_item, min_size=1, max_size=4).map(" ".join)),
     "REDIS_KEEPALIVE_IDLE": st.builds(lambda n, unit: f"{n}{unit}", st.integers(0, 999_999), st.sampled_from(DURATION_SUFFIXES)),
     "REDIS_KEEPALIVE_POOL": st.integers(1, 999_999).map(str),
 }
@@ -102,6 +103,7 @@ NEAR_MISS: dict[str, st.SearchStrategy[str]] = {
     "REDIS_HOST": st.sampled_from(["redis://h", "h:6379", "a..b", "-a", "a-", "256.1.1.1", "1.2.3", "::g", "[::1]", "h/", "a b",
                                    "h\n", "a" * 64, "1.2.3.04", "unix:/run/redis.sock"]),
     "REDIS_SENTINEL_HOSTS": st.sampled_from(["h:0", "h:65536", "h,h2", "h  h2", "::1:26379", "[::1", "h:", "h:p", "a..b:1"]),
+    "REDIS_CLUSTER_NODES": st.sampled_from(["n:0", "n:65536", "n,n2", "n  n2", "::1:7000", "[::1", "n:", "redis://n", "a..b:1"]),
     "REDIS_USERNAME": st.sampled_from(["a b", "a\tb", "a\nb", "a\u00a0b", "\u2003"]),
     "REDIS_SENTINEL_USERNAME": st.sampled_from(["a b", "\x0b", "x\u2028"]),
     "REDIS_SENTINEL_MASTER": st.sampled_from(["my master", "m\n", "\t", " ", "m\u3000"]),
@@ -122,13 +124,17 @@ def bad_value_for(name: str) -> st.SearchStrategy[str]:
 def environments(draw: st.DrawFn) -> dict[str, str]:
     """A plausible configuration (each setting absent or valid), then 0-3 settings spoiled: most
     environments are valid or have one or two bad settings, the way real mistakes look."""
-    mode = draw(st.sampled_from(["standalone", "sentinel", "disabled", "anything"]))
+    mode = draw(st.sampled_from(["standalone", "sentinel", "cluster", "disabled", "anything"]))
     env = {name: value for name in NAMES if (value := draw(st.none() | VALID[name])) is not None}
     if mode == "standalone":
         env.update(USE_REDIS="yes", REDIS_HOST=draw(st.one_of(hostname, ipv4, ipv6)))
         env.pop("REDIS_SENTINEL_HOSTS", None)
     elif mode == "sentinel":
         env.update(USE_REDIS="yes", REDIS_SENTINEL_HOSTS=draw(st.lists(sentinel_item, min_size=1, max_size=4).map(" ".join)))
+    elif mode == "cluster":
+        env.update(USE_REDIS="yes", REDIS_CLUSTER_NODES=draw(st.lists(sentinel_item, min_size=1, max_size=4).map(" ".join)))
+        env.pop("REDIS_SENTINEL_HOSTS", None)
+        env.pop("REDIS_DATABASE", None)
     elif mode == "disabled":
         env["USE_REDIS"] = "no"
     for name in draw(st.lists(st.sampled_from(NAMES), max_size=3, unique=True)):
@@ -235,15 +241,24 @@ def expected_bad(env: Mapping[str, str]) -> tuple[set[str], set[str]]:
             if not _duration_ok(raw[name], minimum, bare_ms)}
     undecided: set[str] = set()
     for name, verdict in (("REDIS_HOST", host_verdict(raw["REDIS_HOST"])),
-                          ("REDIS_SENTINEL_HOSTS", sentinel_verdict(raw["REDIS_SENTINEL_HOSTS"]))):
+                          ("REDIS_SENTINEL_HOSTS", sentinel_verdict(raw["REDIS_SENTINEL_HOSTS"])),
+                          ("REDIS_CLUSTER_NODES", sentinel_verdict(raw["REDIS_CLUSTER_NODES"]))):  # the same list form
         if verdict is None:
             undecided.add(name)
         elif not verdict:
             bad.add(name)
-    if raw["USE_REDIS"] == "yes" and raw["REDIS_HOST"] == "" and not raw["REDIS_SENTINEL_HOSTS"].strip():
+    lists = ("REDIS_SENTINEL_HOSTS", "REDIS_CLUSTER_NODES")
+    if raw["USE_REDIS"] == "yes" and raw["REDIS_HOST"] == "" and not any(raw[name].strip() for name in lists):
         bad.add("REDIS_HOST")
-    if raw["USE_REDIS"] == "yes" and raw["REDIS_HOST"] == "" and "REDIS_SENTINEL_HOSTS" in undecided:
-        undecided.add("REDIS_HOST")  # the cross-field rule depends on whether the sentinel list parses
+    if raw["USE_REDIS"] == "yes" and raw["REDIS_HOST"] == "" and undecided & set(lists):
+        undecided.add("REDIS_HOST")  # the cross-field rule depends on whether the lists parse
+    # Cluster mode's refused pairs (BunkerWeb's rediskeys.lua), judged on values valid on their own.
+    cluster = raw["REDIS_CLUSTER_NODES"].strip()
+    if cluster and "REDIS_CLUSTER_NODES" not in bad:
+        pairs = [("REDIS_SENTINEL_HOSTS", bool(raw["REDIS_SENTINEL_HOSTS"].strip())), ("REDIS_DATABASE", raw["REDIS_DATABASE"] != "0")]
+        for name, clashes in pairs:
+            if clashes and name not in bad:
+                (undecided if "REDIS_CLUSTER_NODES" in undecided or name in undecided else bad).add(name)
     return bad, undecided
 
 
@@ -264,8 +279,9 @@ def check_valid(settings: Settings, env: Mapping[str, str]) -> None:
     assert settings.timeout_ms >= 1
     assert settings.keepalive_pool >= 1
     assert settings.keepalive_idle >= 0
-    assert all(1 <= address.port <= 65535 and address.host for address in settings.sentinels)
-    assert not settings.enabled or settings.host or settings.sentinels
+    assert all(1 <= address.port <= 65535 and address.host for address in (*settings.sentinels, *settings.cluster_nodes))
+    assert not (settings.cluster_nodes and (settings.sentinels or settings.database))
+    assert not settings.enabled or settings.host or settings.sentinels or settings.cluster_nodes
     assert " " not in settings.sentinel_master
     assert settings.sentinel_master
     shown = repr(settings) + str(settings.public()) + settings.target() + " ".join((*settings.notices, *settings.warnings))
@@ -277,9 +293,13 @@ def check_error(error: SettingsError, env: Mapping[str, str]) -> None:
     assert len(names) == len(set(names)), f"a setting reported twice: {names}"
     text = str(error)
     assert len(text.splitlines()) == len(names), "one line per bad setting"
-    for line, name in zip(text.splitlines(), names, strict=True):
-        assert line.startswith(f"{name}=")
-        assert "expected" in line
+    for line, problem in zip(text.splitlines(), error.problems, strict=True):
+        if isinstance(problem, Conflict):  # a refused pair: BunkerWeb's sentence, naming both settings
+            assert line.startswith("REDIS_CLUSTER_NODES ")
+            assert problem.setting in line
+        else:
+            assert line.startswith(f"{problem.setting}=")
+            assert "expected" in line
     assert MARKER not in text
     bad, undecided = expected_bad(env)
     assert bad <= set(names), f"missed {bad - set(names)}"

@@ -75,7 +75,7 @@ def test_archives_are_reproducible(tmp_path: Path) -> None:
 def test_readme_tables_put_bunkerweb_first_then_what_redissync_adds() -> None:
     seed = json.loads(docs.SEED_TABLE.read_text())
     table = docs.redis_table(json.loads(docs.CORE_REDIS.read_text()), seed, json.loads(docs.CORE_REDIS_NEXT.read_text()))
-    assert len(table.splitlines()) == 2 + len(seed) == 17
+    assert len(table.splitlines()) == 2 + len(seed) == 18
     # core's defaults (what a BunkerWeb user gets, then 1.6.16's where they changed), the seed's seconds in the last
     assert "| `REDIS_TIMEOUT` | core `redis` | `1000` ms (1.6.16: `1s`) |" in table
     assert table.splitlines()[8].endswith("| `5` s |")

@@ -39,5 +39,5 @@ def test_the_named_parts() -> None:
     assert not matches(f"(?:{regexes.IPV6})", "2001:db8:::1")
     assert matches(regexes.PORT, "65535")
     assert not matches(regexes.PORT, "65536")
-    assert matches(regexes.REDIS_SENTINEL_HOSTS, "s1:26379 [::1]:26380 s3")
-    assert not matches(regexes.REDIS_SENTINEL_HOSTS, "s1  s2")
+    assert matches(regexes.ADDRESS_LIST, "s1:26379 [::1]:26380 s3")
+    assert not matches(regexes.ADDRESS_LIST, "s1  s2")

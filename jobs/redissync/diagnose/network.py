@@ -20,7 +20,8 @@ class Endpoint:
 
     host: str
     port: int
-    kind: str  # "server" (REDIS_HOST), "sentinel" (one of REDIS_SENTINEL_HOSTS), "master" (named by the sentinels)
+    kind: str  # "server" (REDIS_HOST), "sentinel" (one of REDIS_SENTINEL_HOSTS), "master" (named by the sentinels),
+    # "seed" (one of REDIS_CLUSTER_NODES), "node" (a cluster node, at the address the cluster announces)
 
     @property
     def address(self) -> str:
@@ -28,7 +29,8 @@ class Endpoint:
 
     @property
     def label(self) -> str:
-        return {"server": "", "sentinel": "sentinel ", "master": "master "}[self.kind] + self.address
+        return {"server": "", "sentinel": "sentinel ", "master": "master ", "seed": "seed node ", "node": "cluster node "}[
+            self.kind] + self.address
 
     @property
     def address_settings(self) -> str:
@@ -36,6 +38,8 @@ class Endpoint:
             "server": "REDIS_HOST/REDIS_PORT",
             "sentinel": "REDIS_SENTINEL_HOSTS",
             "master": "REDIS_SENTINEL_HOSTS (the sentinels announce this address)",
+            "seed": "REDIS_CLUSTER_NODES",
+            "node": "cluster-announce-ip/cluster-announce-port on that node (the cluster announces this address)",
         }[self.kind]
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from redis.connection import Connection
 from redis.exceptions import AuthenticationError, ConnectionError, RedisError, ResponseError, TimeoutError
 
-from ..connection import cluster_sentence, probe_connection
+from ..cluster_mode import cluster_sentence
+from ..connection import probe_connection
 from ..errors import StepError
 from ..settings import Settings
 from .network import Endpoint

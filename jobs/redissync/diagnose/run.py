@@ -2,7 +2,8 @@
 
 configuration → DNS → TCP → TLS → AUTH → SELECT → PING ×5 → server facts, and with Sentinel: each sentinel
 (DNS, TCP, TLS, AUTH, master lookup), then the master they name (TCP, TLS, AUTH, SELECT, PING, facts), then
-every sentinel's view (agreement, CKQUORUM) and the replicas. Each step is timed and bounded by
+every sentinel's view (agreement, CKQUORUM) and the replicas. With Redis Cluster: each seed node, the cluster's
+state and shards, every node at its announced address, redis-py's cluster client (:mod:`.cluster`). Each step is timed and bounded by
 REDIS_TIMEOUT; a failure names the setting(s) to change. Risky-but-working setups become warnings.
 Most BunkerWeb Redis trouble is configuration, not Redis: this is what users read.
 """
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from ..errors import DiagnosisStopped, SettingsError, StepError
 from ..reports import Report
 from ..settings import Settings, load_settings
+from .cluster import walk_cluster
 from .network import Endpoint
 from .sentinel import walk_sentinels
 from .steps import Walk, walk_node
@@ -33,7 +35,9 @@ def diagnose(env: Mapping[str, str] | None = None) -> Report:
         settings = _configuration(walk, env)
         if settings.enabled:
             walk.settings = settings
-            if settings.sentinels:
+            if settings.cluster_nodes:
+                walk_cluster(walk)
+            elif settings.sentinels:
                 walk_sentinels(walk)
             else:
                 walk_node(walk, Endpoint(settings.host, settings.port, "server"), resolve_step=True)

@@ -8,7 +8,6 @@ Then the master the majority names is walked like a standalone server (TCP → �
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
@@ -16,8 +15,8 @@ from redis.exceptions import RedisError, ResponseError
 from ..errors import StepError
 from ..net import host_port, is_ip
 from ..reports import Step
+from .endpoints import Endpoints, first_line
 from .network import Endpoint, resolve, tcp_connect
-from .protocol import Session
 from .steps import Walk, walk_node
 from .tls import tls_probe, tls_summary, tls_warnings, verification_sentence
 
@@ -28,48 +27,25 @@ def _pairs(flat: Any) -> dict[str, str]:
     return dict(zip(items[::2], items[1::2], strict=False))
 
 
-class SentinelWalk:
-    """The sentinels still usable after each step, and why the others were dropped (as warnings)."""
+class SentinelWalk(Endpoints):
+    """The sentinels of REDIS_SENTINEL_HOSTS (``details["sentinels"]`` per step)."""
+
+    noun = "sentinel"
+    setting = "REDIS_SENTINEL_HOSTS"
 
     def __init__(self, walk: Walk):
-        self.walk = walk
-        self.settings = walk.config
+        super().__init__(walk, [Endpoint(address.host, address.port, "sentinel") for address in walk.config.sentinels])
         self.master = self.settings.sentinel_master
-        self.alive = [Endpoint(address.host, address.port, "sentinel") for address in self.settings.sentinels]
-        self.sessions: dict[Endpoint, Session] = {}
 
-    def each(self, step: Step, action: Callable[[Endpoint], str]) -> None:
-        """Run ``action`` on every usable sentinel; drop failures (warning), fail the step if none is left.
-        Each sentinel's outcome is data in ``details["sentinels"]`` (the UI's topology reads it) and a
-        line of the text view."""
-        failures: list[str] = []
-        outcomes = step.details.setdefault("sentinels", [])
-        for endpoint in list(self.alive):
-            try:
-                summary = action(endpoint)
-                outcomes.append({"address": endpoint.address, "ok": True, "summary": summary})
-                step.lines.append(f"✓ {endpoint.address}: {summary}")
-            except (StepError, RedisError) as error:
-                sentence = str(error) if isinstance(error, StepError) else self._redis_sentence(endpoint, error)
-                failures.append(sentence)
-                outcomes.append({"address": endpoint.address, "ok": False, "reason": sentence})
-                step.lines.append(f"✗ {endpoint.address}")
-                self.alive.remove(endpoint)
-                self.sessions.pop(endpoint, None)
-        if not self.alive:
-            raise StepError(failures[0] if len(failures) == 1 else f"no sentinel of REDIS_SENTINEL_HOSTS is usable: {failures[0]}")
-        step.warnings.extend(f"{sentence} (still working: {len(self.alive)} other sentinel(s) answer)" for sentence in failures)
-        step.summary = f"{len(self.alive)}/{len(self.settings.sentinels)} sentinel(s) usable"
-
-    def _redis_sentence(self, endpoint: Endpoint, error: RedisError) -> str:
-        text = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+    def redis_sentence(self, endpoint: Endpoint, error: RedisError) -> str:
+        text = first_line(error)
         if "NOPERM" in text:
             return (f"{endpoint.label} refused a SENTINEL command to {self.settings.sentinel_username or 'the default user'} "
                     f"({text}): grant it +@sentinel or check REDIS_SENTINEL_USERNAME")
         return f"{endpoint.label} answered an error ({text}): check REDIS_SENTINEL_HOSTS lists Redis Sentinels"
 
     def query(self, endpoint: Endpoint, *args: Any) -> Any:
-        return self.sessions[endpoint].command(self.walk.budget, "SENTINEL", *args)
+        return super().query(endpoint, "SENTINEL", *args)
 
 
 def walk_sentinels(walk: Walk) -> None:
@@ -86,13 +62,8 @@ def walk_sentinels(walk: Walk) -> None:
     else:
         walk.skip("sentinel-tls", "TLS handshake (sentinels)", "skipped: REDIS_SSL=no")
 
-    def authenticate(endpoint: Endpoint) -> str:
-        session = walk.session(endpoint)
-        sentinels.sessions[endpoint] = session
-        return session.authenticate(walk.budget)
-
     with walk.step("sentinel-auth", "AUTH (sentinels)") as step:
-        sentinels.each(step, authenticate)
+        sentinels.each(step, sentinels.authenticate)
 
     answers: dict[Endpoint, str] = {}
     with walk.step("sentinel-lookup", "master lookup") as step:
@@ -147,7 +118,7 @@ def _lookup(sentinels: SentinelWalk, step: Step, answers: dict[Endpoint, str]) -
         if address != chosen:
             step.warnings.append(f"the sentinels disagree: {endpoint.label} names {address} as master '{sentinels.master}' "
                                  f"while {votes[chosen]} other(s) name {chosen} (a failover in progress, or a split configuration)")
-    step.summary = f"master '{sentinels.master}' is {chosen} ({votes[chosen]}/{len(sentinels.settings.sentinels)} sentinels agree)"
+    step.summary = f"master '{sentinels.master}' is {chosen} ({votes[chosen]}/{sentinels.total} sentinels agree)"
     step.details.update(master=chosen, answers={endpoint.address: address for endpoint, address in answers.items()})
     return chosen
 
@@ -177,7 +148,7 @@ def _views(sentinels: SentinelWalk, step: Step, answers: dict[Endpoint, str], ch
     step.details = {"views": views}
     agreeing = sum(1 for address in answers.values() if address == chosen)
     ok = sum(1 for view in views.values() if str(view["ckquorum"]).startswith("OK"))
-    step.summary = (f"{agreeing}/{len(sentinels.settings.sentinels)} sentinel(s) agree on {chosen}; "
+    step.summary = (f"{agreeing}/{sentinels.total} sentinel(s) agree on {chosen}; "
                     f"CKQUORUM OK on {ok}/{len(views)}")
 
 

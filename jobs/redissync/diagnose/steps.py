@@ -12,7 +12,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from ..connection import cluster_sentence, explain
+from ..cluster_mode import cluster_sentence
+from ..connection import explain
 from ..errors import DiagnosisStopped, StepError
 from ..logs import debug_traceback
 from ..redaction import redact

@@ -27,7 +27,7 @@ from ..cached_files import (
 from ..errors import BunkerWebUnavailable, SettingsError
 from ..redaction import redact
 from ..settings import Settings, load_settings
-from . import sections, topology
+from . import sections, shards, topology
 from .format import DASH, age, dig, epoch, first, is_secret_name, text, when
 from .outage import Failure, current_failure, mark_stale
 from .sources import PLUGIN_ID, configuration, decode_json, report_source
@@ -184,6 +184,7 @@ def gather(db: Any = None, bw_instances_utils: Any = None, env: Mapping[str, str
         "steps": page.part("steps", lambda: sections.steps(check)),
         "connection": (public if settings is None and public else page.part("connection", lambda: sections.connection(live_public, check))),
         "topology": page.part("topology", lambda: topology.topology(check, live_public, sentinel_addresses)),
+        "shards": page.part("shards", lambda: shards.shards(check, live_public)),
         "instances": page.part("instances", lambda: instances(bw_instances_utils)),
         "keyspace": page.part("keyspace", lambda: stale(sections.keyspace(metrics, now), dig(metrics, "generated_at"))),
         "trends": page.part("trends", lambda: stale(sections.trends(history, metrics), dig(metrics, "generated_at"))),

@@ -57,8 +57,8 @@ def test_a_cluster_mode_node_fails_the_check_naming_the_cause(cluster_node) -> N
     assert report.facts["mode"] == "cluster"
     sentence = report.failure.sentence
     assert "cluster mode" in sentence
-    assert "BunkerWeb's Lua cannot use Redis Cluster" in sentence
+    assert "but REDIS_CLUSTER_NODES is empty" in sentence
+    assert "list the cluster's nodes in REDIS_CLUSTER_NODES" in sentence
     assert "REDIS_HOST" in sentence
-    assert "REDIS_SENTINEL_HOSTS" in sentence
     other_db = diagnose(node.settings_env(REDIS_DATABASE="1"))  # a cluster has db 0 only: SELECT says why
     assert (other_db.failure.id, other_db.failure.sentence) == ("select", sentence), other_db.render_text()

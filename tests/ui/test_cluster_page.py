@@ -1,0 +1,50 @@
+"""The page in Redis Cluster mode: the shards the check job cached (slots, master, replicas, keys, state)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from redissync.cluster_mode import CLUSTER_PASSES_NOT_YET
+from redissync.ui.actions import handle
+from redissync.ui.page import gather
+from redissync.ui.shards import shards
+from tests.bed.jobrun import run_job_file
+from tests.ui.render import render, wrap
+
+
+def test_the_page_shows_every_shard_the_check_job_cached(redis_cluster, tmp_path: Path) -> None:
+    client = redis_cluster.client()
+    for i in range(120):
+        client.set(f"bans_ip_{{198.51.100.{i}}}", "{}", ex=3600)
+    client.close()
+    env = redis_cluster.settings_env(REDISSYNC_STATE_DIR=str(tmp_path / "state"))
+    assert run_job_file("redissync-check", env) == 0
+    view = gather(env=env)
+    section = view["shards"]
+    assert section["state"] == "ok", section
+    assert section["cluster_ok"]
+    assert not section["degraded"]
+    keys = {master.port: master.client().dbsize() for master in redis_cluster.masters()}
+    assert sorted((row["master"], row["keys"]) for row in section["shards"]) == sorted(
+        (f"127.0.0.1:{port}", str(count)) for port, count in keys.items())
+    assert all(len(row["replicas"]) == 1 for row in section["shards"])
+    assert view["topology"]["state"] == "na"
+    page = html.unescape(render(wrap(view)))
+    assert "Redis Cluster" in page
+    for row in section["shards"]:
+        assert row["master"] in page
+        assert row["slots"] in page
+
+
+def test_without_a_report_or_outside_cluster_mode() -> None:
+    assert shards(None, {"mode": "standalone"})["state"] == "na"
+    assert shards({"mode": "cluster", "steps": []}, {"mode": "cluster"})["state"] != "ok"
+
+
+def test_reconcile_now_refuses_cluster_mode_like_the_jobs(redis_cluster, tmp_path: Path) -> None:
+    env = redis_cluster.settings_env(REDISSYNC_STATE_DIR=str(tmp_path / "state"))
+    answer = handle({"action": "reconcile"}, env=env)
+    assert (answer["status"], answer["code"]) == ("ko", 409)
+    assert answer["message"] == CLUSTER_PASSES_NOT_YET
+    assert handle({"action": "check"}, env=env)["state"] in ("healthy", "warning")
