@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 
+from redissync.figures.exposition import Family, merge, render
 from tests.bed.bans import write_ban
 from tests.bed.jobrun import run_job_file
 from tests.bed.promtool import check_metrics, samples, value
@@ -122,3 +123,21 @@ def test_the_prometheus_listener_serves_the_same_page_to_allowed_clients_only(lu
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(f"http://127.0.0.1:{closed}/metrics", timeout=30)
     assert error.value.code == 403
+
+
+def test_redissync_lua_merges_as_its_python_twin(lua_nginx, plain_redis) -> None:
+    """Sections sharing families, in the jobs' order: the page's job part is exactly exposition.merge()."""
+    server, _ = lua_nginx(plain_redis.settings_env())
+    sections = {}
+    for n, job in enumerate(("redissync-check", "redissync-bans", "redissync-metrics")):
+        sections[job] = render([
+            Family("redissync_job_runs_total", "counter", "Runs.").add(n + 1, job_name=job),
+            Family(f"redissync_{job.split('-')[1]}_only", "gauge", f"Only {job}.").add(n, kind='a "quoted" \\ kind'),
+            Family("redissync_job_last_run_success", "gauge", "Success.").add(1, job_name=job),
+        ])
+    for job in ("redissync-metrics", "redissync-check", "redissync-bans"):  # arrival order does not matter
+        assert post(server, f"/redissync/figures/{job}", sections[job].encode()) == 200
+    page = scrape(server)
+    own, _, jobs = page.partition("# HELP redissync_job_runs_total")
+    assert own.startswith("# HELP redissync_redis_enabled")
+    assert "# HELP redissync_job_runs_total" + jobs == merge(sections)
