@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 import traceback
 from collections.abc import Mapping
 from typing import TextIO
 
-from .redaction import redact
+from .redaction import is_secret_name, redact
 
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY", re.IGNORECASE)
 MIN_SECRET_LENGTH = 3  # shorter values would mask ordinary words
 
 
 def secret_values(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """The values of every secret-named setting in ``env`` (os.environ by default)."""
     env = os.environ if env is None else env
-    return tuple({str(value) for name, value in env.items() if SECRET_NAME.search(name) and len(str(value)) >= MIN_SECRET_LENGTH})
+    return tuple({str(value) for name, value in env.items() if is_secret_name(name) and len(str(value)) >= MIN_SECRET_LENGTH})
 
 
 def debug_traceback(logger: logging.Logger, what: str, env: Mapping[str, str] | None = None) -> None:

@@ -15,6 +15,9 @@ from collections.abc import Iterable
 from .net import is_ip
 
 MASK = "********"
+# What in a setting's (or a report field's) name says its value is secret: BunkerWeb runs us with its whole
+# configuration in the environment (SESSIONS_SECRET, API_TOKEN, AUTH_BASIC_PASSWORD…).
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY|AUTH", re.IGNORECASE)
 _TOKEN_CHAR = re.compile(r"[\w.:\[\]%-]")
 _NUMBERS = re.compile(r"[\d.:]+")  # versions, times, IPv4 addresses with a port
 
@@ -26,6 +29,12 @@ def _ordinary(token: str) -> bool:
         return is_ip(bracketed.group(1))
     host, colon, port = token.rpartition(":")
     return bool(_NUMBERS.fullmatch(token) or is_ip(token) or (colon and host and ":" not in host and port.isdigit()))
+
+
+def is_secret_name(name: object) -> bool:
+    """Whether a setting or field named ``name`` holds a secret (a ``…_set`` flag only says one is set)."""
+    shown = str(name)
+    return _SECRET_NAME.search(shown) is not None and not shown.lower().endswith("_set")
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -23,6 +23,19 @@ HISTORY_LENGTH = 60  # one hour of the every-minute job
 OK, FAIL, SKIP = "ok", "fail", "skip"
 STATE_HEALTHY, STATE_WARNING, STATE_FAILED, STATE_DISABLED = "healthy", "warning", "failed", "disabled"
 
+# Step ids: what diagnose/ writes and the page reads. A new step gets its id here, and joins the groups below.
+CONFIG, DNS, TCP, TLS, AUTH, SELECT, PING, SERVER = "config", "dns", "tcp", "tls", "auth", "select", "ping", "server"
+SENTINEL_DNS, SENTINEL_TCP, SENTINEL_TLS, SENTINEL_AUTH = "sentinel-dns", "sentinel-tcp", "sentinel-tls", "sentinel-auth"
+SENTINEL_LOOKUP, SENTINEL_VIEWS, REPLICAS = "sentinel-lookup", "sentinel-views", "replicas"
+SEED_DNS, SEED_TCP, SEED_TLS, SEED_AUTH = "seed-dns", "seed-tcp", "seed-tls", "seed-auth"
+CLUSTER_INFO, CLUSTER_TOPOLOGY, CLUSTER_NODES, CLUSTER_CLIENT = "cluster-info", "cluster-topology", "cluster-nodes", "cluster-client"
+# the steps that may drop a sentinel, in order (each one's details.sentinels says which, and why)
+SENTINEL_STEPS = (SENTINEL_DNS, SENTINEL_TCP, SENTINEL_TLS, SENTINEL_AUTH, SENTINEL_LOOKUP)
+# the steps whose warnings put a failover at risk while Redis still answers
+REDUNDANCY_STEPS = frozenset({*SENTINEL_STEPS, SENTINEL_VIEWS, REPLICAS})
+# the steps after which nothing of Redis was reached: a failure there is an outage, not a refusal
+UNREACHABLE_STEPS = frozenset({DNS, TCP, TLS, SENTINEL_DNS, SENTINEL_TCP, SENTINEL_TLS, SENTINEL_LOOKUP})
+
 _SETTING_NAME = re.compile(r"\b(?:USE_REDIS|REDIS_[A-Z_]+|SSL_CERT_FILE)\b")
 _COLOURS = {OK: "\033[32m", FAIL: "\033[31m", SKIP: "\033[2m", "warn": "\033[33m", "bold": "\033[1m", "reset": "\033[0m"}
 _MARKS = {OK: "✓", FAIL: "✗", SKIP: "–"}

@@ -17,6 +17,7 @@ from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from ..connection import explain, make_cluster
 from ..errors import StepError
 from ..net import host_port
+from ..reports import CLUSTER_CLIENT, CLUSTER_INFO, CLUSTER_NODES, CLUSTER_TOPOLOGY, SEED_AUTH, SEED_DNS, SEED_TCP, SEED_TLS
 from .endpoints import Endpoints, first_line
 from .network import Endpoint, resolve, tcp_connect
 from .protocol import facts_summary, facts_warnings
@@ -60,22 +61,22 @@ def acl_sentence(walk: Walk, error: BaseException) -> str | None:
 
 def walk_cluster(walk: Walk) -> None:
     seeds = Seeds(walk)
-    with walk.step("seed-dns", "DNS resolution (seed nodes)") as step:
+    with walk.step(SEED_DNS, "DNS resolution (seed nodes)") as step:
         seeds.each(step, lambda ep: f"{ep.host} → {', '.join(resolve(ep, walk.budget()))}")
-    with walk.step("seed-tcp", "TCP connect (seed nodes)") as step:
+    with walk.step(SEED_TCP, "TCP connect (seed nodes)") as step:
         seeds.each(step, lambda ep: f"accepted (peer {tcp_connect(ep, walk.budget())})")
     if walk.config.ssl:
-        with walk.step("seed-tls", "TLS handshake (seed nodes)") as step:
+        with walk.step(SEED_TLS, "TLS handshake (seed nodes)") as step:
             seeds.each(step, lambda ep: _seed_tls(walk, ep))
     else:
-        walk.skip("seed-tls", "TLS handshake (seed nodes)", "skipped: REDIS_SSL=no")
-    with walk.step("seed-auth", "AUTH (seed nodes)") as step:
+        walk.skip(SEED_TLS, "TLS handshake (seed nodes)", "skipped: REDIS_SSL=no")
+    with walk.step(SEED_AUTH, "AUTH (seed nodes)") as step:
         seeds.each(step, seeds.authenticate)
         if not (walk.config.password or walk.config.username):
             step.warnings.append("the cluster accepts clients without a password (REDIS_PASSWORD empty): anyone who reaches "
                                  "a node can read and lift bans; set requirepass (or an ACL user) on every node")
     seed = seeds.alive[0]
-    with walk.step("cluster-info", "cluster state") as step:
+    with walk.step(CLUSTER_INFO, "cluster state") as step:
         info = _cluster_info(seeds, seed)
         step.details = {"seed": seed.address, "info": info}
         step.summary = (f"cluster_state:{info.get('cluster_state')}, slots assigned {info.get('cluster_slots_assigned')} / ok "
@@ -85,7 +86,7 @@ def walk_cluster(walk: Walk) -> None:
         if info.get("cluster_state") != "ok":
             step.warnings.append(f"{seed.label} reports cluster_state:{info.get('cluster_state')}: the cluster refuses "
                                  "commands on the slots it cannot serve (see the shards below)")
-    with walk.step("cluster-topology", "shards") as topology:
+    with walk.step(CLUSTER_TOPOLOGY, "shards") as topology:
         shards, others = shards_from_nodes(_ask(seeds, seed, "CLUSTER", "NODES"))
         topology.details = {"shards": shards, "other_nodes": others}
         topology.lines.extend(shard_line(shard) for shard in shards)
@@ -93,11 +94,11 @@ def walk_cluster(walk: Walk) -> None:
         topology.summary = f"{len(shards)} shard(s), {sum(len(shard['replicas']) for shard in shards)} replica(s)"
         _topology_findings(topology, shards, others)
     try:
-        with walk.step("cluster-nodes", "every node, as announced") as step:
+        with walk.step(CLUSTER_NODES, "every node, as announced") as step:
             _visit_nodes(walk, step, shards)
     finally:  # the shards as printed and cached carry what the visit learnt (keys, reachability)
         topology.lines[:len(shards)] = [shard_line(shard) for shard in shards]
-    with walk.step("cluster-client", "redis-py cluster client") as step:
+    with walk.step(CLUSTER_CLIENT, "redis-py cluster client") as step:
         step.summary = _client_check(walk)
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 
 from ..errors import DiagnosisStopped, SettingsError, StepError
-from ..reports import Report
+from ..reports import CONFIG, Report
 from ..settings import Settings, load_settings
 from .cluster import walk_cluster
 from .network import Endpoint
@@ -50,7 +50,7 @@ def diagnose(env: Mapping[str, str] | None = None) -> Report:
 
 
 def _configuration(walk: Walk, env: Mapping[str, str]) -> Settings:
-    with walk.step("config", "configuration") as step:
+    with walk.step(CONFIG, "configuration") as step:
         try:
             settings = load_settings(env)
         except SettingsError as error:

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from ..errors import StepError
 from ..net import host_port, is_ip
-from ..reports import Step
+from ..reports import REPLICAS, SENTINEL_AUTH, SENTINEL_DNS, SENTINEL_LOOKUP, SENTINEL_TCP, SENTINEL_TLS, SENTINEL_VIEWS, Step
 from .endpoints import Endpoints, first_line
 from .network import Endpoint, resolve, tcp_connect
 from .steps import Walk, walk_node
@@ -52,30 +52,30 @@ def walk_sentinels(walk: Walk) -> None:
     sentinels = SentinelWalk(walk)
     settings = walk.config
 
-    with walk.step("sentinel-dns", "DNS resolution (sentinels)") as step:
+    with walk.step(SENTINEL_DNS, "DNS resolution (sentinels)") as step:
         sentinels.each(step, lambda ep: f"{ep.host} → {', '.join(resolve(ep, walk.budget()))}")
-    with walk.step("sentinel-tcp", "TCP connect (sentinels)") as step:
+    with walk.step(SENTINEL_TCP, "TCP connect (sentinels)") as step:
         sentinels.each(step, lambda ep: f"accepted (peer {tcp_connect(ep, walk.budget())})")
     if settings.ssl:
-        with walk.step("sentinel-tls", "TLS handshake (sentinels)") as step:
+        with walk.step(SENTINEL_TLS, "TLS handshake (sentinels)") as step:
             sentinels.each(step, lambda ep: _sentinel_tls(walk, step, ep, first=ep == sentinels.alive[0]))
     else:
-        walk.skip("sentinel-tls", "TLS handshake (sentinels)", "skipped: REDIS_SSL=no")
+        walk.skip(SENTINEL_TLS, "TLS handshake (sentinels)", "skipped: REDIS_SSL=no")
 
-    with walk.step("sentinel-auth", "AUTH (sentinels)") as step:
+    with walk.step(SENTINEL_AUTH, "AUTH (sentinels)") as step:
         sentinels.each(step, sentinels.authenticate)
 
     answers: dict[Endpoint, str] = {}
-    with walk.step("sentinel-lookup", "master lookup") as step:
+    with walk.step(SENTINEL_LOOKUP, "master lookup") as step:
         master_address = _lookup(sentinels, step, answers)
     host, _, port = master_address.rpartition(":")
     master = Endpoint(host.strip("[]"), int(port), "master")
     walk.report.target = f"{settings.target()} → master {master.address}"
 
     walk_node(walk, master, resolve_step=not is_ip(master.host), suffix=" (master)")
-    with walk.step("sentinel-views", "sentinels' views") as step:
+    with walk.step(SENTINEL_VIEWS, "sentinels' views") as step:
         _views(sentinels, step, answers, master_address)
-    with walk.step("replicas", "replicas") as step:
+    with walk.step(REPLICAS, "replicas") as step:
         _replicas(sentinels, step)
 
 

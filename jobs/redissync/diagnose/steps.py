@@ -17,7 +17,7 @@ from ..connection import explain
 from ..errors import DiagnosisStopped, StepError
 from ..logs import debug_traceback
 from ..redaction import redact
-from ..reports import FAIL, SKIP, Report, Step
+from ..reports import AUTH, DNS, FAIL, PING, SELECT, SERVER, SKIP, TCP, TLS, Report, Step
 from ..settings import Settings
 from .network import Endpoint, resolve, tcp_connect
 from .protocol import Session, facts_summary, facts_warnings
@@ -99,28 +99,28 @@ def walk_node(walk: Walk, endpoint: Endpoint, resolve_step: bool, suffix: str = 
     """DNS → TCP → TLS → AUTH → SELECT → PING → facts on one data node (the server, or the elected master)."""
     settings = walk.config
     if resolve_step:
-        with walk.step("dns", f"DNS resolution{suffix}") as step:
+        with walk.step(DNS, f"DNS resolution{suffix}") as step:
             addresses = resolve(endpoint, walk.budget())
             step.summary = f"{endpoint.host} → {', '.join(addresses)}"
             step.details = {"host": endpoint.host, "addresses": addresses}
-    with walk.step("tcp", f"TCP connect{suffix}") as step:
+    with walk.step(TCP, f"TCP connect{suffix}") as step:
         peer = tcp_connect(endpoint, walk.budget())
         step.summary, step.details = f"{endpoint.address} accepted (peer {peer})", {"address": endpoint.address, "peer": peer}
-    tls_step(walk, endpoint, "tls", f"TLS handshake{suffix}")
+    tls_step(walk, endpoint, TLS, f"TLS handshake{suffix}")
     session = walk.session(endpoint)
-    with walk.step("auth", f"AUTH{suffix}") as step:
+    with walk.step(AUTH, f"AUTH{suffix}") as step:
         step.summary = session.authenticate(walk.budget)
         if not (settings.password or settings.username):
             step.warnings.append(
                 f"{endpoint.label} accepts clients without a password (REDIS_PASSWORD empty): anyone who reaches it can "
                 "read and lift bans; set requirepass (or an ACL user) on the server and REDIS_PASSWORD here")
-    with walk.step("select", f"SELECT{suffix}") as step:
+    with walk.step(SELECT, f"SELECT{suffix}") as step:
         step.summary = session.select(walk.budget)
-    with walk.step("ping", f"PING ×5{suffix}") as step:
+    with walk.step(PING, f"PING ×5{suffix}") as step:
         latency = session.ping(walk.budget)
         walk.report.latency_ms = step.details = latency
         step.summary = f"min {latency['min']:.2f} / median {latency['median']:.2f} / max {latency['max']:.2f} ms"
-    with walk.step("server", f"server facts{suffix}") as step:
+    with walk.step(SERVER, f"server facts{suffix}") as step:
         facts, _ = session.facts(walk.budget)
         walk.report.facts = step.details = facts
         step.summary = facts_summary(facts)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..bans.archive import stored_bytes
 from ..cached_files import BANS_SUMMARY_FILE, METRICS_SUMMARY_FILE, REPORT_FILE, SESSIONS_SUMMARY_FILE
+from ..reports import CLUSTER_TOPOLOGY, SENTINEL_LOOKUP
 from ..state import StateStore
 from .exposition import Family
 from .record import BANS_COUNTERS, JobFigures
@@ -73,7 +74,7 @@ def _step(report: dict[str, Any], step_id: str) -> dict[str, Any]:
 
 def sentinel_families(report: dict[str, Any]) -> list[Family]:
     """How many sentinels named a master, and how many named the one most of them named."""
-    details = _step(report, "sentinel-lookup").get("details") or {}
+    details = _step(report, SENTINEL_LOOKUP).get("details") or {}
     answers = details.get("answers")
     if not isinstance(answers, dict):
         return []
@@ -91,7 +92,7 @@ def shard_families(report: dict[str, Any]) -> list[Family]:
     """Redis Cluster shards, from the check's ``cluster-topology`` step (``details["shards"]``: each shard's slot
     ranges, ``state`` and replicas with their flags and link, as ``CLUSTER NODES`` gives them). A shard is
     labelled by its slot ranges (``0-5460``): bounded, stable across failovers, never an address."""
-    shards = (_step(report, "cluster-topology").get("details") or {}).get("shards")
+    shards = (_step(report, CLUSTER_TOPOLOGY).get("details") or {}).get("shards")
     if not isinstance(shards, list):
         return []
     up = Family("redissync_cluster_shard_up", "gauge", "1 unless the cluster shard's master is failed with no replica promoted.")

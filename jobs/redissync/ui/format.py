@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 DASH = "—"
-SECRET_WORDS = ("password", "passwd", "secret", "token", "auth", "credential")
 
 
 def dig(value: Any, *path: str | int, default: Any = None) -> Any:
@@ -127,9 +126,5 @@ def age(value: Any, now: float | None = None) -> str:
         return f"{seconds / 3600:.0f} h ago"
     return f"{seconds / 86400:.0f} days ago"
 
-
-def is_secret_name(name: Any) -> bool:
-    lowered = str(name).lower()
-    return any(word in lowered for word in SECRET_WORDS) and not lowered.endswith("_set")
 
 

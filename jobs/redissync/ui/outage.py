@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..reports import UNREACHABLE_STEPS
 from .format import age, epoch, text
-
-# Steps after which nothing of Redis was reached: a failure there is an outage, not a refusal.
-UNREACHABLE_STEPS = frozenset({"dns", "tcp", "tls", "sentinel-dns", "sentinel-tcp", "sentinel-tls", "sentinel-lookup"})
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ from ..cached_files import (
     run_record_file,
 )
 from ..errors import BunkerWebUnavailable, SettingsError
-from ..redaction import redact
+from ..redaction import is_secret_name, redact
 from ..settings import Settings, load_settings
 from . import sections, shards, topology
-from .format import DASH, age, dig, epoch, first, is_secret_name, text, when
+from .format import DASH, age, dig, epoch, first, text, when
 from .outage import Failure, current_failure, mark_stale
 from .sources import PLUGIN_ID, configuration, decode_json, report_source
 

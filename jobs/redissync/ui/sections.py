@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..bans.summary import pass_line
+from ..reports import REDUNDANCY_STEPS
 from .format import (
     DASH,
     age,
@@ -84,7 +85,7 @@ def health(check: dict[str, Any] | None, now: float, outage: Failure | None = No
 def _first_redundancy_warning(check: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """A sentinel or replica problem: Redis still answers, but a failover would be at risk."""
     for step in check.get("steps") or []:
-        if isinstance(step, dict) and (str(step.get("id", "")).startswith("sentinel-") or step.get("id") == "replicas"):
+        if isinstance(step, dict) and str(step.get("id")) in REDUNDANCY_STEPS:
             for warning in step.get("warnings") or []:
                 return step, text(warning, 600)
     return {}, ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..reports import CLUSTER_INFO, CLUSTER_TOPOLOGY
 from .format import DASH, count, dig, first, text
 from .sections import no_report
 
@@ -14,10 +15,10 @@ def shards(check: dict[str, Any] | None, public: dict[str, Any] | None) -> dict[
     if mode != "cluster":
         return {"state": "na", "message": "Not in Redis Cluster mode: no shards to show."}
     by_id = {step.get("id"): step for step in dig(check, "steps", default=[]) if isinstance(step, dict)}
-    if "cluster-topology" not in by_id or not isinstance(dig(by_id, "cluster-topology", "details", "shards"), list):
+    if CLUSTER_TOPOLOGY not in by_id or not isinstance(dig(by_id, CLUSTER_TOPOLOGY, "details", "shards"), list):
         return no_report("redissync-check", "the cluster's shards")
-    info = dig(by_id, "cluster-info", "details", "info", default={})
-    rows = [_row(shard) for shard in dig(by_id, "cluster-topology", "details", "shards", default=[]) if isinstance(shard, dict)]
+    info = dig(by_id, CLUSTER_INFO, "details", "info", default={})
+    rows = [_row(shard) for shard in dig(by_id, CLUSTER_TOPOLOGY, "details", "shards", default=[]) if isinstance(shard, dict)]
     return {
         "state": "ok",
         "cluster_state": text(dig(info, "cluster_state")) or DASH,
@@ -26,7 +27,7 @@ def shards(check: dict[str, Any] | None, public: dict[str, Any] | None) -> dict[
         "nodes": text(dig(info, "cluster_known_nodes")) or DASH,
         "shards": rows,
         "degraded": any(not row["ok"] for row in rows),
-        "warnings": [text(w, 300) for w in dig(by_id, "cluster-topology", "warnings", default=[]) if isinstance(w, str)],
+        "warnings": [text(w, 300) for w in dig(by_id, CLUSTER_TOPOLOGY, "warnings", default=[]) if isinstance(w, str)],
     }
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..reports import REPLICAS, SENTINEL_LOOKUP, SENTINEL_STEPS, SENTINEL_VIEWS
 from .format import DASH, dig, first, number, text
 from .sections import no_report
-
-SENTINEL_STEPS = ("sentinel-dns", "sentinel-tcp", "sentinel-tls", "sentinel-auth", "sentinel-lookup")
 
 
 def topology(check: dict[str, Any] | None, public: dict[str, Any] | None, configured: list[str] | None = None) -> dict[str, Any]:
@@ -20,8 +19,8 @@ def topology(check: dict[str, Any] | None, public: dict[str, Any] | None, config
     by_id = {step.get("id"): step for step in dig(check, "steps", default=[]) if isinstance(step, dict)}
     if not any(step_id in by_id for step_id in SENTINEL_STEPS):
         return no_report("redissync-check", "the Sentinel topology")
-    answers = dig(by_id, "sentinel-lookup", "details", "answers", default={})
-    views = dig(by_id, "sentinel-views", "details", "views", default={})
+    answers = dig(by_id, SENTINEL_LOOKUP, "details", "answers", default={})
+    views = dig(by_id, SENTINEL_VIEWS, "details", "views", default={})
     dropped: dict[str, str] = {}
     addresses = list(configured or [])
     for step_id in SENTINEL_STEPS:
@@ -41,7 +40,7 @@ def topology(check: dict[str, Any] | None, public: dict[str, Any] | None, config
         sentinels.append({"address": text(address, 80), "ok": address in answers or (address not in dropped and bool(view)),
                           "master": text(answers.get(address), 80) or DASH, "detail": detail})
     replicas = []
-    for item in dig(by_id, "replicas", "details", "replicas", default=[]):
+    for item in dig(by_id, REPLICAS, "details", "replicas", default=[]):
         if isinstance(item, dict):
             flags = text(item.get("flags"), 80)
             down = "s_down" in flags or "disconnected" in flags or item.get("link") not in (None, "ok")
@@ -58,7 +57,7 @@ def topology(check: dict[str, Any] | None, public: dict[str, Any] | None, config
         agreement_text, agreement_ok = "the sentinels disagree on the master: " + ", ".join(sorted(named)), False
     return {
         "state": "ok",
-        "master": text(dig(by_id, "sentinel-lookup", "details", "master"), 80) or DASH,
+        "master": text(dig(by_id, SENTINEL_LOOKUP, "details", "master"), 80) or DASH,
         "master_name": text(dig(public, "sentinel_master")) or "",
         "quorum": quorum,
         "sentinels": sentinels,
