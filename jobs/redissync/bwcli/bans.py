@@ -26,10 +26,11 @@ from ..bans.forget import count, forget_all
 from ..bans.summary import SUMMARY_NAME
 from ..bans.transfer import export_lines, import_entries, read_import
 from ..errors import PassRunning
+from ..human import duration
 from ..runner import run_command
 from ..settings import Settings
 from ..state import PLUGIN_ROOT, StateStore, atomic_write, open_state
-from .output import Progress, human_duration, plural, table
+from .output import Progress, plural, table
 from .usage import EXIT_FAILED, EXIT_OK, Parser, command_parser, guarded, parse
 
 BANS_JOB = PLUGIN_ROOT / "jobs" / "redissync-bans.py"
@@ -137,7 +138,7 @@ def list_lines(rows: list[dict[str, Any]], filtered: bool) -> list[str]:
         service = row["triggered_by"] or "-"
         if row["scope"] == "global" and row["triggered_by"]:
             service = f"(from {service})"
-        expires = "permanent" if row["permanent"] else human_duration(row["ttl_ms"] / 1000)
+        expires = "permanent" if row["permanent"] else duration(row["ttl_ms"] / 1000)
         cells = [row["ip"] or row["key"], row["scope"] or "?", service, row["country"] or "-", row["reason"] or "-", expires]
         if show_kind:
             cells.append(row["kind"] if row["kind"] != "malformed" else f"malformed: {row['malformed']}")

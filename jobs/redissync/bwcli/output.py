@@ -1,4 +1,4 @@
-"""Text for people: aligned tables, human durations, plurals, and one progress line on a terminal."""
+"""Text for people: aligned tables, plurals, and one progress line on a terminal (durations: ..human)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,6 @@ from typing import TextIO
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """``1 live ban``, ``3 live bans``, ``0 live bans`` (thin space-free: scripts parse the number)."""
     return f"{count} {noun if count == 1 else nouns or noun + 's'}"
-
-
-def human_duration(seconds: float) -> str:
-    """The two largest units: ``23 h 59 m``, ``4 m 10 s``, ``12 s``, ``3 d 2 h``."""
-    whole = max(0, int(seconds))
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    first = next((index for index, (value, _) in enumerate(parts) if value), len(parts) - 1)
-    return " ".join(f"{value} {unit}" for value, unit in parts[first:first + 2])
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from redis import Redis
 
+from .. import human
 from ..cached_files import METRICS_SUMMARY_FILE
 from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS
 from ..errors import CoreSettingError, RedisSyncError
@@ -47,14 +48,6 @@ def _by_plugin(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dict(nested)
 
 
-def _human_bytes(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
-
-
 def summary_line(summary: dict[str, Any]) -> str:
     hygiene, requests, server = summary["hygiene"], summary["requests"], summary["server"]
     malformed = sum(value for name, value in summary["malformed"].items() if name != "vanished")
@@ -64,7 +57,7 @@ def summary_line(summary: dict[str, Any]) -> str:
         f"{hygiene['no_ttl']} without TTL, {hygiene['stale']} stale, {hygiene['bounded_now']} bounded now"
         + (f", silent workers {','.join(hygiene['silent_workers'])}" if hygiene["silent_workers"] else ""),
         f"requests {requests['length']}/{requests['cap']}" + (" OVER CAP" if requests["over_cap"] else ""),
-        f"{server['ops']:.0f} ops/s, {_human_bytes(server['mem'])} used",
+        f"{server['ops']:.0f} ops/s, {human.size(server['mem'])} used",
     ]
     if malformed:
         parts.append(f"{malformed} malformed skipped")

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import human
+
 DASH = "—"
 
 
@@ -79,13 +81,12 @@ def rate(value: Any) -> str:
 
 def size(value: Any) -> str:
     parsed = number(value)
-    if parsed is None:
-        return DASH
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(parsed) < 1024 or unit == "GiB":
-            return f"{parsed:.0f} {unit}" if unit == "B" else f"{parsed:.1f} {unit}"
-        parsed /= 1024
-    return DASH  # pragma: no cover
+    return DASH if parsed is None else human.size(parsed)
+
+
+def duration(value: Any) -> str:
+    parsed = number(value)
+    return DASH if parsed is None else human.duration(parsed)
 
 
 def epoch(value: Any) -> float | None:
@@ -110,6 +111,12 @@ def when(value: Any) -> str:
     if moment is None:
         return DASH
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def time_of_day(moment: float, now: float) -> str:
+    """The time of day for today, the date too for older moments (UTC, as every date on the page)."""
+    stamp, today = datetime.fromtimestamp(moment, UTC), datetime.fromtimestamp(now, UTC)
+    return stamp.strftime("%H:%M:%S UTC" if stamp.date() == today.date() else "%Y-%m-%d %H:%M UTC")
 
 
 def age(value: Any, now: float | None = None) -> str:

@@ -8,11 +8,10 @@ The failure's start is the first failed check of the current run of failures in 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..reports import UNREACHABLE_STEPS
-from .format import age, epoch, text
+from .format import age, epoch, text, time_of_day
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class Failure:
     step: str
 
     def title(self, now: float) -> str:
-        since = f"since {clock(self.since, now)}, {age(self.since, now)}"
+        since = f"since {time_of_day(self.since, now)}, {age(self.since, now)}"
         return f"Redis unreachable {since}" if self.unreachable else f"Failing {since}: {self.step} failed"
 
 
@@ -43,12 +42,6 @@ def current_failure(check: Any, history: Any) -> Failure | None:
         return None
     step = next((s for s in check.get("steps") or [] if isinstance(s, dict) and s.get("status") == "fail"), {})
     return Failure(since, step.get("id") in UNREACHABLE_STEPS, text(step.get("title"), 60) or "a check")
-
-
-def clock(moment: float, now: float) -> str:
-    """The time of day for today, the date too for older moments (UTC, as every date on the page)."""
-    stamp, today = datetime.fromtimestamp(moment, UTC), datetime.fromtimestamp(now, UTC)
-    return stamp.strftime("%H:%M:%S UTC" if stamp.date() == today.date() else "%Y-%m-%d %H:%M UTC")
 
 
 def mark_stale(section: dict[str, Any], built_at: Any, failure: Failure | None, now: float) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from .format import (
     age,
     count,
     dig,
+    duration,
     epoch,
     first,
     milliseconds,
@@ -212,14 +213,13 @@ def bans(summary: dict[str, Any] | None, now: float | None = None) -> dict[str, 
         if not isinstance(ban, dict):
             continue
         ttl_ms = number(ban.get("ttl_ms"))
-        ttl = ttl_ms / 1000 if ttl_ms is not None else None
         recent.append({
             "ip": text(ban.get("ip"), 64),
             "scope": text(ban.get("scope"), 20) or "global",
             "service": text(ban.get("service"), 80) or DASH,
             "reason": text(ban.get("reason"), 80) or DASH,
             "date": when(ban.get("date")),
-            "expires": "permanent" if ban.get("permanent") else (DASH if ttl is None else _duration(ttl)),
+            "expires": "permanent" if ban.get("permanent") else duration(None if ttl_ms is None else ttl_ms / 1000),
         })
     last = summary.get("last_pass")
     last = last if isinstance(last, dict) else {}
@@ -270,14 +270,6 @@ def _counts(value: Any) -> list[tuple[str, Any]]:
     if not isinstance(value, dict):
         return []
     return sorted(((text(name, 80), number(n) or 0) for name, n in value.items()), key=lambda item: -item[1])
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"
 
 
 def sessions(summary: dict[str, Any] | None, now: float | None = None) -> dict[str, Any]:

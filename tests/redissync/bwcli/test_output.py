@@ -1,4 +1,4 @@
-"""Text for people: durations, plurals, aligned tables, and a progress line only on a terminal."""
+"""Text for people: plurals, aligned tables, and a progress line only on a terminal."""
 
 from __future__ import annotations
 
@@ -6,17 +6,7 @@ import io
 import os
 import pty
 
-import pytest
-
-from redissync.bwcli.output import Progress, human_duration, plural, table
-
-
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0, "0 s"), (12.9, "12 s"), (60, "1 m 0 s"), (250, "4 m 10 s"), (3600, "1 h 0 m"),
-    (86399, "23 h 59 m"), (86400 * 3 + 7200 + 5, "3 d 2 h"), (-5, "0 s"),
-])
-def test_human_duration(seconds, text) -> None:
-    assert human_duration(seconds) == text
+from redissync.bwcli.output import Progress, plural, table
 
 
 def test_plural() -> None:
