@@ -143,3 +143,13 @@ def test_an_instance_that_does_not_take_the_figures_is_named_and_the_run_still_s
     warnings = [r.getMessage() for r in captured_logs.records if "figures not delivered" in r.getMessage()]
     assert len(warnings) == 1
     assert warnings[0].endswith("figures not delivered to localhost (unreachable)")
+
+
+def test_cluster_shards_from_the_check_job(redis_cluster, instance, job_cache_mode) -> None:
+    assert run_job_file("redissync-check", redis_cluster.settings_env()) == 0
+    check = published("redissync-check", job_cache_mode, instance)
+    shards = {dict(labels)["shard"]: count for (name, labels), count in samples(check).items()
+              if name == "redissync_cluster_shard_replicas"}
+    assert len(shards) == 3 and set(shards.values()) == {1}  # 3 masters, one replica each
+    assert all(value(check, "redissync_cluster_shard_up", shard=shard) == 1 for shard in shards)
+    assert "127.0.0.1" not in check

@@ -3,9 +3,11 @@ diagnose/sentinel.py and the cluster diagnosis cache), bounded labels, nothing w
 
 from __future__ import annotations
 
+from redissync.diagnose.cluster import shards_from_nodes
 from redissync.figures.exposition import render
 from redissync.figures.families import check_families
-from tests.bed.promtool import check_metrics, value
+from tests.bed.promtool import check_metrics, samples, value
+from tests.redissync.diagnose.test_cluster import NODES
 
 
 def report(*steps: dict) -> dict:
@@ -42,3 +44,13 @@ def test_sentinel_disagreement_and_absent_steps() -> None:
     plain = render(check_families(report({"id": "tcp", "status": "ok"})))
     assert "sentinel" not in plain and "cluster" not in plain
     assert render(check_families({"enabled": False})) == ""
+
+
+def test_cluster_shards_as_the_cluster_diagnosis_reads_them_from_cluster_nodes() -> None:
+    """Bound to the diagnosis' own parser: a change of its shard shape breaks this test, not the figures."""
+    shards, _ = shards_from_nodes(NODES)
+    text = check_metrics(render(check_families(report({"id": "cluster-topology", "status": "fail", "details": {"shards": shards}}))))
+    assert {(labels, number) for (name, labels), number in samples(text).items() if name == "redissync_cluster_shard_up"} == {
+        (frozenset({("shard", "0-5460")}), 1), (frozenset({("shard", "5461-10922")}), 1), (frozenset({("shard", "10923-16000")}), 0)}
+    assert value(text, "redissync_cluster_shard_replicas", shard="0-5460") == 1
+    assert value(text, "redissync_cluster_shard_replicas", shard="5461-10922") == 0  # its replica is in fail
