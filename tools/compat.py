@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("REDISSYNC_COMPAT_CACHE", Path.home() / ".cache" / "redissync-compat"))
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
 LOGS = ROOT / "artifacts" / "compat"
-NOT_IN_VENV = ("redis", "hiredis", "jinja2", "ruff")  # pinned per cell, or not needed to run tests
+NOT_IN_VENV = ("redis", "hiredis", "jinja2", "ruff", "mypy")  # pinned per cell, or not needed to run tests
 
 
 class Cell(NamedTuple):
