@@ -8,6 +8,7 @@ import os
 import sys
 
 from redissync.diagnose import diagnose
+from redissync.diagnose.capacity import instance_count
 from redissync.figures import job_ended
 from redissync.reports import record
 from redissync.runner import EXIT_FAILED, EXIT_OK, get_logger
@@ -15,10 +16,9 @@ from redissync.settings import api_token
 from redissync.state import open_state
 
 LOGGER = get_logger("redissync-check")
-report = diagnose()
-state = None
+state = open_state(__file__)
+report = diagnose(instances=instance_count(state.bunkerweb_db))
 try:
-    state = open_state(__file__)
     record(report, state)
 except OSError as error:  # a full disk must not hide the verdict
     LOGGER.warning(f"redissync-check could not store its report ({type(error).__name__}); the verdict follows")
@@ -31,6 +31,6 @@ elif report.healthy:
 else:
     LOGGER.error(f"redissync-check failed at {report.failure.title}: {report.failure.sentence}")
 if report.enabled:
-    job_ended("redissync-check", lambda: state or open_state(__file__), report.healthy, report.duration_ms / 1000,
+    job_ended("redissync-check", lambda: state, report.healthy, report.duration_ms / 1000,
               api_token(os.environ), LOGGER)
 sys.exit(EXIT_OK if report.healthy else EXIT_FAILED)

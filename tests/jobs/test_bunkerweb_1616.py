@@ -47,3 +47,21 @@ def test_a_refused_duration_fails_every_job_with_one_line_naming_it(password_red
         assert run_job_file(job, env) == 2
         lines = [r.getMessage() for r in captured_logs.records if "REDIS_TIMEOUT='1h30m' is invalid" in r.getMessage()]
         assert len(lines) == 1, (job, captured_logs.text)
+
+
+def test_the_check_counts_the_instances_bunkerweb_lists(make_redis, bunkerweb_core_1616: Path, job_cache_mode,
+                                                        captured_logs) -> None:
+    """1.6.15's pool default (64) × workers × instances against maxclients: the instances come from BunkerWeb's database."""
+    server = make_redis(extra=["maxclients 300"])
+    env = server.settings_env(REDISSYNC_BW_CORE_DIR=str(bunkerweb_core_1616), WORKER_PROCESSES="2")
+    if job_cache_mode is not None:
+        for n in range(3):
+            job_cache_mode.db.add_instance(f"10.0.0.{n + 1}", port=5000, server_name="bwapi")
+    assert run_job_file("redissync-check", env) == 0
+    report = json.loads((bans_state().directory / "check-report.json").read_text())
+    if job_cache_mode is None:  # outside BunkerWeb: one instance assumed, 128 of 300 is fine
+        assert any("2 nginx workers × 64 (REDIS_KEEPALIVE_POOL) × 1 instances = 128 connections, within maxclients 300"
+                   in note for note in report["notes"])
+    else:
+        assert any("× 3 instances = 384 connections, are above the server's maxclients 300" in w for w in report["warnings"])
+        assert "BunkerWeb's database lists 3 instances" in captured_logs.text

@@ -6,6 +6,8 @@ import os
 import sys
 
 from ..diagnose import diagnose
+from ..diagnose.capacity import instance_count
+from ..state import open_state
 from .usage import EXIT_FAILED, EXIT_OK, Parser, command_parser, guarded, parse
 
 DESCRIPTION = ("walk the Redis connection step by step and say what is wrong\n\n"
@@ -22,7 +24,7 @@ def main(argv: list[str]) -> int:
     args = parse(build_parser(), argv)
 
     def run() -> int:
-        report = diagnose()
+        report = diagnose(instances=instance_count(open_state().bunkerweb_db))
         if args.json:
             print(report.to_json())
         else:

@@ -160,7 +160,14 @@ class Session:
     # -- server facts -------------------------------------------------------------------------------
     def facts(self, budget: Budget) -> tuple[dict[str, Any], dict[str, str]]:
         info = parse_info(str(self.command(budget, "INFO")))
-        return facts_from_info(info, self._config_get(budget, "save"), self.settings.database), info
+        facts = facts_from_info(info, self._config_get(budget, "save"), self.settings.database)
+        if facts["maxclients"] is None:  # INFO says it from Redis 7.0 on; before, CONFIG GET if the ACL allows it
+            facts["maxclients"] = _whole(self._config_get(budget, "maxclients"))
+        return facts, info
+
+
+def _whole(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 def facts_from_info(info: dict[str, str], save: str | None, database: int) -> dict[str, Any]:
@@ -178,6 +185,7 @@ def facts_from_info(info: dict[str, str], save: str | None, database: int) -> di
         "maxmemory_policy": info.get("maxmemory_policy"),
         "persistence": {"rdb": None if save is None else bool(save.strip()), "aof": info.get("aof_enabled") == "1"},
         "connected_clients": int(info.get("connected_clients", 0)),
+        "maxclients": _whole(info.get("maxclients")),
         "database": database,
         "keys": int(keyspace.get("keys", 0)),
         "expires": int(keyspace.get("expires", 0)),

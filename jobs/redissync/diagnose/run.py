@@ -25,12 +25,13 @@ from .steps import Walk, walk_node
 SHORT_TIMEOUT_S = 0.1
 
 
-def diagnose(env: Mapping[str, str] | None = None) -> Report:
-    """Diagnose the Redis described by ``env`` (os.environ inside BunkerWeb). Never raises."""
+def diagnose(env: Mapping[str, str] | None = None, instances: int | None = None) -> Report:
+    """Diagnose the Redis described by ``env`` (os.environ inside BunkerWeb). Never raises. ``instances``: how
+    many BunkerWeb's database lists (:func:`.capacity.instance_count`; None outside BunkerWeb)."""
     env = os.environ if env is None else env
     started = time.monotonic()
     report = Report()
-    walk = Walk(report, env=env)
+    walk = Walk(report, env=env, instances=instances)
     try:
         settings = _configuration(walk, env)
         if settings.enabled:

@@ -19,6 +19,7 @@ from ..logs import debug_traceback
 from ..redaction import redact
 from ..reports import AUTH, DNS, FAIL, PING, SELECT, SERVER, SKIP, TCP, TLS, Report, Step
 from ..settings import Settings
+from .capacity import capacity
 from .network import Endpoint, resolve, tcp_connect
 from .protocol import Session, facts_summary, facts_warnings
 from .tls import tls_probe, tls_summary, tls_warnings, verification_sentence
@@ -29,10 +30,12 @@ LOGGER = logging.getLogger("redissync.diagnose")
 class Walk:
     """Runs steps in order, timing each and giving it REDIS_TIMEOUT; owns the sessions it opens."""
 
-    def __init__(self, report: Report, settings: Settings | None = None, env: Mapping[str, str] | None = None):
+    def __init__(self, report: Report, settings: Settings | None = None, env: Mapping[str, str] | None = None,
+                 instances: int | None = None):
         self.report = report
         self.settings = settings
         self.env = env  # the configuration's secrets are masked in a DEBUG traceback
+        self.instances = instances  # how many instances BunkerWeb's database lists (None: outside BunkerWeb)
         self.sessions: list[Session] = []
         self._deadline = 0.0
 
@@ -129,6 +132,12 @@ def walk_node(walk: Walk, endpoint: Endpoint, resolve_step: bool, suffix: str = 
         if facts["role"] != "master":
             raise StepError(_not_master_sentence(endpoint, facts, settings))
         step.warnings.extend(facts_warnings(endpoint, facts))
+        connections = capacity(walk.env or {}, settings.keepalive_pool, walk.instances, facts["maxclients"])
+        warning = connections.warning()
+        if warning:
+            step.warnings.append(warning)
+        else:
+            walk.report.notes.append(connections.note())
     return session
 
 
