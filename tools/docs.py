@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compat_matrix import DOCKER_PYTHON, PINS, SERVERS, bunkerweb_releases
+from compat_matrix import PINS, PYTHON_NOTE, SERVERS, UPCOMING, bunkerweb_releases
 from regexes import GENERATED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,8 +76,9 @@ def compatibility_table(plugin: dict) -> str:
         rows.append(f"| {plugin['version']} | {', '.join(pin.bunkerweb)} | {pin.redis} | {pin.hiredis or '—'} | {pin.jinja2} | {pythons} |")
     rows += ["", "| Server | How it is tested |", "| --- | --- |"]
     rows += [f"| {server} | {how} |" for server, how in SERVERS.items()]
-    rows += ["", f"Python 3.14 (BunkerWeb's Docker scheduler from 1.6.12; {DOCKER_PYTHON} before) cannot be installed here: "
-             "`make lint` keeps the code free of what 3.12–3.14 deprecated or removed (pyproject.toml, ruff)."]
+    rows += ["", "| Not released yet | What the tests prove |", "| --- | --- |"]
+    rows += [f"| {release} | {proof} |" for release, proof in UPCOMING.items()]
+    rows += ["", PYTHON_NOTE]
     return "\n".join(rows)
 
 

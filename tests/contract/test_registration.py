@@ -1,4 +1,5 @@
-"""redissync installs into every BunkerWeb 1.6.x release without breaking it, and its page is shown.
+"""redissync installs into every BunkerWeb release (1.6.0 to 1.6.14-rc1, 1.7.0-beta, 1.6.16~rc3's core redis)
+without breaking it, and its page is shown.
 
 BunkerWeb keeps every plugin's settings in one table (``src/common/db/model.py``, class ``Settings``,
 table ``bw_settings``): the setting name is the primary key (``id``) and the html id (plugin.json's
@@ -6,8 +7,9 @@ table ``bw_settings``): the setting name is the primary key (``id``) and the htm
 (``src/common/gen/save_config.py`` → ``Database.init_tables`` in ``src/common/db/Database.py``) inserts
 every plugin's settings, so one name or html id that two plugins declare fails the whole save with
 ``IntegrityError: UNIQUE constraint failed`` and the scheduler never starts. The tests below replay that
-rule in SQLite against the names every release declares (``tests/data/bunkerweb-declared.json``) and the
-official external plugins (``tests/data/plugin-json/external``).
+rule in SQLite against the names every release declares (``tests/data/bunkerweb-declared.json``: 1.6.0 to 1.6.13, 1.6.14-rc1, 1.7.0-beta;
+1.6.16~rc3's core redis plugin.json with REDIS_CLUSTER_NODES) and the official external plugins
+(``tests/data/plugin-json/external``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ CORE_PLUGINS = {path.stem: json.loads(path.read_text()) for path in sorted((DATA
 REDIS_NAMES = ("USE_REDIS", "REDIS_HOST", "REDIS_PORT", "REDIS_DATABASE", "REDIS_SSL", "REDIS_SSL_VERIFY", "REDIS_TIMEOUT",
                "REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_HOSTS", "REDIS_SENTINEL_USERNAME",
                "REDIS_SENTINEL_PASSWORD", "REDIS_SENTINEL_MASTER", "REDIS_KEEPALIVE_IDLE", "REDIS_KEEPALIVE_POOL")
+# 1.6.16~rc3's core redis plugin.json, verbatim: the fifteen names plus REDIS_CLUSTER_NODES (html id redis-cluster-nodes).
+CORE_REDIS_1616 = json.loads((DATA / "plugin-json" / "core-1.6.16-rc3" / "redis.json").read_text())
 
 # The columns and constraints of bw_plugins, bw_settings and bw_jobs that decide whether an insert can clash.
 SCHEMA = """
@@ -76,9 +80,23 @@ def bunkerweb_install(release: str, plugin: dict) -> list[tuple[str, str, dict[s
 
 def test_every_release_is_recorded_with_core_redis_owning_the_fifteen_names() -> None:
     assert DECLARED["releases"][0] == "1.6.0"
-    assert DECLARED["releases"][-1] == "1.6.13"
+    assert DECLARED["releases"][-3:] == ["1.6.13", "1.6.14-rc1", "1.7.0-beta"]
     for release in DECLARED["releases"]:
         assert set(REDIS_NAMES) <= set(release_plugins(release)["redis"]), release
+
+
+def test_1616_core_redis_adds_the_cluster_nodes_setting_and_registers_with_ours() -> None:
+    """1.6.16~rc3: REDIS_CLUSTER_NODES / redis-cluster-nodes (core redis), on top of 1.6.14-rc1's other plugins."""
+    core = {name: setting["id"] for name, setting in CORE_REDIS_1616["settings"].items()}
+    assert set(core) == {*REDIS_NAMES, "REDIS_CLUSTER_NODES"} and core["REDIS_CLUSTER_NODES"] == "redis-cluster-nodes"
+    rows = [(pid, pid, core if pid == "redis" else settings, [job["name"] for job in CORE_PLUGINS.get(pid, {}).get("jobs", [])])
+            for pid, settings in release_plugins("1.6.14-rc1").items()]
+    register(rows + [as_row(external) for external in EXTERNALS.values()] + [as_row(PLUGIN)])
+    assert not {"REDIS_CLUSTER_NODES", "REDISSYNC_CLUSTER_NODES"} & set(PLUGIN["settings"])
+    assert "redis-cluster-nodes" not in {s["id"] for s in PLUGIN["settings"].values()}
+    clash = {**PLUGIN, "settings": {**PLUGIN["settings"], "REDISSYNC_NODES": {"id": "redis-cluster-nodes"}}}
+    with pytest.raises(sqlite3.IntegrityError, match=r"UNIQUE constraint failed: bw_settings\.name"):
+        register([*rows, as_row(clash)])
 
 
 @pytest.mark.parametrize("release", DECLARED["releases"])
@@ -100,9 +118,9 @@ def test_no_setting_name_or_html_id_that_bunkerweb_or_an_official_external_decla
     names = set(PLUGIN["settings"])
     html_ids = {s["id"] for s in PLUGIN["settings"].values()}
     assert len(html_ids) == len(names)
-    taken_names = set(DECLARED["settings"]) | {n for p in EXTERNALS.values() for n in p["settings"]}
+    taken_names = set(DECLARED["settings"]) | set(CORE_REDIS_1616["settings"]) | {n for p in EXTERNALS.values() for n in p["settings"]}
     taken_ids = {owner["id"] for owners in DECLARED["settings"].values() for owner in owners}
-    taken_ids |= {s["id"] for p in EXTERNALS.values() for s in p["settings"].values()}
+    taken_ids |= {s["id"] for p in (*EXTERNALS.values(), CORE_REDIS_1616) for s in p["settings"].values()}
     assert not names & taken_names
     assert not html_ids & taken_ids
     assert not set(REDIS_NAMES) & names
