@@ -42,3 +42,7 @@ class CountSetting:
 METRICS_MAX_BLOCKED_REQUESTS_REDIS = CountSetting("METRICS_MAX_BLOCKED_REQUESTS_REDIS", "10k", "metrics", shorthand=True)
 SESSIONS_ABSOLUTE_TIMEOUT = CountSetting("SESSIONS_ABSOLUTE_TIMEOUT", "86400", "sessions")
 CORE_SETTINGS = (METRICS_MAX_BLOCKED_REQUESTS_REDIS, SESSIONS_ABSOLUTE_TIMEOUT)
+# BunkerWeb 1.6.14+: metrics.lua gives every metrics key this TTL (or, at 0, PERSISTs them: "keeps the keys
+# permanent"). Its presence is what our metrics hygiene honours; its value is core's to read (units changed in 1.6.16).
+METRICS_REDIS_TTL = "METRICS_REDIS_TTL"
+CORE_NAMES = (*(setting.name for setting in CORE_SETTINGS), METRICS_REDIS_TTL)

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .core_settings import CORE_SETTINGS
+from .core_settings import CORE_NAMES
 from .durations import BARE_MS, BARE_SECONDS, MAX_MS, parse_ms
 from .errors import SettingsError
 from .net import bracketed, host_port
@@ -297,7 +297,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unban_clears_bad_behavior=raw["REDISSYNC_UNBAN_CLEARS_BAD_BEHAVIOR"] == "yes",
         notices=tuple(notices),
         warnings=tuple(warnings),
-        core=tuple((setting.name, str(env[setting.name])) for setting in CORE_SETTINGS if setting.name in env),
+        core=tuple((name, str(env[name])) for name in CORE_NAMES if name in env),
         api_token=api_token(env),
     )
 

@@ -23,7 +23,7 @@ from redis import Redis
 
 from .. import human
 from ..cached_files import METRICS_SUMMARY_FILE
-from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS
+from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS, METRICS_REDIS_TTL
 from ..errors import CoreSettingError, RedisSyncError
 from ..keys import KEY_CATEGORIES, METRICS_SUMMARY_KEY, SERVER_SERIES_KEY, TOTALS_SERIES_KEY, parse_metric_key
 from ..keyspace import prefetched, scan_batches
@@ -54,7 +54,8 @@ def summary_line(summary: dict[str, Any]) -> str:
     parts = [
         f"{summary['counter_series']} counter series and {summary['table_series']} tables from "
         f"{len(summary['workers'])} workers ({summary['metrics_keys']} metrics keys)",
-        f"{hygiene['no_ttl']} without TTL, {hygiene['stale']} stale, {hygiene['bounded_now']} bounded now"
+        f"{hygiene['no_ttl']} without TTL, {hygiene['stale']} stale, "
+        + (f"{hygiene['bounded_now']} bounded now" if hygiene["applied"] else "none bounded (METRICS_REDIS_TTL is BunkerWeb's)")
         + (f", silent workers {','.join(hygiene['silent_workers'])}" if hygiene["silent_workers"] else ""),
         f"requests {requests['length']}/{requests['cap']}" + (" OVER CAP" if requests["over_cap"] else ""),
         f"{server['ops']:.0f} ops/s, {human.size(server['mem'])} used",
@@ -64,10 +65,12 @@ def summary_line(summary: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE_AFTER_PASSES) -> dict[str, Any]:
-    """The pass itself (the caller holds the lock): aggregate, bound, write the series; the summary."""
+def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE_AFTER_PASSES,
+                   bound: bool = True) -> dict[str, Any]:
+    """The pass itself (the caller holds the lock): aggregate, bound (unless ``bound`` is false: BunkerWeb's
+    METRICS_REDIS_TTL owns the keys' lifetime), write the series; the summary."""
     aggregate = Aggregate()
-    hygiene = Hygiene(client, stale_after=stale_after)
+    hygiene = Hygiene(client, stale_after=stale_after, apply=bound)
     hygiene.begin()
     names = MetricNames()
     # A thread scans and reads the next batches while this one is aggregated: Redis's work and ours overlap.
@@ -105,8 +108,9 @@ def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE
 def one_pass(settings: Settings, client: Redis, state: StateStore, logger: logging.Logger, *, now: float | None = None,
              env: dict[str, str] | None = None, stale_after: int = STALE_AFTER_PASSES) -> str:
     """The job's work: run the pass under the cluster lock, publish the summary, return its line."""
+    core = settings.core_env if env is None else env
     try:
-        cap = METRICS_MAX_BLOCKED_REQUESTS_REDIS.read(settings.core_env if env is None else env)
+        cap = METRICS_MAX_BLOCKED_REQUESTS_REDIS.read(core)
     except CoreSettingError as error:
         raise RedisSyncError(str(error)) from None
     with exclusive_pass(client, "metrics", LOCK_TTL_S * 1000, logger) as lock:
@@ -115,7 +119,7 @@ def one_pass(settings: Settings, client: Redis, state: StateStore, logger: loggi
             if shared:
                 state.write(SUMMARY_FILE, shared)
             return "another scheduler is running this minute's pass; " + ("copied its summary" if shared else "no summary yet")
-        summary = aggregate_pass(client, cap, time.time() if now is None else now, stale_after)
+        summary = aggregate_pass(client, cap, time.time() if now is None else now, stale_after, METRICS_REDIS_TTL not in core)
         encoded = json.dumps(summary, separators=(",", ":"), sort_keys=True).encode()
         client.set(METRICS_SUMMARY_KEY, encoded, ex=SUMMARY_TTL_S)
         state.write(SUMMARY_FILE, encoded)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from redissync.keys import FINGERPRINTS_KEY
-from redissync.metrics.cycle import aggregate_pass
+from redissync.metrics.cycle import aggregate_pass, one_pass
 from redissync.metrics.hygiene import STALE_KEY_TTL_S, Track, next_track
+from redissync.settings import load_settings
+from redissync.state import open_state
 
 NOW = 1_800_000_000.0
 STALE_AFTER = 2
@@ -106,3 +110,21 @@ def test_next_track_rules() -> None:
     assert next_track(None, "d", 100, 2) == (None, "has_ttl")
     assert Track.decode(Track("d", 3, True).encode().encode()) == Track("d", 3, True)
     assert Track.decode(b"garbage") is None
+
+
+@pytest.mark.parametrize("ttl_setting", ["30d", "0"])
+def test_with_core_s_metrics_redis_ttl_nothing_is_bounded(plain_redis, ttl_setting: str) -> None:
+    """BunkerWeb 1.6.14+ owns the metrics keys' lifetime (METRICS_REDIS_TTL; at 0 its metrics.lua PERSISTs them:
+    "keeps the keys permanent"): a silent worker's keys are reported, never given our TTL."""
+    client = plain_redis.client()
+    client.set("metrics:badbehavior_counter_bans:9", "42")  # a silent worker's counter, no TTL
+    settings = load_settings(plain_redis.settings_env(METRICS_REDIS_TTL=ttl_setting))
+    assert settings.core_env["METRICS_REDIS_TTL"] == ttl_setting
+    for minute in range(STALE_AFTER + 2):
+        line = one_pass(settings, client, open_state(), logging.getLogger("test"), now=NOW + 60 * minute,
+                        stale_after=STALE_AFTER)
+    assert client.ttl("metrics:badbehavior_counter_bans:9") == -1
+    assert "1 stale, none bounded (METRICS_REDIS_TTL is BunkerWeb's)" in line
+    without = load_settings(plain_redis.settings_env())
+    line = one_pass(without, client, open_state(), logging.getLogger("test"), now=NOW + 600, stale_after=STALE_AFTER)
+    assert "1 bounded now" in line and client.ttl("metrics:badbehavior_counter_bans:9") > 0  # 1.6.13 and before
