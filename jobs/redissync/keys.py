@@ -4,6 +4,12 @@ of redissync's own keys (:data:`OWN_KEYS`: name, type, owning pass).
 Everything BunkerWeb writes lives in one database with no global prefix, so every scan uses one of the
 MATCH patterns below, and every parser returns ``None`` for a key that only *looks* like ours (an IP
 that is not an IP, a binary name): callers count those as malformed instead of crashing.
+
+In Redis Cluster mode (REDIS_CLUSTER_NODES, BunkerWeb 1.6.16~rc3's ``rediskeys.lua``) BunkerWeb names the keys a
+script touches together with one hash tag, so they share a slot: ``bans_ip_{<ip>}``,
+``bans_service_<escaped service>_ip_{<ip>}``, ``plugin_bad_behavior_{<ip>}``,
+``plugin_bad_behavior_<escaped service>_{<ip>}``, ``{requests}`` and ``{requests}:facet:<field>``. Parsers read both
+the historical names and these; builders take ``cluster`` and write only the current mode's names.
 """
 
 from __future__ import annotations
@@ -18,6 +24,42 @@ from .net import is_ip
 BAD_BEHAVIOR_PATTERN = "plugin_bad_behavior_*"
 SESSION_PATTERN = "sessions_:*"
 UI_SESSION_PATTERN = "bunkerweb_ui_session:*"
+
+# Redis Cluster: the hash-tag escaping of the text outside the tag (rediskeys.lua: "%" first, then the braces)
+_TAG_ESCAPES = (("%", "%25"), ("{", "%7B"), ("}", "%7D"))
+_TAG_UNESCAPE = re.compile("%25|%7B|%7D")
+REQUESTS_KEY = "requests"  # BunkerWeb's blocked-requests list (docs/bunkerweb-data.md §metrics)
+CLUSTER_REQUESTS_KEY = "{requests}"
+
+
+def escape_tag(text: str) -> str:
+    """Text outside a hash tag, escaped as BunkerWeb escapes it (no brace left to start another tag)."""
+    for raw, escaped in _TAG_ESCAPES:
+        text = text.replace(raw, escaped)
+    return text
+
+
+def unescape_tag(text: str) -> str:
+    """The inverse of :func:`escape_tag` (one pass, left to right: ``%257B`` is ``%7B``, not ``{``)."""
+    return _TAG_UNESCAPE.sub(lambda match: {"%25": "%", "%7B": "{", "%7D": "}"}[match.group()], text)
+
+
+def requests_key(cluster: bool) -> str:
+    """BunkerWeb's blocked-requests list in the given mode."""
+    return CLUSTER_REQUESTS_KEY if cluster else REQUESTS_KEY
+
+
+def facet_key(field: str, cluster: bool) -> str:
+    """One facet hash of the blocked-requests list (``requests:facet:<field>``) in the given mode."""
+    return f"{requests_key(cluster)}:facet:{field}"
+
+
+def bad_behavior_key(ip: str, service: str | None, cluster: bool = False) -> str:
+    """The bad-behaviour counter of ``ip`` (in ``service``, or global) in the given mode."""
+    if cluster:
+        return f"plugin_bad_behavior_{{{ip}}}" if service is None else f"plugin_bad_behavior_{escape_tag(service)}_{{{ip}}}"
+    return f"plugin_bad_behavior_{ip}" if service is None else f"plugin_bad_behavior_{service}_{ip}"
+
 
 # redissync's own namespace
 NAMESPACE = "redissync:"
@@ -80,6 +122,7 @@ _CATEGORY_PREFIXES = (
     (b"bunkerweb_ui_session:", "sessions"),
     (b"metrics:", "metrics"),
     (b"requests:", "metrics"),
+    (b"{requests}", "metrics"),  # the list and its facets in cluster mode
     (b"plugin_", "counters"),  # bad behaviour, limit, reverse scan (docs/bunkerweb-data.md §sessions)
     (b"bwapi-rl-", "counters"),  # the API's rate limiter (docs/bunkerweb-data.md §sessions)
 )
@@ -110,26 +153,31 @@ def _text(key: bytes | str) -> str | None:
 
 @dataclass(frozen=True)
 class BanKey:
-    """``bans_ip_<ip>`` (global) or ``bans_service_<service>_ip_<ip>`` (service-scoped)."""
+    """``bans_ip_<ip>`` (global) or ``bans_service_<service>_ip_<ip>`` (service-scoped); in cluster mode
+    ``bans_ip_{<ip>}`` and ``bans_service_<escaped service>_ip_{<ip>}``."""
 
     ip: str
     service: str | None = None
 
     @property
     def key(self) -> str:
+        """The historical name (standalone and Sentinel)."""
+        return self.key_in(cluster=False)
+
+    def key_in(self, cluster: bool) -> str:
+        """The name in the given mode: write only these; read both (:func:`split_ban_key`)."""
+        ip = f"{{{self.ip}}}" if cluster else self.ip
         if self.service is None:
-            return f"bans_ip_{self.ip}"
-        return f"bans_service_{self.service}_ip_{self.ip}"
+            return f"bans_ip_{ip}"
+        return f"bans_service_{escape_tag(self.service) if cluster else self.service}_ip_{ip}"
 
     @property
     def scope(self) -> str:
         return ban_scope(self.service)
 
-    def bad_behavior_keys(self) -> tuple[str, ...]:
-        """Counters that would re-ban this IP after an unban (BunkerWeb issue #3818)."""
-        if self.service is None:
-            return (f"plugin_bad_behavior_{self.ip}",)
-        return (f"plugin_bad_behavior_{self.service}_{self.ip}",)
+    def bad_behavior_keys(self, cluster: bool = False) -> tuple[str, ...]:
+        """Counters that would re-ban this IP after an unban (BunkerWeb issue #3818), in the given mode."""
+        return (bad_behavior_key(self.ip, self.service, cluster),)
 
 
 # CrowdSec ban leases (BunkerWeb 1.6.16~rc4, ``banlease.lua``, CROWDSEC_BAN_REFRESH): ``bans_cs_ip_<ip>``,
@@ -161,9 +209,10 @@ def ban_scope(service: str | None) -> str:
 
 
 def split_ban_key(key: bytes | str) -> tuple[str, str | None] | None:
-    """``(ip, service or None)`` of a ban key, None when it is not one. The IP is what follows the *last*
-    ``_ip_`` (service names may contain ``_ip_``) and holds no ``_``. The bans pass calls this for every new
-    ban, so it slices instead of matching a regex."""
+    """``(ip, service or None)`` of a ban key, historical or cluster name, None when it is not one. The IP is
+    what follows the *last* ``_ip_`` (service names may contain ``_ip_``) and holds no ``_``; a cluster name's
+    IP is in braces and its service escaped. The bans pass calls this for every new ban, so it slices instead
+    of matching a regex."""
     text = _text(key)
     if text is None:
         return None
@@ -178,6 +227,12 @@ def split_ban_key(key: bytes | str) -> tuple[str, str | None] | None:
             return None
     else:
         return None
+    if ip[:1] == "{":  # a cluster name: the IP is the hash tag, the service escaped
+        if ip[-1:] != "}":
+            return None
+        ip = ip[1:-1]
+        if service is not None:
+            service = unescape_tag(service)
     return (ip, service) if is_ip(ip) else None
 
 

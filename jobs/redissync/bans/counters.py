@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from redis import Redis
 
-from ..keys import BAD_BEHAVIOR_PATTERN, parse_ban_key
+from ..keys import BAD_BEHAVIOR_PATTERN, bad_behavior_key, parse_ban_key
 from .entry import Entry
 
 CHUNK = 1_000  # names per DEL
@@ -37,7 +37,7 @@ def clear_counters(client: Redis, unbanned: list[Entry], services: Iterable[str]
         else:
             every_service.add(parsed.service)
     if len(global_ips) * len(every_service) <= BY_NAME_LIMIT:
-        names.update(f"plugin_bad_behavior_{service}_{ip}" for ip in global_ips for service in every_service)
+        names.update(bad_behavior_key(ip, service) for ip in global_ips for service in every_service)
     else:
         for key in client.scan_iter(match=BAD_BEHAVIOR_PATTERN, count=1000):
             text = key.decode("utf-8", "replace")
