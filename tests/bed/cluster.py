@@ -168,3 +168,11 @@ class ClusterTopology:
             env.update(REDIS_SSL="yes", REDIS_SSL_VERIFY="yes", SSL_CERT_FILE=str(self.tls.ca))
         env.update(overrides)
         return with_core_dir(env)
+
+    # -- faults ------------------------------------------------------------------------------------------------
+    def kill(self, node: RedisServer) -> None:
+        """SIGKILL one node and wait until a live node flags it ``fail`` (after cluster-node-timeout)."""
+        node_id = next(row["id"] for row in self.rows() if row["port"] == node.port)
+        node.stop(hard=True)
+        wait_until(lambda: any(row["id"] == node_id and "fail" in row["flags"] for row in self.rows()),
+                   NODE_TIMEOUT_MS / 1000 * 10, f"the cluster to flag node {node_id[:8]} as fail")
