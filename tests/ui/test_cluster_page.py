@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
+
+import pytest
 
 from redissync.cluster_mode import CLUSTER_PASSES_NOT_YET
 from redissync.ui.actions import handle
 from redissync.ui.page import gather
 from redissync.ui.shards import shards
 from tests.bed.jobrun import run_job_file
-from tests.ui.render import render, wrap
+from tests.ui.browser import CHROMIUM, dump_dom, screenshot
+from tests.ui.render import render, standalone, wrap
 
 
 def test_the_page_shows_every_shard_the_check_job_cached(redis_cluster, tmp_path: Path) -> None:
@@ -26,15 +30,17 @@ def test_the_page_shows_every_shard_the_check_job_cached(redis_cluster, tmp_path
     assert section["cluster_ok"]
     assert not section["degraded"]
     keys = {master.port: master.client().dbsize() for master in redis_cluster.masters()}
-    assert sorted((row["master"], row["keys"]) for row in section["shards"]) == sorted(
+    assert sorted((row["master"], row["key_count"]) for row in section["shards"]) == sorted(
         (f"127.0.0.1:{port}", str(count)) for port, count in keys.items())
     assert all(len(row["replicas"]) == 1 for row in section["shards"])
     assert view["topology"]["state"] == "na"
     page = html.unescape(render(wrap(view)))
     assert "Redis Cluster" in page
+    assert dict(view["connection"]["rows"])["Mode"] == "Redis Cluster"
     for row in section["shards"]:
         assert row["master"] in page
         assert row["slots"] in page
+        assert f'<td class="rs-num">{row["key_count"]}</td>' in page
 
 
 def test_without_a_report_or_outside_cluster_mode() -> None:
@@ -48,3 +54,29 @@ def test_reconcile_now_refuses_cluster_mode_like_the_jobs(redis_cluster, tmp_pat
     assert (answer["status"], answer["code"]) == ("ko", 409)
     assert answer["message"] == CLUSTER_PASSES_NOT_YET
     assert handle({"action": "check"}, env=env)["state"] in ("healthy", "warning")
+
+
+DOCS_CLUSTER_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "ui-cluster.png"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package 'chromium')")
+def test_the_shards_are_laid_out_in_a_real_browser(redis_cluster, tmp_path: Path) -> None:
+    """The cluster section as Chromium lays it out: every master and its slot ranges visible. With
+    REDISSYNC_DOCS_SCREENSHOT=1 it also refreshes docs/ui-cluster.png (light theme, < 200 KB)."""
+    client = redis_cluster.client()
+    for i in range(500):
+        client.set(f"bans_ip_{{203.0.113.{i % 250}}}" if i < 250 else f"sessions_:bw:{i}", "{}", ex=3600)
+    client.close()
+    env = redis_cluster.settings_env(REDISSYNC_STATE_DIR=str(tmp_path / "state"))
+    assert run_job_file("redissync-check", env) == 0
+    view = gather(env=env)
+    page = tmp_path / "cluster.html"
+    page.write_text(standalone(render(wrap(view)), theme="light", title="redissync — cluster"), encoding="utf-8")
+    dom = html.unescape(dump_dom(page))
+    assert 'aria-label="Redis Cluster shards"' in dom
+    for row in view["shards"]["shards"]:
+        assert row["master"] in dom
+    if os.environ.get("REDISSYNC_DOCS_SCREENSHOT"):
+        screenshot(page, DOCS_CLUSTER_SCREENSHOT, 1024, 1000)
+        assert DOCS_CLUSTER_SCREENSHOT.stat().st_size < 200_000

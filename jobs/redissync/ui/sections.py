@@ -127,7 +127,7 @@ def connection(public: dict[str, Any] | None, check: dict[str, Any] | None) -> d
     tls = bool(source.get("tls"))
     verify = bool(source.get("tls_verify"))
     rows = [
-        ("Mode", "Sentinel" if source.get("mode") == "sentinel" else "Standalone"),
+        ("Mode", {"sentinel": "Sentinel", "cluster": "Redis Cluster"}.get(str(source.get("mode")), "Standalone")),
         ("Target", text(source.get("target"), 200) or DASH),
         ("Database", text(source.get("database")) or "0"),
         ("TLS", ("on, certificate and hostname verified" if verify else "on, NOT verified (REDIS_SSL_VERIFY=no)") if tls else "off"),

@@ -44,7 +44,7 @@ def _row(shard: dict[str, Any]) -> dict[str, Any]:
                       "ok": not {"fail", "fail?"} & set(replica.get("flags") or []) and replica.get("link") == "connected",
                       "detail": f"{text(','.join(replica.get('flags') or []), 40)}, link {text(replica.get('link')) or DASH}"}
                      for replica in replicas],
-        "keys": count(shard.get("keys")) if shard.get("keys") is not None else DASH,
+        "key_count": count(shard.get("keys")) if shard.get("keys") is not None else DASH,  # not "keys": a dict method in Jinja
         "state": text(shard.get("state")) or DASH,
         "ok": shard.get("state") == "ok",
     }
