@@ -100,11 +100,18 @@ def shard_families(report: dict[str, Any]) -> list[Family]:
     for shard in shards:
         if not isinstance(shard, dict) or not isinstance(shard.get("slots"), list):
             continue
-        name = ",".join(f"{pair[0]}-{pair[1]}" if pair[0] != pair[1] else str(pair[0])
-                        for pair in shard["slots"] if isinstance(pair, list) and len(pair) == 2)
+        name = shard_label(shard["slots"])
         up.add(shard.get("state") != "fail", shard=name)
         replicas.add(sum(1 for replica in shard.get("replicas") or [] if _in_sync(replica)), shard=name)
     return [up, replicas]
+
+
+def shard_label(slots: list[Any]) -> str:
+    """``0-5460``, ``5461-10922,16000``; a shard fragmented by resharding keeps its first three ranges and says
+    how many more (``0-9,20-29,40-49,+12``), so the label stays short."""
+    ranges = [f"{pair[0]}-{pair[1]}" if pair[0] != pair[1] else str(pair[0])
+              for pair in slots if isinstance(pair, list) and len(pair) == 2]
+    return ",".join(ranges) if len(ranges) <= 4 else ",".join(ranges[:3]) + f",+{len(ranges) - 3}"
 
 
 def _in_sync(replica: Any) -> bool:

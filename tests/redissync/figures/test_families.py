@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from redissync.diagnose.cluster import shards_from_nodes
 from redissync.figures.exposition import render
-from redissync.figures.families import check_families
+from redissync.figures.families import check_families, shard_label
 from tests.bed.promtool import check_metrics, samples, value
 from tests.redissync.diagnose.test_cluster import NODES
 
@@ -54,3 +54,9 @@ def test_cluster_shards_as_the_cluster_diagnosis_reads_them_from_cluster_nodes()
         (frozenset({("shard", "0-5460")}), 1), (frozenset({("shard", "5461-10922")}), 1), (frozenset({("shard", "10923-16000")}), 0)}
     assert value(text, "redissync_cluster_shard_replicas", shard="0-5460") == 1
     assert value(text, "redissync_cluster_shard_replicas", shard="5461-10922") == 0  # its replica is in fail
+
+
+def test_a_fragmented_shard_keeps_a_short_label() -> None:
+    assert shard_label([[0, 5460]]) == "0-5460"
+    assert shard_label([[5461, 10922], [16000, 16000]]) == "5461-10922,16000"
+    assert shard_label([[n * 20, n * 20 + 9] for n in range(15)]) == "0-9,20-29,40-49,+12"
