@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 from redissync.bans import reconcile  # noqa: E402
 from redissync.bans.instances import BunkerWebInstances, StdlibApi  # noqa: E402
 from redissync.state import StateStore  # noqa: E402
-from tests.bed.instances import StandInDatabase, StandInInstance  # noqa: E402
+from tests.bed.instances import StandInInstance, StandInInstancesDatabase  # noqa: E402
 from tests.bed.servers import RedisServer  # noqa: E402
 
 BANS = 100_000
@@ -62,7 +62,7 @@ def main() -> int:
             keys = populate(client, instances)
             for instance in instances:  # a real instance answers from nginx: keep the stand-in's Python out of the timing
                 instance.raw_answer = (200, json.dumps(instance.listing()).encode())
-            source = BunkerWebInstances(StandInDatabase(instances), StdlibApi)
+            source = BunkerWebInstances(StandInInstancesDatabase(instances), StdlibApi)
             state = StateStore(Path(tmp) / "state")
             reconcile(client, state, logging.getLogger("bench"))  # first pass: journal everything
             baseline = statistics.median(timed(client, state, None)[0] for _ in range(3))

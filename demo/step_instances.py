@@ -14,7 +14,7 @@ from redissync.bans.instances import BunkerWebInstances, StdlibApi
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import StateStore
-from tests.bed.instances import StandInDatabase, StandInInstance
+from tests.bed.instances import StandInInstance, StandInInstancesDatabase
 from tests.bed.servers import RedisServer
 
 
@@ -22,7 +22,7 @@ def run(ctx) -> None:
     ctx.title("Bans Redis never received: each pass also asks the instances for their local bans (GET /bans)")
     server = RedisServer(ctx.workdir / "outage", name="outage").start()
     instances = [StandInInstance(name, server.port).start() for name in ("bw-1", "bw-2")]
-    source = BunkerWebInstances(StandInDatabase(instances), StdlibApi)
+    source = BunkerWebInstances(StandInInstancesDatabase(instances), StdlibApi)
     state = StateStore(ctx.workdir / "state-outage")
     ip, key = "198.51.100.23", "bans_ip_198.51.100.23"
 

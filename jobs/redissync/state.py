@@ -100,13 +100,6 @@ class StateStore:
                 raise OSError(f"BunkerWeb's job cache refused to delete {name}: {message}")
         (self.directory / name).unlink(missing_ok=True)
 
-    def persist(self, name: str) -> None:
-        """Push a file the job wrote itself in ``directory`` to BunkerWeb's database (no-op outside)."""
-        if self._job is not None:
-            ok, message = self._job.cache_file(name, self.directory / name)
-            if not ok:
-                raise OSError(f"BunkerWeb's job cache refused {name}: {message}")
-
     def read_json(self, name: str) -> Any:
         data = self.read(name)
         if data is None:

@@ -25,7 +25,7 @@ and ``api.lua``):
 - :meth:`StandInInstance.lease` is ``banlease.promote_lease``: the lease in the local datastore and in Redis
   (``SET … EX ttl``) with its fence ``cs_epoch_<ip>`` (``<hex incarnation>:1``, ``EX 604800``).
 
-:class:`StandInDatabase` lists them the way BunkerWeb's ``Database.get_instances()`` does (rows with
+:class:`StandInInstancesDatabase` lists them the way BunkerWeb's ``Database.get_instances()`` does (rows with
 ``hostname``, ``port``, ``server_name``).
 """
 
@@ -274,7 +274,7 @@ class StandInInstance:
         return Handler
 
 
-class StandInDatabase:
+class StandInInstancesDatabase:
     """``Database.get_instances()`` over stand-in instances (what ``Job.db`` gives a job)."""
 
     def __init__(self, instances: list[StandInInstance], extra_rows: list[dict] | None = None):

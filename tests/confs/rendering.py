@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from redissync.settings import Settings, load_settings
 from tests.bed.luadata import load
-from tests.bed.templator import REPO, bunkerweb_context, render_http
+from tests.bed.templator import bunkerweb_context, render_http
 from tests.confs.luaopts import lua_options
 
-CORE_REDIS_JSON = REPO / "tests" / "data" / "plugin-json" / "core" / "redis.json"
-CORE_REDIS_1616_JSON = REPO / "tests" / "data" / "plugin-json" / "core-1.6.16-rc3" / "redis.json"
 OPTIONS_FILE = "redissync-options.lua"
 SNIPPET_FILE = "redissync.conf"
 
@@ -40,14 +37,6 @@ class Rendered:
     @property
     def expected(self) -> dict[str, Any]:
         return lua_options(self.settings)
-
-
-def install_core_redis(root: Path, source: Path = CORE_REDIS_JSON) -> Path:
-    """A BunkerWeb core dir holding the core redis plugin.json (the units owner)."""
-    target = root / "core" / "redis" / "plugin.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(source, target)
-    return root / "core"
 
 
 def render_case(env: dict[str, str], directory: Path, core_dir: Path | None = None) -> Rendered:

@@ -12,7 +12,8 @@ from redissync.settings import UNITS_SECONDS
 from tests.bed.luadata import load
 from tests.bed.templator import bunkerweb_context, render
 from tests.confs.luaopts import credentials_digest
-from tests.confs.rendering import CORE_REDIS_1616_JSON, Rendered, install_core_redis, render_case
+from tests.confs.rendering import Rendered, render_case
+from tests.conftest import CORE_REDIS_1616_JSON, install_core_redis
 
 NASTY_PASSWORD = 'p"a\\ss]]--[[ é %s \t'
 SENTINELS = "127.0.0.1:26380 [::1]:26381 sentinel.example"
@@ -60,8 +61,8 @@ ALL_CASES = {**MATRIX, **MS_MATRIX, **V1616_MATRIX}
 def core_dir_for(name: str, root: Path) -> Path | None:
     """The BunkerWeb core dir a named case renders with (None: outside BunkerWeb)."""
     if name in MS_MATRIX:
-        return install_core_redis(root)
-    return install_core_redis(root, CORE_REDIS_1616_JSON) if name in V1616_MATRIX else None
+        return install_core_redis(root / "core")
+    return install_core_redis(root / "core", CORE_REDIS_1616_JSON) if name in V1616_MATRIX else None
 
 
 @pytest.fixture(params=list(ALL_CASES))
@@ -83,7 +84,7 @@ def test_numbers_follow_the_units_rule_like_settings(case: Rendered) -> None:
 
 
 def test_units_in_millisecond_mode(tmp_path: Path) -> None:
-    core = install_core_redis(tmp_path)
+    core = install_core_redis(tmp_path / "core")
     defaults = render_case(MS_MATRIX["ms-defaults"], tmp_path / "a", core).options
     assert (defaults["units"], defaults["connector"]["read_timeout"]) == ("milliseconds", 1000)
     assert (defaults["connector"]["keepalive_timeout"], defaults["connector"]["keepalive_poolsize"]) == (30000, 10)
@@ -94,7 +95,7 @@ def test_units_in_millisecond_mode(tmp_path: Path) -> None:
 
 
 def test_bunkerweb_1616_defaults_render_as_bunkerweb_reads_them(tmp_path: Path) -> None:
-    core = install_core_redis(tmp_path, CORE_REDIS_1616_JSON)
+    core = install_core_redis(tmp_path / "core", CORE_REDIS_1616_JSON)
     connector = render_case(V1616_MATRIX["1616-defaults"], tmp_path / "a", core).options["connector"]
     assert (connector["read_timeout"], connector["keepalive_timeout"], connector["keepalive_poolsize"]) == (1000, 30000, 64)
 

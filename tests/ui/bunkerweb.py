@@ -1,6 +1,6 @@
 """What BunkerWeb's web UI hands ``ui/actions.py``, for 1.6 and for 1.7, filled from the real jobs' cached files.
 
-BunkerWeb 1.6 passes ``db``, a ``UIDatabase``: :class:`StandInDatabase` answers its three calls the page makes.
+BunkerWeb 1.6 passes ``db``, a ``UIDatabase``: :class:`StandInUIDatabase` answers its three calls the page makes.
 BunkerWeb 1.7 (branch ``1.7``, commit 3f92ad93b of 2026-07-23) passes ``db=None`` (``src/ui/app/routes/plugins.py``
 l.327, ``src/ui/app/dependencies.py`` l.19-21) and keeps its API client in ``app.dependencies.API_CLIENT``
 (dependencies.py l.25-28). :class:`StandInApiClient` has the methods and signatures of
@@ -26,7 +26,7 @@ from redissync.settings import core_redis_plugin, own_setting_definitions
 # -- BunkerWeb 1.6 ----------------------------------------------------------------------------------
 
 
-class StandInDatabase:
+class StandInUIDatabase:
     """BunkerWeb 1.6's ``UIDatabase`` as the page uses it: the job cache (filled from the jobs' real files), the
     global config, ``checked_changes`` (what its "run jobs" button calls) and the job runs (never to be asked)."""
 

@@ -23,7 +23,7 @@ from tests.ui.bunkerweb import (
     InstancesUtils17,
     StandInApiClient,
     StandInBwApi,
-    StandInDatabase,
+    StandInUIDatabase,
     bw_api_for,
     cache_requests,
     install_ui_17,
@@ -40,7 +40,7 @@ class BunkerWebUI:
 
     version: str
     built: Any
-    db: StandInDatabase | None
+    db: StandInUIDatabase | None
     api: StandInBwApi | None
     instances: Any
 
@@ -81,7 +81,7 @@ def open_ui(version: str, built: Any, tmp_path: Path, monkeypatch: pytest.Monkey
     shutil.copytree(built.env["REDISSYNC_STATE_DIR"], cache)
     api = bw_api_for(built.env, cache)
     if version == "1.6":
-        return BunkerWebUI(version, built, StandInDatabase(cache, {**api.defaults, **api.stored}), None, built.instances)
+        return BunkerWebUI(version, built, StandInUIDatabase(cache, {**api.defaults, **api.stored}), None, built.instances)
     client = StandInApiClient(api)
     install_ui_17(monkeypatch, client)
     return BunkerWebUI(version, built, None, api, InstancesUtils17(client, built.instances))

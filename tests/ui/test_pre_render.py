@@ -20,7 +20,7 @@ import pytest
 
 from redissync.ui.page import GENERIC_ERROR, JOBS, REPORTS, gather
 from tests.bed.jobrun import ROOT
-from tests.ui.bunkerweb import StandInDatabase
+from tests.ui.bunkerweb import StandInUIDatabase
 
 ACTIONS_FILE = ROOT / "ui" / "actions.py"
 
@@ -171,7 +171,7 @@ def test_reports_read_through_bunkerwebs_database(healthy_state, tmp_path, monke
     shutil.copytree(state_dir, copy)
     monkeypatch.delenv("REDISSYNC_STATE_DIR")
     config = {k: v for k, v in healthy_state.env.items() if k != "REDISSYNC_STATE_DIR"}
-    db = StandInDatabase(copy, config)
+    db = StandInUIDatabase(copy, config)
     view = gather(db=db, bw_instances_utils=healthy_state.instances, env={"REDISSYNC_BW_CORE_DIR": config["REDISSYNC_BW_CORE_DIR"]})
     assert set(db.asked) == {(job, name) for name, job in REPORTS.items()}
     assert view["health"]["state"] == "healthy"
@@ -190,7 +190,7 @@ def test_job_status_ignores_bunkerwebs_run_records(down_state, tmp_path, monkeyp
     shutil.copytree(Path(down_state.env["REDISSYNC_STATE_DIR"]), copy)
     monkeypatch.delenv("REDISSYNC_STATE_DIR")
     config = {k: v for k, v in down_state.env.items() if k != "REDISSYNC_STATE_DIR"}
-    db = StandInDatabase(copy, config)
+    db = StandInUIDatabase(copy, config)
     view = gather(db=db, bw_instances_utils=down_state.instances, env={"REDISSYNC_BW_CORE_DIR": config["REDISSYNC_BW_CORE_DIR"]})
     assert not db.runs_asked
     jobs = {row["job"]: row for row in view["jobs"]["rows"]}
@@ -210,7 +210,7 @@ def test_failures_become_a_generic_message_and_a_log_line(healthy_state, tmp_pat
 
         get_data = get_ping
 
-    view = gather(db=StandInDatabase(copy, config), bw_instances_utils=BrokenInstances(),
+    view = gather(db=StandInUIDatabase(copy, config), bw_instances_utils=BrokenInstances(),
                   env={"REDISSYNC_BW_CORE_DIR": config["REDISSYNC_BW_CORE_DIR"]}, logger=logging.getLogger("REDISSYNC-UI"))
     assert view["errors"] == [GENERIC_ERROR]
     assert view["health"]["state"] == "healthy"  # one part failing leaves the others as they are

@@ -3,9 +3,9 @@
 One SQLite file in WAL mode in the job's state directory (stdlib only, nothing to install inside
 BunkerWeb). Why SQLite rather than a JSON file: a pass writes only the rows that changed (an upsert or a
 delete per changed ban), never the whole journal, and a transaction is atomic and crash-safe — a pass
-that dies half-way leaves no commit frame in the WAL, so the journal is exactly the previous pass. At
-the end of a pass that changed something the WAL is checkpointed (``TRUNCATE``) so the single file is
-complete, then :meth:`StateStore.persist` copies it into BunkerWeb's database.
+that dies half-way leaves no commit frame in the WAL, so the journal is exactly the previous pass. Inside
+BunkerWeb this file is a working copy: what a pass changed is saved into the job cache by
+:mod:`.archive`.
 
 Each row keeps the raw key and value bytes as Redis holds them (a restore writes them back untouched)
 and the absolute expiry in epoch milliseconds (``NULL`` = permanent). The columns ``ip`` … ``malformed``

@@ -15,7 +15,7 @@ from redissync.bans.instances import BunkerWebInstances, StdlibApi
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import open_state
-from tests.bed.instances import RELEASES, StandInDatabase, StandInInstance
+from tests.bed.instances import RELEASES, StandInInstance, StandInInstancesDatabase
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")
 
@@ -35,13 +35,14 @@ def stand_ins(plain_redis):
 
 
 def fetch(*instances_: StandInInstance):
-    return BunkerWebInstances(StandInDatabase(list(instances_)), StdlibApi, timeout=2).fetch_bans()
+    return BunkerWebInstances(StandInInstancesDatabase(list(instances_)), StdlibApi, timeout=2).fetch_bans()
 
 
 def run_pass(redis_server, *instances_: StandInInstance):
     client = connect(load_settings(redis_server.settings_env()))
     try:
-        return reconcile(client, open_state(), instances=BunkerWebInstances(StandInDatabase(list(instances_)), StdlibApi, timeout=2))
+        instances = BunkerWebInstances(StandInInstancesDatabase(list(instances_)), StdlibApi, timeout=2)
+        return reconcile(client, open_state(), instances=instances)
     finally:
         client.close()
 

@@ -12,7 +12,7 @@ from redissync.bans.instances import BunkerWebInstances, StdlibApi, instance_sou
 from redissync.bans.listing import parse_answer, parse_ban
 from redissync.settings import load_settings
 from redissync.state import StateStore
-from tests.bed.instances import StandInDatabase, StandInInstance
+from tests.bed.instances import StandInInstance, StandInInstancesDatabase
 from tests.bed.servers import free_port
 
 BAN = {"ip": "192.0.2.1", "reason": "bad behavior", "service": "unknown", "date": 1764400000, "country": "FR",
@@ -99,7 +99,7 @@ def test_answers_over_http_with_bunkerweb_rows(stand_ins) -> None:
     a, b = stand_ins("bw-a"), stand_ins("bw-b")
     a.ban("192.0.2.7", ttl=600)
     a.ban("192.0.2.8", service="app.example.com", ttl=None)
-    answers = {x.name: x for x in BunkerWebInstances(StandInDatabase([a, b]), StdlibApi).fetch_bans()}
+    answers = {x.name: x for x in BunkerWebInstances(StandInInstancesDatabase([a, b]), StdlibApi).fetch_bans()}
     assert {ban.key for ban in answers[f"127.0.0.1:{a.port}"].bans} == {
         "bans_ip_192.0.2.7", "bans_service_app.example.com_ip_192.0.2.8"}
     assert answers[f"127.0.0.1:{b.port}"].bans == []
@@ -111,8 +111,8 @@ def test_the_api_token_is_handed_down_never_read_from_the_environment(stand_ins,
     """API_TOKEN reaches the instances through Settings.api_token (read once by the runner)."""
     monkeypatch.setenv("API_TOKEN", "Env-Token-never-read")
     a = stand_ins("bw-a")
-    BunkerWebInstances(StandInDatabase([a]), StdlibApi, api_token="Api-Token-5e1f").fetch_bans()
-    BunkerWebInstances(StandInDatabase([a]), StdlibApi).fetch_bans()
+    BunkerWebInstances(StandInInstancesDatabase([a]), StdlibApi, api_token="Api-Token-5e1f").fetch_bans()
+    BunkerWebInstances(StandInInstancesDatabase([a]), StdlibApi).fetch_bans()
     assert a.authorizations == ["Bearer Api-Token-5e1f", None]
     settings = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", "API_TOKEN": "Api-Token-5e1f"})
     assert settings.api_token == "Api-Token-5e1f"
@@ -129,7 +129,7 @@ def test_pre_1_6_5_api_class_is_built_from_the_row(stand_ins) -> None:
 
     a = stand_ins("bw-a")
     a.ban("192.0.2.9")
-    [answer] = BunkerWebInstances(StandInDatabase([a]), OldApi).fetch_bans()
+    [answer] = BunkerWebInstances(StandInInstancesDatabase([a]), OldApi).fetch_bans()
     assert answer.name == "127.0.0.1"
     assert [ban.key for ban in answer.bans] == ["bans_ip_192.0.2.9"]
 
@@ -144,7 +144,7 @@ def test_silent_and_hostile_instances_are_named(stand_ins, monkeypatch: pytest.M
     huge.raw_answer = (200, b"[" + b"1," * 10_000 + b"1]")
     bomb.raw_answer = (200, b"[" * 5_000)
     closed = {"hostname": "127.0.0.1", "name": "gone", "port": free_port(), "server_name": "bwapi"}
-    source = BunkerWebInstances(StandInDatabase([good, slow, garbage, error, huge, bomb], [closed]), StdlibApi, timeout=0.5)
+    source = BunkerWebInstances(StandInInstancesDatabase([good, slow, garbage, error, huge, bomb], [closed]), StdlibApi, timeout=0.5)
     started = time.monotonic()
     answers = {a.name.split(":")[-1]: a for a in source.fetch_bans()}
     assert time.monotonic() - started < 5, "a silent instance must not hold the pass"
@@ -169,6 +169,6 @@ def test_no_source_outside_bunkerweb(tmp_path) -> None:
     assert instance_source(StateStore(tmp_path)) is None
 
     class Job:  # BunkerWeb's Job: its db lists the instances
-        db = StandInDatabase([])
+        db = StandInInstancesDatabase([])
 
     assert isinstance(instance_source(StateStore(tmp_path, Job())), BunkerWebInstances)

@@ -21,7 +21,7 @@ from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import open_state
 from tests.bed.bans import write_ban
-from tests.bed.instances import StandInDatabase, StandInInstance, unban_everywhere
+from tests.bed.instances import StandInInstance, StandInInstancesDatabase, unban_everywhere
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # a plain state dir, and BunkerWeb's job cache
 
@@ -51,7 +51,7 @@ def cluster(plain_redis, clock):
     class Cluster:
         def __init__(self) -> None:
             self.instances = [StandInInstance(f"bw-{n}", plain_redis.port, clock).start() for n in "abc"]
-            self.source = BunkerWebInstances(StandInDatabase(self.instances), StdlibApi, timeout=1)
+            self.source = BunkerWebInstances(StandInInstancesDatabase(self.instances), StdlibApi, timeout=1)
             self.admin = plain_redis.client()
 
         def run(self, source=None, policy=None):
