@@ -84,6 +84,7 @@ class MetricsSummary(TypedDict):
     counters: dict[str, dict[str, Any]]
     tables: dict[str, dict[str, Any]]
     workers: list[str]
+    masters: int  # keyspaces read: 1, or the masters of a Redis Cluster
     server: dict[str, Any]
     series: dict[str, Any]
     series_points: int

@@ -257,7 +257,7 @@ def explain(error: BaseException, settings: Settings) -> str:
         if isinstance(error, OutOfMemoryError) or text.startswith("OOM"):
             return (f"{target} is full (used memory above maxmemory, maxmemory-policy noeviction) and refused a write: "
                     "free memory or raise maxmemory on the server")
-        if "NOPERM" in text:
+        if "NOPERM" in text or isinstance(error, NoPermissionError):  # redis-py's class drops the code from the text
             return f"the ACL user lacks a permission on {target} ({_first_line(text)}): extend its ACL (see README, least-privilege ACL)"
         return f"Redis answered an error on {target}: {_first_line(text)}"
     if isinstance(error, RedisError):

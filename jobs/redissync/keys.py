@@ -54,6 +54,9 @@ def facet_key(field: str, cluster: bool) -> str:
     return f"{requests_key(cluster)}:facet:{field}"
 
 
+FACET_PREFIXES = (facet_key("", False).encode(), facet_key("", True).encode())  # what a SCAN of either mode finds
+
+
 def bad_behavior_key(ip: str, service: str | None, cluster: bool = False) -> str:
     """The bad-behaviour counter of ``ip`` (in ``service``, or global) in the given mode."""
     if cluster:
@@ -83,8 +86,10 @@ GENERATION_KEY = NAMESPACE + "generation"  # the data set's identity marker (ban
 BANS_LOCK_KEY = LOCK_PREFIX + "bans"  # a pass lock (lock.py): two schedulers never run the same pass at once
 METRICS_LOCK_KEY = LOCK_PREFIX + "metrics"
 METRICS_SUMMARY_KEY = namespaced("metrics", "summary")  # the last pass's summary, for a scheduler that lost the lock
-FINGERPRINTS_KEY = namespaced("metrics", "fingerprints")  # metric keys without a TTL, tracked (metrics/hygiene.py)
-FINGERPRINTS_NEXT_KEY = namespaced("metrics", "fingerprints", "next")  # the tracks being written by this pass
+# Metric keys without a TTL, tracked (metrics/hygiene.py), and the tracks this pass writes before it swaps them in:
+# one hash tag, so the swap (RENAME) stays within one slot on a Redis Cluster.
+FINGERPRINTS_KEY = namespaced("metrics", "{fingerprints}")
+FINGERPRINTS_NEXT_KEY = namespaced("metrics", "{fingerprints}", "next")
 SERVER_SERIES_KEY = namespaced("metrics", "series", "server")  # the UI's 24 h history (metrics/series.py)
 TOTALS_SERIES_KEY = namespaced("metrics", "series", "totals")
 SESSIONS_SUMMARY_KEY = namespaced("sessions", "summary")

@@ -4,16 +4,22 @@ Every job walks BunkerWeb's single database with :func:`scan_batches`: the calle
 (pipelined reads, then writes) before the next is fetched, so memory stays bounded by the batch size
 whatever the keyspace holds. SCAN may return a key twice while Redis rehashes; a compact digest set
 drops the repeats so counts and sums stay exact.
+
+On a Redis Cluster SCAN walks one node: :func:`data_nodes` gives every master to walk, and a script may only touch
+keys of one hash slot (Redis 6.2 has no ``allow-cross-slot-keys`` flag, and 7's still keeps them on one node), so
+:func:`per_key_script` runs a batch's script once per slot, all in one pipeline (one round trip per node).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from collections.abc import Iterator
 from queue import Full, Queue
 from typing import Any, TypeVar, cast
 
 from redis import Redis
+from redis.cluster import RedisCluster
 
 SCAN_COUNT = 1000
 T = TypeVar("T")
@@ -45,6 +51,37 @@ def scan_batches(client: Redis, match: str | None = None, batch_size: int = BATC
             break
     if batch:
         yield batch
+
+
+def is_cluster(client: Redis | RedisCluster) -> bool:
+    return isinstance(client, RedisCluster)
+
+
+def data_nodes(client: Redis | RedisCluster) -> list[Redis]:
+    """The clients whose keyspaces together hold every key: the server itself, or each master of a Redis Cluster
+    (the cluster's own per-node clients: its pools, TLS and credentials)."""
+    if is_cluster(client):
+        return [client.get_redis_connection(node) for node in client.get_primaries()]  # type: ignore[union-attr]
+    return [client]
+
+
+def per_key_script(client: Redis | RedisCluster, script: str, keys: list[bytes], *args: Any, width: int = 1) -> list:
+    """The flat reply of a script that returns ``width`` items per key of ``keys``, in ``keys``' order: one EVAL, or on a
+    Redis Cluster one EVAL per hash slot, all sent in one pipeline (redis-py routes each to the slot's master)."""
+    if not is_cluster(client):
+        return client.eval(script, len(keys), *keys, *args)
+    slots: dict[int, list[int]] = defaultdict(list)
+    for index, key in enumerate(keys):
+        slots[client.keyslot(key)].append(index)  # type: ignore[union-attr]
+    pipe = client.pipeline()
+    for indexes in slots.values():
+        # ClusterPipeline refuses .eval(); redis-py routes a raw EVAL by its keys
+        pipe.execute_command("EVAL", script, len(indexes), *(keys[index] for index in indexes), *args)
+    flat: list = [None] * (len(keys) * width)
+    for indexes, reply in zip(slots.values(), pipe.execute(), strict=True):
+        for position, index in enumerate(indexes):
+            flat[index * width:(index + 1) * width] = reply[position * width:(position + 1) * width]
+    return flat
 
 
 def prefetched(items: Iterator[T], depth: int = 4, name: str = "redissync-prefetch") -> Iterator[T]:
@@ -113,7 +150,7 @@ def expire_if_persistent(client: Redis, keys: list[bytes], ttl: int) -> list[boo
     """EXPIRE each key that has no TTL (one script call per batch); which ones were bounded."""
     if not keys:
         return []
-    return [bool(flag) for flag in client.eval(_EXPIRE_IF_PERSISTENT, len(keys), *keys, ttl)]
+    return [bool(flag) for flag in per_key_script(client, _EXPIRE_IF_PERSISTENT, keys, ttl)]
 
 
 _TYPES_AND_TTLS = """
@@ -130,6 +167,6 @@ def types_and_ttls(client: Redis, keys: list[bytes]) -> list[tuple[bytes, int]]:
     """(TYPE, TTL) of each key with one script call: one reply to parse instead of two per key."""
     if not keys:
         return []
-    flat = client.eval(_TYPES_AND_TTLS, len(keys), *keys)
+    flat = per_key_script(client, _TYPES_AND_TTLS, keys, width=2)
     return list(zip(flat[0::2], flat[1::2], strict=True))
 

@@ -23,6 +23,7 @@ from redis.exceptions import LockError, LockNotOwnedError, RedisError
 from redis.lock import Lock
 
 from .keys import lock_key, own_key_types
+from .keyspace import is_cluster
 
 LOCK_MS = 30_000
 
@@ -89,7 +90,10 @@ return removed
 
 
 def reclaim_own_keys(client: Redis, expected: dict[str, str]) -> int:
-    """Delete our keys that hold another type than ``expected`` (key → Redis type name); how many were."""
+    """Delete our keys that hold another type than ``expected`` (key → Redis type name); how many were. On a Redis
+    Cluster our keys sit in different slots: one script per key."""
+    if is_cluster(client):
+        return sum(int(client.eval(_RECLAIM, 1, key, kind)) for key, kind in expected.items())
     return int(client.eval(_RECLAIM, len(expected), *expected, *expected.values()))
 
 

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from .cached_files import run_record_file
-from .cluster_mode import CLUSTER_PASSES_NOT_YET, refuse_cluster_mode
+from .cluster_mode import CLUSTER_PASSES_NOT_YET, CLUSTER_READY, refuse_cluster_mode
 from .connection import connect, explain
 from .errors import RedisSyncError, SettingsError
 from .figures import job_ended
@@ -98,25 +98,28 @@ def _run_work(name: str, logger: logging.Logger, env: Mapping[str, str], work: W
         switch = "USE_REDISSYNC" if settings.enabled else "USE_REDIS"
         logger.info(f"{name}: {switch} is not yes, nothing to do")
         return True, f"{switch} is not yes: nothing to do"
-    if settings.cluster_nodes:
+    if settings.cluster_nodes and name not in CLUSTER_READY:
         return _failed(logger, f"{name} failed: {CLUSTER_PASSES_NOT_YET}")
     for notice in (*settings.notices, *settings.warnings):
         logger.warning(notice)
     started = time.monotonic()
-    client = connect(settings)
+    client = None
     try:
-        refuse_cluster_mode(client, settings)
+        client = connect(settings)  # a cluster client asks its seeds for the slot map here
+        if not settings.cluster_nodes:
+            refuse_cluster_mode(client, settings)
         summary = work(settings, client, state(), logger)
     except RedisSyncError as error:
         return _failed(logger, f"{name} failed: {error}")
-    except RedisError as error:
+    except (RedisError, RedisClusterException) as error:
         return _failed(logger, f"{name} failed: {explain(error, settings)}")
     except Exception as error:  # never let a message with data (or a secret) reach the log
         failed = _failed(logger, f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details")
         debug_traceback(logger, f"{name} failed", env)
         return failed
     finally:
-        client.close()
+        if client is not None:
+            client.close()
     logger.info(f"{name}: {summary} ({(time.monotonic() - started) * 1000:.0f} ms)")
     return True, summary
 
@@ -140,20 +143,23 @@ def run_command(name: str, work: Callable[[Settings, Redis], int], env: Mapping[
     if not settings.enabled:
         print(f"{name}: USE_REDIS is not yes, so nothing is shared through Redis; set USE_REDIS=yes", file=sys.stderr)
         return 1
-    if settings.cluster_nodes:
+    if settings.cluster_nodes and name not in CLUSTER_READY:
         print(f"{name}: {CLUSTER_PASSES_NOT_YET}", file=sys.stderr)
         return 1
-    client = connect(settings)
+    client = None
     try:
-        refuse_cluster_mode(client, settings)
+        client = connect(settings)
+        if not settings.cluster_nodes:
+            refuse_cluster_mode(client, settings)
         return work(settings, client)
     except RedisSyncError as error:
         print(f"{name}: {error}", file=sys.stderr)
-    except RedisError as error:
+    except (RedisError, RedisClusterException) as error:
         print(f"{name}: {explain(error, settings)}", file=sys.stderr)
     except Exception as error:  # a message may carry data: only its type leaves the process
         print(f"{name} failed with an unexpected {type(error).__name__}; run with LOG_LEVEL=DEBUG for details", file=sys.stderr)
         debug_traceback(logging.getLogger(f"redissync.{name}"), f"{name} failed", env)
     finally:
-        client.close()
+        if client is not None:
+            client.close()
     return 1

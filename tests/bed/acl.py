@@ -34,12 +34,15 @@ KEPT_FOR_A_CLEAN_ACL_LOG = ("role", "discard")
 # CLUSTER NODES, which the check reads (state, shards). tests/redissync/diagnose/test_cluster.py runs the check as the
 # user with them, and without each one.
 LEAST_PRIVILEGE_CLUSTER_COMMANDS = ("cluster|slots", "command", "cluster|info", "cluster|nodes")
+# And the names BunkerWeb gives the requests list and its facets in cluster mode (rediskeys.lua: one hash tag), which
+# the metrics job reads: tests/jobs/test_metrics_cluster.py runs it as the user with it, and without it.
+LEAST_PRIVILEGE_CLUSTER_KEYS = ("~{requests}*",)
 
 
 def least_privilege_rule(without: str | None = None, cluster: bool = False) -> str:
     """The rule after ``ACL SETUSER <user> on >password``; ``without`` drops one key pattern or command; ``cluster``
     adds what a Redis Cluster needs."""
-    keys = [pattern for pattern in LEAST_PRIVILEGE_KEYS if pattern != without]
+    keys = [pattern for pattern in (*LEAST_PRIVILEGE_KEYS, *(LEAST_PRIVILEGE_CLUSTER_KEYS if cluster else ())) if pattern != without]
     extra = LEAST_PRIVILEGE_CLUSTER_COMMANDS if cluster else ()
     commands = [f"+{command}" for command in (*LEAST_PRIVILEGE_COMMANDS, *extra) if command != without]
     return " ".join([*keys, "resetchannels", "-@all", *commands])

@@ -187,7 +187,7 @@ def test_wrong_types_in_our_own_namespace_are_replaced_not_fatal(plain_redis: Re
     client.hset("redissync:generation", "a", "b")
     client.rpush("redissync:lock:bans", "held forever?")
     client.sadd("redissync:lock:metrics", "held forever?")
-    client.set("redissync:metrics:fingerprints", "not a hash")
+    client.set("redissync:metrics:{fingerprints}", "not a hash")
     client.rpush("redissync:metrics:series:server", "not a zset")
     client.hset("redissync:metrics:series:totals", "a", "b")
     client.zadd("redissync:metrics:summary", {"a": 1})
@@ -196,9 +196,9 @@ def test_wrong_types_in_our_own_namespace_are_replaced_not_fatal(plain_redis: Re
     env = plain_redis.settings_env()
     assert [run_job_file(job, env) for job in JOBS] == [0, 0, 0, 0]
     assert summary("bans-summary.json")["last_pass"]["new"] == 1
-    own = ("redissync:generation", "redissync:metrics:fingerprints", "redissync:metrics:series:server",
+    own = ("redissync:generation", "redissync:metrics:{fingerprints}", "redissync:metrics:series:server",
            "redissync:metrics:series:totals", "redissync:metrics:summary", "redissync:sessions:summary")
-    assert {key: client.type(key) for key in own} == {"redissync:generation": b"string", "redissync:metrics:fingerprints": b"hash",
+    assert {key: client.type(key) for key in own} == {"redissync:generation": b"string", "redissync:metrics:{fingerprints}": b"hash",
                      "redissync:metrics:series:server": b"zset", "redissync:metrics:series:totals": b"zset",
                      "redissync:metrics:summary": b"string", "redissync:sessions:summary": b"string"}
     assert not client.exists("redissync:lock:bans", "redissync:lock:metrics")  # replaced, then released

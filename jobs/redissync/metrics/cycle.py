@@ -26,7 +26,7 @@ from ..cached_files import METRICS_SUMMARY_FILE
 from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS, METRICS_REDIS_TTL
 from ..errors import CoreSettingError, RedisSyncError
 from ..keys import KEY_CATEGORIES, METRICS_SUMMARY_KEY, SERVER_SERIES_KEY, TOTALS_SERIES_KEY, parse_metric_key
-from ..keyspace import prefetched, scan_batches
+from ..keyspace import data_nodes, is_cluster, prefetched, scan_batches
 from ..lock import exclusive_pass
 from ..settings import Settings
 from ..state import StateStore
@@ -53,7 +53,8 @@ def summary_line(summary: dict[str, Any]) -> str:
     malformed = sum(value for name, value in summary["malformed"].items() if name != "vanished")
     parts = [
         f"{summary['counter_series']} counter series and {summary['table_series']} tables from "
-        f"{len(summary['workers'])} workers ({summary['metrics_keys']} metrics keys)",
+        f"{len(summary['workers'])} workers ({summary['metrics_keys']} metrics keys"
+        + (f" on {summary['masters']} cluster masters)" if summary.get("masters", 1) > 1 else ")"),
         f"{hygiene['no_ttl']} without TTL, {hygiene['stale']} stale, "
         + (f"{hygiene['bounded_now']} bounded now" if hygiene["applied"] else "none bounded (METRICS_REDIS_TTL is BunkerWeb's)")
         + (f", silent workers {','.join(hygiene['silent_workers'])}" if hygiene["silent_workers"] else ""),
@@ -68,18 +69,21 @@ def summary_line(summary: dict[str, Any]) -> str:
 def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE_AFTER_PASSES,
                    bound: bool = True) -> dict[str, Any]:
     """The pass itself (the caller holds the lock): aggregate, bound (unless ``bound`` is false: BunkerWeb's
-    METRICS_REDIS_TTL owns the keys' lifetime), write the series; the summary."""
+    METRICS_REDIS_TTL owns the keys' lifetime), write the series; the summary. On a Redis Cluster every
+    master's keyspace is walked."""
     aggregate = Aggregate()
     hygiene = Hygiene(client, stale_after=stale_after, apply=bound)
     hygiene.begin()
     names = MetricNames()
+    nodes = data_nodes(client)
+    batches = (batch for node in nodes for batch in scan_batches(node))
     # A thread scans and reads the next batches while this one is aggregated: Redis's work and ours overlap.
-    for fetched in prefetched(fetch_batch(client, batch, names) for batch in scan_batches(client)):
+    for fetched in prefetched(fetch_batch(client, batch, names) for batch in batches):
         digest_batch(fetched, aggregate, hygiene)
     hygiene_report = hygiene.finish()
     requests = requests_report(client, cap, aggregate.facet_keys)
     minute = series.minute_of(now)
-    info = client.info()
+    info = series.cluster_info([node.info() for node in nodes]) if is_cluster(client) else client.info()
     categories = {category: aggregate.categories.get(category, 0) for category in KEY_CATEGORIES}
     point = series.server_point(info, categories, series.previous_point(client, SERVER_SERIES_KEY, minute), now)
     points_kept = series.write_point(client, SERVER_SERIES_KEY, point)
@@ -94,6 +98,7 @@ def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE
         "tables": _by_plugin({name: {**table, "sample": [sample_item(item) for item in table["sample"]]}
                               for name, table in aggregate.tables.items()}),
         "workers": sorted(aggregate.workers),
+        "masters": len(nodes),
         "server": {name: point[name] for name in ("ops", "mem", "keys", "hit", "clients", "lag", "lag_bytes", "role")},
         "series": series.chart(series.read_points(client, SERVER_SERIES_KEY, minute)),
         "series_points": points_kept,

@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 from redis import Redis
 
-from ..keys import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY
-from ..keyspace import expire_if_persistent
+from ..keys import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY, requests_key
+from ..keyspace import expire_if_persistent, is_cluster
 
 FINGERPRINTS_TTL_S = 24 * 3600
 STALE_AFTER_PASSES = 60  # one hour of identical content with no TTL (the job runs every minute)
@@ -123,13 +123,7 @@ class Hygiene:
 
     def finish(self) -> dict[str, Any]:
         """Swap in this pass's fingerprints (vanished keys drop out) and return the report."""
-        pipe = self.client.pipeline(transaction=True)
-        if self.client.exists(FINGERPRINTS_NEXT_KEY):
-            pipe.rename(FINGERPRINTS_NEXT_KEY, FINGERPRINTS_KEY)
-            pipe.expire(FINGERPRINTS_KEY, FINGERPRINTS_TTL_S)
-        else:
-            pipe.delete(FINGERPRINTS_KEY)
-        pipe.execute()
+        self.client.eval(_SWAP, 2, FINGERPRINTS_NEXT_KEY, FINGERPRINTS_KEY, FINGERPRINTS_TTL_S)
         silent = sorted(worker for worker, (keys, quiet) in self.workers.items() if keys and keys == quiet)
         counts = self.counts
         return {
@@ -147,18 +141,31 @@ class Hygiene:
         }
 
 
+# This pass's tracks replace the last pass's in one step (both names share a hash tag: one slot on a Redis Cluster).
+_SWAP = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+else
+  redis.call('DEL', KEYS[2])
+end
+return 1
+"""
+
+
 def requests_report(client: Redis, cap: int, facet_keys: list[bytes]) -> dict[str, Any]:
-    """The ``requests`` list against its cap and the facet hashes' sizes (read only)."""
+    """The ``requests`` list (``{requests}`` on a Redis Cluster) against its cap and the facet hashes' sizes (read only)."""
+    name = requests_key(is_cluster(client))
     pipe = client.pipeline(transaction=False)
-    pipe.type("requests")
-    pipe.ttl("requests")
+    pipe.type(name)
+    pipe.ttl(name)
     for key in facet_keys:
         pipe.type(key)
     replies = pipe.execute()
     kind, ttl, facet_types = replies[0], replies[1], replies[2:]
     report: dict[str, Any] = {"cap": cap, "length": 0, "ttl": ttl if ttl >= 0 else None, "wrong_type": False, "facets": {}}
     if kind == b"list":
-        report["length"] = client.llen("requests")
+        report["length"] = client.llen(name)
     elif kind != b"none":
         report["wrong_type"] = True
     hashes = [key for key, facet_type in zip(facet_keys, facet_types, strict=True) if facet_type == b"hash"]
@@ -167,6 +174,6 @@ def requests_report(client: Redis, cap: int, facet_keys: list[bytes]) -> dict[st
         for key in hashes:
             pipe.hlen(key)
         for key, length in zip(hashes, pipe.execute(), strict=True):
-            report["facets"][key.decode("utf-8", "replace").removeprefix("requests:facet:")] = length
+            report["facets"][key.decode("utf-8", "replace").split(":facet:", 1)[1]] = length
     report["over_cap"] = max(0, report["length"] - cap)
     return report

@@ -17,7 +17,8 @@ from typing import Any
 
 from redis import Redis
 
-from ..keys import FINGERPRINTS_KEY, NAMESPACE, key_category, parse_metric_key
+from ..keys import FACET_PREFIXES, FINGERPRINTS_KEY, NAMESPACE, key_category, parse_metric_key
+from ..keyspace import is_cluster, per_key_script
 from .hygiene import Hygiene, fingerprint
 
 TABLE_SAMPLE = 20  # items kept per merged table (the tail of each worker's list)
@@ -28,22 +29,34 @@ _NUMBER = re.compile(rb"\s*(-?\d+)(\.\d+)?([eE][-+]?\d+)?\s*")
 # One script call per batch reads what the pass needs of every key, and their fingerprints (the last key is
 # the fingerprints hash): a reply per key instead of 3-4 commands per key to pack and parse (client-side cost
 # dominated the pipelined version). Bounded work per call: at most BATCH_SIZE keys and TABLE_SAMPLE items per list.
-READ_SCRIPT = """
-local out = {}
-local last = #KEYS - 1
-for i = 1, last do
-  local key = KEYS[i]
+# On a Redis Cluster a script touches one slot: READ_KEYS runs once per slot (keyspace.per_key_script) and the
+# fingerprints are one HMGET on their own node.
+_READ_ONE = """
+local function read(key, sample)
   local kind = redis.call('TYPE', key).ok
   local ttl = redis.call('TTL', key)
   if kind == 'string' then
-    out[i] = {kind, ttl, redis.call('GET', key)}
+    return {kind, ttl, redis.call('GET', key)}
   elseif kind == 'list' then
-    out[i] = {kind, ttl, redis.call('LLEN', key), redis.call('LRANGE', key, -tonumber(ARGV[1]), -1)}
-  else
-    out[i] = {kind, ttl}
+    return {kind, ttl, redis.call('LLEN', key), redis.call('LRANGE', key, -sample, -1)}
   end
+  return {kind, ttl}
+end
+"""
+READ_SCRIPT = _READ_ONE + """
+local out = {}
+local last = #KEYS - 1
+for i = 1, last do
+  out[i] = read(KEYS[i], tonumber(ARGV[1]))
 end
 return {out, redis.call('HMGET', KEYS[#KEYS], unpack(KEYS, 1, last))}
+"""
+READ_KEYS = _READ_ONE + """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = read(key, tonumber(ARGV[1]))
+end
+return out
 """
 
 
@@ -156,7 +169,7 @@ def fetch_batch(client: Redis, keys: list[bytes], names: MetricNames) -> Fetched
             continue  # our own series and fingerprints are not BunkerWeb's data (and change during the pass)
         categories[key_category(key)] += 1
         if not key.startswith(b"metrics:"):
-            if key.startswith(b"requests:facet:"):
+            if key.startswith(FACET_PREFIXES):
                 fetched.facet_keys.append(key)
             continue
         fetched.metrics_keys += 1
@@ -166,8 +179,12 @@ def fetch_batch(client: Redis, keys: list[bytes], names: MetricNames) -> Fetched
             continue
         wanted.append((key, parsed))
     if wanted:
-        fetched.replies, fetched.tracks = client.eval(READ_SCRIPT, len(wanted) + 1, *(key for key, _ in wanted), FINGERPRINTS_KEY,
-                                                      TABLE_SAMPLE)
+        keys = [key for key, _ in wanted]
+        if is_cluster(client):
+            fetched.replies = per_key_script(client, READ_KEYS, keys, TABLE_SAMPLE)
+            fetched.tracks = client.hmget(FINGERPRINTS_KEY, keys)
+        else:
+            fetched.replies, fetched.tracks = client.eval(READ_SCRIPT, len(keys) + 1, *keys, FINGERPRINTS_KEY, TABLE_SAMPLE)
     return fetched
 
 

@@ -14,6 +14,7 @@ from typing import Any, cast
 from redis import Redis
 
 from ..keys import KEY_CATEGORIES
+from ..keyspace import is_cluster
 
 MINUTE = 60
 RETENTION_S = 24 * 3600  # 1440 points at 1-minute resolution
@@ -63,9 +64,27 @@ def replication_lag(info: dict[str, Any]) -> tuple[float | None, int | None]:
     return worst_s, worst_bytes
 
 
-def server_point(info: dict[str, Any], keys_per_category: dict[str, int], previous: dict[str, Any] | None, now: float) -> dict[str, Any]:
-    """One point of server figures. Rates are deltas against the previous point of the same server
-    run (a restart resets Redis's counters), else Redis's instantaneous figure."""
+# What a Redis Cluster's figures add up from, master by master.
+_SUMMED = ("total_commands_processed", "keyspace_hits", "keyspace_misses", "instantaneous_ops_per_sec", "used_memory",
+           "connected_clients")
+
+
+def cluster_info(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """The INFO of a Redis Cluster's masters as one server's: counters summed, the worst replica's lag, and a run id
+    that changes when any master restarts (the rates then fall back to the instantaneous figure)."""
+    merged: dict[str, Any] = {name: sum(_number(info, name) or 0 for info in infos) for name in _SUMMED}
+    lags = [replication_lag(info) for info in infos]
+    seconds = [lag for lag, _ in lags if lag is not None]
+    sizes = [size for _, size in lags if size is not None]
+    merged.update(role=f"cluster, {len(infos)} masters", run_id=",".join(sorted(str(info.get("run_id")) for info in infos)),
+                  lag=(max(seconds) if seconds else None, max(sizes) if sizes else None))
+    return merged
+
+
+def server_point(info: dict[str, Any], keys_per_category: dict[str, int], previous: dict[str, Any] | None,
+                 now: float) -> dict[str, Any]:
+    """One point of server figures (``info`` of one server, or :func:`cluster_info`). Rates are deltas against the
+    previous point of the same server run (a restart resets Redis's counters), else Redis's instantaneous figure."""
     commands = int(_number(info, "total_commands_processed") or 0)
     hits = int(_number(info, "keyspace_hits") or 0)
     misses = int(_number(info, "keyspace_misses") or 0)
@@ -77,7 +96,7 @@ def server_point(info: dict[str, Any], keys_per_category: dict[str, int], previo
             ops = (commands - previous["cmds"]) / elapsed
         if hits >= previous.get("hits", 0) and misses >= previous.get("misses", 0):
             hit_hits, hit_total = hits - previous["hits"], hits - previous["hits"] + misses - previous["misses"]
-    lag_s, lag_bytes = replication_lag(info)
+    lag_s, lag_bytes = info["lag"] if "lag" in info else replication_lag(info)
     return {
         "t": minute_of(now),
         "ts": round(now, 3),
@@ -112,9 +131,11 @@ def previous_point(client: Redis, key: str, minute: int) -> dict[str, Any] | Non
 
 
 def write_point(client: Redis, key: str, point: dict[str, Any]) -> int:
-    """Replace the point of this minute, trim to 24 h, re-arm the TTL; returns the points kept."""
+    """Replace the point of this minute, trim to 24 h, re-arm the TTL; returns the points kept. One key: on a Redis
+    Cluster (no MULTI in redis-py 5's cluster pipeline) the commands still reach its one node in order, and only the
+    lock holder writes."""
     minute = int(point["t"])
-    pipe = client.pipeline(transaction=True)
+    pipe = client.pipeline(transaction=not is_cluster(client))
     pipe.zremrangebyscore(key, minute, minute)
     pipe.zadd(key, {json.dumps(point, separators=(",", ":"), sort_keys=True): minute})
     pipe.zremrangebyscore(key, "-inf", f"({oldest_kept(minute)}")

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from redissync.keys import FINGERPRINTS_KEY
+from redissync.keys import FINGERPRINTS_KEY, FINGERPRINTS_NEXT_KEY
 from redissync.metrics.cycle import aggregate_pass, one_pass
 from redissync.metrics.hygiene import STALE_KEY_TTL_S, Track, next_track
 from redissync.settings import load_settings
@@ -98,7 +98,7 @@ def test_fingerprints_drop_vanished_keys_and_expire(seeded) -> None:
     run(client, 1)
     assert not client.hexists(FINGERPRINTS_KEY, "metrics:badbehavior_counter_bans:9")
     assert 0 < client.ttl(FINGERPRINTS_KEY) <= 24 * 3600
-    assert not client.exists("redissync:metrics:fingerprints:next")
+    assert not client.exists(FINGERPRINTS_NEXT_KEY)
 
 
 def test_next_track_rules() -> None:
