@@ -32,13 +32,14 @@ def cluster_sentence(label: str) -> str:
 
 
 # The jobs and bwcli commands that work across a Redis Cluster's masters (runner names: job file stems, command names).
-CLUSTER_READY = frozenset({"redissync-metrics"})
+CLUSTER_READY = frozenset({"redissync-metrics", "redissync-sessions", "sessions"})
 
 # What cluster mode does not do yet (issue 22): said by every other job and bwcli command before it connects.
-CLUSTER_PASSES_NOT_YET = ("Redis Cluster mode (REDIS_CLUSTER_NODES) is not supported yet by redissync's bans and "
-                          "sessions passes and their bwcli commands (the metrics job is): nothing was read or written. "
-                          "`bwcli plugin redissync check` and the page diagnose the cluster; set USE_REDISSYNC=no to stop "
-                          "these jobs until a redissync release syncs on a cluster")
+CLUSTER_PASSES_NOT_YET = ("Redis Cluster mode (REDIS_CLUSTER_NODES) is not supported yet by redissync's bans pass and "
+                          "`bwcli plugin redissync bans` (the metrics and sessions jobs and `bwcli plugin redissync "
+                          "sessions` are): nothing was read or written. "
+                          "`bwcli plugin redissync check` and the page diagnose the cluster; the bans job fails each run "
+                          "until a redissync release syncs bans on a cluster")
 
 
 def refuse_cluster_mode(client: Redis, settings: Settings) -> None:

@@ -60,28 +60,52 @@ def is_cluster(client: Redis | RedisCluster) -> bool:
 def data_nodes(client: Redis | RedisCluster) -> list[Redis]:
     """The clients whose keyspaces together hold every key: the server itself, or each master of a Redis Cluster
     (the cluster's own per-node clients: its pools, TLS and credentials)."""
-    if is_cluster(client):
-        return [client.get_redis_connection(node) for node in client.get_primaries()]  # type: ignore[union-attr]
+    if isinstance(client, RedisCluster):
+        return [client.get_redis_connection(node) for node in client.get_primaries()]
     return [client]
 
 
-def per_key_script(client: Redis | RedisCluster, script: str, keys: list[bytes], *args: Any, width: int = 1) -> list:
-    """The flat reply of a script that returns ``width`` items per key of ``keys``, in ``keys``' order: one EVAL, or on a
-    Redis Cluster one EVAL per hash slot, all sent in one pipeline (redis-py routes each to the slot's master)."""
-    if not is_cluster(client):
-        return client.eval(script, len(keys), *keys, *args)
+def scan_nodes(client: Redis | RedisCluster, match: str | None = None, batch_size: int = BATCH_SIZE) -> Iterator[list[bytes]]:
+    """:func:`scan_batches` over every keyspace that holds keys (:func:`data_nodes`), one after the other."""
+    for node in data_nodes(client):
+        yield from scan_batches(node, match, batch_size)
+
+
+def _by_slot(client: RedisCluster, keys: list[bytes]) -> list[list[int]]:
+    """The positions in ``keys`` of each hash slot's keys."""
     slots: dict[int, list[int]] = defaultdict(list)
     for index, key in enumerate(keys):
-        slots[client.keyslot(key)].append(index)  # type: ignore[union-attr]
+        slots[client.keyslot(key)].append(index)
+    return list(slots.values())
+
+
+def per_key_script(client: Redis | RedisCluster, script: str, keys: list[bytes], *args: Any, width: int = 1) -> list[Any]:
+    """The flat reply of a script that returns ``width`` items per key of ``keys``, in ``keys``' order: one EVAL, or on a
+    Redis Cluster one EVAL per hash slot, all sent in one pipeline (redis-py routes each to the slot's master)."""
+    if not isinstance(client, RedisCluster):
+        return cast(list[Any], client.eval(script, len(keys), *keys, *args))
+    groups = _by_slot(client, keys)
     pipe = client.pipeline()
-    for indexes in slots.values():
-        # ClusterPipeline refuses .eval(); redis-py routes a raw EVAL by its keys
+    for indexes in groups:  # ClusterPipeline refuses .eval(); redis-py routes a raw EVAL by its keys
         pipe.execute_command("EVAL", script, len(indexes), *(keys[index] for index in indexes), *args)
-    flat: list = [None] * (len(keys) * width)
-    for indexes, reply in zip(slots.values(), pipe.execute(), strict=True):
+    flat: list[Any] = [None] * (len(keys) * width)
+    for indexes, reply in zip(groups, pipe.execute(), strict=True):
         for position, index in enumerate(indexes):
             flat[index * width:(index + 1) * width] = reply[position * width:(position + 1) * width]
     return flat
+
+
+def unlink(client: Redis | RedisCluster, keys: list[bytes]) -> int:
+    """UNLINK ``keys``; how many existed. On a Redis Cluster a multi-key command stays within one hash slot: one UNLINK
+    per slot, all in one pipeline (one round trip per master; a key moved meanwhile is followed, never skipped)."""
+    if not keys:
+        return 0
+    if not isinstance(client, RedisCluster):
+        return int(client.unlink(*keys))
+    pipe = client.pipeline()
+    for indexes in _by_slot(client, keys):
+        pipe.execute_command("UNLINK", *(keys[index] for index in indexes))
+    return sum(int(count) for count in pipe.execute())
 
 
 def prefetched(items: Iterator[T], depth: int = 4, name: str = "redissync-prefetch") -> Iterator[T]:

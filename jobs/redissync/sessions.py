@@ -9,6 +9,9 @@ TTL. The UI's sessions are counted, never changed: their lifetime is the UI's ow
 
 Revoking (after a leaked SESSIONS_SECRET, or to log everyone out) UNLINKs in SCAN-sized batches, so
 Redis frees memory in the background and never blocks on one huge command.
+
+On a Redis Cluster every master is scanned in turn; a batch's scripts and UNLINKs go one hash slot at a time, in one
+pipeline per master (keyspace.per_key_script, keyspace.unlink).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from .cached_files import SESSIONS_SUMMARY_FILE
 from .core_settings import SESSIONS_ABSOLUTE_TIMEOUT
 from .errors import CoreSettingError, RedisSyncError
 from .keys import SESSION_PATTERN, SESSIONS_SUMMARY_KEY, UI_SESSION_PATTERN, parse_session_key
-from .keyspace import expire_if_persistent, glob_escape, scan_batches, types_and_ttls
+from .keyspace import expire_if_persistent, glob_escape, scan_nodes, types_and_ttls, unlink
 from .settings import Settings
 from .state import StateStore
 
@@ -77,7 +80,7 @@ class SessionCounts:
 def count_sessions(client: Redis, absolute_timeout: int, fix: bool) -> SessionCounts:
     """Count every session; with ``fix``, bound BunkerWeb's sessions that have no TTL."""
     counts = SessionCounts()
-    for batch in scan_batches(client, SESSION_PATTERN):
+    for batch in scan_nodes(client, SESSION_PATTERN):
         parsed = [(key, parse_session_key(key)) for key in batch]
         wanted = [(key, session) for key, session in parsed if session is not None]
         counts.malformed["unparsed_key"] += len(parsed) - len(wanted)
@@ -100,7 +103,7 @@ def count_sessions(client: Redis, absolute_timeout: int, fix: bool) -> SessionCo
         for (_, cookie), done in zip(persistent, bounded, strict=True):
             counts.bounded_now += done
             counts.cookies[cookie][bucket(absolute_timeout) if done else "no_ttl"] += 1
-    for batch in scan_batches(client, UI_SESSION_PATTERN):
+    for batch in scan_nodes(client, UI_SESSION_PATTERN):
         for kind, ttl in types_and_ttls(client, batch):
             if kind == b"none" or ttl == -2:
                 counts.malformed["vanished"] += 1
@@ -188,7 +191,7 @@ def revoke_sessions(client: Redis, cookie: str | None = None, apply: bool = Fals
     """Every BunkerWeb session (or one cookie's): counted, and UNLINKed batch by batch with ``apply``."""
     pattern = SESSION_PATTERN if cookie is None else f"sessions_:{glob_escape(cookie)}:*"
     result = RevokeResult(cookie, applied=apply)
-    for batch in scan_batches(client, pattern, batch_size=batch_size):
+    for batch in scan_nodes(client, pattern, batch_size=batch_size):
         chosen = []
         for key in batch:
             session = parse_session_key(key)
@@ -197,7 +200,7 @@ def revoke_sessions(client: Redis, cookie: str | None = None, apply: bool = Fals
                 result.per_cookie[session.cookie] += 1
         result.matched += len(chosen)
         if apply and chosen:
-            result.deleted += client.unlink(*chosen)
+            result.deleted += unlink(client, chosen)
         if progress is not None:
             progress(result)
     return result

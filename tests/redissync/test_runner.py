@@ -113,7 +113,7 @@ def test_a_job_pointed_at_a_sentinel_says_so(make_redis, plain_redis, captured_l
     assert "does not know SCAN: this is a Sentinel: list it in REDIS_SENTINEL_HOSTS" in errors[0]
 
 
-@pytest.mark.parametrize("job", ["redissync-bans", "redissync-sessions"])
+@pytest.mark.parametrize("job", ["redissync-bans"])
 def test_every_job_refuses_a_cluster_node_before_any_work(job, cluster_node, captured_logs) -> None:
     """On a cluster node a job would see the keys of its own slots only, and the bans pass would take the
     others for unbans: the job refuses with the check's sentence and writes nothing."""
@@ -130,7 +130,7 @@ def test_a_bwcli_command_refuses_a_cluster_node(cluster_node, capsys) -> None:
     assert "runs in cluster mode" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("job", ["redissync-bans", "redissync-sessions"])
+@pytest.mark.parametrize("job", ["redissync-bans"])
 def test_in_cluster_mode_every_job_says_what_is_not_supported_yet_and_touches_nothing(job, redis_cluster, captured_logs) -> None:
     """Until the passes work across shards (issue 22), a pass on a cluster would be half a pass: one clear line, exit 2."""
     client = redis_cluster.client()
@@ -143,7 +143,7 @@ def test_in_cluster_mode_every_job_says_what_is_not_supported_yet_and_touches_no
     client.close()
 
 
-@pytest.mark.parametrize("command", [["bans", "forget", "--all", "--yes"], ["sessions", "revoke", "--yes"]])
+@pytest.mark.parametrize("command", [["bans", "forget", "--all", "--yes"]])
 def test_in_cluster_mode_a_bwcli_command_says_what_is_not_supported_yet(command, redis_cluster, capsys) -> None:
     assert run_bwcli(f"{command[0]}.py", redis_cluster.settings_env(), command[1:]) == 1
     assert CLUSTER_PASSES_NOT_YET in capsys.readouterr().err

@@ -26,7 +26,7 @@ from ..cached_files import METRICS_SUMMARY_FILE
 from ..core_settings import METRICS_MAX_BLOCKED_REQUESTS_REDIS, METRICS_REDIS_TTL
 from ..errors import CoreSettingError, RedisSyncError
 from ..keys import KEY_CATEGORIES, METRICS_SUMMARY_KEY, SERVER_SERIES_KEY, TOTALS_SERIES_KEY, parse_metric_key
-from ..keyspace import data_nodes, is_cluster, prefetched, scan_batches
+from ..keyspace import data_nodes, is_cluster, prefetched, scan_nodes
 from ..lock import exclusive_pass
 from ..settings import Settings
 from ..state import StateStore
@@ -76,9 +76,8 @@ def aggregate_pass(client: Redis, cap: int, now: float, stale_after: int = STALE
     hygiene.begin()
     names = MetricNames()
     nodes = data_nodes(client)
-    batches = (batch for node in nodes for batch in scan_batches(node))
     # A thread scans and reads the next batches while this one is aggregated: Redis's work and ours overlap.
-    for fetched in prefetched(fetch_batch(client, batch, names) for batch in batches):
+    for fetched in prefetched(fetch_batch(client, batch, names) for batch in scan_nodes(client)):
         digest_batch(fetched, aggregate, hygiene)
     hygiene_report = hygiene.finish()
     requests = requests_report(client, cap, aggregate.facet_keys)
