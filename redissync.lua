@@ -133,8 +133,8 @@ local function connect_via_sentinel(rc, options)
 	return red, nil, connection_options
 end
 
--- Connect with the rendered options; returns the client, the connector (to pool it) and what TLS did.
-local function connect()
+-- The rendered options when they allow a connection; else nil and why.
+local function usable_options()
 	local options, err = redissync.load_options()
 	if not options then
 		return nil, err
@@ -143,6 +143,11 @@ local function connect()
 	elseif options.error then
 		return nil, options.error
 	end
+	return options
+end
+
+-- Connect with the rendered options; returns the client, the connector (to pool it) and what TLS did.
+local function connect(options)
 	local rc, nerr = connector.new(options.connector)
 	if not rc then
 		return nil, "invalid connector options: " .. tostring(nerr)
@@ -160,6 +165,62 @@ local function connect()
 	return { red = red, rc = rc, options = options, tls = describe_tls(used) }
 end
 
+-- Redis Cluster (REDIS_CLUSTER_NODES): each seed node on its own connection, in its own pool (plain resty.redis through
+-- the connector, which sends AUTH): whether it answers, how fast, its role and the cluster state it sees. One answering
+-- seed is enough for a cluster client to find the rest, so only "no seed answered" is an error. BunkerWeb's
+-- resty.rediscluster is not used: it hides which node answered, and reachability is a question asked of each node.
+local function each_seed(options, ask)
+	local rc, nerr = connector.new(options.connector)
+	if not rc then
+		return nil, "invalid connector options: " .. tostring(nerr)
+	end
+	local conf, nodes, answered, errors = options.connector, {}, 0, {}
+	for _, node in ipairs(options.nodes) do
+		local entry = { node = node.host .. ":" .. tostring(node.port), reachable = false }
+		local start = clock.now_ms()
+		local red, err = rc:connect_to_host({
+			host = node.host,
+			port = node.port,
+			db = 0,
+			username = conf.username,
+			password = conf.password,
+			connection_options = node.connection_options,
+		})
+		if red then
+			entry.connect_ms = clock.now_ms() - start
+			local ok, aerr = ask(red, entry)
+			if ok then
+				entry.reachable = true
+				answered = answered + 1
+				rc:set_keepalive(red)
+			else
+				red:close()
+				err = aerr
+			end
+		end
+		if not entry.reachable then
+			entry.error = tostring(err)
+			errors[#errors + 1] = entry.node .. ": " .. entry.error
+		end
+		nodes[#nodes + 1] = entry
+	end
+	if answered == 0 then
+		return nil, "no seed node of the " .. options.target .. " answered (" .. table.concat(errors, "; ") .. ")"
+	end
+	return nodes, answered
+end
+
+-- The slowest answering seed's figure: the one an alert on this endpoint should see.
+local function worst(nodes, name)
+	local value = 0
+	for _, entry in ipairs(nodes) do
+		if entry[name] and entry[name] > value then
+			value = entry[name]
+		end
+	end
+	return value
+end
+
 local function role_of(red)
 	local role = red:role()
 	if type(role) == "table" and type(role[1]) == "string" then
@@ -169,10 +230,49 @@ local function role_of(red)
 	return type(info) == "string" and info:match("role:(%w+)") or "unknown"
 end
 
--- PING through a fresh or pooled connection: latency, role, and how the connection was secured.
-function redissync.ping()
+local function ping_seed(red, entry)
 	local start = clock.now_ms()
-	local conn, err = connect()
+	local pong, err = red:ping()
+	if not pong then
+		return nil, "PING failed: " .. tostring(err)
+	end
+	entry.latency_ms = clock.now_ms() - start
+	entry.role = role_of(red)
+	local info = red:cluster("info")
+	entry.cluster_state = type(info) == "string" and info:match("cluster_state:(%w+)") or nil
+	return true
+end
+
+local function cluster_ping(options)
+	local nodes, answered = each_seed(options, ping_seed)
+	if not nodes then
+		return nil, answered
+	end
+	return {
+		target = options.target,
+		mode = "cluster",
+		tls = describe_tls(options.nodes[1].connection_options),
+		role = "cluster",
+		seeds = #options.nodes,
+		answered = answered,
+		nodes = nodes,
+		connect_ms = worst(nodes, "connect_ms"),
+		latency_ms = worst(nodes, "latency_ms"),
+		clock = clock.name,
+	}
+end
+
+-- PING through a fresh or pooled connection: latency, role, and how the connection was secured. In cluster mode,
+-- every seed node's (the worst answering one's figures on top).
+function redissync.ping()
+	local options, oerr = usable_options()
+	if not options then
+		return nil, oerr
+	elseif options.mode == "cluster" then
+		return cluster_ping(options)
+	end
+	local start = clock.now_ms()
+	local conn, err = connect(options)
 	if not conn then
 		return nil, err
 	end
@@ -208,8 +308,51 @@ function redissync.server_of(info)
 	return name:sub(1, 1):upper() .. name:sub(2) .. " " .. version, version, field("redis_mode") or field("server_mode") or "standalone"
 end
 
+local function stats_seed(red, entry)
+	local dbsize, derr = red:dbsize()
+	local info, ierr = red:info()
+	if not dbsize or type(info) ~= "string" then
+		return nil, "stats failed: " .. tostring(derr or ierr)
+	end
+	entry.dbsize = dbsize
+	entry.role = info:match("\nrole:(%w+)")
+	entry.used_memory = tonumber(info:match("\nused_memory:(%d+)"))
+	entry.used_memory_human = info:match("\nused_memory_human:([^\r\n]+)")
+	entry.server, entry.version, entry.server_mode = redissync.server_of(info)
+	return true
+end
+
+-- The keys and memory of the seed nodes that are masters (a replica holds copies): the whole cluster's when every
+-- master is a seed, which the docs advise.
+local function cluster_stats(options)
+	local nodes, answered = each_seed(options, stats_seed)
+	if not nodes then
+		return nil, answered
+	end
+	local stats = { target = options.target, role = "cluster", server_mode = "cluster", seeds = #options.nodes,
+		answered = answered, nodes = nodes, dbsize = 0, used_memory = 0, masters = 0 }
+	for _, entry in ipairs(nodes) do
+		if entry.reachable then
+			stats.server, stats.version = stats.server or entry.server, stats.version or entry.version
+			if entry.role == "master" then
+				stats.masters = stats.masters + 1
+				stats.dbsize = stats.dbsize + entry.dbsize
+				stats.used_memory = stats.used_memory + (entry.used_memory or 0)
+			end
+		end
+	end
+	stats.used_memory_human = string.format("%.2fM", stats.used_memory / 1048576)
+	return stats
+end
+
 function redissync.stats()
-	local conn, err = connect()
+	local options, oerr = usable_options()
+	if not options then
+		return nil, oerr
+	elseif options.mode == "cluster" then
+		return cluster_stats(options)
+	end
+	local conn, err = connect(options)
 	if not conn then
 		return nil, err
 	end
@@ -254,6 +397,9 @@ function redissync:init_worker()
 		data.role,
 		clock.format_ms(data.latency_ms)
 	)
+	if data.nodes then
+		msg = msg .. string.format(" (slowest of %d/%d seed nodes answering)", data.answered, data.seeds)
+	end
 	self.logger:log(NOTICE, msg)
 	return self:ret(true, msg)
 end

@@ -27,8 +27,6 @@ ssl = {{ "true" if ssl else "false" }}, ssl_verify = {{ "true" if verify else "f
 -- redissync: Redis options for the Lua side, rendered from the REDIS_* settings (docs/nginx-lua.md).
 {% if USE_REDIS != "yes" %}
 return { enabled = false }
-{% elif (REDIS_CLUSTER_NODES | default("")) | trim %}
-return { enabled = true, mode = "cluster", error = "Redis Cluster mode (REDIS_CLUSTER_NODES): /redissync/ping and /redissync/stats do not support a cluster yet" }
 {% else %}
 {#- Units by ownership: BunkerWeb's core redis plugin, when installed, owns REDIS_* in milliseconds. #}
 {% set os = import("os") %}
@@ -67,6 +65,62 @@ return { enabled = true, mode = "cluster", error = "Redis Cluster mode (REDIS_CL
 {% endif %}
 {% endfor %}
 {% set master = REDIS_SENTINEL_MASTER | trim or "mymaster" %}
+{#- Redis Cluster (BunkerWeb 1.6.16 rediskeys.lua parse_nodes): "host", "host:port" or "[ipv6]:port", default port 6379. #}
+{% set cluster = [] %}
+{% for item in (REDIS_CLUSTER_NODES | default("")).split() %}
+{% set m = import("re").fullmatch("\\[(?P<v6>[^\\]]+)\\](?::(?P<p6>[0-9]+))?|(?P<host>[^:]+)(?::(?P<port>[0-9]+))?", item) %}
+{% if m %}
+{% set _ = cluster.append({"host": m.group("v6") or m.group("host"), "port": (m.group("p6") or m.group("port") or 6379) | int}) %}
+{% endif %}
+{% endfor %}
+{% if cluster %}
+{#- BunkerWeb's refusals, in its words (rediskeys.lua cluster_config_error): Redis is then not used at all. #}
+{% if REDIS_SENTINEL_HOSTS | trim %}
+{% set _ = problems.append("REDIS_CLUSTER_NODES and REDIS_SENTINEL_HOSTS are both set, remove one") %}
+{% elif db != 0 %}
+{% set _ = problems.append("REDIS_CLUSTER_NODES requires REDIS_DATABASE 0 (got " ~ REDIS_DATABASE ~ ")") %}
+{% endif %}
+{% set ns = namespace(addresses=[]) %}
+{% for n in cluster %}
+{% set ns.addresses = ns.addresses + [lua_host(n.host) ~ ":" ~ n.port] %}
+{% endfor %}
+return {
+  enabled = true,
+{% if problems %}
+  error = {{ lua(problems | join("; ")) }},
+{% endif %}
+  mode = "cluster",
+  units = "{{ "milliseconds" if core else "seconds" }}",
+  target = {{ lua(("TLS " if ssl else "") ~ "cluster via seed nodes " ~ ns.addresses | join(" ")) }},
+  nodes = {
+{% for n in cluster %}
+    {
+      host = {{ lua(lua_host(n.host)) }},
+      port = {{ n.port }},
+      connection_options = {
+        {{ tls(ssl, verify, n.host) }},
+        pool = {{ lua("redissync:" ~ scheme ~ ":" ~ vtag ~ ":" ~ lua_host(n.host) ~ ":" ~ n.port ~ ":0:" ~ data_digest) }},
+        pool_size = {{ pool_size }},
+      },
+    },
+{% endfor %}
+  },
+  connector = {
+    db = 0,
+    username = {{ lua(REDIS_USERNAME) }},
+    password = {{ lua(REDIS_PASSWORD) }},
+{% if timeout_ms is not none %}
+    connect_timeout = {{ timeout_ms }},
+    send_timeout = {{ timeout_ms }},
+    read_timeout = {{ timeout_ms }},
+{% endif %}
+{% if keepalive_ms is not none %}
+    keepalive_timeout = {{ keepalive_ms }},
+{% endif %}
+    keepalive_poolsize = {{ pool_size }},
+  },
+}
+{% else %}
 return {
   enabled = true,
 {% if not sentinels and not REDIS_HOST %}
@@ -136,4 +190,5 @@ return {
     keepalive_poolsize = {{ pool_size }},
   },
 }
+{% endif %}
 {% endif %}

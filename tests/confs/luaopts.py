@@ -21,9 +21,6 @@ from redissync.settings import UNITS_SECONDS, Address, Settings
 POOL_PREFIX = "redissync"
 DIGEST_SALT = b"redissync-pool-v1"
 DIGEST_ITERATIONS = 10_000  # a slow digest: a pool name in a debug log must not ease guessing a password
-# Rendered for Lua in cluster mode until /redissync/ping and /redissync/stats learn the cluster (issue 22); the
-# template (confs/http/redissync-options.lua) spells the same sentence.
-CLUSTER_NOT_YET = "Redis Cluster mode (REDIS_CLUSTER_NODES): /redissync/ping and /redissync/stats do not support a cluster yet"
 HOST_PLACEHOLDER = "{host}"
 PORT_PLACEHOLDER = "{port}"
 
@@ -78,8 +75,6 @@ def lua_options(settings: Settings) -> dict[str, Any]:
     """The table ``redissync.lua`` loads; ``connector`` is passed as is to ``resty.redis.connector.new``."""
     if not settings.enabled:
         return {"enabled": False}
-    if settings.cluster_nodes:
-        return {"enabled": True, "mode": "cluster", "error": CLUSTER_NOT_YET}
     connector: dict[str, Any] = {
         "db": settings.database,
         "username": settings.username,
@@ -97,6 +92,15 @@ def lua_options(settings: Settings) -> dict[str, Any]:
         "target": settings.target(),
         "connector": connector,
     }
+    if settings.cluster_nodes:
+        # Each seed node in its own pool: /redissync/ping and /redissync/stats ask every one (redissync.lua).
+        options["nodes"] = [{
+            "host": bracketed(node.host),
+            "port": node.port,
+            "connection_options": {**_tls(settings, node.host), "pool": pool_name(settings, bracketed(node.host), node.port),
+                                   "pool_size": settings.keepalive_pool},
+        } for node in settings.cluster_nodes]
+        return options
     if settings.sentinels:
         # The master's address is only known after asking a sentinel: redissync.lua fills the placeholders.
         connector.update(

@@ -190,9 +190,26 @@ def test_the_prometheus_listener_is_off_by_default_and_no_value_adds_a_directive
     assert allowed == ["allow 10.0.0.0/8;", "allow ::1;", "deny all;"]  # what plugin.json's regex refuses never renders
 
 
-def test_cluster_mode_renders_the_python_reference_refusal_for_lua(tmp_path: Path) -> None:
-    """Until /redissync/ping and /redissync/stats learn the cluster, Lua reads the refusal, as the jobs say theirs."""
-    rendered = render_case({"USE_REDIS": "yes", "REDIS_CLUSTER_NODES": "10.0.0.1:7000 [fd00::2]:7001 redis-2"}, tmp_path)
+def test_cluster_mode_renders_every_seed_node_like_the_python_reference(tmp_path: Path) -> None:
+    """Each seed in its own pool (TLS server_name for a DNS name, none for an IP), IPv6 bracketed, 6379 by default."""
+    env = {"USE_REDIS": "yes", "REDIS_CLUSTER_NODES": "10.0.0.1:7000 [fd00::2]:7001 redis-2", "REDIS_SSL": "yes",
+           "REDIS_USERNAME": "u", "REDIS_PASSWORD": "p"}
+    rendered = render_case(env, tmp_path)
     assert rendered.options == rendered.expected
-    assert rendered.options["mode"] == "cluster"
-    assert "REDIS_CLUSTER_NODES" in rendered.options["error"]
+    assert (rendered.options["mode"], rendered.options["target"]) == ("cluster", "TLS cluster via seed nodes 10.0.0.1:7000 "
+                                                                      "[fd00::2]:7001 redis-2:6379")
+    nodes = rendered.options["nodes"]
+    assert [(node["host"], node["port"]) for node in nodes] == [("10.0.0.1", 7000), ("[fd00::2]", 7001), ("redis-2", 6379)]
+    assert [node["connection_options"].get("server_name") for node in nodes] == [None, None, "redis-2"]
+    assert len({node["connection_options"]["pool"] for node in nodes}) == 3
+    assert "error" not in rendered.options
+
+
+@pytest.mark.parametrize(("extra", "sentence"), [
+    ({"REDIS_SENTINEL_HOSTS": "s1"}, "REDIS_CLUSTER_NODES and REDIS_SENTINEL_HOSTS are both set, remove one"),
+    ({"REDIS_DATABASE": "2"}, "REDIS_CLUSTER_NODES requires REDIS_DATABASE 0 (got 2)"),
+])
+def test_cluster_mode_refuses_what_bunkerweb_refuses_in_its_words(extra: dict[str, str], sentence: str) -> None:
+    """rediskeys.lua cluster_config_error: Lua then reads the refusal instead of connecting (the jobs say the same)."""
+    options = load(render("http/redissync-options.lua", bunkerweb_context({"USE_REDIS": "yes", "REDIS_CLUSTER_NODES": "n1", **extra})))
+    assert (options["mode"], options["error"]) == ("cluster", sentence)

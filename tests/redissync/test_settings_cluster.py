@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from redissync.cluster_mode import CLUSTER_PASSES_NOT_YET
 from redissync.settings import Address, Conflict, SettingsError, load_settings
 from tests.confs.luaopts import lua_options
 
@@ -72,8 +71,8 @@ def test_the_refusals_hold_with_redis_disabled_like_every_bad_value() -> None:
         load_settings({"USE_REDIS": "no", "REDIS_CLUSTER_NODES": "n1", "REDIS_DATABASE": "1"})
 
 
-def test_lua_is_told_cluster_mode_is_not_supported_yet() -> None:
-    options = lua_options(load_settings({"USE_REDIS": "yes", "REDIS_CLUSTER_NODES": "n1"}))
+def test_lua_is_given_the_seed_nodes() -> None:
+    options = lua_options(load_settings({"USE_REDIS": "yes", "REDIS_CLUSTER_NODES": "n1 n2:7000"}))
     assert options["mode"] == "cluster"
-    assert "REDIS_CLUSTER_NODES" in options["error"]
-    assert "not supported yet" in CLUSTER_PASSES_NOT_YET
+    assert [(node["host"], node["port"]) for node in options["nodes"]] == [("n1", 6379), ("n2", 7000)]
+    assert "error" not in options

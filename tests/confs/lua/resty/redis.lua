@@ -91,7 +91,7 @@ function _M:command(...)
 	return read_reply(self._sock)
 end
 
-for _, name in ipairs({ "ping", "auth", "select", "role", "info", "dbsize", "discard", "sentinel", "get", "set" }) do
+for _, name in ipairs({ "ping", "auth", "select", "role", "info", "dbsize", "discard", "sentinel", "cluster", "get", "set" }) do
 	_M[name] = function(self, ...)
 		return self:command(name, ...)
 	end
