@@ -10,7 +10,7 @@ import pytest
 from redissync.diagnose import diagnose
 from redissync.diagnose.capacity import Capacity, capacity, instance_count, workers
 from redissync.diagnose.protocol import facts_from_info
-from tests.bed.instances import StandInDatabase
+from tests.bed.instances import StandInInstancesDatabase
 
 
 def test_workers_from_worker_processes_or_a_stated_assumption() -> None:
@@ -42,7 +42,7 @@ def test_instance_count_from_bunkerweb_s_database() -> None:
         def get_instances(self):
             raise RuntimeError("database is locked")
 
-    assert instance_count(StandInDatabase([], extra_rows=[{"hostname": "a"}, {"hostname": "b"}])) == 2
+    assert instance_count(StandInInstancesDatabase([], extra_rows=[{"hostname": "a"}, {"hostname": "b"}])) == 2
     assert instance_count(None) is None
     assert instance_count(Broken()) is None
 
