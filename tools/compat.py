@@ -130,6 +130,11 @@ def server_bin_dir(label: str, wheel: ServerWheel, python: Path) -> Path:
     return bin_dir
 
 
+def markers(cell: Cell) -> str:
+    """The compat subset; on the oldest and newest pin also the Redis Cluster subset (six servers per cluster)."""
+    return "compat or compat_cluster" if cell.pin in (PINS[0], PINS[-1]) else "compat"
+
+
 def run_cell(cell: Cell, venv: Path, bin_dir: Path | None) -> tuple[bool, str, float]:
     env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH")}
     if bin_dir:
@@ -138,7 +143,7 @@ def run_cell(cell: Cell, venv: Path, bin_dir: Path | None) -> tuple[bool, str, f
     log = LOGS / f"{cell.name}.log"
     started = time.monotonic()
     with log.open("w", encoding="utf-8") as out:
-        result = subprocess.run([str(venv / "bin/python"), "-m", "pytest", "-n", os.environ.get("PYTEST_WORKERS", "2"), "-m", "compat",
+        result = subprocess.run([str(venv / "bin/python"), "-m", "pytest", "-n", os.environ.get("PYTEST_WORKERS", "2"), "-m", markers(cell),
                                  "-q", "-p", "no:cacheprovider", "tests"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     elapsed = time.monotonic() - started
     summary = next((line.strip("= ") for line in reversed(log.read_text(encoding="utf-8").splitlines()) if " in " in line), "no summary")

@@ -3,6 +3,7 @@ verification and ACL users; explain() in cluster mode names REDIS_CLUSTER_NODES 
 
 from __future__ import annotations
 
+import pytest
 from redis.exceptions import ConnectionError, RedisClusterException
 
 from redissync.connection import cluster_options, explain, make_cluster
@@ -11,6 +12,7 @@ from tests.bed.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
 from tests.bed.servers import free_port
 
 
+@pytest.mark.compat_cluster
 def test_one_answering_seed_is_enough(redis_cluster) -> None:
     env = redis_cluster.settings_env(REDIS_CLUSTER_NODES=f"127.0.0.1:{free_port()} {redis_cluster.seeds(1)}")
     client = make_cluster(load_settings(env))
@@ -23,6 +25,7 @@ def test_one_answering_seed_is_enough(redis_cluster) -> None:
     assert redis_cluster.client().get("bans_ip_{192.0.2.7}") == "{}"
 
 
+@pytest.mark.compat_cluster
 def test_tls_is_verified_against_the_private_ca(tls_cluster) -> None:
     settings = load_settings(tls_cluster.settings_env())
     assert cluster_options(settings)["ssl_check_hostname"] is True
@@ -33,6 +36,7 @@ def test_tls_is_verified_against_the_private_ca(tls_cluster) -> None:
         client.close()
 
 
+@pytest.mark.compat_cluster
 def test_an_acl_user_with_the_cluster_additions_works_on_every_master(acl_cluster) -> None:
     for node in acl_cluster.nodes:
         with node.client() as admin:
@@ -47,6 +51,7 @@ def test_an_acl_user_with_the_cluster_additions_works_on_every_master(acl_cluste
         client.close()
 
 
+@pytest.mark.compat_cluster
 def test_cluster_errors_name_the_cluster_settings() -> None:
     settings = load_settings({"USE_REDIS": "yes", "REDIS_CLUSTER_NODES": "10.0.0.1:7000"})
     no_seed = explain(RedisClusterException("Redis Cluster cannot be connected. Please provide at least one reachable node"),

@@ -43,14 +43,15 @@ class Seeds(Endpoints):
         return acl_sentence(self.walk, error) or f"{endpoint.label} answered an error ({first_line(error)}): check {self.setting}"
 
 
-def acl_sentence(walk: Walk, error: BaseException) -> str | None:
-    """NOPERM: which command the ACL user lacks, and what needs it."""
+def acl_sentence(walk: Walk, error: BaseException, sent: str = "") -> str | None:
+    """NOPERM: which command the ACL user lacks, and what needs it. Redis 7 names the subcommand in its reply; 6.2
+    names only ``cluster``, so the caller says what it ``sent`` (the ACL name, e.g. ``cluster|info``)."""
     text = first_line(error)
     if "NOPERM" not in text and "no permissions to run" not in text:
         return None
     user = walk.config.username or "the default user"
     lowered = text.lower()
-    command = next((c for c in (*CLIENT_COMMANDS, *CHECK_COMMANDS) if f"'{c}'" in lowered or f"'{c}|" in lowered), "")
+    command = next((c for c in (*CLIENT_COMMANDS, *CHECK_COMMANDS) if f"'{c}'" in lowered or f"'{c}|" in lowered), sent)
     if command in CLIENT_COMMANDS:
         need = "redis-py's cluster client sends it to learn the slot map and how to route each command"
     else:
@@ -87,7 +88,7 @@ def walk_cluster(walk: Walk) -> None:
             step.warnings.append(f"{seed.label} reports cluster_state:{info.get('cluster_state')}: the cluster refuses "
                                  "commands on the slots it cannot serve (see the shards below)")
     with walk.step(CLUSTER_TOPOLOGY, "shards") as topology:
-        shards, others = shards_from_nodes(_ask(seeds, seed, "CLUSTER", "NODES"))
+        shards, others = shards_from_nodes(_ask(seeds, seed, "cluster|nodes", "CLUSTER", "NODES"))
         topology.details = {"shards": shards, "other_nodes": others}
         topology.lines.extend(shard_line(shard) for shard in shards)
         topology.lines.extend(f"{node['address']}: {','.join(node['flags'])} (serves no slot)" for node in others)
@@ -109,24 +110,23 @@ def _seed_tls(walk: Walk, endpoint: Endpoint) -> str:
     return tls_summary(result)
 
 
-def _ask(seeds: Seeds, seed: Endpoint, *command: str) -> Any:
+def _ask(seeds: Seeds, seed: Endpoint, acl_name: str, *command: str) -> Any:
+    """One command to the seed; its refusal as a sentence (not a cluster node, or the ACL grant ``acl_name`` missing)."""
     try:
         return seeds.query(seed, *command)
-    except ResponseError as error:
-        raise StepError(acl_sentence(seeds.walk, error) or f"{seed.label} refused {' '.join(command)} ({first_line(error)})") from None
-
-
-def _cluster_info(seeds: Seeds, seed: Endpoint) -> dict[str, str]:
-    try:
-        seeds.query(seed, "CLUSTER", "SLOTS")  # the client's needs first: without them every job fails
-        seeds.query(seed, "COMMAND", "COUNT")  # the client sends COMMAND: the same ACL grant, a short reply
-        text = seeds.query(seed, "CLUSTER", "INFO")
     except ResponseError as error:
         if "cluster support disabled" in str(error).lower():
             raise StepError(f"REDIS_CLUSTER_NODES lists {seed.address}, which is not in cluster mode (cluster-enabled no): "
                             "list the nodes of a Redis Cluster, or leave REDIS_CLUSTER_NODES empty and set REDIS_HOST "
                             "for a standalone server") from None
-        raise StepError(acl_sentence(seeds.walk, error) or f"{seed.label} refused CLUSTER INFO ({first_line(error)})") from None
+        raise StepError(acl_sentence(seeds.walk, error, acl_name)
+                        or f"{seed.label} refused {' '.join(command)} ({first_line(error)})") from None
+
+
+def _cluster_info(seeds: Seeds, seed: Endpoint) -> dict[str, str]:
+    _ask(seeds, seed, "cluster|slots", "CLUSTER", "SLOTS")  # the client's needs first: without them every job fails
+    _ask(seeds, seed, "command", "COMMAND", "COUNT")  # the client sends COMMAND: the same ACL grant, a short reply
+    text = _ask(seeds, seed, "cluster|info", "CLUSTER", "INFO")
     return dict(line.split(":", 1) for line in str(text).splitlines() if ":" in line)
 
 

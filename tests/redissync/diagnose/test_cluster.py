@@ -15,6 +15,7 @@ def step(report, step_id: str):
     return next(s for s in report.steps if s.id == step_id)
 
 
+@pytest.mark.compat_cluster
 def test_a_healthy_cluster_shows_every_shard_with_its_replica_slots_and_keys(redis_cluster) -> None:
     client = redis_cluster.client()
     client.mset_nonatomic({f"bans_ip_{{10.0.{i // 250}.{i % 250}}}": "{}" for i in range(300)})
@@ -60,6 +61,7 @@ def test_a_seed_that_is_not_a_cluster_node_says_so(plain_redis) -> None:
     assert "REDIS_CLUSTER_NODES" in report.failure.sentence
 
 
+@pytest.mark.compat_cluster
 def test_the_tls_cluster_is_verified_with_the_private_ca(tls_cluster) -> None:
     # 5 s per step: a dozen TLS handshakes on a loaded 2-core machine can outlast core's default 1 s.
     report = diagnose(tls_cluster.settings_env(REDIS_TIMEOUT="5000"))
@@ -77,6 +79,7 @@ def set_least_user(topology, rule: str) -> None:
             admin.execute_command("ACL", "SETUSER", LEAST_USER, "reset", "on", f">{LEAST_PASSWORD}", *rule.split())
 
 
+@pytest.mark.compat_cluster
 def test_the_least_privilege_rule_with_its_cluster_additions_passes_the_check(acl_cluster) -> None:
     set_least_user(acl_cluster, least_privilege_rule(cluster=True))
     report = diagnose(acl_cluster.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD))
@@ -84,6 +87,7 @@ def test_the_least_privilege_rule_with_its_cluster_additions_passes_the_check(ac
     assert LEAST_PASSWORD not in report.to_json()
 
 
+@pytest.mark.compat_cluster
 @pytest.mark.parametrize("missing", LEAST_PRIVILEGE_CLUSTER_COMMANDS)
 def test_each_cluster_addition_is_needed_and_named_when_missing(acl_cluster, missing: str) -> None:
     set_least_user(acl_cluster, least_privilege_rule(without=missing, cluster=True))
