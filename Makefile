@@ -8,7 +8,7 @@ PYTEST_WORKERS ?= 2
 .PHONY: help deps demo test test-fast lint docs docs-check dist bench bench-1m reliability compat clean
 
 help:
-	@echo "make demo         embedded Redis + Sentinel from the Debian binaries, the plugin's jobs against it"
+	@echo "make demo         embedded Redis + Sentinel (and a Redis Cluster) from the Debian binaries, the plugin's jobs against it"
 	@echo "make test         lint (ruff, mypy --strict on jobs/redissync), docs check and the test suite (real servers on loopback)"
 	@echo "make bench        throughput ratios against baselines measured in the same run"
 	@echo "make bench-1m     the bans pass at 1M bans, in a state directory and inside the stand-in BunkerWeb (minutes)"

@@ -15,7 +15,7 @@ sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 from tests.bed.sentinel import SentinelTopology  # noqa: E402  (the demo reuses the test bed's servers)
 from tests.conftest import CORE_REDIS_1616_JSON, install_core_redis  # noqa: E402
 
-STEPS = ("step_diagnose", "step_bans", "step_instances", "step_metrics", "step_sessions", "step_prometheus")
+STEPS = ("step_diagnose", "step_bans", "step_instances", "step_metrics", "step_sessions", "step_prometheus", "step_cluster")
 
 
 @dataclass

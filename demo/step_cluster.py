@@ -1,0 +1,44 @@
+"""Demo step: Redis Cluster (REDIS_CLUSTER_NODES, BunkerWeb 1.6.16): a real 3-master cluster with a replica each,
+diagnosed as `bwcli plugin redissync check` shows it, as the least-privilege ACL user with its cluster additions."""
+
+from __future__ import annotations
+
+import sys
+
+from redissync.diagnose import diagnose
+from redissync.keys import BanKey
+from redissync.runner import run_job
+from redissync.settings import SettingsError, load_settings
+from tests.bed.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
+from tests.bed.cluster import ClusterTopology
+
+
+def run(ctx) -> None:
+    colour = sys.stdout.isatty()
+    topology = ClusterTopology(ctx.workdir / "cluster", acl=True).start()
+    try:
+        for node in topology.nodes:  # ACLs are per node: the rule goes on every node
+            with node.client() as admin:
+                admin.execute_command("ACL", "SETUSER", LEAST_USER, "reset", "on", f">{LEAST_PASSWORD}",
+                                      *least_privilege_rule(cluster=True).split())
+        client = topology.client()
+        for index in range(600):  # BunkerWeb's cluster names: the IP is the hash tag
+            client.set(BanKey(f"198.51.{index // 250}.{index % 250}").key_in(cluster=True), '{"reason":"demo"}', ex=3600)
+        client.close()
+        env = topology.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD, REDIS_TIMEOUT="1s",
+                                    REDISSYNC_BW_CORE_DIR=str(ctx.core_dir))
+        ctx.title(f"Redis Cluster: REDIS_CLUSTER_NODES=\"{env['REDIS_CLUSTER_NODES']}\" (3 masters + 3 replicas, "
+                  "ACL user with +cluster|slots +command +cluster|info +cluster|nodes), 600 bans named bans_ip_{<ip>}")
+        ctx.say(diagnose(env).render_text(colour=colour))
+
+        ctx.title("A refused combination: REDIS_CLUSTER_NODES with REDIS_DATABASE=1 (BunkerWeb refuses it too)")
+        try:
+            load_settings({**env, "REDIS_DATABASE": "1"})
+        except SettingsError as error:
+            ctx.say(str(error))
+
+        ctx.title("The bans pass in cluster mode (not supported yet: it says so and touches nothing)")
+        code = run_job("/plugins/redissync/jobs/redissync-bans.py", lambda *args: "never", env=env)
+        ctx.say(f"exit code {code}")
+    finally:
+        topology.stop()
