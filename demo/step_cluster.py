@@ -17,10 +17,7 @@ def run(ctx) -> None:
     colour = sys.stdout.isatty()
     topology = ClusterTopology(ctx.workdir / "cluster", acl=True).start()
     try:
-        for node in topology.nodes:  # ACLs are per node: the rule goes on every node
-            with node.client() as admin:
-                admin.execute_command("ACL", "SETUSER", LEAST_USER, "reset", "on", f">{LEAST_PASSWORD}",
-                                      *least_privilege_rule(cluster=True).split())
+        topology.set_user(LEAST_USER, LEAST_PASSWORD, least_privilege_rule(cluster=True))  # on every node
         client = topology.client()
         for index in range(600):  # BunkerWeb's cluster names: the IP is the hash tag
             client.set(BanKey(f"198.51.{index // 250}.{index % 250}").key_in(cluster=True), '{"reason":"demo"}', ex=3600)

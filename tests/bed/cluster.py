@@ -151,6 +151,13 @@ class ClusterTopology:
         options.update(overrides)
         return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", node.port) for node in self.nodes], **options)
 
+    def set_user(self, user: str, password: str, rule: str) -> None:
+        """``ACL SETUSER`` on every node: ACLs are per node (an operator runs it on each, or ships one aclfile)."""
+        for node in self.nodes:
+            if node.process is not None:
+                with node.client() as admin:
+                    admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}", *rule.split())
+
     def flush(self) -> None:
         """Every master's keyspace emptied (what the session-scoped cluster does between tests)."""
         for master in self.masters():

@@ -38,10 +38,7 @@ def test_tls_is_verified_against_the_private_ca(tls_cluster) -> None:
 
 @pytest.mark.compat_cluster
 def test_an_acl_user_with_the_cluster_additions_works_on_every_master(acl_cluster) -> None:
-    for node in acl_cluster.nodes:
-        with node.client() as admin:
-            admin.execute_command("ACL", "SETUSER", LEAST_USER, "reset", "on", f">{LEAST_PASSWORD}",
-                                  *least_privilege_rule(cluster=True).split())
+    acl_cluster.set_user(LEAST_USER, LEAST_PASSWORD, least_privilege_rule(cluster=True))
     client = make_cluster(load_settings(acl_cluster.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD)))
     try:
         for i in range(30):

@@ -73,10 +73,7 @@ def test_the_tls_cluster_is_verified_with_the_private_ca(tls_cluster) -> None:
 
 
 def set_least_user(topology, rule: str) -> None:
-    """ACL users are per node: the rule goes on every node, as an operator does."""
-    for node in topology.nodes:
-        with node.client() as admin:
-            admin.execute_command("ACL", "SETUSER", LEAST_USER, "reset", "on", f">{LEAST_PASSWORD}", *rule.split())
+    topology.set_user(LEAST_USER, LEAST_PASSWORD, rule)
 
 
 @pytest.mark.compat_cluster
