@@ -1,9 +1,13 @@
 """Demo step: Redis Cluster (REDIS_CLUSTER_NODES, BunkerWeb 1.6.16): a real 3-master cluster with a replica each,
-diagnosed as `bwcli plugin redissync check` shows it, as the least-privilege ACL user with its cluster additions."""
+diagnosed as `bwcli plugin redissync check` shows it, as the least-privilege ACL user with its cluster additions; the
+metrics and sessions jobs and a session revoke across its masters."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from pathlib import Path
 
 from redissync.diagnose import diagnose
 from redissync.keys import BanKey
@@ -11,6 +15,7 @@ from redissync.runner import run_job
 from redissync.settings import SettingsError, load_settings
 from tests.bed.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
 from tests.bed.cluster import ClusterTopology
+from tests.bed.jobrun import run_bwcli, run_job_file
 
 
 def run(ctx) -> None:
@@ -33,6 +38,24 @@ def run(ctx) -> None:
             load_settings({**env, "REDIS_DATABASE": "1"})
         except SettingsError as error:
             ctx.say(str(error))
+
+        ctx.title("The metrics and sessions jobs across the masters (BunkerWeb's {requests} name; revoke one UNLINK per slot)")
+        seed = topology.client()
+        pipe = seed.pipeline()
+        for worker in range(8):  # 8 workers' keys: their hash slots spread them over the three masters
+            pipe.set(f"metrics:badbehavior_counter_bans:{worker}", worker + 1)
+        for index in range(60):
+            pipe.set(f"sessions_:bwsession:{index:032x}", "payload", ex=900)
+        pipe.set("sessions_:bwsession:immortal", "payload")  # no TTL: bounded by the sessions job
+        pipe.execute()
+        seed.rpush("{requests}", *[json.dumps({"id": index}) for index in range(25)])
+        seed.close()
+        for job in ("redissync-metrics", "redissync-sessions"):
+            code = run_job_file(job, env)
+            summary = json.loads((Path(os.environ["REDISSYNC_STATE_DIR"]) / f"{job.removeprefix('redissync-')}-summary.json").read_text())
+            ctx.say(f"{job} exit code {code}: {summary['summary']}")
+        ctx.say("\n$ bwcli plugin redissync sessions revoke --yes")
+        run_bwcli("sessions.py", env, ["revoke", "--yes"])
 
         ctx.title("The bans pass in cluster mode (not supported yet: it says so and touches nothing)")
         code = run_job("/plugins/redissync/jobs/redissync-bans.py", lambda *args: "never", env=env)

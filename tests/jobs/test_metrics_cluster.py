@@ -39,7 +39,7 @@ def seed(topology) -> None:
     assert len(holders) == 3, "the seed must spread over every master"
 
 
-@pytest.mark.compat
+@pytest.mark.compat_cluster
 def test_the_job_reads_every_master(redis_cluster, captured_logs) -> None:
     seed(redis_cluster)
     env = redis_cluster.settings_env(METRICS_MAX_BLOCKED_REQUESTS_REDIS="10")
@@ -59,6 +59,7 @@ def test_the_job_reads_every_master(redis_cluster, captured_logs) -> None:
     assert "on 3 cluster masters" in captured_logs.text
 
 
+@pytest.mark.compat_cluster
 def test_hygiene_bounds_stale_keys_on_every_master_one_slot_at_a_time(redis_cluster) -> None:
     seed(redis_cluster)
     client = make_cluster(load_settings(redis_cluster.settings_env()))

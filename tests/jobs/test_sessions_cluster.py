@@ -35,7 +35,7 @@ def sessions_left(topology, cookie: str) -> int:
     return sum(len(master.client().keys(f"sessions_:{cookie}:*")) for master in topology.masters())
 
 
-@pytest.mark.compat
+@pytest.mark.compat_cluster
 def test_the_job_counts_and_bounds_on_every_master(redis_cluster, captured_logs) -> None:
     seed(redis_cluster)
     assert run_job_file("redissync-sessions", redis_cluster.settings_env(SESSIONS_ABSOLUTE_TIMEOUT="7200")) == 0, captured_logs.text
@@ -51,6 +51,7 @@ def test_the_job_counts_and_bounds_on_every_master(redis_cluster, captured_logs)
     assert json.loads(client.get(SESSIONS_SUMMARY_KEY)) == summary
 
 
+@pytest.mark.compat_cluster
 def test_bwcli_stats_and_revoke_across_masters(redis_cluster, capsys) -> None:
     seed(redis_cluster)
     env = redis_cluster.settings_env()
@@ -65,6 +66,7 @@ def test_bwcli_stats_and_revoke_across_masters(redis_cluster, capsys) -> None:
     assert sessions_left(redis_cluster, "beta") == BETA
 
 
+@pytest.mark.compat_cluster
 def test_revoke_in_small_batches_deletes_each_key_once(redis_cluster) -> None:
     """Batches of 7 keys of one master each: an UNLINK per hash slot, all of a batch in one pipeline."""
     seed(redis_cluster)
