@@ -210,6 +210,7 @@ def measure(server: Server, port: int, size: int, folder: Path, count: int, bunk
         "floor_value": rounds(server, lambda: floor(client, _FLOOR_VALUE), count),
         "floor_expiry": rounds(server, lambda: floor(client, _FLOOR_EXPIRY.replace("{expiry}", expiry)), count),
         "pipelined": rounds(server, lambda: naive(client, pipelined=True), count),
+        "expiry_command": expiry,
     }
     if size <= 100_000:
         figures["naive"] = rounds(server, lambda: naive(client, pipelined=False), 1)
@@ -234,6 +235,16 @@ def measure(server: Server, port: int, size: int, folder: Path, count: int, bunk
     if bunkerweb:
         figures["cache_bytes"] = _cache_bytes(mode)
     return figures
+
+
+def _favoured(pid: int) -> str:
+    """SLOWLOG times a command from start to end, wall clock: on a shared machine a command the kernel
+    preempts looks slow. The bench's Redis runs at nice -10 when allowed, so that it measures commands."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, -10)
+    except OSError:
+        return "at the default priority (SLOWLOG includes time the server waited for a core)"
+    return "at nice -10 (SLOWLOG measures commands, not the machine's other load)"
 
 
 def _cache_bytes(folder: Path) -> dict:
@@ -281,7 +292,7 @@ def report(size: int, figures: dict, verdicts: dict) -> None:
     print(f"{size:,} bans (min / median of {len(figures['steady'])} runs; Redis = main-thread CPU per ban, INFO cpu)")
     rate_line("SCAN alone", figures["scan"])
     rate_line("Lua floor key+value+PTTL", figures["floor_value"])
-    rate_line("Lua floor key+expiry", figures["floor_expiry"])
+    rate_line(f"Lua floor key+{figures['expiry_command']}", figures["floor_expiry"])
     if "naive" in figures:
         rate_line("naive SCAN+GET+TTL", figures["naive"])
     pipelined = rate_line("pipelined naive reader", figures["pipelined"])
@@ -359,7 +370,7 @@ def main() -> int:
         server_process = RedisServer(Path(tmp) / "redis", name="bench").start()
         try:
             server = Server(server_process.client(socket_timeout=120))
-            print(f"Redis {server.version}; expiry read with {'PEXPIRETIME' if server.has_expiretime else 'PTTL'}")
+            print(f"Redis {server.version}, {_favoured(server_process.process.pid)}")
             for size in sizes:
                 modes = [False, True] if args.bunkerweb else [False]
                 for bunkerweb in modes:
