@@ -7,7 +7,7 @@ metrics, sessions) → presentation (jobs/, bwcli/, ui/). Job entry files stay t
 import os
 import sys
 
-from .startup import defer_redis_asyncio
+from .startup import defer_unused_imports
 
 __version__ = "1.0.0"
 
@@ -17,4 +17,4 @@ for _extra in ("/usr/share/bunkerweb/deps/python", "/usr/share/bunkerweb/utils",
     if _extra not in sys.path and os.path.isdir(_extra):
         sys.path.append(_extra)
 
-defer_redis_asyncio()  # before anything imports redis-py (startup.py)
+defer_unused_imports()  # before anything imports redis-py (startup.py)

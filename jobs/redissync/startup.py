@@ -1,12 +1,18 @@
-"""A job's start-up: redis-py's asyncio half is not executed until something uses it.
+"""A job's start-up: two packages ``import redis`` executes and no job uses are executed only when used.
 
 Why: BunkerWeb 1.7 runs every job in a fresh process, so every import is paid on every run, and
-``import redis`` executes ``redis.asyncio`` (its ``__init__`` imports the asyncio client, cluster, sentinel
-and connection modules), which no job, command or page of ours uses. The package is still created, with
-its search path, so the few submodules redis-py's synchronous code imports (``redis.asyncio.observability``
-in redis-py 8) import as usual; the package's own ``__init__`` runs on the first attribute asked of it
-(``redis.asyncio.Redis``, ``from redis.asyncio import …``). Nothing changes when redis-py is already
-imported (BunkerWeb 1.6 runs jobs inside the scheduler's process, the UI has its own).
+``import redis`` executes
+
+* ``redis.asyncio`` (its ``__init__`` imports the asyncio client, cluster, sentinel and connection modules),
+  which no job, command or page of ours uses;
+* ``importlib.metadata`` (``redis.utils``), which redis-py calls only to name its version to the server, a
+  name our clients never send (connection.py sets an empty ``DriverInfo``).
+
+Each package is still created, with its search path, so the submodules redis-py's synchronous code imports
+(``redis.asyncio.observability`` in redis-py 8) import as usual; the package's own ``__init__`` runs on the
+first attribute asked of it (``redis.asyncio.Redis``, ``from importlib.metadata import version``…).
+Nothing changes for a package already imported (BunkerWeb 1.6 runs jobs inside the scheduler's process,
+the UI has its own).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from importlib.abc import Loader  # not at run time: importlib.abc costs more than the deferral saves
 
-DEFERRED = "redis.asyncio"
+DEFERRED = frozenset({"redis.asyncio", "importlib.metadata"})
 
 
 class _DeferredInit:
@@ -46,20 +52,28 @@ class _DeferredInit:
 
 
 class _Finder:
-    """Finds :data:`DEFERRED` as the path finder would, with :class:`_DeferredInit` as its loader."""
+    """Finds the packages of :data:`DEFERRED` as the path finder would, with :class:`_DeferredInit` as loader."""
+
+    def __init__(self, names: set[str]):
+        self.names = names
 
     def find_spec(self, name: str, path: Any, target: ModuleType | None = None) -> ModuleSpec | None:
-        if name != DEFERRED:
+        if name not in self.names:
             return None
         spec = PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None or spec.submodule_search_locations is None:
             return None  # not a plain package on the path: imported the usual way
         spec.loader = cast("Loader", _DeferredInit(spec.loader))
-        sys.meta_path.remove(self)  # the import stops at a spec found: the finders' loop ends here
+        self.names.discard(name)
+        if not self.names:
+            sys.meta_path.remove(self)  # the import stops at a spec found: the finders' loop ends here
         return spec
 
 
-def defer_redis_asyncio() -> None:
-    """Install the finder once, and only before redis-py is imported."""
-    if "redis" not in sys.modules and not any(isinstance(finder, _Finder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _Finder())
+def defer_unused_imports() -> None:
+    """Install the finder once, for the packages of :data:`DEFERRED` not imported yet."""
+    names = {name for name in DEFERRED if name not in sys.modules}
+    if "redis" in sys.modules:
+        names.discard("redis.asyncio")
+    if names and not any(isinstance(finder, _Finder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _Finder(names))

@@ -1,4 +1,4 @@
-"""A job's start-up leaves redis-py's asyncio half unexecuted, and it still works the moment it is used."""
+"""A job's start-up leaves redis.asyncio and importlib.metadata unexecuted, and both work the moment they are used."""
 
 from __future__ import annotations
 
@@ -9,18 +9,25 @@ from pathlib import Path
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
 
-# What a job imports (jobs/redissync-bans.py), then what the deferred package holds before and after use.
+# What a job imports (jobs/redissync-*.py) and the client it builds, then what the deferred packages hold
+# before and after use.
 _CHILD = """
 import json, sys
 sys.path.insert(0, {jobs!r})
 import redissync.bans, redissync.metrics, redissync.runner, redissync.sessions
+from redissync.connection import connect
+from redissync.settings import load_settings
+connect(load_settings({{"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1"}}))
 package = sys.modules["redis.asyncio"]
-before = "Redis" in vars(package)
+metadata = sys.modules.get("importlib.metadata")  # (redis-py 8 imports it; older releases may not)
+before = "Redis" in vars(package) or (metadata is not None and "version" in vars(metadata))
+import importlib.metadata
 import redis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 print(json.dumps({{"executed_at_start": before, "client": Redis.__module__, "attribute": redis.asyncio.Redis is Redis,
-                  "cluster": RedisCluster.__name__, "missing": not hasattr(package, "NoSuchName")}}))
+                  "cluster": RedisCluster.__name__, "missing": not hasattr(package, "NoSuchName"),
+                  "version": importlib.metadata.version("redis") == redis.__version__}}))
 """
 
 _ALREADY_IMPORTED = """
@@ -39,10 +46,10 @@ def _run(code: str) -> str:
     return done.stdout.strip()
 
 
-def test_the_jobs_imports_do_not_execute_redis_asyncio_until_it_is_used() -> None:
+def test_the_jobs_imports_and_client_do_not_execute_the_deferred_packages_until_used() -> None:
     figures = json.loads(_run(_CHILD))
     assert figures == {"executed_at_start": False, "client": "redis.asyncio.client", "attribute": True,
-                       "cluster": "RedisCluster", "missing": True}
+                       "cluster": "RedisCluster", "missing": True, "version": True}
 
 
 def test_nothing_changes_when_redis_py_was_imported_first() -> None:
