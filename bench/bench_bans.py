@@ -264,15 +264,18 @@ def startup(count: int = 7) -> dict:
              "module = sys.modules.get('redis.asyncio'); usage = resource.getrusage(resource.RUSAGE_SELF); "
              "print('executed' if module is not None and 'Redis' in vars(module) else 'deferred', "
              "(usage.ru_utime + usage.ru_stime) * 1000)")
-    wall, cpu, executed = [], [], ""
-    for _ in range(count):
+    plain = ("import resource, redis; usage = resource.getrusage(resource.RUSAGE_SELF); "
+             "print('-', (usage.ru_utime + usage.ru_stime) * 1000)")
+    wall, cpu, redis_cpu, executed = [], [], [], ""
+    for _ in range(count):  # interleaved with a plain `import redis`, the baseline of the same moment
         done = subprocess.run([sys.executable, "-X", "importtime", "-c", probe.format(jobs=str(ROOT / "jobs"))],
                               capture_output=True, text=True, check=True)
         executed, used = done.stdout.split()
         cpu.append(float(used))
         top = [int(match.group(1)) for match in re.finditer(r"import time:\s+\d+ \|\s+(\d+) \| (?! )", done.stderr)]
         wall.append(sum(top) / 1000)
-    return {"ms": wall, "cpu_ms": cpu, "asyncio": executed}
+        redis_cpu.append(float(subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, check=True).stdout.split()[1]))
+    return {"ms": wall, "cpu_ms": cpu, "redis_cpu_ms": redis_cpu, "asyncio": executed}
 
 
 # reporting -----------------------------------------------------------------------------------------------------
@@ -369,8 +372,10 @@ def main() -> int:
     low, mid = _stats(launch["ms"])
     cpu_low, cpu_mid = _stats(launch["cpu_ms"])
     verdicts["startup_ms"] = cpu_mid
+    plain_low, plain_mid = _stats(launch["redis_cpu_ms"])
     print(f"job start-up, fresh interpreter importing jobs/redissync-bans.py's modules: imports {low:.0f} / {mid:.0f} ms "
-          f"wall (-X importtime), process CPU {cpu_low:.0f} / {cpu_mid:.0f} ms (min / median of 7); redis.asyncio {launch['asyncio']}")
+          f"wall (-X importtime), process CPU {cpu_low:.0f} / {cpu_mid:.0f} ms (min / median of 7; a plain `python -c "
+          f"'import redis'` alongside: {plain_low:.0f} / {plain_mid:.0f} ms); redis.asyncio and importlib.metadata {launch['asyncio']}")
     with tempfile.TemporaryDirectory(prefix="redissync-bench-bans-") as tmp:
         server_process = RedisServer(Path(tmp) / "redis", name="bench").start()
         try:
