@@ -268,10 +268,11 @@ def startup(count: int = 7) -> dict:
              "print('-', (usage.ru_utime + usage.ru_stime) * 1000)")
     wall, cpu, redis_cpu, executed = [], [], [], ""
     for _ in range(count):  # interleaved with a plain `import redis`, the baseline of the same moment
+        executed, used = subprocess.run([sys.executable, "-c", probe.format(jobs=str(ROOT / "jobs"))],
+                                        capture_output=True, text=True, check=True).stdout.split()
+        cpu.append(float(used))
         done = subprocess.run([sys.executable, "-X", "importtime", "-c", probe.format(jobs=str(ROOT / "jobs"))],
                               capture_output=True, text=True, check=True)
-        executed, used = done.stdout.split()
-        cpu.append(float(used))
         top = [int(match.group(1)) for match in re.finditer(r"import time:\s+\d+ \|\s+(\d+) \| (?! )", done.stderr)]
         wall.append(sum(top) / 1000)
         redis_cpu.append(float(subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, check=True).stdout.split()[1]))
