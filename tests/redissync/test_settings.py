@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,14 @@ def test_durations_are_quoted_in_the_owners_unit(core_redis_installed: Path) -> 
     outside = load_settings({"USE_REDIS": "yes", "REDIS_HOST": "h", "REDIS_TIMEOUT": "1500ms"})
     assert outside.as_configured(outside.timeout) == "1.5 s"
     assert not outside.in_milliseconds
+
+
+@pytest.mark.parametrize("name", ["REDISSYNC_PROMETHEUS_LISTEN", "REDISSYNC_PROMETHEUS_ALLOW_IP"])
+def test_the_listener_regexes_stay_linear_on_hostile_values(name: str) -> None:
+    """BunkerWeb checks every saved value with ``re.search`` in its scheduler and UI: no value may make that hang
+    ('a:a:…' once took minutes: adjacent IPv6 items could be split in exponentially many ways)."""
+    regex = re.compile(definition(name)["regex"])
+    for hostile in ("a:" * 3000 + "/", "1:" * 3000, "::" * 3000 + "x", " " * 5000 + "x", "1.1.1.1 " * 1000 + "x", "ff:" * 2000 + "g"):
+        started = time.perf_counter()
+        assert not regex.search(hostile)
+        assert time.perf_counter() - started < 0.5, hostile[:20]
