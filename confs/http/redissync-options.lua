@@ -24,6 +24,19 @@ anon
 ssl = {{ "true" if ssl else "false" }}, ssl_verify = {{ "true" if verify else "false" }}
 {%- if ssl and host and not is_ip(host) %}, server_name = {{ lua(host) }}{% endif %}
 {%- endmacro -%}
+{%- macro credentials_and_timeouts(username, password, timeout_ms, keepalive_ms, pool_size) %}
+    username = {{ lua(username) }},
+    password = {{ lua(password) }},
+{% if timeout_ms is not none %}
+    connect_timeout = {{ timeout_ms }},
+    send_timeout = {{ timeout_ms }},
+    read_timeout = {{ timeout_ms }},
+{% endif %}
+{% if keepalive_ms is not none %}
+    keepalive_timeout = {{ keepalive_ms }},
+{% endif %}
+    keepalive_poolsize = {{ pool_size }},
+{%- endmacro -%}
 -- redissync: Redis options for the Lua side, rendered from the REDIS_* settings (docs/nginx-lua.md).
 {% if USE_REDIS != "yes" %}
 return { enabled = false }
@@ -57,22 +70,18 @@ return { enabled = false }
 {% set scheme = "rediss" if ssl else "redis" %}
 {% set vtag = ("verify" if verify else "noverify") if ssl else "plain" %}
 {% set data_digest = digest(REDIS_USERNAME, REDIS_PASSWORD) %}
+{#- Both host lists: "host", "host:port" or "[ipv6]:port" (Redis Cluster: BunkerWeb 1.6.16 rediskeys.lua parse_nodes). #}
 {% set sentinels = [] %}
-{% for item in REDIS_SENTINEL_HOSTS.split() %}
+{% set cluster = [] %}
+{% for text, default_port, hosts in [(REDIS_SENTINEL_HOSTS, 26379, sentinels), (REDIS_CLUSTER_NODES | default(""), 6379, cluster)] %}
+{% for item in text.split() %}
 {% set m = import("re").fullmatch("\\[(?P<v6>[^\\]]+)\\](?::(?P<p6>[0-9]+))?|(?P<host>[^:]+)(?::(?P<port>[0-9]+))?", item) %}
 {% if m %}
-{% set _ = sentinels.append({"host": m.group("v6") or m.group("host"), "port": (m.group("p6") or m.group("port") or 26379) | int}) %}
+{% set _ = hosts.append({"host": m.group("v6") or m.group("host"), "port": (m.group("p6") or m.group("port") or default_port) | int}) %}
 {% endif %}
+{% endfor %}
 {% endfor %}
 {% set master = REDIS_SENTINEL_MASTER | trim or "mymaster" %}
-{#- Redis Cluster (BunkerWeb 1.6.16 rediskeys.lua parse_nodes): "host", "host:port" or "[ipv6]:port", default port 6379. #}
-{% set cluster = [] %}
-{% for item in (REDIS_CLUSTER_NODES | default("")).split() %}
-{% set m = import("re").fullmatch("\\[(?P<v6>[^\\]]+)\\](?::(?P<p6>[0-9]+))?|(?P<host>[^:]+)(?::(?P<port>[0-9]+))?", item) %}
-{% if m %}
-{% set _ = cluster.append({"host": m.group("v6") or m.group("host"), "port": (m.group("p6") or m.group("port") or 6379) | int}) %}
-{% endif %}
-{% endfor %}
 {% if cluster %}
 {#- BunkerWeb's refusals, in its words (rediskeys.lua cluster_config_error): Redis is then not used at all. #}
 {% if REDIS_SENTINEL_HOSTS | trim %}
@@ -107,17 +116,7 @@ return {
   },
   connector = {
     db = 0,
-    username = {{ lua(REDIS_USERNAME) }},
-    password = {{ lua(REDIS_PASSWORD) }},
-{% if timeout_ms is not none %}
-    connect_timeout = {{ timeout_ms }},
-    send_timeout = {{ timeout_ms }},
-    read_timeout = {{ timeout_ms }},
-{% endif %}
-{% if keepalive_ms is not none %}
-    keepalive_timeout = {{ keepalive_ms }},
-{% endif %}
-    keepalive_poolsize = {{ pool_size }},
+{{ credentials_and_timeouts(REDIS_USERNAME, REDIS_PASSWORD, timeout_ms, keepalive_ms, pool_size) }}
   },
 }
 {% else %}
@@ -177,17 +176,7 @@ return {
     },
 {% endif %}
     db = {{ db }},
-    username = {{ lua(REDIS_USERNAME) }},
-    password = {{ lua(REDIS_PASSWORD) }},
-{% if timeout_ms is not none %}
-    connect_timeout = {{ timeout_ms }},
-    send_timeout = {{ timeout_ms }},
-    read_timeout = {{ timeout_ms }},
-{% endif %}
-{% if keepalive_ms is not none %}
-    keepalive_timeout = {{ keepalive_ms }},
-{% endif %}
-    keepalive_poolsize = {{ pool_size }},
+{{ credentials_and_timeouts(REDIS_USERNAME, REDIS_PASSWORD, timeout_ms, keepalive_ms, pool_size) }}
   },
 }
 {% endif %}
