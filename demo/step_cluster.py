@@ -28,7 +28,8 @@ def run(ctx) -> None:
             client.set(BanKey(f"198.51.{index // 250}.{index % 250}").key_in(cluster=True), '{"reason":"demo"}', ex=3600)
         client.close()
         env = topology.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD, REDIS_TIMEOUT="1s",
-                                    REDISSYNC_BW_CORE_DIR=str(ctx.core_dir))
+                                    REDISSYNC_BW_CORE_DIR=str(ctx.core_dir),
+                                    REDISSYNC_STATE_DIR=os.environ["REDISSYNC_STATE_DIR"])  # never the user's ~/.cache
         ctx.title(f"Redis Cluster: REDIS_CLUSTER_NODES=\"{env['REDIS_CLUSTER_NODES']}\" (3 masters + 3 replicas, "
                   "ACL user with +cluster|slots +command +cluster|info +cluster|nodes), 600 bans named bans_ip_{<ip>}")
         ctx.say(diagnose(env).render_text(colour=colour))
