@@ -34,7 +34,7 @@ SENTINEL_STEPS = (SENTINEL_DNS, SENTINEL_TCP, SENTINEL_TLS, SENTINEL_AUTH, SENTI
 # the steps whose warnings put a failover at risk while Redis still answers
 REDUNDANCY_STEPS = frozenset({*SENTINEL_STEPS, SENTINEL_VIEWS, REPLICAS})
 # the steps after which nothing of Redis was reached: a failure there is an outage, not a refusal
-UNREACHABLE_STEPS = frozenset({DNS, TCP, TLS, SENTINEL_DNS, SENTINEL_TCP, SENTINEL_TLS, SENTINEL_LOOKUP})
+UNREACHABLE_STEPS = frozenset({DNS, TCP, TLS, SENTINEL_DNS, SENTINEL_TCP, SENTINEL_TLS, SENTINEL_LOOKUP, SEED_DNS, SEED_TCP, SEED_TLS})
 
 _SETTING_NAME = re.compile(r"\b(?:USE_REDIS|REDIS_[A-Z_]+|SSL_CERT_FILE)\b")
 _COLOURS = {OK: "\033[32m", FAIL: "\033[31m", SKIP: "\033[2m", "warn": "\033[33m", "bold": "\033[1m", "reset": "\033[0m"}
