@@ -5,7 +5,7 @@ Prints one JSON line: the pass's figures, its wall and CPU seconds (ours, every 
 peak RSS. A fresh process per pass is what makes the peak RSS that pass's own, and it includes what a job
 does before its first Redis reply (loading the journal's index).
 ``python bench/bans_child.py PORT FOLDER [bunkerweb]``: FOLDER is the state directory, or with ``bunkerweb`` the
-stand-in BunkerWeb's folder (tests/bed/bwjob.py): its job cache is the durable state, the journal a working copy.
+stand-in BunkerWeb's folder (harness/bwjob.py): its job cache is the durable state, the journal a working copy.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def main(port: int, folder: str, bunkerweb: bool) -> dict:
     from redissync.state import StateStore
 
     if bunkerweb:
-        from tests.bed import bwjob
-        from tests.bed.bans import bans_state
+        from harness import bwjob
+        from harness.bans import bans_state
 
         stand_in = bwjob.StandInBunkerWeb(Path(folder))
         os.environ.update(stand_in.env)

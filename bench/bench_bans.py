@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
-from tests.bed.servers import RedisServer  # noqa: E402
+from harness.servers import RedisServer  # noqa: E402
 
 CHILD = Path(__file__).with_name("bans_child.py")
 SLOW_US = 1_000  # SLOWLOG threshold: every command above 1 ms is logged, so the longest one is known

@@ -21,9 +21,9 @@ sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
 import redis  # noqa: E402
 
+from harness.servers import RedisServer  # noqa: E402
+from harness.tls import TestPKI  # noqa: E402
 from redissync.diagnose import diagnose  # noqa: E402
-from tests.bed.servers import RedisServer  # noqa: E402
-from tests.bed.tls import TestPKI  # noqa: E402
 
 RUNS = 50
 TARGET_MS = 100.0

@@ -2,7 +2,7 @@
 """Bench: what asking the instances adds to a steady bans pass.
 
 Same server, same run: a steady pass over 100k bans without instances (the baseline), then with two
-stand-in instances (tests/bed/instances.py, real HTTP on loopback) that each list 50k of those bans, as
+stand-in instances (harness/instances.py, real HTTP on loopback) that each list 50k of those bans, as
 the instances that made them do. Prints the extra time per listed ban and the ratio to the baseline
 (median of 3 passes each), then a pass where 1,000 of the listed bans are missing from Redis.
 """
@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
+from harness.instances import StandInInstance, StandInInstancesDatabase  # noqa: E402
+from harness.servers import RedisServer  # noqa: E402
 from redissync.bans import reconcile  # noqa: E402
 from redissync.bans.instances import BunkerWebInstances, StdlibApi  # noqa: E402
 from redissync.state import StateStore  # noqa: E402
-from tests.bed.instances import StandInInstance, StandInInstancesDatabase  # noqa: E402
-from tests.bed.servers import RedisServer  # noqa: E402
 
 BANS = 100_000
 LOST = 1_000

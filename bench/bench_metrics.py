@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
+from harness.servers import RedisServer  # noqa: E402
 from redissync.metrics import aggregate_pass  # noqa: E402
 from redissync.sessions import revoke_sessions, session_stats  # noqa: E402
-from tests.bed.servers import RedisServer  # noqa: E402
 
 METRICS_KEYS = 100_000
 SESSION_KEYS = 100_000

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Bench: what one Prometheus scrape costs an instance, and what the figures cost a job, with 100k bans journaled.
 
-Same nginx (redissync.lua through the test bed's stand-ins of BunkerWeb's Lua), same Redis, same run:
+Same nginx (redissync.lua through the harness's stand-ins of BunkerWeb's Lua), same Redis, same run:
 
 * a scrape, ``GET /metrics`` on REDISSYNC_PROMETHEUS_LISTEN, against the baseline ``POST /redissync/ping``
   (the PING alone through the same Lua and pool); median of 300 each, every job's figures pushed, first with
@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
+from harness import bwjob  # noqa: E402
+from harness.jobrun import run_job_file  # noqa: E402
+from harness.plugin_nginx import plugin_nginx  # noqa: E402
+from harness.servers import RedisServer, free_port  # noqa: E402
 from redissync.figures import job_ended  # noqa: E402
 from redissync.state import open_state  # noqa: E402
-from tests.bed import bwjob  # noqa: E402
-from tests.bed.jobrun import run_job_file  # noqa: E402
-from tests.bed.servers import RedisServer, free_port  # noqa: E402
-from tests.confs.conftest import harness_nginx  # noqa: E402
 
 BANS = 100_000
 SCRAPES = 300
@@ -77,7 +77,7 @@ def main() -> int:
         port = free_port()
         os.environ["REDISSYNC_BW_CORE_DIR"] = str(workdir / "no-core")
         env = redis_server.settings_env(REDISSYNC_PROMETHEUS_LISTEN=f"127.0.0.1:{port}")
-        nginx, _ = harness_nginx(workdir / "nginx", env)
+        nginx, _ = plugin_nginx(workdir / "nginx", env)
         bunkerweb = bwjob.StandInBunkerWeb(workdir / "bunkerweb")
         bwjob.install()
         os.environ.pop("REDISSYNC_STATE_DIR", None)

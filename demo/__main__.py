@@ -12,8 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
-from tests.bed.sentinel import SentinelTopology  # noqa: E402  (the demo reuses the test bed's servers)
-from tests.conftest import CORE_REDIS_1616_JSON, install_core_redis  # noqa: E402
+from harness.core_redis import CORE_REDIS_1616_JSON, install_core_redis  # noqa: E402
+from harness.sentinel import SentinelTopology  # noqa: E402  (the demo reuses the harness's servers)
 
 STEPS = ("step_diagnose", "step_bans", "step_instances", "step_metrics", "step_sessions", "step_prometheus", "step_cluster")
 

@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
+from harness.bans import write_ban
+from harness.jobrun import run_job_file
 from redissync.bans.summary import pass_line
-from tests.bed.bans import write_ban
-from tests.bed.jobrun import run_job_file
 
 
 def _last_pass() -> dict:

@@ -9,13 +9,13 @@ import os
 import sys
 from pathlib import Path
 
+from harness.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
+from harness.cluster import ClusterTopology
+from harness.jobrun import run_bwcli, run_job_file
 from redissync.diagnose import diagnose
 from redissync.keys import BanKey
 from redissync.runner import run_job
 from redissync.settings import SettingsError, load_settings
-from tests.bed.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
-from tests.bed.cluster import ClusterTopology
-from tests.bed.jobrun import run_bwcli, run_job_file
 
 
 def run(ctx) -> None:

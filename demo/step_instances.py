@@ -1,6 +1,6 @@
 """Demo step: a ban made while Redis is down reaches Redis once it is back (the instances as a second source).
 
-BunkerWeb instances cannot run in the demo, so two STAND-IN instances (tests/bed/instances.py) play them:
+BunkerWeb instances cannot run in the demo, so two STAND-IN instances (harness/instances.py) play them:
 a local ban datastore behind a real HTTP API on loopback answering ``GET /bans`` in BunkerWeb's wire shape,
 writing bans locally first and to Redis second, as ``utils.add_ban`` does. The pass is the real one, given
 the instance list BunkerWeb's database would give it. A standalone Redis is used here, so that stopping it
@@ -9,13 +9,13 @@ is an outage, not a Sentinel failover.
 
 from __future__ import annotations
 
+from harness.instances import StandInInstance, StandInInstancesDatabase
+from harness.servers import RedisServer
 from redissync.bans import reconcile
 from redissync.bans.instances import BunkerWebInstances, StdlibApi
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import StateStore
-from tests.bed.instances import StandInInstance, StandInInstancesDatabase
-from tests.bed.servers import RedisServer
 
 
 def run(ctx) -> None:

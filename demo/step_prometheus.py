@@ -1,7 +1,7 @@
 """Demo step: what Prometheus scrapes from an instance (docs/observability.md).
 
-A real nginx runs redissync.lua (through the test bed's stand-ins of BunkerWeb's Lua, tests/confs/lua) with
-REDISSYNC_PROMETHEUS_LISTEN set; the four jobs run inside a stand-in BunkerWeb (tests/bed/bwjob.py: its job
+A real nginx runs redissync.lua (through the harness's stand-ins of BunkerWeb's Lua, harness/lua) with
+REDISSYNC_PROMETHEUS_LISTEN set; the four jobs run inside a stand-in BunkerWeb (harness/bwjob.py: its job
 cache in a database, its instance list naming this nginx), so after each run they POST their figures to it
 exactly as they would to a real instance. Redis then loses its data, and the next bans pass restores the bans.
 """
@@ -12,10 +12,10 @@ import os
 import sys
 import urllib.request
 
-from tests.bed import bwjob
-from tests.bed.jobrun import run_job_file
-from tests.bed.servers import free_port
-from tests.confs.conftest import harness_nginx
+from harness import bwjob
+from harness.jobrun import run_job_file
+from harness.plugin_nginx import plugin_nginx
+from harness.servers import free_port
 
 JOBS = ("redissync-check", "redissync-bans", "redissync-metrics", "redissync-sessions")
 
@@ -24,7 +24,7 @@ def run(ctx) -> None:
     ctx.title("Prometheus: the figures every instance serves (GET /redissync/metrics on its API, or /metrics "
               "on REDISSYNC_PROMETHEUS_LISTEN)")
     port = free_port()
-    server, _ = harness_nginx(ctx.workdir / "nginx", {**ctx.env, "REDISSYNC_PROMETHEUS_LISTEN": f"127.0.0.1:{port}"},
+    server, _ = plugin_nginx(ctx.workdir / "nginx", {**ctx.env, "REDISSYNC_PROMETHEUS_LISTEN": f"127.0.0.1:{port}"},
                               core_dir=ctx.core_dir)
     bunkerweb = bwjob.StandInBunkerWeb(ctx.workdir / "bunkerweb")
     state_dir = os.environ.pop("REDISSYNC_STATE_DIR")  # inside BunkerWeb, state lives in its job cache

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.bed.jobrun import run_bwcli, run_job_file
+from harness.jobrun import run_bwcli, run_job_file
 
 
 def run(ctx) -> None:

@@ -13,17 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.bed import bwjob
-from tests.bed.acl import FULL_PASSWORD, FULL_USER, acl_lines
-from tests.bed.cluster import ClusterTopology
-from tests.bed.sentinel import SentinelTopology
-from tests.bed.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, cluster_port, server_version, tls_missing, wait_until
-from tests.bed.tls import TestPKI
+from harness import bwjob
+from harness.acl import FULL_PASSWORD, FULL_USER, acl_lines
+from harness.cluster import ClusterTopology
+from harness.core_redis import CORE_REDIS_1616_JSON, install_core_redis
+from harness.sentinel import SentinelTopology
+from harness.servers import REDIS_SENTINEL, REDIS_SERVER, RedisServer, cluster_port, server_version, tls_missing, wait_until
+from harness.tls import TestPKI
 
 REDIS_PASSWORD = "Redis-Pw-e3f81c0b-redissync"
-CORE_REDIS_JSON = Path(__file__).resolve().parent / "data" / "plugin-json" / "core" / "redis.json"
-# 1.6.16~rc3's core redis plugin.json, verbatim: REDIS_TIMEOUT 1s, REDIS_KEEPALIVE_IDLE 30s, REDIS_KEEPALIVE_POOL 64.
-CORE_REDIS_1616_JSON = CORE_REDIS_JSON.parents[1] / "core-1.6.16-rc3" / "redis.json"
 # The reliability figures plugin must load in xdist's controller, which only reads this conftest.
 pytest_plugins = ("tests.reliability.figures",)
 
@@ -97,7 +95,7 @@ def job_cache_mode(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: 
     """Run a test in both places job state can live (use it with ``pytestmark = pytest.mark.usefixtures``):
 
     * ``state-dir``: ``REDISSYNC_STATE_DIR``, a plain directory (outside BunkerWeb);
-    * ``bunkerweb-cache``: BunkerWeb's job cache, through the ``Job`` stand-in (tests/bed/bwjob.py): every
+    * ``bunkerweb-cache``: BunkerWeb's job cache, through the ``Job`` stand-in (harness/bwjob.py): every
       ``open_state(job file)`` replaces the job's files with the database copy and deletes the others.
 
     Returns the stand-in BunkerWeb (database, cache folder) in the second mode, None in the first."""
@@ -114,14 +112,6 @@ def use_bunkerweb_standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bw
         monkeypatch.setenv(name, value)
     monkeypatch.setitem(sys.modules, "jobs", bwjob)
     return bunkerweb
-
-
-def install_core_redis(core_dir: Path, source: Path = CORE_REDIS_JSON) -> Path:
-    """A BunkerWeb core dir holding core's redis plugin.json, as every real install has (the units owner)."""
-    target = core_dir / "redis" / "plugin.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(source, target)
-    return core_dir
 
 
 @pytest.fixture(scope="session")
@@ -232,7 +222,7 @@ def redis_cluster(_plain_cluster: ClusterTopology) -> ClusterTopology:
 
 @pytest.fixture
 def acl_cluster(_acl_cluster: ClusterTopology) -> ClusterTopology:
-    """The cluster with ACL users (default off; tests.bed.acl's full and least-privilege users)."""
+    """The cluster with ACL users (default off; harness.acl's full and least-privilege users)."""
     return _fresh(_acl_cluster)
 
 

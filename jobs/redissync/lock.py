@@ -5,7 +5,7 @@ killed mid-pass would then block the next passes for the whole TTL). Instead the
 (:data:`LOCK_MS`) and a daemon thread renews it every third of its TTL, only while it still holds our
 token. redis-py's Lock takes it (``SET key token NX PX ms``) and releases it (compare-and-delete); only its
 extend script changes: redis-py's calls ``PTTL`` and ``PEXPIRE``, which the least-privilege ACL does not
-grant (tests/bed/acl.py), so ours is a compare-and-``SET key token XX PX ms``. If a renewal finds another
+grant (harness/acl.py), so ours is a compare-and-``SET key token XX PX ms``. If a renewal finds another
 token (the lock expired meanwhile and another scheduler took it), :attr:`PassLock.lost` becomes True and
 the pass avoids the decisions only the lock holder may take.
 """

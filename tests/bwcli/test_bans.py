@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.bans import write_ban
+from harness.jobrun import run_bwcli
 from redissync.bans.cycle import reconcile
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import open_state
-from tests.bed.bans import write_ban
-from tests.bed.jobrun import run_bwcli
 from tests.conftest import REDIS_PASSWORD
 
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from tests.bed.jobrun import ROOT, run_bwcli
-from tests.bed.servers import free_port
+from harness.jobrun import ROOT, run_bwcli
+from harness.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.jobrun import run_bwcli
 from redissync.bwcli import bans as bans_cli
 from redissync.bwcli import sessions as sessions_cli
 from redissync.diagnose.protocol import Session
-from tests.bed.jobrun import run_bwcli
 from tests.conftest import REDIS_PASSWORD
 
 SESSIONS_SECRET = "Sessions-Secret-0b7e61f2"

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.bed.jobrun import ROOT, run_bwcli
+from harness.jobrun import ROOT, run_bwcli
 
 BWCLI = json.loads((ROOT / "plugin.json").read_text())["bwcli"]
 ENV = {"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1"}

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.bed.jobrun import ROOT
+from harness.jobrun import ROOT
 
 SIZES = [2_000, pytest.param(100_000, marks=pytest.mark.slow)]
 

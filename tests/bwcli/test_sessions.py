@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.bed.jobrun import run_bwcli
+from harness.jobrun import run_bwcli
 from tests.conftest import REDIS_PASSWORD
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from redis.exceptions import AuthenticationError
 
-from tests.bed.acl import LEAST_PASSWORD, LEAST_USER
-from tests.bed.cluster import ALL_SLOTS, MASTERS
+from harness.acl import LEAST_PASSWORD, LEAST_USER
+from harness.cluster import ALL_SLOTS, MASTERS
 
 
 @pytest.mark.parametrize("variant", ["redis_cluster", "acl_cluster", "tls_cluster"])

@@ -1,4 +1,4 @@
-"""A real nginx running redissync.lua through the test stand-ins, with our rendered http/ snippets."""
+"""A real nginx running redissync.lua through the harness's stand-ins (harness/plugin_nginx.py), one per test."""
 
 from __future__ import annotations
 
@@ -11,22 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.bed import nginx as nginx_bed
-from tests.bed.dns import DNSResponder
-from tests.bed.nginx import Nginx
-from tests.bed.templator import REPO
-from tests.bed.tls import TestPKI
-from tests.confs.rendering import Rendered, render_case
+from harness import nginx as nginx_bed
+from harness.dns import DNSResponder
+from harness.nginx import Nginx
+from harness.plugin_nginx import plugin_nginx
+from harness.tls import TestPKI
+from tests.confs.rendering import Rendered, with_expected
 
-STANDINS = Path(__file__).parent / "lua"
 TEST_NAMES = {"localhost": "127.0.0.1", "redis.test": "127.0.0.1"}
-SERVER = """
-    location = /bans { default_type application/json; return 200 '{"status":"success","msg":""}'; }
-    location /redissync/ { default_type application/json; access_by_lua_block { require("standin.harness").api() } }
-    location = /standin/options { content_by_lua_block { require("standin.harness").options() } }
-    location = /standin/recorded { content_by_lua_block { require("standin.harness").recorded() } }
-    location = /standin/server_of { client_body_buffer_size 64k; content_by_lua_block { require("standin.harness").server_of() } }
-"""
 
 
 def call(server: Nginx, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
@@ -46,23 +38,6 @@ def dns() -> Iterator[DNSResponder]:
     responder.stop()
 
 
-def harness_nginx(prefix: Path, env: dict[str, str], core_dir: Path | None = None, http: tuple[str, ...] = ()) -> tuple[Nginx, Rendered]:
-    """nginx (not started) running redissync.lua through the stand-ins, with ``env`` rendered into its http/."""
-    rendered = render_case(env, prefix / "http", core_dir)
-    server = Nginx(
-        prefix=prefix,
-        lua_paths=[STANDINS],
-        plugins={"redissync": REPO},
-        server=SERVER,
-        http="\n".join([
-            "  lua_shared_dict datastore 1m;",  # BunkerWeb's datastore (the jobs' figures live there)
-            '  init_worker_by_lua_block { require("standin.harness").init_worker() }',
-            *http,
-        ]),
-    )
-    return server, rendered
-
-
 @pytest.fixture
 def lua_nginx(tmp_path: Path, pki: TestPKI, dns: DNSResponder) -> Iterator[Callable[..., tuple[Nginx, Rendered]]]:
     """Factory: render ``env`` into a fresh prefix and start nginx on it; stopped at teardown."""
@@ -73,7 +48,7 @@ def lua_nginx(tmp_path: Path, pki: TestPKI, dns: DNSResponder) -> Iterator[Calla
 
     def make(env: dict[str, str], core_dir: Path | None = None, trusted: Path | None = None,
              start: bool = True, extra_http: str = "") -> tuple[Nginx, Rendered]:
-        server, rendered = harness_nginx(tmp_path / f"nginx{len(started)}", env, core_dir, (
+        server, rendered = plugin_nginx(tmp_path / f"nginx{len(started)}", env, core_dir, (
             # What BunkerWeb's http.conf owns; here the test CA stands in for its bundle.
             f"  lua_ssl_trusted_certificate {trusted or pki.ca_path};",
             "  lua_ssl_verify_depth 2;",
@@ -85,7 +60,7 @@ def lua_nginx(tmp_path: Path, pki: TestPKI, dns: DNSResponder) -> Iterator[Calla
             checked = server.test_config()
             assert checked.returncode == 0, checked.stderr
             server.start()
-        return server, rendered
+        return server, with_expected(rendered)
 
     yield make
     for server in started:

@@ -1,53 +1,25 @@
-"""Render our confs/http templates for one settings environment, as BunkerWeb's generator would."""
+"""The harness's rendering (harness/rendering.py) with what the options should be, by the Python twin
+(luaopts.py, a test oracle: never in the harness)."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redissync.settings import Settings, load_settings
-from tests.bed.luadata import load
-from tests.bed.templator import bunkerweb_context, render_http
+from harness import rendering
 from tests.confs.luaopts import lua_options
 
-OPTIONS_FILE = "redissync-options.lua"
-SNIPPET_FILE = "redissync.conf"
 
-
-@dataclass
-class Rendered:
-    directory: Path  # what BunkerWeb writes to /etc/nginx/http
-    settings: Settings
-    env: dict[str, str]
-
-    @property
-    def options_text(self) -> str:
-        return (self.directory / OPTIONS_FILE).read_text()
-
-    @property
-    def snippet_text(self) -> str:
-        return (self.directory / SNIPPET_FILE).read_text()
-
-    @property
-    def options(self) -> dict[str, Any]:
-        return load(self.options_text)
-
+class Rendered(rendering.Rendered):
     @property
     def expected(self) -> dict[str, Any]:
         return lua_options(self.settings)
 
 
 def render_case(env: dict[str, str], directory: Path, core_dir: Path | None = None) -> Rendered:
-    """Render with ``env``; ``core_dir`` switches on BunkerWeb's core redis plugin (millisecond units).
+    """:func:`harness.rendering.render_case`, with the expected options."""
+    return with_expected(rendering.render_case(env, directory, core_dir))
 
-    The units rule reads REDISSYNC_BW_CORE_DIR from the process (template) and from ``env`` (Python):
-    both are pointed at the same place (the autouse fixture of tests/conftest.py restores the process's).
-    """
-    env = dict(env)
-    env["REDISSYNC_BW_CORE_DIR"] = str(core_dir or directory.parent / "no-bunkerweb-core")
-    os.environ["REDISSYNC_BW_CORE_DIR"] = env["REDISSYNC_BW_CORE_DIR"]
-    core_json = core_dir / "redis" / "plugin.json" if core_dir else None
-    render_http(bunkerweb_context(env, core_json), directory)
-    return Rendered(directory, load_settings(env), env)
+
+def with_expected(rendered: rendering.Rendered) -> Rendered:
+    return Rendered(**vars(rendered))

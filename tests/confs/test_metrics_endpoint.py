@@ -1,5 +1,5 @@
 """GET /redissync/metrics in a real nginx (redissync.lua + redissync_metrics.lua) against real Redis, fed by
-the real job files inside a stand-in BunkerWeb (tests/bed/bwjob.py) whose instance list names this nginx:
+the real job files inside a stand-in BunkerWeb (harness/bwjob.py) whose instance list names this nginx:
 the page is the Prometheus text format (promtool-clean), merges the jobs' sections with the instance's own
 view, keeps serving when Redis is down, refuses text that is not ours, and carries no secret."""
 
@@ -11,11 +11,11 @@ import urllib.request
 
 import pytest
 
+from harness.bans import write_ban
+from harness.jobrun import run_job_file
+from harness.promtool import check_metrics, samples, value
+from harness.servers import free_port
 from redissync.figures.exposition import Family, merge, render
-from tests.bed.bans import write_ban
-from tests.bed.jobrun import run_job_file
-from tests.bed.promtool import check_metrics, samples, value
-from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD, use_bunkerweb_standin
 
 pytestmark = pytest.mark.nginx

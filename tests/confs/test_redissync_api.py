@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from tests.bed.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER, acl_lines
-from tests.bed.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD
-from tests.bed.servers import REDIS_SERVER, free_port, server_version, wait_until
+from harness.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER, acl_lines
+from harness.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD
+from harness.servers import REDIS_SERVER, free_port, server_version, wait_until
 from tests.confs.conftest import call
 from tests.confs.test_nginx_lua import recorded
 from tests.redissync.diagnose.test_servers import CAPTURES, EXPECTED

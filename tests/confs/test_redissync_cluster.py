@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bed.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
-from tests.bed.servers import free_port
+from harness.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
+from harness.servers import free_port
 from tests.confs.conftest import call
 from tests.confs.test_nginx_lua import recorded
 from tests.confs.test_redissync_api import init_worker_line

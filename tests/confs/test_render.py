@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.core_redis import CORE_REDIS_1616_JSON, install_core_redis
+from harness.luadata import load
+from harness.templator import bunkerweb_context, render
 from redissync.settings import UNITS_SECONDS
-from tests.bed.luadata import load
-from tests.bed.templator import bunkerweb_context, render
 from tests.confs.luaopts import credentials_digest
 from tests.confs.rendering import Rendered, render_case
-from tests.conftest import CORE_REDIS_1616_JSON, install_core_redis
 
 NASTY_PASSWORD = 'p"a\\ss]]--[[ é %s \t'
 SENTINELS = "127.0.0.1:26380 [::1]:26381 sentinel.example"
@@ -177,7 +177,7 @@ def test_missing_host_renders_an_error_for_lua() -> None:
 
 
 def test_the_prometheus_listener_is_off_by_default_and_no_value_adds_a_directive() -> None:
-    from tests.bed.templator import bunkerweb_context, render
+    from harness.templator import bunkerweb_context, render
 
     def listener(**env: str) -> str:
         return render("http/redissync-prometheus.conf", bunkerweb_context({"USE_REDIS": "yes", "REDIS_HOST": "127.0.0.1", **env}))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.bed.luadata import load
-from tests.bed.templator import bunkerweb_context, render
+from harness.core_redis import CORE_REDIS_1616_JSON, install_core_redis
+from harness.luadata import load
+from harness.templator import bunkerweb_context, render
 from tests.confs.rendering import render_case
-from tests.conftest import CORE_REDIS_1616_JSON, install_core_redis
 from tests.redissync.test_durations import READINGS, REFUSED
 
 BASE = {"USE_REDIS": "yes", "REDIS_HOST": "redis.example"}

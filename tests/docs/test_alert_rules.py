@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.bed.promtool import promtool
+from harness.promtool import promtool
 
 FOLDER = Path(__file__).resolve().parents[2] / "docs" / "prometheus"
 RULES = FOLDER / "redissync-alerts.yml"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.bans import bans_state, write_ban
+from harness.jobrun import run_job_file
+from harness.servers import free_port
 from redissync.bans.archive import open_journal
-from tests.bed.bans import bans_state, write_ban
-from tests.bed.jobrun import run_job_file
-from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache

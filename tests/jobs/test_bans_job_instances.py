@@ -1,5 +1,5 @@
 """The real ``redissync-bans`` job entry and the instances: asked inside BunkerWeb only, under BunkerWeb's
-job-cache semantics (tests/bed/bwjob.py: every run starts from the database copy of the cache)."""
+job-cache semantics (harness/bwjob.py: every run starts from the database copy of the cache)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from harness.instances import StandInInstance
+from harness.jobrun import run_job_file
 from redissync.bans import local_only
-from tests.bed.instances import StandInInstance
-from tests.bed.jobrun import run_job_file
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")
 

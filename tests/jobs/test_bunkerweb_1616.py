@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bed.bans import bans_state, write_ban
-from tests.bed.jobrun import run_bwcli, run_job_file
+from harness.bans import bans_state, write_ban
+from harness.jobrun import run_bwcli, run_job_file
 from tests.conftest import REDIS_PASSWORD
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache

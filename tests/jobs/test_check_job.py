@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.jobrun import run_job_file
+from harness.servers import free_port
 from redissync.reports import HISTORY_LENGTH
-from tests.bed.jobrun import run_job_file
-from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
 WRONG_PASSWORD = "Wrong-Pw-8e1f0a77-never-logged"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.bans import bans_state, write_ban
+from harness.instances import StandInInstance
+from harness.jobrun import run_bwcli, run_job_file
 from redissync.bans.archive import open_journal
-from tests.bed.bans import bans_state, write_ban
-from tests.bed.instances import StandInInstance
-from tests.bed.jobrun import run_bwcli, run_job_file
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")
 JOBS = ("redissync-check", "redissync-bans", "redissync-metrics", "redissync-sessions")

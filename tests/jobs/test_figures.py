@@ -1,6 +1,6 @@
 """The jobs' figures, as published after real runs of the real job files (exec_module, os.environ, sys.exit):
 counters monotonic across runs and across a scheduler replaced with an empty cache (BunkerWeb's job-cache
-semantics, tests/bed/bwjob.py), a failed run's figures delivered while Redis is down, and no secret in any
+semantics, harness/bwjob.py), a failed run's figures delivered while Redis is down, and no secret in any
 section. Every section goes through ``promtool check metrics``.
 
 Where a section lands: outside BunkerWeb, ``<job>.prom`` in the state directory; inside, the POST each
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.bed.bans import write_ban
-from tests.bed.instances import StandInInstance
-from tests.bed.jobrun import run_job_file
-from tests.bed.promtool import check_metrics, samples, value
-from tests.bed.servers import free_port
+from harness.bans import write_ban
+from harness.instances import StandInInstance
+from harness.jobrun import run_job_file
+from harness.promtool import check_metrics, samples, value
+from harness.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")

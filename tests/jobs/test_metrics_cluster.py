@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
+from harness.jobrun import run_job_file
 from redissync.connection import make_cluster
 from redissync.keys import METRICS_LOCK_KEY, METRICS_SUMMARY_KEY
 from redissync.metrics.cycle import aggregate_pass
 from redissync.metrics.hygiene import STALE_KEY_TTL_S
 from redissync.settings import load_settings
-from tests.bed.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
-from tests.bed.jobrun import run_job_file
 
 NOW = 1_800_000_000.0
 WORKERS = range(12)  # twelve keys of one series: their slots spread them over the three masters

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.acl import LEAST_PASSWORD, LEAST_USER
+from harness.jobrun import run_job_file
 from redissync.keys import METRICS_LOCK_KEY as LOCK_KEY
 from redissync.keys import METRICS_SUMMARY_KEY as SUMMARY_KEY
-from tests.bed.acl import LEAST_PASSWORD, LEAST_USER
-from tests.bed.jobrun import run_job_file
 from tests.conftest import REDIS_PASSWORD
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
+from harness.jobrun import run_bwcli, run_job_file
 from redissync.connection import make_cluster
 from redissync.keys import SESSIONS_SUMMARY_KEY
 from redissync.sessions import revoke_sessions
 from redissync.settings import load_settings
-from tests.bed.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
-from tests.bed.jobrun import run_bwcli, run_job_file
 
 ALPHA, BETA = 40, 9
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.jobrun import run_job_file
 from redissync.keys import SESSIONS_SUMMARY_KEY as SUMMARY_KEY
-from tests.bed.jobrun import run_job_file
 from tests.conftest import REDIS_PASSWORD
 
 

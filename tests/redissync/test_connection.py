@@ -17,11 +17,11 @@ from redis.exceptions import (
 )
 from redis.sentinel import MasterNotFoundError
 
+from harness.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER
+from harness.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD
+from harness.servers import free_port
 from redissync.connection import connect, explain, node_options, sentinel_options
 from redissync.settings import load_settings
-from tests.bed.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER
-from tests.bed.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD
-from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
 
@@ -196,7 +196,7 @@ def test_unknown_master_name_is_explained(sentinel_topology) -> None:
 
 @pytest.mark.compat
 def test_tls_sentinel_topology(tmp_path, pki) -> None:
-    from tests.bed.sentinel import SentinelTopology
+    from harness.sentinel import SentinelTopology
 
     topology = SentinelTopology(tmp_path / "tls-sentinel", tls=pki.server()).start()
     try:

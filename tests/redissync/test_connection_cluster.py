@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from redis.exceptions import ConnectionError, RedisClusterException
 
+from harness.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
+from harness.servers import free_port
 from redissync.connection import cluster_options, explain, make_cluster
 from redissync.settings import load_settings
-from tests.bed.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
-from tests.bed.servers import free_port
 
 
 @pytest.mark.compat_cluster

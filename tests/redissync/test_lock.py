@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
+from harness.bans import write_ban
+from harness.servers import wait_until
 from redissync.bans import cycle as bans
 from redissync.bans.cycle import reconcile
 from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
 from redissync.lock import LOCK_MS, PassLock
 from redissync.state import open_state
-from tests.bed.bans import write_ban
-from tests.bed.servers import wait_until
 
 # Short enough to test renewal in seconds, long enough that a renewal a second late on a loaded CI (2 busy
 # cores, a parallel suite) still lands before the TTL runs out: renewed every TTL / 3 = 500 ms.

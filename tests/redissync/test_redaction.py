@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from harness.servers import free_port
 from redissync.diagnose import diagnose
 from redissync.redaction import MASK, mask_value, redact
-from tests.bed.servers import free_port
 
 
 def test_a_one_character_secret_leaves_an_address_alone() -> None:

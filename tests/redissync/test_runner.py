@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
+from harness.jobrun import run_bwcli, run_job_file
 from redissync.cluster_mode import CLUSTER_PASSES_NOT_YET
 from redissync.errors import RedisSyncError
 from redissync.runner import EXIT_FAILED, EXIT_OK, run_job
 from redissync.state import open_state
-from tests.bed.jobrun import run_bwcli, run_job_file
 
 JOB = "/plugins/redissync/jobs/redissync-test.py"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.bed.acl import FULL_PASSWORD, LEAST_PASSWORD
-from tests.bed.faultproxy import FaultProxy
-from tests.bed.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD
-from tests.bed.servers import RedisServer
+from harness.acl import FULL_PASSWORD, LEAST_PASSWORD
+from harness.faultproxy import FaultProxy
+from harness.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD
+from harness.servers import RedisServer
 from tests.conftest import REDIS_PASSWORD
 from tests.reliability import figures
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.servers import wait_until
 from redissync.diagnose import diagnose
-from tests.bed.servers import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """Redis losing data, or refusing it, under the bans job; and the job itself killed mid-pass.
 
-Each case writes bans and unbans through the load generator (tests/bed/loadgen.py), runs the real job entry
+Each case writes bans and unbans through the load generator (harness/loadgen.py), runs the real job entry
 file, breaks something, and compares Redis with the generator's record after the next pass: every ban alive
 with its value and no more than its remaining TTL, permanent ones permanent, unbans absent.
 """
@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from redis.exceptions import OutOfMemoryError
 
+from harness.bans import ban_value, bans_state
+from harness.jobproc import spawn_job
+from harness.jobrun import run_job_file
+from harness.loadgen import LoadGenerator, Verification
+from harness.servers import RedisServer, wait_until
 from redissync.bans.archive import open_journal
 from redissync.bans.journal import JOURNAL_NAME
 from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
 from redissync.lock import LOCK_MS
-from tests.bed.bans import ban_value, bans_state
-from tests.bed.jobproc import spawn_job
-from tests.bed.jobrun import run_job_file
-from tests.bed.loadgen import LoadGenerator, Verification
-from tests.bed.servers import RedisServer, wait_until
 from tests.reliability import figures
 from tests.reliability.conftest import SUITE_PASSWORD
 

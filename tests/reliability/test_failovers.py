@@ -1,7 +1,7 @@
 """Sentinel failovers in a row while a load generator writes bans and unbans the way BunkerWeb instances do.
 
 Jepsen's method: after the faults, Redis is compared with the generator's own record of what Redis
-acknowledged (tests/bed/loadgen.py). Five failovers in one topology rotate through the three fault kinds —
+acknowledged (harness/loadgen.py). Five failovers in one topology rotate through the three fault kinds —
 SIGKILL of the master, ``SENTINEL FAILOVER``, a paused master — and the bans job runs between and after them
 as BunkerWeb's scheduler runs it. See docs/reliability.md for what is guaranteed and the one window that is not.
 """
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.bed import sentinel_ops
-from tests.bed.jobrun import run_job_file
-from tests.bed.loadgen import LoadGenerator, Verification
-from tests.bed.sentinel import FAILOVER_TIMEOUT, SentinelTopology
-from tests.bed.servers import wait_until
+from harness import sentinel_ops
+from harness.jobrun import run_job_file
+from harness.loadgen import LoadGenerator, Verification
+from harness.sentinel import FAILOVER_TIMEOUT, SentinelTopology
+from harness.servers import wait_until
 from tests.reliability import figures
 
 FAULTS: dict[str, Callable[[SentinelTopology], sentinel_ops.Promotion]] = {

@@ -1,4 +1,4 @@
-"""Network faults between the client and Redis (tests/bed/faultproxy.py): the connection layer and every
+"""Network faults between the client and Redis (harness/faultproxy.py): the connection layer and every
 job entry file under pass / delay / blackhole / reset / cut-mid-reply.
 
 For each fault: no hang beyond the timeout budget, one clear error (naming a setting), exit 2 for jobs,
@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from redis.exceptions import RedisError
 
+from harness.faultproxy import Fault, FaultProxy
+from harness.jobrun import ROOT, run_entry, run_job_file
+from harness.servers import RedisServer
 from redissync.connection import RETRIES, connect, explain
 from redissync.settings import load_settings
-from tests.bed.faultproxy import Fault, FaultProxy
-from tests.bed.jobrun import ROOT, run_entry, run_job_file
-from tests.bed.servers import RedisServer
 from tests.reliability import figures
 from tests.reliability.conftest import SUITE_PASSWORD
 from tests.reliability.probe import JOURNAL_KEY, PROBE_JOB, write_entry

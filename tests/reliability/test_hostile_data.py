@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.bed.bans import write_ban
-from tests.bed.jobrun import ROOT, run_bwcli, run_job_file
-from tests.bed.servers import RedisServer
+from harness.bans import write_ban
+from harness.jobrun import ROOT, run_bwcli, run_job_file
+from harness.servers import RedisServer
 from tests.reliability import figures
 
 JOBS = ("redissync-check", "redissync-bans", "redissync-metrics", "redissync-sessions")
@@ -217,7 +217,7 @@ RSS_HEADROOM_KB = 96 * 1024  # over the same entry's baseline on an empty server
 _RSS_PROBE = """
 import json, os, sys
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/jobs"]
-from tests.bed.jobrun import run_bwcli, run_job_file
+from harness.jobrun import run_bwcli, run_job_file
 kind, name, argv, env = sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), dict(os.environ)
 code = run_job_file(name, env) if kind == "job" else run_bwcli(name, env, argv)
 sys.stdout.flush()

@@ -1,4 +1,4 @@
-"""The least-privilege ACL user (tests/bed/acl.py, documented in docs/least-privilege.md).
+"""The least-privilege ACL user (harness/acl.py, documented in docs/least-privilege.md).
 
 1. Every job and every bwcli command works under it (happy paths, parametrized), the diagnosis included
    (it reports persistence as unknown: CONFIG GET is not granted), and the server logs 0 ACL denials.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.bed.acl import (
+from harness.acl import (
     FULL_PASSWORD,
     FULL_USER,
     KEPT_FOR_A_CLEAN_ACL_LOG,
@@ -30,10 +30,10 @@ from tests.bed.acl import (
     least_privilege_rule,
     sentinel_rule,
 )
-from tests.bed.bans import write_ban
-from tests.bed.jobrun import run_bwcli, run_job_file
-from tests.bed.sentinel import SentinelTopology
-from tests.bed.servers import RedisServer
+from harness.bans import write_ban
+from harness.jobrun import run_bwcli, run_job_file
+from harness.sentinel import SentinelTopology
+from harness.servers import RedisServer
 from tests.confs.conftest import call, dns, lua_nginx  # noqa: F401  (fixtures for redissync.lua's commands)
 from tests.reliability import figures
 

@@ -1,6 +1,6 @@
 """One ACL user for a whole BunkerWeb cluster: BunkerWeb's Lua, web UI and bwcli plus all of redissync.
 
-1. The table of what BunkerWeb sends (tests/bed/bunkerweb_redis.py) is what the rule's BunkerWeb part is made of.
+1. The table of what BunkerWeb sends (harness/bunkerweb_redis.py) is what the rule's BunkerWeb part is made of.
 2. Every command and script of that table passes as the combined user; the redissync-only user refuses
    bad-behaviour's script exactly as administrators saw it (``incr`` in ACL LOG).
 3. Every job and bwcli command of redissync, and redissync.lua's endpoints in a real nginx, pass under the
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.bed.acl import (
+from harness.acl import (
     BUNKERWEB_COMMANDS,
     BUNKERWEB_KEYS,
     COMBINED_PASSWORD,
@@ -34,8 +34,8 @@ from tests.bed.acl import (
     combined_rule,
     least_privilege_rule,
 )
-from tests.bed.bunkerweb_redis import SENT, Sent, bunkerweb_commands, bunkerweb_keys
-from tests.bed.servers import RedisServer
+from harness.bunkerweb_redis import SENT, Sent, bunkerweb_commands, bunkerweb_keys
+from harness.servers import RedisServer
 from tests.confs.conftest import call, dns, lua_nginx  # noqa: F401  (fixtures for redissync.lua)
 from tests.reliability.test_least_privilege import EXPECTED_DENIAL, denials, first_failure
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER, acl_lines
+from harness.bans import write_ban
+from harness.jobrun import run_bwcli, run_job_file
+from harness.sentinel import SENTINEL_PASSWORD, SentinelTopology
+from harness.servers import RedisServer, free_port
 from redissync.ui.actions import handle
 from redissync.ui.page import gather
-from tests.bed.acl import FULL_PASSWORD, FULL_USER, LEAST_PASSWORD, LEAST_USER, acl_lines
-from tests.bed.bans import write_ban
-from tests.bed.jobrun import run_bwcli, run_job_file
-from tests.bed.sentinel import SENTINEL_PASSWORD, SentinelTopology
-from tests.bed.servers import RedisServer, free_port
 from tests.confs.rendering import render_case
 from tests.reliability import figures
 from tests.reliability.conftest import SECRETS, SUITE_PASSWORD, secret_hits

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from redis.exceptions import RedisError
 
+from harness.sentinel import SentinelTopology
+from harness.servers import RedisServer, TLSFiles
+from harness.tls import TestPKI as PKI
+from harness.tls_extra import CERT_KINDS, matrix_cert, trusting_both
 from redissync.connection import connect, explain
 from redissync.settings import load_settings
-from tests.bed.sentinel import SentinelTopology
-from tests.bed.servers import RedisServer, TLSFiles
-from tests.bed.tls import TestPKI as PKI
-from tests.bed.tls_extra import CERT_KINDS, matrix_cert, trusting_both
 from tests.reliability import figures
 
 CELLS = list(itertools.product(CERT_KINDS, (True, False)))  # (kind, right_host)
@@ -157,7 +157,7 @@ def test_tls_matrix_sentinel(cell, leg: str, tls_topology, no_secret_leaks) -> N
 
 
 def test_self_signed_helper_writes_a_usable_pair(tmp_path: Path, make_redis) -> None:
-    from tests.bed.tls_extra import self_signed
+    from harness.tls_extra import self_signed
 
     files = self_signed(tmp_path / "pki", "lonely", "localhost", "127.0.0.1")
     server = make_redis(name="selfsigned", tls=files)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CITATION = re.compile(r"docs/([\w.-]+\.md) §(\w+)")
-SOURCES = [path for folder in ("jobs", "bwcli", "ui", "confs", "tests", "bench", "demo", "tools") for path in (ROOT / folder).rglob("*")
+FOLDERS = ("jobs", "bwcli", "ui", "confs", "harness", "tests", "bench", "demo", "tools")
+SOURCES = [path for folder in FOLDERS for path in (ROOT / folder).rglob("*")
            if path.suffix in {".py", ".lua", ".html"} and path.is_file()]
 
 

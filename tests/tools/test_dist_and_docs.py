@@ -31,7 +31,7 @@ def test_archives_hold_one_plugin_folder_with_runtime_files_only(tmp_path: Path)
     assert "redissync/plugin.json" in names
     assert "redissync/jobs/redissync/settings.py" in names
     assert "redissync/jobs/redissync/redis_settings.json" in names
-    assert not [n for n in names if "/tests/" in n or "__pycache__" in n or n.endswith(".pyc") or "/bench/" in n]
+    assert not [n for n in names if "/tests/" in n or "__pycache__" in n or n.endswith(".pyc") or "/bench/" in n or "/harness/" in n]
     plugin = json.loads((ROOT / "plugin.json").read_text())
     for job in plugin.get("jobs", []):
         name = f"redissync/jobs/{job['file']}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.bed.servers import RedisServer
+from harness.servers import RedisServer
 from tests.reliability.test_least_privilege import first_failure
 
 ROOT = Path(__file__).resolve().parents[2]

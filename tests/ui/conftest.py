@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.bed.jobrun import run_job_file
-from tests.bed.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD, SentinelTopology
-from tests.bed.servers import RedisServer
-from tests.conftest import REDIS_PASSWORD, install_core_redis
+from harness.core_redis import install_core_redis
+from harness.jobrun import run_job_file
+from harness.sentinel import DATA_PASSWORD, SENTINEL_PASSWORD, SentinelTopology
+from harness.servers import RedisServer
+from tests.conftest import REDIS_PASSWORD
 from tests.ui.scenarios import InstancesStandIn, run_all_jobs, run_checks
 
 

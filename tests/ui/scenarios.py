@@ -18,12 +18,12 @@ from typing import Any
 
 import redis
 
+from harness.jobrun import ROOT, run_job_file
 from redissync.connection import connect
 from redissync.diagnose.protocol import server_identity
 from redissync.metrics import cycle as metrics
 from redissync.settings import load_settings
 from redissync.state import open_state
-from tests.bed.jobrun import ROOT, run_job_file
 
 CHECK_RUNS = 6
 METRIC_MINUTES = 12

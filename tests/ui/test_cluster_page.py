@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.jobrun import run_job_file
 from redissync.cluster_mode import CLUSTER_PASSES_NOT_YET
 from redissync.ui.actions import handle
 from redissync.ui.page import gather
 from redissync.ui.shards import shards
-from tests.bed.jobrun import run_job_file
 from tests.ui.browser import CHROMIUM, dump_dom, screenshot
 from tests.ui.render import render, standalone, wrap
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from harness.jobrun import ROOT
 from redissync.ui.page import GENERIC_ERROR, JOBS, REPORTS, gather
-from tests.bed.jobrun import ROOT
 from tests.ui.bunkerweb import StandInUIDatabase
 
 ACTIONS_FILE = ROOT / "ui" / "actions.py"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.bed.jobrun import run_job_file
-from tests.bed.servers import RedisServer
-from tests.conftest import CORE_REDIS_1616_JSON, install_core_redis
+from harness.core_redis import CORE_REDIS_1616_JSON, install_core_redis
+from harness.jobrun import run_job_file
+from harness.servers import RedisServer
 from tests.ui.conftest import Built
 from tests.ui.test_pre_render import call_pre_render
 

@@ -7,8 +7,8 @@ import json
 
 from markupsafe import escape
 
+from harness.jobrun import run_job_file
 from redissync.ui.page import gather
-from tests.bed.jobrun import run_job_file
 from tests.ui.render import UI_DIR, render, wrap
 
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from harness.bans import bans_state, write_ban
 from redissync.bans.absorb import VERIFY_SLICES
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
@@ -14,7 +15,6 @@ from redissync.bans.journal import VERIFY_SLICE_META
 from redissync.bans.scanner import BanScanner
 from redissync.connection import connect
 from redissync.settings import load_settings
-from tests.bed.bans import bans_state, write_ban
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")
 

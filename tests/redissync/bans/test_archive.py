@@ -1,6 +1,6 @@
 """The journal's persisted form in BunkerWeb's job cache (issue 13 §1): base + deltas + manifest.
 
-Every test runs inside the ``Job`` stand-in (tests/bed/bwjob.py): each ``bans_state()`` / job run starts
+Every test runs inside the ``Job`` stand-in (harness/bwjob.py): each ``bans_state()`` / job run starts
 from the database copy, as inside BunkerWeb."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import sqlite3
 
 import pytest
 
+from harness.bans import bans_state, write_ban
+from harness.bwjob import DIE_AT_UPLOAD_ENV, StandInBunkerWeb
+from harness.jobproc import spawn_job
+from harness.jobrun import run_job_file
 from redissync.bans import archive
 from redissync.bans.archive import MANIFEST, erase, open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.journal import JOURNAL_NAME, Journal
-from tests.bed.bans import bans_state, write_ban
-from tests.bed.bwjob import DIE_AT_UPLOAD_ENV, StandInBunkerWeb
-from tests.bed.jobproc import spawn_job
-from tests.bed.jobrun import run_job_file
 from tests.conftest import use_bunkerweb_standin
 
 

@@ -1,15 +1,15 @@
 """Issue 16: everything the next pass relies on is cached every time it changes.
 
-Inside BunkerWeb every job run starts from the database copy of its cache (tests/bed/bwjob.py); these
+Inside BunkerWeb every job run starts from the database copy of its cache (harness/bwjob.py); these
 tests run the real job entry file in both modes and check what the *next* run decides."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.bed.bans import write_ban
-from tests.bed.jobproc import spawn_job
-from tests.bed.jobrun import run_job_file
+from harness.bans import write_ban
+from harness.jobproc import spawn_job
+from harness.jobrun import run_job_file
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")
 

@@ -9,13 +9,13 @@ import time
 
 import pytest
 
+from harness.bans import bans_state, write_ban
+from harness.servers import wait_until
 from redissync.bans.cycle import BanPolicy, one_pass, reconcile
 from redissync.connection import connect
 from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
 from redissync.keys import GENERATION_KEY
 from redissync.settings import load_settings
-from tests.bed.bans import bans_state, write_ban
-from tests.bed.servers import wait_until
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 

@@ -9,11 +9,11 @@ import json
 
 import pytest
 
+from harness.bans import bans_state, write_ban
+from harness.servers import wait_until
 from redissync.bans.cycle import reconcile
 from redissync.connection import connect
 from redissync.settings import load_settings
-from tests.bed.bans import bans_state, write_ban
-from tests.bed.servers import wait_until
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 

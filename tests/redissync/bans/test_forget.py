@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from harness.bans import bans_state, write_ban
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.forget import PassRunning, count, forget_all
 from redissync.connection import connect
 from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
 from redissync.settings import load_settings
-from tests.bed.bans import bans_state, write_ban
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 

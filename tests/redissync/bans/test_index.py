@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.bans import bans_state, write_ban
 from redissync.bans import index
 from redissync.bans.entry import classify_row
 from redissync.bans.journal import INDEX_NAME, INDEX_TOKEN_META, Journal
-from tests.bed.bans import bans_state, write_ban
 
 
 def rows(keys: range, reason: str = "x", expires_ms: int | None = 10_000_000) -> list[tuple]:

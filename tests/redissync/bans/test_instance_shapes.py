@@ -1,4 +1,4 @@
-"""The bans pass over instances of every release, through real HTTP (tests/bed/instances.py follows each
+"""The bans pass over instances of every release, through real HTTP (harness/instances.py follows each
 release's ``api.lua``): 1.6 rows and empty answer, 1.6.16's CrowdSec leases (never propagated), 1.7's absolute
 ``expires_at`` (it wins over a stale ``exp``), its ``"data": {}`` and its paging."""
 
@@ -9,13 +9,13 @@ import time
 
 import pytest
 
+from harness.instances import RELEASES, StandInInstance, StandInInstancesDatabase
 from redissync.bans import instances, reconcile
 from redissync.bans.archive import open_journal
 from redissync.bans.instances import BunkerWebInstances, StdlibApi
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import open_state
-from tests.bed.instances import RELEASES, StandInInstance, StandInInstancesDatabase
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")
 

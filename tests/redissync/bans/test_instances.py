@@ -7,13 +7,13 @@ import time
 
 import pytest
 
+from harness.instances import StandInInstance, StandInInstancesDatabase
+from harness.servers import free_port
 from redissync.bans import instances, listing
 from redissync.bans.instances import BunkerWebInstances, StdlibApi, instance_source
 from redissync.bans.listing import parse_answer, parse_ban
 from redissync.settings import load_settings
 from redissync.state import StateStore
-from tests.bed.instances import StandInInstance, StandInInstancesDatabase
-from tests.bed.servers import free_port
 
 BAN = {"ip": "192.0.2.1", "reason": "bad behavior", "service": "unknown", "date": 1764400000, "country": "FR",
        "ban_scope": "global", "exp": 3600, "permanent": False}

@@ -1,6 +1,6 @@
 """Bans only an instance holds reach Redis and the journal; copies of lifted bans never come back.
 
-Real Redis, stand-in instances answering real HTTP on loopback (tests/bed/instances.py). Time past the
+Real Redis, stand-in instances answering real HTTP on loopback (harness/instances.py). Time past the
 30 s cache window is simulated by one shared clock: the stand-ins' datastore TTLs and the pass's
 ``local_only.wall_ms`` move together; Redis TTLs stay real (the bans used are long).
 """
@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from harness.bans import write_ban
+from harness.instances import StandInInstance, StandInInstancesDatabase, unban_everywhere
 from redissync.bans import local_only, reconcile
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import BanPolicy
@@ -20,8 +22,6 @@ from redissync.bans.instances import BunkerWebInstances, StdlibApi
 from redissync.connection import connect
 from redissync.settings import load_settings
 from redissync.state import open_state
-from tests.bed.bans import write_ban
-from tests.bed.instances import StandInInstance, StandInInstancesDatabase, unban_everywhere
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # a plain state dir, and BunkerWeb's job cache
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
+from harness.bans import no_script_client, write_ban
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.entry import MAX_VALUE_BYTES
 from redissync.bans.scanner import GONE, WRONG_TYPE, BanScanner
 from redissync.state import open_state
-from tests.bed.bans import no_script_client, write_ban
 
 
 def seed(admin) -> None:

@@ -7,10 +7,10 @@ import time
 import pytest
 from redis.exceptions import ResponseError
 
+from harness.bans import no_script_client
 from redissync.bans import writeback
 from redissync.bans.entry import Entry
 from redissync.bans.writeback import restore
-from tests.bed.bans import no_script_client
 
 
 def now_ms() -> int:

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
+from harness.instances import StandInInstancesDatabase
 from redissync.diagnose import diagnose
 from redissync.diagnose.capacity import Capacity, capacity, instance_count, workers
 from redissync.diagnose.protocol import facts_from_info
-from tests.bed.instances import StandInInstancesDatabase
 
 
 def test_workers_from_worker_processes_or_a_stated_assumption() -> None:

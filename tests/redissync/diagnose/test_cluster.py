@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.acl import LEAST_PASSWORD, LEAST_PRIVILEGE_CLUSTER_COMMANDS, LEAST_USER, least_privilege_rule
+from harness.servers import free_port, wait_until
 from redissync.diagnose import diagnose
 from redissync.diagnose.cluster import ALL_SLOTS, shards_from_nodes, uncovered
-from tests.bed.acl import LEAST_PASSWORD, LEAST_PRIVILEGE_CLUSTER_COMMANDS, LEAST_USER, least_privilege_rule
-from tests.bed.servers import free_port, wait_until
 
 
 def step(report, step_id: str):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.acl import FULL_PASSWORD, FULL_USER
+from harness.servers import free_port
 from redissync.diagnose.run import diagnose
 from redissync.reports import STATE_HEALTHY, Report, Step, ui_status
-from tests.bed.acl import FULL_PASSWORD, FULL_USER
-from tests.bed.servers import free_port
 from tests.conftest import REDIS_PASSWORD
 
 WRONG_PASSWORD = "Wrong-Pw-5d2c9e41-never-shown"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.sentinel import DATA_PASSWORD, MASTER_NAME, SENTINEL_PASSWORD
+from harness.servers import free_port
 from redissync.diagnose.run import diagnose
-from tests.bed.sentinel import DATA_PASSWORD, MASTER_NAME, SENTINEL_PASSWORD
-from tests.bed.servers import free_port
 
 SENTINEL_STEPS = ["config", "sentinel-dns", "sentinel-tcp", "sentinel-tls", "sentinel-auth", "sentinel-lookup",
                   "tcp", "tls", "auth", "select", "ping", "server", "sentinel-views", "replicas"]

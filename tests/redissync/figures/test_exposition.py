@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.promtool import check_metrics, samples
 from redissync.figures.exposition import Family, format_value, merge, render
-from tests.bed.promtool import check_metrics, samples
 
 
 def test_render_escapes_label_values_and_passes_promtool() -> None:

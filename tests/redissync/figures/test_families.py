@@ -3,10 +3,10 @@ diagnose/sentinel.py and the cluster diagnosis cache), bounded labels, nothing w
 
 from __future__ import annotations
 
+from harness.promtool import check_metrics, samples, value
 from redissync.diagnose.cluster import shards_from_nodes
 from redissync.figures.exposition import render
 from redissync.figures.families import check_families, shard_label
-from tests.bed.promtool import check_metrics, samples, value
 from tests.redissync.diagnose.test_cluster import NODES
 
 

@@ -26,7 +26,7 @@ What it reproduces, from BunkerWeb 1.6's ``src/common/utils/jobs.py`` (docs/bunk
 * ``get_cache`` (local file first, then the database), ``is_cached_file``, ``cache_hash``, ``del_cache``.
 
 The "database" is one SQLite file (``DATABASE_URI = sqlite:///<folder>/db.sqlite3``), so a job run in a
-child process (``tests/bed/jobproc.py``) shares it. ``get_instances()`` lists the rows of its
+child process (``harness/jobproc.py``) shares it. ``get_instances()`` lists the rows of its
 ``instances`` table: none unless a test adds some (:meth:`StandInDatabase.add_instance`).
 
 Fault injection, for crash tests: ``REDISSYNC_TEST_DIE_AT_UPLOAD=<text>`` kills the process (SIGKILL)
@@ -49,7 +49,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-STANDIN_ENV = "REDISSYNC_TEST_JOB_STANDIN"  # set: tests/bed/jobproc.py installs this module as ``jobs``
+from harness import ROOT
+
+STANDIN_ENV = "REDISSYNC_TEST_JOB_STANDIN"  # set: harness/jobproc.py installs this module as ``jobs``
 DIE_AT_UPLOAD_ENV = "REDISSYNC_TEST_DIE_AT_UPLOAD"
 URI_PREFIX = "sqlite:///"
 
@@ -64,14 +66,13 @@ CREATE TABLE IF NOT EXISTS bw_instances (hostname TEXT PRIMARY KEY, details TEXT
 """
 
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def plugin_id_of(job_file: Path) -> str:
     """BunkerWeb's plugin id is the plugin's folder name; this repository is installed as ``redissync``
     whatever its checkout is called."""
     folder = job_file.resolve().parent.parent
-    return "redissync" if folder == REPOSITORY else folder.name
+    return "redissync" if folder == ROOT else folder.name
 
 
 def plugin_of(job_name: str) -> str:

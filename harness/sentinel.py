@@ -20,7 +20,7 @@ FAILOVER_TIMEOUT = 30.0
 
 def sentinel_view(client: redis.Redis, what: str) -> list[dict[str, Any]]:
     """``SENTINEL SENTINELS|REPLICAS`` of the test master as dicts, sent raw: redis-py 6.3–6.4's sentinel_*() helpers
-    fail with a TypeError (``return_responses``, ``once``), and make compat runs the test bed on them."""
+    fail with a TypeError (``return_responses``, ``once``), and make compat runs the harness on them."""
     rows = []
     for item in client.execute_command("SENTINEL", what, MASTER_NAME):
         fields = {_text(key): _text(value) for key, value in zip(item[::2], item[1::2], strict=True)}

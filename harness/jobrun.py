@@ -8,9 +8,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness import ROOT
+
 # What a job may see besides the settings: the test's isolated state dir and core dir, and the basics.
-# DATABASE_URI and the stand-in switch: a test in BunkerWeb-cache mode (tests/bed/bwjob.py).
+# DATABASE_URI and the stand-in switch: a test in BunkerWeb-cache mode (harness/bwjob.py).
 INHERITED = ("PATH", "HOME", "XDG_CACHE_HOME", "LANG", "REDISSYNC_STATE_DIR",
              "REDISSYNC_BW_CORE_DIR", "DATABASE_URI", "REDISSYNC_TEST_JOB_STANDIN",
              "REDISSYNC_TEST_DIE_AT_UPLOAD")

@@ -1,4 +1,4 @@
-"""Certificates for the TLS matrix on top of :class:`tests.bed.tls.TestPKI`: a self-signed one, and every
+"""Certificates for the TLS matrix on top of :class:`harness.tls.TestPKI`: a self-signed one, and every
 kind of server certificate (right CA, wrong CA, self-signed, expired) for the right or a wrong hostname."""
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader
 
-REPO = Path(__file__).resolve().parents[2]
-CONFS = REPO / "confs"
+from harness import ROOT
+
+CONFS = ROOT / "confs"
 
 
 def _has_variable(all_vars: Mapping[str, str], variable: str, value: str) -> bool:
@@ -41,8 +42,8 @@ def _read_lines(path: str) -> list[str]:
 def bunkerweb_context(env: Mapping[str, str], core_plugin_json: Path | None = None) -> dict[str, str]:
     """Every setting with the owner's default, overlaid by ``env``: our plugin.json's switches and the REDIS_*
     from core's plugin.json when given (every real BunkerWeb), else from our seed table (standalone)."""
-    definitions = {**json.loads((REPO / "jobs" / "redissync" / "redis_settings.json").read_text()),
-                   **json.loads((REPO / "plugin.json").read_text())["settings"]}
+    definitions = {**json.loads((ROOT / "jobs" / "redissync" / "redis_settings.json").read_text()),
+                   **json.loads((ROOT / "plugin.json").read_text())["settings"]}
     values = {name: d["default"] for name, d in definitions.items()}
     if core_plugin_json is not None:
         core = json.loads(core_plugin_json.read_text())["settings"]

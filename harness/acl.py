@@ -1,4 +1,4 @@
-"""ACL users of the test bed. The least-privilege rule is what the README documents for production
+"""ACL users of the harness. The least-privilege rule is what the README documents for production
 (docs/least-privilege.md); tests/reliability/test_least_privilege.py proves every part of it necessary."""
 
 FULL_USER = "bunkerweb"
@@ -51,7 +51,7 @@ def least_privilege_rule(without: str | None = None, cluster: bool = False) -> s
 LEAST_PRIVILEGE_RULE = least_privilege_rule()
 
 # What BunkerWeb itself needs on top of that rule when its Lua, web UI and bwcli share the user (REDIS_USERNAME is
-# one global setting): every entry of tests/bed/bunkerweb_redis.py, which cites the source of each. Key patterns:
+# one global setting): every entry of harness/bunkerweb_redis.py, which cites the source of each. Key patterns:
 # request limits and the Redis-backed cachestore (reverse scan). Commands: bad-behaviour and limit counters
 # (INCR/DECR in scripts), the blocked-requests list and its facets (RPUSH, LPOP, LTRIM, HINCRBY, HDEL), and the web
 # UI's reads (HSCAN on the facets, KEYS metrics:<plugin>_* in instance.py get_metrics()).

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import redis
 
+from harness import ROOT
 from redissync.keys import BanKey
 from redissync.state import StateStore, open_state
 
@@ -36,7 +36,7 @@ def write_ban(client: redis.Redis, ip: str, service: str | None = None, ttl: int
     return key
 
 
-BANS_JOB = Path(__file__).resolve().parents[2] / "jobs" / "redissync-bans.py"
+BANS_JOB = ROOT / "jobs" / "redissync-bans.py"
 
 
 def bans_state() -> StateStore:

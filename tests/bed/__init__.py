@@ -1,1 +1,0 @@
-"""The real-server test bed: redis-server, redis-sentinel (and nginx, later) on loopback."""
