@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from harness.servers import free_port
 from redissync.diagnose import diagnose
 from redissync.ui.outage import current_failure
-from tests.bed.servers import free_port
 
 
 def test_a_cluster_whose_seeds_all_refuse_is_unreachable(redis_cluster) -> None:
