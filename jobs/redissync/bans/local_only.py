@@ -22,7 +22,7 @@ What the rule needs between passes (unbans recorded, permanent copies waiting) i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
@@ -32,6 +32,7 @@ from .entry import Entry, classify_row
 from .instances import InstanceSource, instance_source
 from .journal import Journal
 from .listing import InstanceBan, expired_row, parse_ban
+from .summary import instances_line
 
 if TYPE_CHECKING:
     from ..state import StateStore
@@ -68,21 +69,7 @@ class InstancesReport:
     other_kinds: int = 0  # rows of a kind this version does not know: skipped
 
     def line(self) -> str:
-        text = f"{self.propagated} local-only bans propagated from {self.sources} instances ({self.answered}/{self.instances} answered"
-        if self.waiting:
-            text += f", {self.waiting} permanent copies wait for the next pass"
-        if self.unbanned_copies:
-            text += f", {self.unbanned_copies} copies of unbanned bans ignored"
-        if self.malformed:
-            text += f", {self.malformed} malformed"
-        if self.leases:
-            text += f", {self.leases} CrowdSec leases left to CrowdSec"
-        if self.other_kinds:
-            text += f", {self.other_kinds} rows of an unknown kind skipped"
-        text += ")"
-        if self.silent:
-            text += "; no answer from " + ", ".join(f"{name} ({why})" for name, why in sorted(self.silent.items()))
-        return text
+        return instances_line(asdict(self))
 
 
 class LocalBans:

@@ -45,16 +45,21 @@ def write_summary(state: StateStore, journal: Journal, result: dict[str, Any], f
     state.write_json(SUMMARY_NAME, build_summary(journal, result, failed))
 
 
+def _figure(result: Mapping[str, Any], name: str) -> str:
+    """A count as text; ``?`` when a damaged cache holds something else."""
+    value = result.get(name)
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
+
+
 def pass_line(result: Mapping[str, Any], instances: str = "") -> str:
     """One pass in one line, from ``asdict(PassResult)`` or a cached summary's ``last_pass``: the job's log
-    line, the page's last-pass line and the demo all print this. ``instances`` is how the caller words the
-    instances' part (absent outside BunkerWeb). A damaged cache shows ``?`` for a figure, never crashes."""
+    line, the page's last-pass line and the demo all print this. ``instances``: :func:`instances_line` of the
+    pass's instances (absent outside BunkerWeb). A damaged cache shows ``?`` for a figure, never crashes."""
     if result.get("skipped"):
         return f"skipped: {result['skipped']}"
 
     def figure(name: str) -> str:
-        value = result.get(name)
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
+        return _figure(result, name)
 
     kept, not_restored = result.get("kept"), result.get("not_restored")
     return (f"{figure('seen')} bans seen, {figure('new')} new, {figure('restored')} restored, {figure('expired')} expired, "
@@ -63,3 +68,21 @@ def pass_line(result: Mapping[str, Any], instances: str = "") -> str:
             + (f", {figure('not_restored')} lost bans forgotten (REDISSYNC_RESTORE_BANS=no)" if not_restored else "")
             + f", {figure('duration_ms')} ms; {result.get('verdict') or ''}"
             + (f"; {instances}" if instances else ""))
+
+
+_INSTANCE_FIGURES = (("waiting", "permanent copies wait for the next pass"), ("unbanned_copies", "copies of unbanned bans ignored"),
+                     ("malformed", "malformed"), ("leases", "CrowdSec leases left to CrowdSec"),
+                     ("other_kinds", "rows of an unknown kind skipped"))
+
+
+def instances_line(report: Mapping[str, Any]) -> str:
+    """What the instances added to a pass, from ``asdict(InstancesReport)`` or the cached ``last_pass``'s
+    ``instances``: the job's log line and the page say the same."""
+    line = (f"{_figure(report, 'propagated')} local-only bans propagated from {_figure(report, 'sources')} instances "
+            f"({_figure(report, 'answered')}/{_figure(report, 'instances')} answered")
+    line += "".join(f", {_figure(report, name)} {wording}" for name, wording in _INSTANCE_FIGURES if report.get(name))
+    line += ")"
+    silent = report.get("silent")
+    if isinstance(silent, Mapping) and silent:
+        line += "; no answer from " + ", ".join(f"{name} ({why})" for name, why in sorted(silent.items()))
+    return line

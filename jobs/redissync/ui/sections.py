@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..bans.summary import pass_line
+from ..bans.summary import instances_line, pass_line
 from ..reports import REDUNDANCY_STEPS
 from .format import (
     DASH,
@@ -248,22 +248,8 @@ def _pass_line(last: dict[str, Any]) -> str:
         return f"failed ({text(last['error'], 80)}): see the scheduler's log for redissync-bans"
     if not last:
         return DASH
-    return text(pass_line(last, _instances_line(last.get("instances"))), 600)
-
-
-def _instances_line(report: Any) -> str:
-    """What the instances added to the pass (``InstancesReport``; absent outside BunkerWeb)."""
-    if not isinstance(report, dict):
-        return ""
-    line = (f"{count(report.get('propagated'))} local-only bans from the instances "
-            f"({count(report.get('answered'))}/{count(report.get('instances'))} answered)")
-    leases = number(report.get("leases"))
-    if leases:
-        line += f", {count(leases)} CrowdSec leases (managed by CrowdSec, not propagated)"
-    silent = report.get("silent")
-    if isinstance(silent, dict) and silent:
-        line += ", no answer from " + ", ".join(text(name, 80) for name in list(silent)[:5])
-    return line
+    instances = last.get("instances")
+    return text(pass_line(last, instances_line(instances) if isinstance(instances, dict) else ""), 600)
 
 
 def _counts(value: Any) -> list[tuple[str, Any]]:
