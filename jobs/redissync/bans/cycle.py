@@ -35,7 +35,8 @@ from .counters import clear_counters
 from .entry import Entry
 from .identity import ServerIdentity, Verdict, ensure_marker, judge
 from .journal import ID_SHIFT, Journal
-from .local_only import InstanceSource, InstancesReport, LocalBans, instance_source
+from .local_only import InstanceSource, instance_source
+from .sources import BanSource, SourceReport, open_source
 from .summary import DATA_LOSS_VERDICT, pass_line, write_summary
 from .writeback import expired, restore
 
@@ -72,7 +73,7 @@ class PassResult:
     duration_ms: int = 0
     saved_bytes: int = 0  # written to BunkerWeb's job cache for the journal (bans/archive.py)
     malformed_kinds: dict[str, int] = field(default_factory=dict)
-    instances: InstancesReport | None = None  # None outside BunkerWeb (no instances to ask)
+    instances: SourceReport | None = None  # the instances' (bans/sources.py); None outside BunkerWeb
 
     def line(self) -> str:
         return pass_line(vars(self), self.instances.line() if self.instances else "")
@@ -94,7 +95,7 @@ def reconcile(client: Redis, state: StateStore, logger: logging.Logger | None = 
         if lock is None:
             result.skipped = f"another scheduler is reconciling bans ({BANS_LOCK_KEY} is held)"
             return result
-        local = LocalBans.load(instances, state) if instances is not None else None
+        local = open_source(instances, state)
         with open_journal(state) as journal:
             try:
                 indexed = _run(client, journal, result, logger, lock, policy, local)
@@ -122,7 +123,7 @@ def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed
 
 
 def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock,
-         policy: BanPolicy, local: LocalBans | None = None) -> bool:
+         policy: BanPolicy, local: BanSource | None = None) -> bool:
     """The pass under the lock, committed; whether the index came from a valid base (bans/index.py)."""
     previous = ServerIdentity.from_json(journal.get_meta(IDENTITY_META))
     before = ServerIdentity.read(client)
@@ -146,7 +147,7 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
         action = "restoring missing bans" if policy.restore_lost else "not restoring them (REDISSYNC_RESTORE_BANS=no)"
         logger.warning(f"redissync-bans: {verdict.reason}; {action}")
     unbanned = _settle_missing(client, journal, missing, verdict, result, policy)
-    if local is not None:  # inside BunkerWeb: the bans only an instance holds (bans/local_only.py)
+    if local is not None:  # the bans only another source holds (bans/sources.py)
         result.instances = local.settle(client, journal, unbanned, policy.restore_lost)
     result.malformed_kinds = journal.malformed_counts()
     if result.wrong_type:

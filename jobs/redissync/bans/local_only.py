@@ -37,7 +37,7 @@ from .summary import instances_line
 if TYPE_CHECKING:
     from ..state import StateStore
 
-__all__ = ["InstanceSource", "InstancesReport", "LocalBans", "instance_source"]  # what the pass (cycle.py) uses
+__all__ = ["InstanceSource", "InstancesReport", "LocalBans", "instance_source"]  # what the pass and sources.py use
 
 MEMORY_NAME = "bans-instances.json"
 BAN_LOCAL_CACHE_TTL_S = 30  # BunkerWeb's utils.lua: how long an instance keeps a copy of a Redis ban

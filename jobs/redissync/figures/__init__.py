@@ -2,8 +2,8 @@
 
 ``record`` keeps each job's runs and counters in its job cache (monotonic across runs and schedulers),
 ``families`` turns a job's cached files into metric families, ``exposition`` writes and merges the text
-format, ``publish`` hands a job's section to the instances, whose ``GET /redissync/metrics`` serves it next
-to their own view of Redis. Entry point: :func:`job_ended`, called once at the end of every job run.
+format, ``publish`` hands a job's section to its exporters (the instances, whose ``GET /redissync/metrics`` serves
+it next to their own view of Redis; a textfile outside BunkerWeb). Entry point: :func:`job_ended`, called once at the end of every job run.
 """
 
 from __future__ import annotations
