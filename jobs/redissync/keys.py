@@ -247,6 +247,13 @@ def parse_ban_key(key: bytes | str) -> BanKey | None:
     return None if parsed is None else BanKey(*parsed)
 
 
+def ban_key_in(key: bytes, cluster: bool) -> bytes:
+    """A ban key (either mode's name) under the given mode's name; any other key as it is (a mode switch and an
+    import write only the current mode's names)."""
+    parsed = split_ban_key(key)
+    return key if parsed is None else BanKey(*parsed).key_in(cluster).encode()
+
+
 @dataclass(frozen=True)
 class MetricKey:
     """``metrics:<plugin>_<kind>_<name>:<worker>`` with kind ``counter`` or ``table``."""

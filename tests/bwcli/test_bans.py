@@ -171,3 +171,16 @@ def test_forget_all_dry_run_then_yes_so_a_deliberate_flushall_stays_clear(passwo
     journal_from(password_redis)  # the next pass after the deliberate FLUSHALL
     assert not client.exists(*keys)
     assert run_bwcli("bans.py", env, ["forget"]) == 2  # --all is required: nothing is forgotten by accident
+
+
+def test_import_writes_the_current_modes_names(plain_redis, tmp_path: Path, capsys) -> None:
+    """A file exported in Redis Cluster mode (``bans_ip_{<ip>}``) imported on a standalone server: historical names."""
+    rows = [{"key": "bans_ip_{192.0.2.40}", "value": '{"reason":"manual"}', "ttl": 600},
+            {"key": "bans_service_shop_%7Beu%7D_ip_{192.0.2.41}", "value": '{"reason":"manual"}', "ttl": 600},
+            {"key": "bans_ip_192.0.2.42", "value": '{"reason":"manual"}', "ttl": 600}]
+    source = tmp_path / "cluster.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert run_bwcli("bans.py", plain_redis.settings_env(), ["import", str(source)]) == 0
+    assert "3 bans restored" in capsys.readouterr().out
+    admin = plain_redis.client()
+    assert sorted(admin.keys("bans_*")) == [b"bans_ip_192.0.2.40", b"bans_ip_192.0.2.42", b"bans_service_shop_{eu}_ip_192.0.2.41"]

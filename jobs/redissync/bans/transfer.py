@@ -4,9 +4,10 @@ One JSON object per line, as :meth:`Entry.as_dict` writes it: ``key`` and ``valu
 ``base64:…``), ``expires_ms`` (absolute epoch ms, ``null`` = permanent). Import also accepts lines written
 by hand or by other tools: ``ip`` [+ ``service``] instead of ``key``; ``value`` as an object (BunkerWeb's
 ban JSON) or ``reason``; ``ttl_ms`` or ``ttl`` (seconds) instead of ``expires_ms``; ``permanent``.
-Restores use SET NX with the remaining TTL: a ban already in Redis is never overwritten. A CrowdSec lease (a
-``bans_cs_…``/``cs_epoch_…`` key, or a row or value of ``kind`` ``crowdsec_lease``, as a dump of 1.6.16's
-``GET /bans`` holds) is skipped and counted: only CrowdSec writes leases (docs/bans.md).
+Restores use SET NX with the remaining TTL, under the current mode's key names (Redis Cluster or not): a ban
+already in Redis is never overwritten. A CrowdSec lease (a ``bans_cs_…``/``cs_epoch_…`` key, or a row or value of
+``kind`` ``crowdsec_lease``, as a dump of 1.6.16's ``GET /bans`` holds) is skipped and counted: only CrowdSec
+writes leases (docs/bans.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 from redis import Redis
 
 from ..clock import now_ms
-from ..keys import BanKey, is_crowdsec_key, is_lease, parse_ban_key
+from ..keys import BanKey, ban_key_in, is_crowdsec_key, is_lease, parse_ban_key
+from ..keyspace import is_cluster
 from ..net import normalize_ip
 from .entry import Entry, classify, from_text
 from .journal import Journal
@@ -170,11 +172,14 @@ def read_import(lines: Iterable[str], limit: int = ERRORS_SHOWN) -> ImportFile:
 
 
 def import_entries(client: Redis, checked: ImportFile, progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Restore the checked file's bans with SET NX + remaining TTL. Progress is reported every
-    :data:`PROGRESS_STEP` bans: each step is one streamed restore of several batches, not one round trip each."""
+    """Restore the checked file's bans with SET NX + remaining TTL, each under the name of the mode ``client`` is in
+    (a file exported before a switch to or from a Redis Cluster names its bans the old way). Progress is reported
+    every :data:`PROGRESS_STEP` bans: each step is one streamed restore of several batches, not one round trip each."""
     result = ImportResult(expired=checked.expired, invalid=checked.invalid, leases=checked.leases)
+    cluster = is_cluster(client)
     for start in range(0, len(checked.entries), PROGRESS_STEP):
-        restored, present = restore(client, checked.entries[start:start + PROGRESS_STEP])
+        step = [entry._replace(key=ban_key_in(entry.key, cluster)) for entry in checked.entries[start:start + PROGRESS_STEP]]
+        restored, present = restore(client, step)
         result.restored += restored
         result.present += present
         if progress is not None:

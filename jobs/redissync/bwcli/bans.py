@@ -3,9 +3,10 @@ forget it.
 
 ``list`` shows the live bans the journal holds (no Redis needed), ``export`` writes them as JSON lines,
 ``import FILE`` restores a file into Redis with SET NX and each ban's remaining TTL (a ban already there
-is kept): the migration path for BunkerWeb #3311. An import checks the whole file first: with an invalid
-line nothing is written and the exit is 1, unless ``--skip-invalid``. ``forget --all [--yes]`` forgets the
-journal so that bans cleared with a deliberate FLUSHALL never come back (without ``--yes``: a dry run).
+is kept), under the current mode's key names: the migration path for BunkerWeb #3311. An import checks the
+whole file first: with an invalid line nothing is written and the exit is 1, unless ``--skip-invalid``.
+``forget --all [--yes]`` forgets the journal so that bans cleared with a deliberate FLUSHALL never come back;
+``forget --ip IP [--yes]`` lifts one IP's bans on every master and forgets them (without ``--yes``: a dry run).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from redis import Redis
 from ..bans import now_ms
 from ..bans.archive import open_journal
 from ..bans.entry import Entry
-from ..bans.forget import count, forget_all
+from ..bans.forget import count, forget_all, forget_ip
 from ..bans.summary import SUMMARY_NAME
 from ..bans.transfer import export_lines, import_entries, read_import
 from ..errors import PassRunning
 from ..human import duration
+from ..net import normalize_ip
 from ..runner import run_command
 from ..settings import Settings
 from ..state import PLUGIN_ROOT, StateStore, atomic_write, open_state
@@ -58,10 +60,13 @@ def build_parser() -> Parser:
     importing.add_argument("file", metavar="FILE", help="JSON lines as written by export ('-' = stdin)")
     importing.add_argument("--skip-invalid", action="store_true", help="import the valid lines even if some are invalid")
     forget = commands.add_parser(
-        "forget", help="forget the journal, so bans cleared on purpose never come back",
-        description="Forget the journal, so that bans cleared with a deliberate FLUSHALL never come back. "
-                    "Without --yes: a dry run saying what would be forgotten.")
-    forget.add_argument("--all", action="store_true", required=True, help="every journaled ban (required)")
+        "forget", help="forget the journal (or one IP's bans), so bans cleared on purpose never come back",
+        description="Forget the journal, so that bans cleared with a deliberate FLUSHALL never come back; or lift and "
+                    "forget one IP's bans everywhere. Without --yes: a dry run saying what would be forgotten.")
+    which = forget.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every journaled ban")
+    which.add_argument("--ip", type=ip_argument, help="every ban of this IP: lifted in Redis (every scope, every "
+                       "master of a cluster) with its bad-behaviour counters, and dropped from the journal")
     forget.add_argument("--yes", action="store_true", help="really forget (without it: a dry run)")
     return parser
 
@@ -198,8 +203,17 @@ def counted(lines: Iterable[str], progress: Progress) -> Iterable[str]:
 
 
 # -- forget ------------------------------------------------------------------------------------------
+def ip_argument(text: str) -> str:
+    ip = normalize_ip(text)
+    if ip is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 or IPv6 address")
+    return ip
+
+
 def forget_bans(args: argparse.Namespace) -> int:
     state = bans_state()
+    if args.ip:
+        return run_command("bans", lambda settings, client: forget_one(settings, client, state, args.ip, args.yes))
     if not args.yes:
         print(f"forget: {count(state).line()}")
         return EXIT_OK
@@ -214,3 +228,13 @@ def forget_bans(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return run_command("bans", forget_journal)
+
+
+def forget_one(settings: Settings, client: Redis, state: StateStore, ip: str, apply: bool) -> int:
+    try:
+        forgotten = forget_ip(client, state, ip, apply, counters=settings.unban_clears_bad_behavior)
+    except PassRunning as error:
+        print(f"forget: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"forget: {forgotten.line()}")
+    return EXIT_OK

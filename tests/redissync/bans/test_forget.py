@@ -7,7 +7,7 @@ import pytest
 from harness.bans import bans_state, write_ban
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
-from redissync.bans.forget import PassRunning, count, forget_all
+from redissync.bans.forget import PassRunning, count, forget_all, forget_ip
 from redissync.connection import connect
 from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
 from redissync.settings import load_settings
@@ -23,12 +23,16 @@ def run_pass(server):
         client.close()
 
 
-def forget(server):
+def with_client(server, work):
     client = connect(load_settings(server.settings_env()))
     try:
-        return forget_all(client, bans_state())
+        return work(client)
     finally:
         client.close()
+
+
+def forget(server):
+    return with_client(server, lambda client: forget_all(client, bans_state()))
 
 
 def test_dry_run_counts_and_changes_nothing(plain_redis) -> None:
@@ -68,3 +72,44 @@ def test_refuses_while_a_pass_holds_the_lock(plain_redis) -> None:
     with pytest.raises(PassRunning, match="try again in a minute"):
         forget(plain_redis)
     assert count(bans_state()).journaled == 1
+
+
+def test_forgetting_one_ip_lifts_its_bans_for_good_and_leaves_the_rest(plain_redis) -> None:
+    admin = plain_redis.client()
+    ip, neighbour, other = "192.0.2.1", "192.0.2.10", "198.51.100.3"  # the neighbour's name holds the IP's text
+    forgotten = [write_ban(admin, ip, ttl=3600), write_ban(admin, ip, service="shop", ttl=None),
+                 write_ban(admin, ip, service="blog", ttl=600)]
+    kept = [write_ban(admin, neighbour, ttl=3600), write_ban(admin, other, service="shop", ttl=3600)]
+    counters = [f"plugin_bad_behavior_{ip}", f"plugin_bad_behavior_shop_{ip}"]
+    bystanders = [f"plugin_bad_behavior_{neighbour}", f"bans_cs_ip_{ip}", f"cs_epoch_{ip}"]  # CrowdSec's: never ours
+    for key in counters + bystanders:
+        admin.set(key, "3", ex=600)
+    run_pass(plain_redis)
+
+    dry = with_client(plain_redis, lambda client: forget_ip(client, bans_state(), ip, apply=False))
+    assert (dry.journaled, dry.keys, dry.counters, dry.done) == (3, 3, 2, False)
+    assert dry.line().startswith(f"would forget 3 journaled bans of {ip}, and its 3 ban keys and 2 bad-behaviour counters")
+    assert admin.exists(*forgotten, *counters) == 5
+
+    done = with_client(plain_redis, lambda client: forget_ip(client, bans_state(), ip, apply=True))
+    assert (done.journaled, done.keys, done.counters, done.done) == (3, 3, 2, True)
+    assert admin.exists(*forgotten, *counters) == 0
+    assert admin.exists(*kept, *bystanders) == len(kept) + len(bystanders)
+    assert not admin.exists(LOCK_KEY)
+    with open_journal(bans_state(), readonly=True) as journal:
+        assert {entry.key.decode() for entry in journal.entries()} == set(kept)
+    after = run_pass(plain_redis)
+    assert (after.unbans, after.restored, after.new) == (0, 0, 0)
+    admin.flushall()  # data loss: the other bans come back, the forgotten ones do not
+    assert run_pass(plain_redis).restored == len(kept)
+    assert admin.exists(*forgotten) == 0
+
+
+def test_forgetting_one_ip_refuses_while_a_pass_runs(plain_redis) -> None:
+    admin = plain_redis.client()
+    key = write_ban(admin, "203.0.113.9", ttl=3600)
+    run_pass(plain_redis)
+    admin.set(LOCK_KEY, "another-scheduler", px=30_000)
+    with pytest.raises(PassRunning):
+        with_client(plain_redis, lambda client: forget_ip(client, bans_state(), "203.0.113.9", apply=True))
+    assert admin.exists(key)
