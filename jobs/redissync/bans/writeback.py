@@ -22,7 +22,7 @@ from ..streaming import stream_groups
 
 CHUNK = 250  # bans per script call: ≈ 1.2 ms of Redis (a SET NX PX costs it 4–5 µs); each instance's ban check waits behind it
 EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
-RESTORE_BYTES = 4 * 1024 * 1024  # values per call, so one hostile journal cannot build a huge command
+RESTORE_BYTES = 512 * 1024  # value bytes per call: copying them holds Redis too (a hostile journal cannot build a huge command)
 
 # KEYS = the bans; ARGV[1] = their remaining ms, space-separated (0 = permanent); ARGV[2…] = their values.
 # One argument for every TTL rather than one each: packing arguments is most of the job's side of a restore.

@@ -103,3 +103,55 @@ def test_classify_labels_odd_values() -> None:
     assert entry(b"bans_ip_nope").malformed == "key"
     good = entry(b"bans_service_a_ip_b_ip_2001:db8::1")
     assert (good.malformed, good.scope, good.service, good.ip) == (None, "service", "a_ip_b", "2001:db8::1")
+
+
+def _state(journal: Journal) -> tuple:
+    return (journal.count(), journal.tally("scope"), journal.tally("reason"), journal.malformed_counts(),
+            [e.key for e in journal.most_recent(10, 0)])
+
+
+def test_a_bulk_load_counts_and_indexes_as_row_by_row_writes_do(tmp_path: Path) -> None:
+    """A first pass's bulk load sets the count trigger and the date index aside and builds both once: the journal it
+    leaves is the one row-by-row writes leave, and the rows written after it are counted as usual."""
+    rows = [row(f"bans_ip_192.0.2.{i}".encode(), f'{{"reason":"r{i % 3}","date":{i}}}'.encode()) for i in range(30)]
+    rows += [row(b"bans_service_app_ip_192.0.2.99", b"\xff binary"), row(b"bans_ip_192.0.2.5", b'{"reason":"again","date":99}')]
+    later = [row(b"bans_ip_198.51.100.1", b'{"reason":"later","date":100}')]
+    with Journal(tmp_path / "plain.sqlite3") as plain, Journal(tmp_path / "bulk.sqlite3") as bulk:
+        plain.begin()
+        plain.upsert_rows(rows)
+        plain.commit()
+        bulk.begin()
+        with bulk.bulk_load():
+            bulk.upsert_rows(rows[:10])
+            bulk.upsert_rows(rows[10:])
+        bulk.commit()
+        assert _state(bulk) == _state(plain)
+        for journal in (plain, bulk):
+            journal.begin()
+            journal.upsert_rows(later)
+            journal.delete([b"bans_ip_192.0.2.7"])
+            journal.commit()
+        assert _state(bulk) == _state(plain)
+        assert bulk.count() == 31
+        assert [e.reason for e in bulk.entries(ip="192.0.2.5")] == ["again"]  # a key loaded twice keeps its last row
+    built = sqlite3.connect(tmp_path / "bulk.sqlite3").execute("SELECT name FROM sqlite_master WHERE tbl_name = 'bans'")
+    assert {name for (name,) in built} == {"bans", "bans_key", "bans_date", "ban_counted", "ban_uncounted", "ban_recounted"}
+
+
+def test_a_bulk_load_that_dies_half_way_leaves_the_previous_journal(tmp_path: Path) -> None:
+    with Journal.in_directory(tmp_path):
+        pass  # an empty journal, as before a first pass
+    script = (f"import sys; sys.path.insert(0, {str(ROOT / 'jobs')!r}); import os\n"
+              "from pathlib import Path\nfrom redissync.bans.journal import Journal\nfrom redissync.bans.entry import classify_row\n"
+              f"j = Journal.in_directory(Path({str(tmp_path)!r})); j.begin()\n"
+              "with j.bulk_load():\n"
+              "    j.upsert_rows([classify_row(f'bans_ip_10.0.{i // 256}.{i % 256}'.encode(), b'v' * 300, None, 1) for i in range(5000)])\n"
+              "    os.kill(os.getpid(), 9)\n")
+    assert subprocess.run([sys.executable, "-c", script]).returncode == -9
+    with Journal.in_directory(tmp_path) as journal:
+        assert journal.is_empty() and journal.count() == 0
+        journal.begin()
+        journal.upsert_rows([row(b"bans_ip_192.0.2.1")])  # the trigger is there: the row is counted
+        journal.commit()
+        assert journal.count() == 1
+    assert sqlite3.connect(tmp_path / JOURNAL_NAME).execute("PRAGMA integrity_check").fetchone() == ("ok",)

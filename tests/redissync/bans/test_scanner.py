@@ -8,6 +8,7 @@ from harness.bans import no_script_client, write_ban
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.entry import MAX_VALUE_BYTES
+from redissync.bans import scanner as scanner_module
 from redissync.bans.scanner import GONE, WRONG_TYPE, BanScanner
 from redissync.state import open_state
 
@@ -80,3 +81,21 @@ def test_expiry_comes_from_when_redis_answered_not_when_the_batch_is_handled(pla
     assert entry.key == key.encode()
     assert entry.expires_ms == answered - 60_000 + flat[2]
 
+
+
+def test_a_call_carries_at_most_its_byte_budget_of_values_the_rest_travel_alone(plain_redis, monkeypatch) -> None:
+    """Values past REPLY_BYTES come back as lengths and are fetched one by one: no call copies more than the budget
+    (Redis would be held for as long as it copies), and nothing is lost or cut."""
+    admin = plain_redis.client()
+    values = {f"bans_ip_192.0.2.{i}".encode(): bytes([65 + i]) * 3000 for i in range(20)}
+    for key, value in values.items():
+        admin.set(key, value, ex=3600)
+    monkeypatch.setattr(scanner_module, "REPLY_BYTES", 10_000)  # room for three 3,000-byte values per call
+    for client in (plain_redis.client(), no_script_client(plain_redis)):
+        scanner = BanScanner(client)
+        assert {key: value for key, (value, _pttl) in read_all(scanner).items()} == values
+        whole = scanner.round_trips
+        keys = sorted(values)
+        _stamp, flat = scanner.values(keys)
+        assert dict(zip(keys, flat[0::2], strict=True)) == values
+        assert scanner.round_trips - whole >= 20 / 3  # each call took ≤ 3 values, or each MGET ≤ 3

@@ -1,0 +1,57 @@
+"""The ban journal's SQLite schema (bans/journal.py): the table, its indexes, and the triggers that keep the counts.
+
+``ban_counts`` keeps the summary's counts as rows are written (the triggers: every writer, same transaction), so that
+neither the summary nor a pass ever counts a large journal; '' stands for NULL in its key. A bulk load
+(``Journal.bulk_load``) writes into a bare :data:`TABLE` and builds the rest once, at its end.
+"""
+
+from __future__ import annotations
+
+from .entry import ROW_COLUMNS
+
+TABLE = """
+CREATE TABLE IF NOT EXISTS bans (
+    id         INTEGER PRIMARY KEY,
+    key        BLOB NOT NULL{unique},
+    value      BLOB NOT NULL,
+    digest     INTEGER NOT NULL,
+    expires_ms INTEGER,
+    ip         TEXT,
+    service    TEXT,
+    scope      TEXT,
+    reason     TEXT,
+    date       REAL,
+    malformed  TEXT,
+    seen_ms    INTEGER NOT NULL
+)"""
+DATE_INDEX = "CREATE INDEX IF NOT EXISTS bans_date ON bans(date)"
+KEY_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS bans_key ON bans(key)"  # a bulk-loaded table's (Journal.bulk_load)
+TRIGGERS = ("""CREATE TRIGGER IF NOT EXISTS ban_counted AFTER INSERT ON bans BEGIN
+    INSERT INTO ban_counts VALUES (COALESCE(NEW.scope, ''), COALESCE(NEW.service, ''), COALESCE(NEW.reason, ''),
+                                   COALESCE(NEW.malformed, ''), 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END""", """CREATE TRIGGER IF NOT EXISTS ban_uncounted AFTER DELETE ON bans BEGIN
+    UPDATE ban_counts SET n = n - 1 WHERE (scope, service, reason, malformed) =
+        (COALESCE(OLD.scope, ''), COALESCE(OLD.service, ''), COALESCE(OLD.reason, ''), COALESCE(OLD.malformed, ''));
+END""", """CREATE TRIGGER IF NOT EXISTS ban_recounted AFTER UPDATE OF scope, service, reason, malformed ON bans BEGIN
+    UPDATE ban_counts SET n = n - 1 WHERE (scope, service, reason, malformed) =
+        (COALESCE(OLD.scope, ''), COALESCE(OLD.service, ''), COALESCE(OLD.reason, ''), COALESCE(OLD.malformed, ''));
+    INSERT INTO ban_counts VALUES (COALESCE(NEW.scope, ''), COALESCE(NEW.service, ''), COALESCE(NEW.reason, ''),
+                                   COALESCE(NEW.malformed, ''), 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END""")
+SCHEMA = ";\n".join([TABLE.format(unique=" UNIQUE"), """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS index_changes (key BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ban_counts (
+    scope TEXT NOT NULL, service TEXT NOT NULL, reason TEXT NOT NULL, malformed TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (scope, service, reason, malformed)
+) WITHOUT ROWID""", DATE_INDEX, *TRIGGERS]) + ";"
+COUNT_ALL = (  # the counts made from the rows (a new or migrated journal, after a bulk load)
+    "INSERT INTO ban_counts SELECT COALESCE(scope, ''), COALESCE(service, ''), COALESCE(reason, ''), "
+    "COALESCE(malformed, ''), COUNT(*) FROM bans GROUP BY 1, 2, 3, 4")
+
+UPSERT = (
+    f"INSERT INTO bans ({ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
+    "value = excluded.value, digest = excluded.digest, expires_ms = excluded.expires_ms, ip = excluded.ip, "
+    "service = excluded.service, scope = excluded.scope, reason = excluded.reason, date = excluded.date, "
+    "malformed = excluded.malformed")
+INSERT = f"INSERT INTO bans ({ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
