@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from harness.bans import no_script_client, write_ban
+from redissync.bans import scanner as scanner_module
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.entry import MAX_VALUE_BYTES
-from redissync.bans import scanner as scanner_module
 from redissync.bans.scanner import GONE, WRONG_TYPE, BanScanner
 from redissync.state import open_state
 
