@@ -1,6 +1,6 @@
 """Demo step: Redis Cluster (REDIS_CLUSTER_NODES, BunkerWeb 1.6.16): a real 3-master cluster with a replica each,
 diagnosed as `bwcli plugin redissync check` shows it, as the least-privilege ACL user with its cluster additions; the
-metrics and sessions jobs and a session revoke across its masters."""
+metrics, sessions and bans jobs and a session revoke across its masters."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 from harness.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
 from harness.cluster import ClusterTopology
 from harness.jobrun import run_bwcli, run_job_file
+from redissync.bans.summary import pass_line
 from redissync.diagnose import diagnose
 from redissync.keys import BanKey
-from redissync.runner import run_job
 from redissync.settings import SettingsError, load_settings
 
 
@@ -58,8 +58,15 @@ def run(ctx) -> None:
         ctx.say("\n$ bwcli plugin redissync sessions revoke --yes")
         run_bwcli("sessions.py", env, ["revoke", "--yes"])
 
-        ctx.title("The bans pass in cluster mode (not supported yet: it says so and touches nothing)")
-        code = run_job("/plugins/redissync/jobs/redissync-bans.py", lambda *args: "never", env=env)
-        ctx.say(f"exit code {code}")
+        ctx.title("The bans pass across the masters: one shard flushed, only that shard's bans come back")
+        bans_env = {**env, "REDISSYNC_STATE_DIR": str(ctx.workdir / "cluster-state")}  # its own journal: cluster names
+        for label in ("first pass", "one shard flushed"):
+            if label == "one shard flushed":
+                with topology.masters()[0].client() as master:
+                    ctx.say(f"FLUSHALL on one master ({master.dbsize()} keys)")
+                    master.flushall()
+            code = run_job_file("redissync-bans", bans_env)
+            last = json.loads((Path(bans_env["REDISSYNC_STATE_DIR"]) / "bans-summary.json").read_text())["last_pass"]
+            ctx.say(f"redissync-bans ({label}) exit code {code}: {pass_line(last)}")
     finally:
         topology.stop()

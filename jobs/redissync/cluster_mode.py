@@ -32,14 +32,13 @@ def cluster_sentence(label: str) -> str:
 
 
 # The jobs and bwcli commands that work across a Redis Cluster's masters (runner names: job file stems, command names).
-CLUSTER_READY = frozenset({"redissync-metrics", "redissync-sessions", "sessions"})
+CLUSTER_READY = frozenset({"redissync-bans", "redissync-metrics", "redissync-sessions", "sessions"})
 
 # What cluster mode does not do yet (issue 22): said by every other job and bwcli command before it connects.
-CLUSTER_PASSES_NOT_YET = ("Redis Cluster mode (REDIS_CLUSTER_NODES) is not supported yet by redissync's bans pass and "
-                          "`bwcli plugin redissync bans` (the metrics and sessions jobs and `bwcli plugin redissync "
+CLUSTER_PASSES_NOT_YET = ("Redis Cluster mode (REDIS_CLUSTER_NODES) is not supported yet by "
+                          "`bwcli plugin redissync bans` (the bans, metrics and sessions jobs and `bwcli plugin redissync "
                           "sessions` are): nothing was read or written. "
-                          "`bwcli plugin redissync check` and the page diagnose the cluster; the bans job fails each run "
-                          "until a redissync release syncs bans on a cluster")
+                          "`bwcli plugin redissync check` and the page diagnose the cluster")
 
 
 def refuse_cluster_mode(client: Redis, settings: Settings) -> None:

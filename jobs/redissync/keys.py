@@ -83,6 +83,9 @@ class OwnKey(NamedTuple):
 
 
 GENERATION_KEY = NAMESPACE + "generation"  # the data set's identity marker (bans/identity.py)
+# On a Redis Cluster, one marker per shard, its hash tag chosen in that shard's slots (bans/shards.py). Not in OWN_KEYS:
+# the names depend on the slot map, so the bans pass reclaims each on its master as it reads it.
+SHARD_GENERATION_KEY = GENERATION_KEY + ":{{{tag}}}"
 BANS_LOCK_KEY = LOCK_PREFIX + "bans"  # a pass lock (lock.py): two schedulers never run the same pass at once
 METRICS_LOCK_KEY = LOCK_PREFIX + "metrics"
 METRICS_SUMMARY_KEY = namespaced("metrics", "summary")  # the last pass's summary, for a scheduler that lost the lock

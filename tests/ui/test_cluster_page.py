@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from harness.jobrun import run_job_file
-from redissync.cluster_mode import CLUSTER_PASSES_NOT_YET
 from redissync.ui.actions import handle
 from redissync.ui.page import gather
 from redissync.ui.shards import shards
@@ -48,11 +47,16 @@ def test_without_a_report_or_outside_cluster_mode() -> None:
     assert shards({"mode": "cluster", "steps": []}, {"mode": "cluster"})["state"] != "ok"
 
 
-def test_reconcile_now_refuses_cluster_mode_like_the_jobs(redis_cluster, tmp_path: Path) -> None:
+def test_reconcile_now_runs_the_bans_pass_across_the_masters(redis_cluster, tmp_path: Path) -> None:
+    client = redis_cluster.client()
+    for i in range(30):
+        client.set(f"bans_ip_{{192.0.2.{i}}}", '{"reason":"manual","service":"unknown","date":1,"country":"local",'
+                   '"ban_scope":"global","reason_data":{},"permanent":true}')
+    client.close()
     env = redis_cluster.settings_env(REDISSYNC_STATE_DIR=str(tmp_path / "state"))
     answer = handle({"action": "reconcile"}, env=env)
-    assert (answer["status"], answer["code"]) == ("ko", 409)
-    assert answer["message"] == CLUSTER_PASSES_NOT_YET
+    assert (answer["status"], answer["ran"]) == ("ok", "ui"), answer
+    assert "30 bans seen" in answer["summary"] and answer["bans"]["last_pass"]["new"] == 30
     assert handle({"action": "check"}, env=env)["state"] in ("healthy", "warning")
 
 

@@ -8,6 +8,13 @@
 
 Never fights a running cluster: restores are NX (a ban an instance re-created meanwhile wins), two
 schedulers never reconcile at once (a short lock key), and a second pass over the same data changes nothing.
+
+On a Redis Cluster (REDIS_CLUSTER_NODES) the scan walks every master, loss is judged shard by shard
+(:mod:`.shards`: only a shard that lost its data gets its bans back; the others' missing bans are unbans), and a
+pass during which a slot moved, or a migration was open, judges nothing. One lock still guards the whole pass:
+the pass is one (one journal, one judgement), so a lock per shard would only let two schedulers split a pass that
+neither could judge alone. Its key sits in one slot; if that shard fails over and the lock is lost, the renewal
+notices (:attr:`..lock.PassLock.lost`) and the pass judges nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from redis import Redis
 from ..clock import now_ms
 from ..heap import pin_mmap_threshold
 from ..keys import BANS_LOCK_KEY
+from ..keyspace import is_cluster
 from ..lock import LOCK_MS, PassLock, exclusive_pass
 from ..settings import Settings
 from ..state import StateStore
@@ -33,14 +41,14 @@ from .absorb import absorb
 from .archive import open_journal, save
 from .counters import clear_counters
 from .entry import Entry
-from .identity import ServerIdentity, Verdict, ensure_marker, judge
+from .identity import Verdict
 from .journal import ID_SHIFT, Journal
 from .local_only import InstanceSource, instance_source
+from .shards import ClusterVerdict, ensure_markers, judge_state, read_state, record, recorded, unchanged
 from .sources import BanSource, SourceReport, open_source
 from .summary import DATA_LOSS_VERDICT, pass_line, write_summary
 from .writeback import expired, restore
 
-IDENTITY_META = "identity"
 Row = TypeVar("Row", bound=Sequence[Any])  # an Entry, or a bare (key, value, expires_ms) row
 
 @dataclass(frozen=True)
@@ -125,14 +133,14 @@ def _try_summary(state: StateStore, journal: Journal, result: PassResult, failed
 def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Logger, lock: PassLock,
          policy: BanPolicy, local: BanSource | None = None) -> bool:
     """The pass under the lock, committed; whether the index came from a valid base (bans/index.py)."""
-    previous = ServerIdentity.from_json(journal.get_meta(IDENTITY_META))
-    before = ServerIdentity.read(client)
+    previous = recorded(journal.get_meta, is_cluster(client))
+    before = read_state(client, previous)
     journal.begin()
     missing, indexed = absorb(client, journal, result)
-    after = ServerIdentity.read(client)
-    if not before.same_history(after):
-        # A failover or flush happened while we scanned: judge nothing, record nothing; the next pass
-        # compares against the identity recorded before it and decides then.
+    after = read_state(client, previous)
+    if not unchanged(before, after):
+        # A failover, flush or (cluster) slot move happened while we scanned: judge nothing, record nothing; the
+        # next pass compares against the identity recorded before it and decides then.
         result.verdict = "Redis changed during the pass; missing bans will be judged next pass"
         journal.commit()
         return indexed
@@ -141,7 +149,7 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
         result.verdict = f"{BANS_LOCK_KEY} was lost during the pass; missing bans will be judged next pass"
         journal.commit()
         return indexed
-    verdict = judge(previous, before)
+    verdict = judge_state(previous, before)
     result.verdict = (DATA_LOSS_VERDICT if verdict.lost and previous is not None else "") + verdict.reason
     if verdict.lost and previous is not None:
         action = "restoring missing bans" if policy.restore_lost else "not restoring them (REDISSYNC_RESTORE_BANS=no)"
@@ -153,21 +161,22 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
     if result.wrong_type:
         result.malformed_kinds["type"] = result.wrong_type
     result.malformed = sum(result.malformed_kinds.values())
-    ensure_marker(client)
-    final = ServerIdentity.read(client)
-    if final.run_id == before.run_id and final.replid == before.replid:
-        journal.set_meta(IDENTITY_META, final.to_json())
+    ensure_markers(client, before, previous)
+    recording = record(before, read_state(client, before))
+    if recording is not None:
+        journal.set_meta(*recording)
     journal.commit()
     return indexed
 
 
-def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict, result: PassResult,
-                    policy: BanPolicy) -> list[Entry]:
+def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict | ClusterVerdict,
+                    result: PassResult, policy: BanPolicy) -> list[Entry]:
     """Journaled bans Redis no longer has: expired, lost (restore, or forget when the operator said so) or
     unbanned (drop + clear counters). Returns the unbanned ones."""
     too_late: list[bytes] = []
     ids = array("q", (packed >> ID_SHIFT for packed in missing.values()))  # 8 B per ban, in the journal's order
     missing.clear()  # the index is no longer needed: a restore's memory comes on top of 8 B per ban, not 100
+    lost_ids, gone_ids = _split(journal, ids, verdict)
     stamp = now_ms()
 
     def live(rows: Iterable[Row]) -> Iterator[Row]:  # handed on as read: a restore streams them
@@ -178,14 +187,27 @@ def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], ve
                 yield row
 
     unbanned: list[Entry] = []
-    if verdict.lost and policy.restore_lost:
-        result.restored, result.kept = restore(client, live(journal.rows_by_ids(ids)))
-    elif verdict.lost:
-        result.not_restored = journal.delete([row[0] for row in live(journal.rows_by_ids(ids))])
-    else:
-        unbanned = list(live(journal.by_ids(ids)))
+    if lost_ids and policy.restore_lost:
+        result.restored, result.kept = restore(client, live(journal.rows_by_ids(lost_ids)))
+    elif lost_ids:
+        result.not_restored = journal.delete([row[0] for row in live(journal.rows_by_ids(lost_ids))])
+    if gone_ids:
+        unbanned = list(live(journal.by_ids(gone_ids)))
         result.unbans = journal.delete([entry.key for entry in unbanned])
     result.expired = journal.delete(too_late)
     if unbanned and policy.clear_counters_on_unban:
         result.counters_cleared = clear_counters(client, unbanned, filter(None, journal.tally("service")))
     return unbanned
+
+
+def _split(journal: Journal, ids: array[int], verdict: Verdict | ClusterVerdict) -> tuple[array[int], array[int]]:
+    """The missing bans' row ids: (lost, deleted on purpose). One server's verdict holds for all; a cluster's is
+    the verdict of the shard serving each ban's slot."""
+    if not verdict.lost:
+        return array("q"), ids
+    if isinstance(verdict, Verdict):
+        return ids, array("q")
+    lost, gone = array("q"), array("q")
+    for row_id, key in journal.rows_by_ids(ids, "id, key"):
+        (lost if verdict.lost_for(key) else gone).append(row_id)
+    return lost, gone

@@ -41,9 +41,10 @@ class ServerIdentity:
     marker: str | None
 
     @classmethod
-    def read(cls, client: Redis) -> ServerIdentity:
+    def read(cls, client: Redis, marker_key: str | None = GENERATION_KEY) -> ServerIdentity:
+        """The server's facts and the marker at ``marker_key`` (None: not read; a cluster shard's is read apart)."""
         server, replication, stats = client.info("server"), client.info("replication"), client.info("stats")
-        marker = cast("bytes | None", client.get(GENERATION_KEY))
+        marker = cast("bytes | None", client.get(marker_key)) if marker_key is not None else None
         return cls(
             run_id=str(server.get("run_id", "")),
             replid=str(replication.get("master_replid", "")),
@@ -78,14 +79,19 @@ class Verdict:
     lost: bool
     reason: str
 
+    def lost_for(self, key: bytes) -> bool:
+        """One server's verdict holds for every key (a cluster's is per shard: bans/shards.py)."""
+        return self.lost
 
-def judge(previous: ServerIdentity | None, current: ServerIdentity) -> Verdict:
+
+def judge(previous: ServerIdentity | None, current: ServerIdentity, marker: str = GENERATION_KEY) -> Verdict:
+    """``marker``: the name of the marker ``current.marker`` was read from (a cluster shard has its own)."""
     if previous is None:
         return Verdict(True, "first pass (nothing recorded yet)")
     if current.marker is None:
-        return Verdict(True, f"{GENERATION_KEY} is missing: Redis was flushed or restarted without persistence")
+        return Verdict(True, f"{marker} is missing: Redis was flushed or restarted without persistence")
     if current.marker != previous.marker:
-        return Verdict(True, f"{GENERATION_KEY} changed: the data set was replaced since the last pass")
+        return Verdict(True, f"{marker} changed: the data set was replaced since the last pass")
     if current.run_id == previous.run_id and current.replid == previous.replid and current.offset >= previous.offset:
         if current.evicted != previous.evicted and current.evicted > 0:
             return Verdict(True, f"Redis evicted {current.evicted - previous.evicted} keys since the last pass "

@@ -9,6 +9,9 @@
 - 1.7: rows add an absolute ``expires_at`` (epoch seconds, 0 = permanent) and the top level
   ``generation_epoch`` and ``snapshot_time``; the empty answer is ``"data": {}`` (cjson encodes an empty table
   as an object). Later versions add ``total`` and an optional ``?start=&length=`` paging.
+
+Rows name IPs, not keys: in Redis Cluster mode a row is the ban under its cluster name (``bans_ip_{<ip>}``), the
+name the journal and Redis then hold (:func:`ban_key` with ``cluster``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import now_ms
-from ..keys import is_lease
+from ..keys import BanKey, is_lease
 from ..net import is_ip
 
 MAX_BANS_PER_INSTANCE = 200_000  # items past this are counted as malformed, never held in memory
@@ -149,9 +152,10 @@ def _text(value: Any, default: str) -> str | None:
     return value[:MAX_TEXT] if isinstance(value, str) else None
 
 
-def ban_key(item: Any) -> str | None:
+def ban_key(item: Any, cluster: bool = False) -> str | None:
     """The Redis key a listed ban names (``bans_ip_<ip>`` or ``bans_service_<service>_ip_<ip>``, as
-    ``api.lua`` derives them), or None when the item is not an object or its ``ip``, ``ban_scope`` or ``service`` has the wrong
+    ``api.lua`` derives them; with ``cluster``, Redis Cluster mode's name of the same ban, keys.BanKey.key_in), or
+    None when the item is not an object or its ``ip``, ``ban_scope`` or ``service`` has the wrong
     type. Only types are checked here, for every listed ban; :func:`parse_ban` validates the values of the
     few a pass may write."""
     if item.__class__ is not dict:
@@ -160,18 +164,18 @@ def ban_key(item: Any) -> str | None:
     if ip.__class__ is not str or len(ip) > 64:
         return None
     if scope == "global":
-        return "bans_ip_" + ip
+        return BanKey(ip).key_in(cluster) if cluster else "bans_ip_" + ip
     service = item.get("service")
     if scope != "service" or service.__class__ is not str or len(service) > 253:
         return None
-    return f"bans_service_{service}_ip_{ip}"
+    return BanKey(ip, service).key_in(cluster) if cluster else f"bans_service_{service}_ip_{ip}"
 
 
-def parse_ban(item: Any, now_s: float) -> InstanceBan | None:
+def parse_ban(item: Any, now_s: float, cluster: bool = False) -> InstanceBan | None:
     """One listed ban, or None when any field has the wrong type or an impossible value. ``now_s``: the
     wall clock, which turns 1.7's absolute ``expires_at`` into seconds left (it wins over ``exp``, which aged
     while the answer travelled and waited); a ban whose ``expires_at`` has passed is None."""
-    key = ban_key(item)
+    key = ban_key(item, cluster)
     if key is None or not is_ip(item["ip"]):
         return None
     service = item["service"] if item.get("ban_scope", "global") == "service" else None

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 
 from ..clock import now_ms
+from ..keyspace import is_cluster
 from .entry import Entry, classify_row
 from .instances import InstanceSource, instance_source
 from .journal import Journal
-from .listing import InstanceBan, expired_row, parse_ban
+from .listing import InstanceBan, ban_key, expired_row, parse_ban
 from .summary import instances_line
 
 if TYPE_CHECKING:
@@ -139,6 +140,10 @@ class LocalBans:
         assert self.source is not None  # propagate() runs only for a LocalBans loaded with a source
         answers = self.source.fetch_bans()
         now_s = wall_ms() / 1000
+        cluster = is_cluster(client)
+        if cluster:  # the rows name IPs: each ban under Redis Cluster mode's name (listing.ban_key)
+            for answer in answers:
+                answer.listed = {ban_key(item, cluster) or key: item for key, item in answer.listed.items()}
         unknown: dict[str, list[tuple[str, InstanceBan]]] = {}
         for answer in answers:
             report.instances += 1
@@ -152,7 +157,7 @@ class LocalBans:
             known = journal.known([key.encode() for key in answer.listed])
             for key, item in answer.listed.items():
                 if key.encode() not in known:  # rule 1: what the journal has is the journal's business
-                    ban = parse_ban(item, now_s)
+                    ban = parse_ban(item, now_s, cluster)
                     if ban is None and expired_row(item, now_s):
                         report.short_lived += 1
                     elif ban is None:

@@ -18,19 +18,31 @@ in keys (:data:`SCAN_COUNT`, :data:`VALUES_SCAN_COUNT`, :data:`VALUES_COUNT`) an
 (:data:`REPLY_BYTES`: past it, values come back as lengths too), so none holds Redis for more than a millisecond
 or two: every instance's ban check waits behind it (issue 24: no command above 5 ms at 1M bans). A server that
 refuses scripts (an ACL without ``+@scripting``) gets the same data from ``SCAN`` + pipelined ``PTTL`` (+ ``STRLEN`` + ``MGET`` for values).
+
+On a Redis Cluster ``SCAN`` walks one node, so the scanner walks every master in turn (keyspace.data_nodes) and
+reads values on the master that holds them. A batch's keys span hundreds of hash slots of that node. Redis 7.0.15
+lets a script *without* a shebang line touch keys of any slot its node serves, undeclared (measured:
+tests/redissync/bans/test_scanner_cluster.py); a ``#!lua`` script needs ``flags=allow-cross-slot-keys`` for the
+same, and declared ``KEYS`` of several slots are refused either way (CROSSSLOT). So the scripts stay shebang-less,
+which Redis 6.2 (no flags at all) runs the same, and pass a cluster node's keys as ``ARGV``: one call per batch
+per node, where one script per slot would cost one call per ban (BunkerWeb's cluster names give each IP its own
+tag). A key the node cannot serve (a slot it is importing mid-reshard) is skipped through ``redis.pcall``; the
+pass sees the open migration and judges nothing (bans/shards.py).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any, cast
 
 from redis import Redis
+from redis.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from ..clock import now_ms
 from ..connection import scripting_refused
-from ..keyspace import prefetched
+from ..keyspace import data_nodes, is_cluster, prefetched
 from .entry import MAX_VALUE_BYTES
 
 # Keys per script call, measured at 300k bans (Redis 7.0, its main thread alone on a core): SCAN + PTTL costs
@@ -50,8 +62,12 @@ local limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
 local out, n = {}, 0
 for _, key in ipairs(reply[2]) do
   if string.sub(key, 1, 8) == 'bans_ip_' or (string.sub(key, 1, 13) == 'bans_service_' and string.find(key, '_ip_', 14, true)) then
-    if limit == 0 then
-      local pttl = redis.call('PTTL', key)
+    local pttl = redis.pcall('PTTL', key)
+    if type(pttl) == 'table' then
+      -- a cluster node's key of a slot it is importing is not its to read (the pass sees the migration, judges
+      -- nothing); any other error (NOPERM…) fails the call
+      if not string.find(pttl.err, 'non local key', 1, true) then return redis.error_reply(pttl.err) end
+    elseif limit == 0 then
       if pttl ~= -2 then
         out[n + 1], out[n + 2] = key, pttl
         n = n + 2
@@ -66,7 +82,7 @@ for _, key in ipairs(reply[2]) do
         budget = budget - #value
       end
       if value then
-        out[n + 1], out[n + 2], out[n + 3] = key, value, redis.call('PTTL', key)
+        out[n + 1], out[n + 2], out[n + 3] = key, value, pttl
         n = n + 3
       end
     end
@@ -75,23 +91,36 @@ end
 return {reply[1], out}
 """
 
-# KEYS = ban keys whose value the pass needs; answers [value, pttl, value, pttl, …] in the same order, the
-# value replaced by -1 (not a string), -2 (deleted meanwhile) or its length (above the limit, or past the budget).
+# KEYS = ban keys whose value the pass needs (on a cluster node: ARGV[3…], undeclared, see BanScanner); answers
+# [value, pttl, value, pttl, …] in the same order, the value replaced by -1 (not a string), -2 (deleted meanwhile, or
+# on a cluster no longer this node's: its slot moved) or its length (above the limit, or past the budget).
 _VALUES_SCRIPT = """
 local limit, budget = tonumber(ARGV[1]), tonumber(ARGV[2])
+local keys = KEYS
+if #keys == 0 then
+  keys = {}
+  for i = 3, #ARGV do keys[i - 2] = ARGV[i] end
+end
 local out = {}
-for i, key in ipairs(KEYS) do
-  local value = redis.pcall('GET', key)
-  if type(value) == 'table' then
-    value = -1
-  elseif not value then
-    value = -2
-  elseif #value > limit or #value > budget then
-    value = #value
+for i, key in ipairs(keys) do
+  local pttl = redis.pcall('PTTL', key)
+  local value
+  if type(pttl) == 'table' then
+    if not string.find(pttl.err, 'non local key', 1, true) then return redis.error_reply(pttl.err) end
+    value, pttl = -2, -2
   else
-    budget = budget - #value
+    value = redis.pcall('GET', key)
+    if type(value) == 'table' then
+      value = -1
+    elseif not value then
+      value = -2
+    elseif #value > limit or #value > budget then
+      value = #value
+    else
+      budget = budget - #value
+    end
   end
-  out[2 * i - 1], out[2 * i] = value, redis.call('PTTL', key)
+  out[2 * i - 1], out[2 * i] = value, pttl
 end
 return out
 """
@@ -115,6 +144,8 @@ class BanScanner:
 
     def __init__(self, client: Redis, count: int = SCAN_COUNT, use_script: bool = True):
         self.client = client
+        self.nodes = data_nodes(client)  # a Redis Cluster's masters, walked one after the other
+        self.cluster = is_cluster(client)
         self.count = count
         self.round_trips = 0
         self._script = client.register_script(_SCAN_SCRIPT) if use_script else None
@@ -136,43 +167,73 @@ class BanScanner:
     def values(self, keys: list[bytes]) -> Batch:
         """``(stamp, [value, pttl, …])`` for ``keys``, in their order; the value is :data:`WRONG_TYPE` for a
         key that is not a string and :data:`GONE` for one deleted since it was scanned."""
-        flat: list[Any] = []
-        for start in range(0, len(keys), VALUES_COUNT):
-            chunk = keys[start:start + VALUES_COUNT]
-            if self._values is not None:
-                try:
-                    flat += self._values(keys=chunk, args=[MAX_VALUE_BYTES, REPLY_BYTES])
-                    self.round_trips += 1
-                    continue
-                except ResponseError as error:
-                    if not scripting_refused(error):
-                        raise
-                    self._script = self._values = None
-            for _key, value, pttl in _triples(self._pipelined_values(chunk, keep_gone=True)):
-                flat += (value, pttl)
+        flat = self._values_per_node(keys) if self.cluster else self._values_in_chunks(self.client, keys)
         stamp = now_ms()
         for index in range(0, len(flat), 2):
             flat[index] = self._complete(keys[index // 2], flat[index])
         return stamp, flat
 
-    def _walk(self, with_values: bool) -> Iterator[Batch]:
-        cursor = b"0"
-        while True:
-            cursor, flat = self._one_batch(cursor, with_values)
-            stamp = now_ms()
-            if flat:
-                if with_values:
-                    for index in range(1, len(flat), 3):
-                        flat[index] = self._complete(flat[index - 1], flat[index])
-                yield stamp, flat
-            if cursor in (b"0", 0, "0"):
-                return
+    def _values_on(self, node: Redis, keys: list[bytes]) -> list[Any]:
+        """``[value, pttl, …]`` of ``keys``, all on ``node``: declared on a server, undeclared on a cluster node (they
+        span many slots, which only an undeclared script may touch: docs/bans.md, Redis Cluster)."""
+        if self._values is not None:
+            try:
+                if self.cluster:
+                    reply = self._values(keys=[], args=[MAX_VALUE_BYTES, REPLY_BYTES, *keys], client=node)
+                else:
+                    reply = self._values(keys=keys, args=[MAX_VALUE_BYTES, REPLY_BYTES])
+                self.round_trips += 1
+                return cast("list[Any]", reply)
+            except ResponseError as error:
+                if not scripting_refused(error):
+                    raise
+                self._script = self._values = None
+        flat: list[Any] = []
+        for _key, value, pttl in _triples(self._pipelined_values(keys, keep_gone=True)):
+            flat += (value, pttl)
+        return flat
 
-    def _one_batch(self, cursor: bytes, with_values: bool) -> tuple[bytes, list[Any]]:
+    def _values_in_chunks(self, node: Redis, keys: list[bytes]) -> list[Any]:
+        flat: list[Any] = []
+        for start in range(0, len(keys), VALUES_COUNT):
+            flat += self._values_on(node, keys[start:start + VALUES_COUNT])
+        return flat
+
+    def _values_per_node(self, keys: list[bytes]) -> list[Any]:
+        """``[value, pttl, …]`` on a Redis Cluster: each master's keys read on it, the answer in ``keys``' order."""
+        cluster = cast("RedisCluster", self.client)
+        groups: dict[str, list[int]] = defaultdict(list)
+        for index, key in enumerate(keys):
+            groups[cluster.get_node_from_key(key).name].append(index)
+        flat: list[Any] = [None] * (2 * len(keys))
+        for name, indexes in groups.items():
+            node = cluster.get_redis_connection(cluster.get_node(node_name=name))
+            reply = self._values_in_chunks(node, [keys[index] for index in indexes])
+            for position, index in enumerate(indexes):
+                flat[2 * index:2 * index + 2] = reply[2 * position:2 * position + 2]
+        return flat
+
+    def _walk(self, with_values: bool) -> Iterator[Batch]:
+        for node in self.nodes:
+            cursor = b"0"
+            while True:
+                cursor, flat = self._one_batch(node, cursor, with_values)
+                stamp = now_ms()
+                if flat:
+                    if with_values:
+                        for index in range(1, len(flat), 3):
+                            flat[index] = self._complete(flat[index - 1], flat[index])
+                    yield stamp, flat
+                if cursor in (b"0", 0, "0"):
+                    break
+
+    def _one_batch(self, node: Redis, cursor: bytes, with_values: bool) -> tuple[bytes, list[Any]]:
+        """One SCAN step on ``node`` (the server, or one cluster master) and what it found."""
         count = min(self.count, VALUES_SCAN_COUNT) if with_values else self.count
         if self._script is not None:
             try:
-                reply = self._script(args=[cursor, SCAN_MATCH, count, MAX_VALUE_BYTES if with_values else 0, REPLY_BYTES])
+                reply = self._script(args=[cursor, SCAN_MATCH, count, MAX_VALUE_BYTES if with_values else 0, REPLY_BYTES],
+                                     client=node)
                 self.round_trips += 1
             except ResponseError as error:
                 if not scripting_refused(error):
@@ -180,7 +241,7 @@ class BanScanner:
                 self._script = self._values = None  # no scripting for this user: fall back to a pipeline
             else:
                 return reply[0], reply[1]
-        reply = self.client.scan(cursor, match=SCAN_MATCH, count=count)  # type: ignore[arg-type]  # Redis's own cursor bytes
+        reply = node.scan(cursor, match=SCAN_MATCH, count=count)  # type: ignore[arg-type]  # Redis's own cursor bytes
         cursor, keys = cast("tuple[bytes, list[bytes]]", reply)
         self.round_trips += 1
         keys = [key for key in keys if is_ban_key(key)]
@@ -212,7 +273,8 @@ class BanScanner:
                 raise reply
         values: dict[bytes, bytes | None] = {}
         for group in _by_bytes(keys, replies[0::2]):
-            values.update(zip(group, cast("list[bytes | None]", self.client.mget(group)), strict=True))
+            fetched = cast("RedisCluster", self.client).mget_nonatomic(group) if self.cluster else self.client.mget(group)
+            values.update(zip(group, cast("list[bytes | None]", fetched), strict=True))
             self.round_trips += 1
         flat: list[Any] = []
         for key, length, pttl in zip(keys, replies[0::2], replies[1::2], strict=True):

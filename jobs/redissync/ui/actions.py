@@ -18,7 +18,6 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from ..cached_files import BANS_SUMMARY_FILE
-from ..cluster_mode import CLUSTER_PASSES_NOT_YET
 from ..connection import connect, explain
 from ..errors import BadRequest, BunkerWebUnavailable, RedisSyncError, SettingsError
 from ..redaction import redact
@@ -82,8 +81,6 @@ def run_reconcile(config: Mapping[str, str], settings: Settings, logger: logging
     the web UI asks the scheduler to run redissync's jobs now (what BunkerWeb's own "run jobs" button does)
     instead of reconciling from a stale copy of the journal, which could revive an IP unbanned meanwhile.
     Elsewhere (tests, demo) the journal is local and the pass runs here."""
-    if settings.cluster_nodes:
-        return ko(409, CLUSTER_PASSES_NOT_YET)
     if not config.get("REDISSYNC_STATE_DIR") and db is not None:  # BunkerWeb 1.6: the UI's database
         error = ask_database(lambda: db.checked_changes(["config"], [PLUGIN_ID], True))
         if error:
