@@ -32,12 +32,12 @@ def cluster_sentence(label: str) -> str:
 
 
 # The jobs and bwcli commands that work across a Redis Cluster's masters (runner names: job file stems, command names).
-CLUSTER_READY = frozenset({"redissync-bans", "redissync-metrics", "redissync-sessions", "sessions"})
+CLUSTER_READY = frozenset({"redissync-bans", "redissync-metrics", "redissync-sessions", "sessions", "bans"})
 
 # What cluster mode does not do yet (issue 22): said by every other job and bwcli command before it connects.
-CLUSTER_PASSES_NOT_YET = ("Redis Cluster mode (REDIS_CLUSTER_NODES) is not supported yet by "
-                          "`bwcli plugin redissync bans` (the bans, metrics and sessions jobs and `bwcli plugin redissync "
-                          "sessions` are): nothing was read or written. "
+CLUSTER_PASSES_NOT_YET = ("Redis Cluster mode (REDIS_CLUSTER_NODES) is not supported yet by this job or command (the "
+                          "bans, metrics and sessions jobs and `bwcli plugin redissync bans` and `sessions` are): nothing "
+                          "was read or written. "
                           "`bwcli plugin redissync check` and the page diagnose the cluster")
 
 

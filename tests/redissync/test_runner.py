@@ -140,9 +140,3 @@ def test_in_cluster_mode_a_job_not_ready_for_it_says_so_and_touches_nothing(redi
     assert client.ttl("bans_ip_{192.0.2.1}") == -1, "still there, untouched"
     assert sum(len(master.client().keys()) for master in redis_cluster.masters()) == 1
     client.close()
-
-
-@pytest.mark.parametrize("command", [["bans", "forget", "--all", "--yes"]])
-def test_in_cluster_mode_a_bwcli_command_says_what_is_not_supported_yet(command, redis_cluster, capsys) -> None:
-    assert run_bwcli(f"{command[0]}.py", redis_cluster.settings_env(), command[1:]) == 1
-    assert CLUSTER_PASSES_NOT_YET in capsys.readouterr().err

@@ -1,0 +1,108 @@
+"""``bwcli plugin redissync bans`` on a real Redis Cluster (3 masters + 3 replicas), as the least-privilege user with
+its cluster additions: import writes under BunkerWeb's cluster names (``bans_ip_{<ip>}``), slot by slot; forget
+takes the pass lock on the cluster; CrowdSec's leases and fences are never touched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from redissync.bans.archive import open_journal
+from redissync.bans.cycle import reconcile
+from redissync.connection import connect
+from redissync.keys import BANS_LOCK_KEY, BanKey
+from redissync.settings import load_settings
+from tests.bed.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
+from tests.bed.bans import bans_state, write_ban
+from tests.bed.jobrun import run_bwcli
+
+IPS = [f"192.0.2.{i}" for i in range(1, 31)]  # 30 IPs: their cluster names spread over the three masters
+
+
+def least_env(cluster) -> dict[str, str]:
+    cluster.set_user(LEAST_USER, LEAST_PASSWORD, least_privilege_rule(cluster=True))
+    return cluster.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD)
+
+
+def journal_from_standalone(server) -> None:
+    """The journal as a pass on a standalone server leaves it (the same state directory, then a cluster)."""
+    client = connect(load_settings(server.settings_env()))
+    try:
+        reconcile(client, bans_state())
+    finally:
+        client.close()
+
+
+def masters_holding(cluster, keys: list[str]) -> int:
+    """On how many masters ``keys`` live (each master asked for its own keys, never through the cluster client)."""
+    holding = 0
+    for master in cluster.masters():
+        with master.client() as node:
+            holding += any(node.exists(key) for key in keys)
+    return holding
+
+
+def test_a_standalone_export_imports_under_cluster_names_on_every_master(plain_redis, acl_cluster, tmp_path: Path, capsys) -> None:
+    admin = plain_redis.client()
+    for ip in IPS:
+        write_ban(admin, ip, ttl=3600)
+    write_ban(admin, IPS[0], service="shop_{eu}%", ttl=None)  # a service name BunkerWeb escapes in cluster mode
+    journal_from_standalone(plain_redis)
+    dump = tmp_path / "bans.jsonl"
+    assert run_bwcli("bans.py", plain_redis.settings_env(), ["export", "--output", str(dump)]) == 0
+    assert "exported 31 bans" in capsys.readouterr().out
+
+    cluster = acl_cluster.client()
+    cluster.set(BanKey(IPS[1]).key_in(cluster=True), "already banned here", ex=50)
+    lease, fence = "bans_cs_ip_{203.0.113.40}", "cs_epoch_{203.0.113.40}"
+    cluster.set(lease, '{"kind":"crowdsec_lease"}', ex=300)
+    cluster.set(fence, "ab12:1", ex=604_800)
+    leases_before = {key: (cluster.get(key), cluster.pttl(key)) for key in (lease, fence)}
+    dump.write_text(dump.read_text() + json.dumps({"key": lease, "value": "{}", "ttl": 600}) + "\n")
+
+    assert run_bwcli("bans.py", least_env(acl_cluster), ["import", str(dump)]) == 0
+    out = capsys.readouterr().out
+    assert "30 bans restored, 1 already in Redis (kept)" in out and "1 CrowdSec leases (skipped" in out, out
+    cluster_names = [BanKey(ip).key_in(cluster=True) for ip in IPS]
+    assert all(cluster.exists(key) for key in cluster_names)
+    assert masters_holding(acl_cluster, cluster_names) == 3
+    assert not any(cluster.exists(BanKey(ip).key) for ip in IPS[:3]), "only the current mode's names are written"
+    assert cluster.get(cluster_names[1]) == "already banned here"  # NX: never overwritten
+    assert 3_500_000 < cluster.pttl(cluster_names[5]) <= 3_600_000
+    service_key = "bans_service_shop_%7Beu%7D%25_ip_{192.0.2.1}"
+    assert cluster.pttl(service_key) == -1  # permanent, under rediskeys.lua's escaping
+    assert json.loads(cluster.get(service_key))["ban_scope"] == "service"
+    assert cluster.get(lease) == leases_before[lease][0] and cluster.get(fence) == leases_before[fence][0]
+    assert all(0 < cluster.pttl(key) <= before for key, (_, before) in leases_before.items()), "no lease TTL renewed"
+    cluster.close()
+
+
+def test_forget_all_on_the_cluster_as_the_least_privilege_user(plain_redis, acl_cluster, capsys) -> None:
+    admin = plain_redis.client()
+    for ip in IPS[:3]:
+        write_ban(admin, ip, ttl=3600)
+    journal_from_standalone(plain_redis)
+    env = least_env(acl_cluster)
+    assert run_bwcli("bans.py", env, ["forget", "--all"]) == 0
+    assert capsys.readouterr().out.startswith("forget: would forget 3 journaled bans (3 not expired)")
+    cluster = acl_cluster.client()
+    cluster.set(BANS_LOCK_KEY, "another-scheduler", px=30_000)
+    assert run_bwcli("bans.py", env, ["forget", "--all", "--yes"]) == 1
+    assert "a bans pass is running" in capsys.readouterr().err
+    cluster.delete(BANS_LOCK_KEY)
+    assert run_bwcli("bans.py", env, ["forget", "--all", "--yes"]) == 0
+    assert capsys.readouterr().out.startswith("forget: forgot 3 journaled bans")
+    assert not cluster.exists(BANS_LOCK_KEY), "the lock taken on the cluster was released"
+    with open_journal(bans_state(), readonly=True) as journal:
+        assert journal.count() == 0
+    cluster.close()
+
+
+@pytest.mark.parametrize("argv", [["list"], ["list", "--json"], ["export"]])
+def test_reading_the_journal_needs_no_cluster(argv, plain_redis, redis_cluster, capsys) -> None:
+    write_ban(plain_redis.client(), IPS[0], ttl=3600)
+    journal_from_standalone(plain_redis)
+    assert run_bwcli("bans.py", redis_cluster.settings_env(), argv) == 0
+    assert IPS[0] in capsys.readouterr().out
