@@ -44,6 +44,7 @@ from .entry import Entry
 from .identity import Verdict
 from .journal import ID_SHIFT, Journal
 from .local_only import InstanceSource, instance_source
+from .mode_switch import switch_mode
 from .shards import ClusterVerdict, ensure_markers, judge_state, read_state, record, recorded, unchanged
 from .sources import BanSource, SourceReport, open_source
 from .summary import DATA_LOSS_VERDICT, pass_line, write_summary
@@ -80,6 +81,7 @@ class PassResult:
     skipped: str = ""
     duration_ms: int = 0
     saved_bytes: int = 0  # written to BunkerWeb's job cache for the journal (bans/archive.py)
+    mode_switch: str = ""  # what the first pass after a switch to or from a Redis Cluster rewrote (bans/mode_switch.py)
     malformed_kinds: dict[str, int] = field(default_factory=dict)
     instances: SourceReport | None = None  # the instances' (bans/sources.py); None outside BunkerWeb
 
@@ -136,6 +138,7 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
     previous = recorded(journal.get_meta, is_cluster(client))
     before = read_state(client, previous)
     journal.begin()
+    result.mode_switch = switch_mode(client, journal)  # the journal's bans under this mode's names (bans/mode_switch.py)
     missing, indexed = absorb(client, journal, result)
     after = read_state(client, previous)
     if not unchanged(before, after):

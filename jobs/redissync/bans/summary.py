@@ -67,6 +67,7 @@ def pass_line(result: Mapping[str, Any], instances: str = "") -> str:
             + (f", {figure('kept')} re-created meanwhile" if kept else "")
             + (f", {figure('not_restored')} lost bans forgotten (REDISSYNC_RESTORE_BANS=no)" if not_restored else "")
             + f", {figure('duration_ms')} ms; {result.get('verdict') or ''}"
+            + (f"; {result['mode_switch']}" if isinstance(result.get("mode_switch"), str) and result["mode_switch"] else "")
             + (f"; {instances}" if instances else ""))
 
 
