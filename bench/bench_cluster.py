@@ -3,7 +3,7 @@
 
 The same bans (BunkerWeb's shape: JSON values, one in five service-scoped, one in fifty permanent) under each mode's
 names: ``bans_ip_<ip>`` on a standalone server, ``bans_ip_{<ip>}`` on a 3-master cluster with a replica each
-(tests/bed/cluster.py). Each pass runs in a fresh process, as BunkerWeb 1.7 runs jobs, through the job's own path
+(harness/cluster.py). Each pass runs in a fresh process, as BunkerWeb 1.7 runs jobs, through the job's own path
 (settings → connection → pass): its time includes connecting (a cluster client reads the slot map). Measured: the
 steady pass (nothing changed) and the restore after every master's ``FLUSHALL``; standalone and cluster runs
 alternate, so the machine's load weighs on both alike. Goal: the cluster within 1.5× of standalone, both kinds.
@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
+from harness.cluster import ClusterTopology  # noqa: E402
+from harness.servers import RedisServer  # noqa: E402
 from redissync.keys import BanKey  # noqa: E402
-from tests.bed.cluster import ClusterTopology  # noqa: E402
-from tests.bed.servers import RedisServer  # noqa: E402
 
 GOAL_RATIO = 1.5
 WRITE_CHUNK = 5_000

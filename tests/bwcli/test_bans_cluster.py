@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
+from harness.bans import bans_state, write_ban
+from harness.jobrun import run_bwcli
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
 from redissync.connection import connect
 from redissync.keys import BANS_LOCK_KEY, BanKey
 from redissync.settings import load_settings
-from tests.bed.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
-from tests.bed.bans import bans_state, write_ban
-from tests.bed.jobrun import run_bwcli
 
 IPS = [f"192.0.2.{i}" for i in range(1, 31)]  # 30 IPs: their cluster names spread over the three masters
 

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 
 import pytest
 
+from harness.bans import ban_value, bans_state
+from harness.cluster import ClusterTopology, redis_cli
 from redissync.bans.cycle import PassResult, reconcile
 from redissync.connection import connect
 from redissync.keys import BanKey, bad_behavior_key
 from redissync.settings import load_settings
-from tests.bed.bans import ban_value, bans_state
-from tests.bed.cluster import ClusterTopology, redis_cli
 
 pytestmark = pytest.mark.slow
 

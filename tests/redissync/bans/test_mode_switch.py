@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from harness.bans import ban_value, bans_state
 from redissync.bans.archive import open_journal, save
 from redissync.bans.cycle import reconcile
 from redissync.bans.entry import classify_row
@@ -15,7 +16,6 @@ from redissync.clock import now_ms
 from redissync.connection import connect
 from redissync.keys import BanKey
 from redissync.settings import load_settings
-from tests.bed.bans import ban_value, bans_state
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 

@@ -11,12 +11,12 @@ import json
 
 import pytest
 
+from harness.bans import bans_state, write_ban
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
 from redissync.connection import connect
 from redissync.keys import BanKey
 from redissync.settings import load_settings
-from tests.bed.bans import bans_state, write_ban
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 
