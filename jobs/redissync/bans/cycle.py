@@ -172,7 +172,7 @@ def _run(client: Redis, journal: Journal, result: PassResult, logger: logging.Lo
     return indexed
 
 
-def _settle_missing(client: Redis, journal: Journal, missing: dict[int, int], verdict: Verdict | ClusterVerdict,
+def _settle_missing(client: Redis, journal: Journal, missing: index.Index, verdict: Verdict | ClusterVerdict,
                     result: PassResult, policy: BanPolicy) -> list[Entry]:
     """Journaled bans Redis no longer has: expired, lost (restore, or forget when the operator said so) or
     unbanned (drop + clear counters). Returns the unbanned ones."""

@@ -19,7 +19,12 @@ def rows(keys: range, reason: str = "x", expires_ms: int | None = 10_000_000) ->
 
 
 def truth(journal: Journal) -> dict[int, int]:
-    return {hash(key) >> index.SLOT_SHIFT: packed for key, packed in journal.index_rows()}
+    return {index.slot(key): packed for key, packed in journal.index_rows()}
+
+
+def loaded(journal: Journal) -> tuple[dict[int, int], bool]:
+    table, based = index.load(journal)
+    return dict(table.items()), based
 
 
 def write(journal: Journal, upserts: list[tuple], deletes: list[bytes] = ()) -> None:
@@ -32,17 +37,17 @@ def write(journal: Journal, upserts: list[tuple], deletes: list[bytes] = ()) -> 
 def test_base_plus_changes_equal_the_journal(tmp_path: Path) -> None:
     with Journal.in_directory(tmp_path) as journal:
         write(journal, rows(range(200)))
-        assert index.load(journal) == (truth(journal), False)  # no base yet: rebuilt
+        assert loaded(journal) == (truth(journal), False)  # no base yet: rebuilt
         index.write_base(journal)
         write(journal, rows(range(190, 220), reason="y", expires_ms=None), [b"bans_ip_10.0.0.3", b"bans_ip_10.0.0.4"])
-        loaded, based = index.load(journal)
-        assert based and loaded == truth(journal)
+        entries, based = loaded(journal)
+        assert based and entries == truth(journal)
         assert journal.index_change_count() == 32
         assert not index.save_if_due(journal, based)  # 32 changes: far below the rewrite threshold
     with Journal.in_directory(tmp_path) as journal:  # a new process: tracking resumes from the recorded token
-        assert index.load(journal) == (truth(journal), True)
+        assert loaded(journal) == (truth(journal), True)
         write(journal, rows(range(300, 305)))
-        assert index.load(journal) == (truth(journal), True)
+        assert loaded(journal) == (truth(journal), True)
 
 
 def test_changes_that_outgrow_the_base_rewrite_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,7 +60,7 @@ def test_changes_that_outgrow_the_base_rewrite_it(tmp_path: Path, monkeypatch: p
         assert index.save_if_due(journal, True)
         assert journal.get_meta(INDEX_TOKEN_META) != token
         assert journal.index_change_count() == 0
-        assert index.load(journal) == (truth(journal), True)
+        assert loaded(journal) == (truth(journal), True)
 
 
 @pytest.mark.parametrize("damage", ["token-not-committed", "truncated", "missing"])
@@ -73,9 +78,9 @@ def test_a_base_that_does_not_match_is_not_used(tmp_path: Path, damage: str) -> 
         else:
             path.unlink()
         write(journal, rows(range(100, 101)))
-        assert index.load(journal) == (truth(journal), False)
+        assert loaded(journal) == (truth(journal), False)
         assert index.save_if_due(journal, False)
-        assert index.load(journal) == (truth(journal), True)
+        assert loaded(journal) == (truth(journal), True)
 
 
 def test_the_pass_keeps_the_base_current(plain_redis, job_cache_mode) -> None:
@@ -89,8 +94,8 @@ def test_the_pass_keeps_the_base_current(plain_redis, job_cache_mode) -> None:
     for step in range(3):
         reconcile(plain_redis.client(), bans_state())
         with open_journal(bans_state()) as journal:
-            loaded, based = index.load(journal)
-            assert based and loaded == truth(journal), step
+            entries, based = loaded(journal)
+            assert based and entries == truth(journal), step
         write_ban(admin, f"198.51.100.{step}", ttl=600)
         write_ban(admin, f"192.0.2.{step}", reason="again", ttl=7200)
         admin.delete(keys[10 + step])
@@ -99,4 +104,27 @@ def test_the_pass_keeps_the_base_current(plain_redis, job_cache_mode) -> None:
         assert not {INDEX_TOKEN_META, "index_size", "verify_slice"} & set(manifest["meta"])
         job_cache_mode.replace_scheduler()
         with open_journal(bans_state()) as journal:
-            assert index.load(journal) == (truth(journal), False)
+            assert loaded(journal) == (truth(journal), False)
+
+
+def test_the_index_probes_past_collisions_marks_what_it_hands_out_and_grows_past_what_was_announced() -> None:
+    """Slots that share their low bits land on one probe chain (a 1,024-position table masks all but 10 bits): each is
+    found, taken once, and what is left is exactly what was not taken; a table told too few entries doubles."""
+    table = index.Index(3)
+    chain = [1 + 1024 * n for n in range(6)]  # one home position, six entries: past the 3 announced
+    for n, slot in enumerate(chain):
+        table.put(slot, (n + 1) << 32)
+    table.put(chain[2], 99 << 32)  # an entry replaced in place
+    assert dict(table.items()) == {slot: ((99 if n == 2 else n + 1) << 32) for n, slot in enumerate(chain)}
+    assert table.take(chain[3]) == 4 << 32
+    assert table.take(chain[3]) is None  # taken once, like a dict's pop
+    assert table.take(5 + 1024) is None  # never put
+    table.put(chain[0], index.TAKEN)  # dropped from the journal since the base: not missing
+    assert sorted(table.values()) == sorted([2 << 32, 99 << 32, 5 << 32, 6 << 32])
+    many = index.Index(10)
+    for n in range(5_000):  # 500 × what was announced: grows, keeping every entry
+        many.put(index.slot(f"bans_ip_10.1.{n // 256}.{n % 256}".encode()), (n + 1) << 32)
+    assert sorted(many.values()) == [(n + 1) << 32 for n in range(5_000)]
+    assert len(many.slots) <= 4 * 8192
+    many.clear()
+    assert not list(many.values())
