@@ -86,8 +86,12 @@ class Index:
         self.packed[at] = packed
 
     def take(self, slot: int) -> int | None:
-        """The entry of ``slot`` if not yet taken, then marked taken (a dict's ``pop``)."""
-        at = self._find(slot)
+        """The entry of ``slot`` if not yet taken, then marked taken (a dict's ``pop``). Once per ban a pass sees:
+        :meth:`_find` inline."""
+        slots, mask = self.slots, self.mask
+        at = slot & mask
+        while (found := slots[at]) and found != slot:
+            at = (at + 1) & mask
         packed = self.packed[at]
         if packed <= 0:  # an empty position, or taken
             return None
@@ -197,13 +201,20 @@ def _read_base(path: Path, token: str, room: int) -> Index | None:
         if magic != _MAGIC or stored != token.encode():
             return None
         index, read = Index(count + room), 0
-        put = index.put
+        slots, entries, mask = index.slots, index.packed, index.mask
         while size := handle.read(_FRAME.size):
             try:
                 keys, packed = marshal.loads(handle.read(_FRAME.unpack(size)[0]))
-                for key, entry in zip(keys, packed, strict=True):
-                    put(hash(key) | 1, entry)  # slot(key), inline: once per ban
             except (EOFError, ValueError, TypeError, struct.error):
                 return None
             read += len(keys)
+            if read > count or len(packed) != len(keys):
+                return None
+            for key, entry in zip(keys, packed, strict=True):  # Index.put inline (once per ban; keys are distinct)
+                slot = hash(key) | 1
+                at = slot & mask
+                while slots[at]:
+                    at = (at + 1) & mask
+                slots[at], entries[at] = slot, entry
+        index.used = read
     return index if read == count else None
