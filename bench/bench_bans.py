@@ -21,24 +21,23 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
+
+from bans_report import report, stats, verdict_lines  # noqa: E402  (bench/, the script's own folder)
 
 from harness.servers import RedisServer  # noqa: E402
 
 CHILD = Path(__file__).with_name("bans_child.py")
 SLOW_US = 1_000  # SLOWLOG threshold: every command above 1 ms is logged, so the longest one is known
 BLOCK_GOAL_US = 5_000
-GOALS = {"steady_cpu_us": 2.0, "steady_rate": 300_000, "steady_vs_pipelined": 5.0, "changed_ratio": 1.3,
-         "restore_rate": 250_000, "first_rate": 150_000, "rss_mb": 150, "startup_ms": 120}
-RATE_GOAL_SIZE = 300_000  # the rate goals are stated at 300k bans
 
 # Bans written the way instances write them (docs/bunkerweb-data.md §bans): JSON value, EX ttl, some permanent,
 # some service-scoped; generated server-side so that populating 1M keys takes seconds, not minutes.
@@ -133,7 +132,9 @@ class Server:
         longest = max(slow, key=lambda entry: entry["duration"], default=None)
         figures["longest_us"] = longest["duration"] if longest else 0
         figures["longest_cmd"] = _command_name(longest["command"]) if longest else ""
-        figures["blocking"] = sum(entry["duration"] > BLOCK_GOAL_US for entry in slow)
+        blocking = [_command_name(entry["command"]) for entry in slow if entry["duration"] > BLOCK_GOAL_US]
+        figures["blocking"] = len(blocking)
+        figures["blocking_cmds"] = dict(Counter(blocking))
         return figures
 
 
@@ -287,100 +288,6 @@ def startup(count: int = 7) -> dict:
     return {"ms": wall, "cpu_ms": cpu, "redis_cpu_ms": redis_cpu, "asyncio": executed}
 
 
-# reporting -----------------------------------------------------------------------------------------------------
-def _stats(values: list[float]) -> tuple[float, float]:
-    return min(values), statistics.median(values)
-
-
-def _rates(runs: list[dict], field: str = "seen") -> list[float]:
-    return [run[field] / run["seconds"] for run in runs]
-
-
-def report(size: int, figures: dict, verdicts: dict) -> None:
-    def rate_line(label: str, runs: list[dict], field: str = "seen") -> float:
-        low, mid = _stats(_rates(runs, field))
-        cpu = [run["redis_cpu"] / max(run[field], 1) * 1e6 for run in runs]
-        ours = statistics.median(run["cpu"] / max(run[field], 1) * 1e6 for run in runs)
-        bound = statistics.median(run[field] / max(run["cpu"], run["redis_cpu"], 1e-9) for run in runs)
-        bounds[label] = bound
-        longest = max(run["longest_us"] for run in runs)
-        print(f"  {label:26}{low:>9,.0f} / {mid:>9,.0f} bans/s  (CPU-bound {bound:>9,.0f})  Redis {min(cpu):5.2f} / "
-              f"{statistics.median(cpu):5.2f} µs/ban, client {ours:5.2f}  longest command {longest / 1000:6.2f} ms")
-        return mid
-
-    bounds: dict[str, float] = {}
-
-    print(f"{size:,} bans (wall rate min / median of {len(figures['steady'])} runs; CPU-bound = the rate were Redis and the "
-          "client each given a core: bans / max(client CPU, Redis main-thread CPU), what a loaded machine cannot hide)")
-    rate_line("SCAN alone", figures["scan"])
-    rate_line("Lua floor key+value+PTTL", figures["floor_value"])
-    rate_line(f"Lua floor key+{figures['expiry_command']}", figures["floor_expiry"])
-    if "naive" in figures:
-        rate_line("naive SCAN+GET+TTL", figures["naive"])
-    pipelined = rate_line("pipelined naive reader", figures["pipelined"])
-    passes = {}
-    for label, name, field in (("pass: first", "first", "new"), ("pass: steady", "steady", "seen"),
-                               ("pass: 1 % changed", "changed", "seen"), ("pass: restore", "restore", "restored")):
-        passes[name] = rate_line(label, figures[name], field)
-        runs = figures[name]
-        rss = max(run["rss_mb"] for run in runs)
-        slow = sum(run["blocking"] for run in runs)
-        extra = f", cache written {statistics.median(run['cache_written'] for run in runs):,.0f} B" if "cache_written" in runs[0] else ""
-        print(f"  {'':26}peak RSS {rss:5.0f} MB, commands > 5 ms: {slow}{extra}")
-        verdicts.setdefault("rss_mb", []).append(rss)
-        verdicts.setdefault("blocking", []).append(slow)
-    steady_s = statistics.median(run["seconds"] for run in figures["steady"])
-    changed_s = statistics.median(run["seconds"] for run in figures["changed"])
-    steady_cpu = statistics.median(run["redis_cpu"] / run["seen"] * 1e6 for run in figures["steady"])
-    ratio = passes["steady"] / pipelined
-    cpu_ratio = bounds["pass: steady"] / bounds["pipelined naive reader"]
-    changed_cpu = statistics.median(run["cpu"] for run in figures["changed"]) / statistics.median(run["cpu"] for run in figures["steady"])
-    print(f"  steady / pipelined naive: {ratio:.1f}x wall, {cpu_ratio:.1f}x CPU-bound;  1 % changed / steady: "
-          f"{changed_s / steady_s:.2f}x wall, {changed_cpu:.2f}x client CPU")
-    if "cache_bytes" in figures:
-        sizes = figures["cache_bytes"]
-        print(f"  job cache: {sum(sizes.values()) / 2**20:.1f} MiB in {len(sizes)} files = "
-              f"{sum(sizes.values()) / size:.1f} B per ban (largest {max(sizes.values()) / 2**20:.2f} MiB)")
-    verdicts.setdefault("steady_cpu_us", []).append(steady_cpu)
-    verdicts.setdefault("changed_ratio", []).append(changed_s / steady_s)
-    if size == RATE_GOAL_SIZE:
-        verdicts.update(steady_rate=passes["steady"], steady_vs_pipelined=ratio, restore_rate=passes["restore"],
-                        first_rate=passes["first"])
-        verdicts["cpu_bound"] = {"steady_rate": bounds["pass: steady"], "steady_vs_pipelined": cpu_ratio,
-                                 "restore_rate": bounds["pass: restore"], "first_rate": bounds["pass: first"]}
-
-
-def verdict_lines(verdicts: dict) -> list[str]:
-    lines = []
-
-    def check(name: str, value: float, ok: bool, text: str) -> None:
-        lines.append(f"  {'met   ' if ok else 'MISSED'} {text}: {value:,.2f} (goal {GOALS.get(name, 0):,})")
-
-    if "steady_cpu_us" in verdicts:
-        worst = max(verdicts["steady_cpu_us"])
-        check("steady_cpu_us", worst, worst <= GOALS["steady_cpu_us"], "steady pass, Redis µs per ban (worst size, median)")
-    for name, text in (("steady_rate", "steady pass at 300k, bans/s (median)"),
-                       ("steady_vs_pipelined", "steady pass / pipelined naive at 300k"),
-                       ("restore_rate", "restore at 300k, bans/s (median)"),
-                       ("first_rate", "first pass at 300k, bans/s (median)")):
-        if name in verdicts:
-            check(name, verdicts[name], verdicts[name] >= GOALS[name], text)
-            bound = verdicts["cpu_bound"][name]
-            lines.append(f"         … CPU-bound: {bound:,.2f} ({'met' if bound >= GOALS[name] else 'MISSED'} so measured)")
-    if "changed_ratio" in verdicts:
-        worst = max(verdicts["changed_ratio"])
-        check("changed_ratio", worst, worst <= GOALS["changed_ratio"], "1 % changed / steady, time (worst size)")
-    if "rss_mb" in verdicts and verdicts.get("big"):
-        worst = max(verdicts["rss_mb"])
-        check("rss_mb", worst, worst <= GOALS["rss_mb"], "peak RSS at 1M, MB (every pass kind)")
-    if "blocking" in verdicts:
-        total = sum(verdicts["blocking"])
-        lines.append(f"  {'met   ' if not total else 'MISSED'} commands longer than 5 ms: {total} (goal 0)")
-    if "startup_ms" in verdicts:
-        check("startup_ms", verdicts["startup_ms"], verdicts["startup_ms"] <= GOALS["startup_ms"], "job start-up, process CPU ms (median)")
-    return lines
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,300000", help="comma-separated ban counts")
@@ -390,10 +297,10 @@ def main() -> int:
     sizes = [int(size) for size in args.sizes.split(",")]
     verdicts: dict = {"big": max(sizes) >= 1_000_000}
     launch = startup()
-    low, mid = _stats(launch["ms"])
-    cpu_low, cpu_mid = _stats(launch["cpu_ms"])
+    low, mid = stats(launch["ms"])
+    cpu_low, cpu_mid = stats(launch["cpu_ms"])
     verdicts["startup_ms"] = cpu_mid
-    plain_low, plain_mid = _stats(launch["redis_cpu_ms"])
+    plain_low, plain_mid = stats(launch["redis_cpu_ms"])
     print(f"job start-up, fresh interpreter importing jobs/redissync-bans.py's modules: imports {low:.0f} / {mid:.0f} ms "
           f"wall (-X importtime), process CPU {cpu_low:.0f} / {cpu_mid:.0f} ms (min / median of 7; a plain `python -c "
           f"'import redis'` alongside: {plain_low:.0f} / {plain_mid:.0f} ms); redis.asyncio and importlib.metadata {launch['asyncio']}")
