@@ -80,9 +80,10 @@ class StateStore:
 
         Inside BunkerWeb it is ``/var/tmp/bunkerweb/<plugin>``, outside the cache folder, so the file is not
         swept by ``Job`` (it is not in the database), not uploaded, and not shipped to the instances with
-        ``/var/cache/bunkerweb``; a new container simply rebuilds it. Elsewhere, the state directory."""
+        ``/var/cache/bunkerweb``; a new container simply rebuilds it. Elsewhere, ``work/`` in the state
+        directory, apart from the state's own files."""
         if self._job is None:
-            return self.directory
+            return self.directory / "work"
         return self.directory.parents[2] / "tmp" / "bunkerweb" / self.directory.name
 
     def names(self, prefix: str) -> list[str]:

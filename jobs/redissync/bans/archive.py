@@ -1,9 +1,9 @@
-"""The ban journal's persisted form inside BunkerWeb: a compressed base plus small deltas in the job cache.
+"""The ban journal's persisted form: a compressed base plus small deltas in the job's state.
 
 Why: inside BunkerWeb every job run starts from the *database* copy of its cache (``Job`` restores it and
 deletes local files the database lacks), and that database may be MariaDB with a 16 MiB packet limit.
-Uploading the whole SQLite journal (≈ 290 B per ban) after every change does not scale; so the job cache
-holds instead:
+Uploading the whole SQLite journal (≈ 290 B per ban) after every change does not scale; so the state
+(BunkerWeb's job cache, or the state directory: :class:`StateStore` makes them one) holds instead:
 
 * ``bans-base-<epoch>-<n>.bin``: every row, sorted by key, in zlib-compressed frames of at most
   :data:`FRAME_ROWS` rows; the byte stream is cut into files of at most :data:`PART_BYTES` (8 MiB);
@@ -19,7 +19,7 @@ The SQLite journal is a *working copy* in ``StateStore.work_directory``, valid o
 manifest token matches the manifest and no commit is unsaved (``Journal.commit`` marks it). Anything
 else — a new container, a crash between writing Redis and saving — rebuilds it from the archive: the
 next pass then judges from the last *saved* identity and restores once more (the safe mistake).
-Outside BunkerWeb the SQLite file in the state directory is itself durable and no archive is written.
+One path in and out of BunkerWeb: what a test or ``make demo`` runs is what runs inside it.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ MAX_DELTAS = 256  # and at the latest after this many deltas (each costs a read 
 ARCHIVE_META = "archive"  # the manifest token ("<epoch>:<seq>") the working copy matches
 _LOCAL_META = {ARCHIVE_META, UNSAVED_META, "schema", INDEX_TOKEN_META, INDEX_SIZE_META, VERIFY_SLICE_META}
 _WORKING_FILES = [f"{JOURNAL_NAME}{suffix}" for suffix in ("", "-wal", "-shm")] + [INDEX_NAME]
+_LEGACY_FILES = set(_WORKING_FILES)  # what older versions kept beside the state (outside BunkerWeb, in it)
 _MAGIC = b"RSJ1"
 _FRAME_HEAD = struct.Struct(">II")  # compressed length, CRC-32 of the compressed bytes
 _PERMANENT = -1
@@ -64,11 +65,12 @@ class SaveStats:
 
 def open_journal(state: StateStore, readonly: bool = False) -> Journal:
     """The journal as the last completed pass left it (rebuilt from the archive when the working copy
-    does not match it). Outside BunkerWeb: the SQLite file in the state directory (``readonly``: an
-    empty in-memory journal when there is none yet, so a listing creates no file)."""
-    if not state.inside_bunkerweb:
-        return Journal.in_directory(state.directory, readonly=readonly)
+    does not match it). ``readonly`` when nothing is journaled yet: an empty in-memory journal, so a listing
+    creates no file."""
     manifest = _read_manifest(state)
+    if manifest is None and readonly and JOURNAL_NAME not in state.names(JOURNAL_NAME):
+        _discard_working_copy(state)  # what a cut-short erase left
+        return Journal.in_directory(state.work_directory, readonly=True)
     journal = Journal.in_directory(state.work_directory)
     if manifest is not None and journal.get_meta(ARCHIVE_META) == _token(manifest) and journal.get_meta(UNSAVED_META) != "1":
         return journal
@@ -79,7 +81,7 @@ def open_journal(state: StateStore, readonly: bool = False) -> Journal:
 def save(state: StateStore, journal: Journal) -> SaveStats:
     """After a committed pass: store what changed (a delta, or a new base) and then the manifest."""
     stats = SaveStats()
-    if not state.inside_bunkerweb or journal.get_meta(UNSAVED_META) != "1":
+    if journal.get_meta(UNSAVED_META) != "1":
         return stats
     manifest = _read_manifest(state)
     keys = sorted(journal.changed_keys) if journal.changed_keys is not None else None
@@ -113,11 +115,14 @@ def erase(state: StateStore) -> None:
     """Erase the journal, archive and working copy, the Redis identity record included (``bans forget
     --all``): the next pass is a first pass. The manifest goes first, so a crash half-way leaves only
     unlisted files (ignored, then deleted)."""
-    if state.inside_bunkerweb:
-        state.delete(MANIFEST)
-        for name in state.names(PREFIX):
-            if name.endswith(".bin") or name == JOURNAL_NAME:
-                state.delete(name)
+    state.delete(MANIFEST)
+    for name in state.names(PREFIX):
+        if name.endswith(".bin") or name in _LEGACY_FILES:
+            state.delete(name)
+    _discard_working_copy(state)
+
+
+def _discard_working_copy(state: StateStore) -> None:
     for name in _WORKING_FILES:
         (state.work_directory / name).unlink(missing_ok=True)
 
@@ -176,16 +181,13 @@ def _delete_unlisted(state: StateStore, manifest: dict[str, Any]) -> None:
     """Files of older epochs, of uploads a crash cut short, and the old single-file journal."""
     listed = {name for name, _, _ in manifest["base"]} | {name for delta in manifest["deltas"] for name, _, _ in delta}
     for name in state.names(PREFIX):
-        if (name.endswith(".bin") and name not in listed) or name == JOURNAL_NAME:
+        if (name.endswith(".bin") and name not in listed) or name in _LEGACY_FILES:
             state.delete(name)
 
 
 def stored_bytes(state: StateStore) -> int | None:
-    """What the journal occupies where it persists: inside BunkerWeb, the archive's files and manifest in the
-    database's job cache; elsewhere, the SQLite file. None when there is no journal yet."""
-    if not state.inside_bunkerweb:
-        path = state.directory / JOURNAL_NAME
-        return path.stat().st_size if path.is_file() else None
+    """What the journal occupies where it persists (inside BunkerWeb, the database's job cache): the archive's
+    files and manifest. None when there is no journal yet."""
     manifest = _read_manifest(state)
     if manifest is None:
         return None
@@ -234,12 +236,13 @@ def _read_stream(state: StateStore, parts: list[list[Any]]) -> Iterator[tuple[An
 def _rebuild(state: StateStore, manifest: dict[str, Any] | None) -> Journal:
     """A fresh working copy from the archive, or from the single-file journal older versions cached."""
     directory = state.work_directory
-    for name in _WORKING_FILES:
-        (directory / name).unlink(missing_ok=True)
-    legacy = state.read(JOURNAL_NAME) if manifest is None else None
-    if legacy is not None:
+    _discard_working_copy(state)
+    legacy = state.directory / JOURNAL_NAME
+    if manifest is None and legacy.is_file():
+        with Journal(legacy) as old:  # outside BunkerWeb an older version's last commits may be in its WAL
+            old.checkpoint()
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / JOURNAL_NAME).write_bytes(legacy)
+        (directory / JOURNAL_NAME).write_bytes(legacy.read_bytes())
         journal = Journal.in_directory(directory)
         journal.changed_keys = None  # the first save writes a base and deletes the old file
         journal.begin()

@@ -18,13 +18,14 @@ from harness.jobrun import run_job_file
 from redissync.bans import archive
 from redissync.bans.archive import MANIFEST, erase, open_journal
 from redissync.bans.cycle import reconcile
+from redissync.bans.entry import classify_row
 from redissync.bans.journal import JOURNAL_NAME, Journal
 from tests.conftest import use_bunkerweb_standin
 
 
 @pytest.fixture
 def bunkerweb(tmp_path, monkeypatch) -> StandInBunkerWeb:
-    """The archive exists only inside BunkerWeb (outside, the SQLite file in the state directory is durable)."""
+    """BunkerWeb's job cache (the stand-in's database), where the tests below read the archive."""
     return use_bunkerweb_standin(tmp_path, monkeypatch)
 
 
@@ -191,3 +192,38 @@ def test_single_file_journal_of_older_versions_is_migrated(plain_redis, bunkerwe
     assert JOURNAL_NAME not in bunkerweb.cached()
     assert MANIFEST in bunkerweb.cached()
     assert snapshot()[0] == expected[0]
+
+
+def test_a_state_directory_journal_of_older_versions_is_migrated(plain_redis) -> None:
+    """Outside BunkerWeb older versions kept the SQLite file itself as the state, its last commit possibly still
+    in its WAL (a killed pass): the first pass archives it as inside BunkerWeb, then removes the old files."""
+    admin = plain_redis.client()
+    keys = [write_ban(admin, f"192.0.2.{i}", ttl=3600) for i in range(8)]
+    pass_over(plain_redis)
+    expected = snapshot()
+    state = bans_state()
+    erase(state)
+    legacy = state.directory / JOURNAL_NAME
+    with Journal(legacy) as old:
+        old.begin()
+        old.upsert_rows([classify_row(*row) for row in expected[0]])
+        old.set_meta("identity", expected[1])
+        old.commit()
+        files = {path.name: path.read_bytes() for path in state.directory.glob(f"{JOURNAL_NAME}*")}
+    for name, data in files.items():  # as the killed pass left them: the commit in the WAL
+        (state.directory / name).write_bytes(data)
+    assert (state.directory / f"{JOURNAL_NAME}-wal").stat().st_size > 0
+    admin.flushall()
+    pass_over(plain_redis)  # judged from the migrated identity: data loss, every ban restored
+    assert all(admin.exists(key) for key in keys)
+    assert not list(state.directory.glob(f"{JOURNAL_NAME}*"))
+    assert (state.directory / MANIFEST).is_file()
+    assert snapshot()[0] == expected[0]
+
+
+def test_a_listing_before_any_pass_creates_no_file() -> None:
+    state = bans_state()
+    with open_journal(state, readonly=True) as journal:
+        assert journal.count() == 0
+    assert not (state.work_directory / JOURNAL_NAME).exists()
+    assert state.names("bans-") == []

@@ -83,7 +83,7 @@ def test_checkpoint_leaves_a_self_contained_file(tmp_path: Path) -> None:
         journal.checkpoint()
         assert (tmp_path / f"{JOURNAL_NAME}-wal").stat().st_size == 0
     copy = tmp_path / "copy.sqlite3"
-    copy.write_bytes((tmp_path / JOURNAL_NAME).read_bytes())  # what BunkerWeb's DB holds after persist()
+    copy.write_bytes((tmp_path / JOURNAL_NAME).read_bytes())  # what an older version cached of it
     assert sqlite3.connect(copy).execute("SELECT COUNT(*) FROM bans").fetchone() == (1,)
 
 
