@@ -134,7 +134,8 @@ def bans_families(summary: Any, figures: JobFigures, state: StateStore) -> list[
         if _number(count) is not None:
             malformed.add(count, kind=str(kind))
     stored = Family("redissync_bans_journal_stored_bytes", "gauge",
-                    "Bytes the ban journal occupies in BunkerWeb's database (job cache); outside BunkerWeb, its SQLite file.")
+                    "Bytes the ban journal's archive occupies in BunkerWeb's database (job cache); "
+                    "outside BunkerWeb, in the state directory.")
     size = stored_bytes(state)
     if size is not None:
         stored.add(size)
