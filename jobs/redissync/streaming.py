@@ -24,24 +24,57 @@ def stream_groups(client: Redis, groups: Iterable[list[tuple[Any, ...]]], in_fli
 
     An error reply raises (redis-py's exception for it) and the connection is dropped, since replies to
     commands already sent are left unread; so does a consumer that stops early."""
-    pool = client.connection_pool
-    connection = _checkout(pool)
+    stream = Stream(client, in_flight)
     try:
-        pending: deque[int] = deque()  # replies owed per group sent
         for group in groups:
-            connection.send_packed_command(connection.pack_commands(group))
-            pending.append(len(group))
-            if len(pending) > in_flight:
-                for _ in range(pending.popleft()):
-                    yield connection.read_response()
-        while pending:
-            for _ in range(pending.popleft()):
-                yield connection.read_response()
-    except BaseException:
-        connection.disconnect()
-        raise
+            for _, replies in stream.send(group):
+                yield from replies
+        for _, replies in stream.finish():
+            yield from replies
     finally:
-        pool.release(connection)
+        stream.abort()  # a no-op once finished
+
+
+class Stream:
+    """One connection of ``client`` with groups of commands on the wire, at most ``in_flight`` ahead of the replies
+    read: :func:`stream_groups` for a caller that feeds several servers in turn (a restore across a Redis Cluster's
+    masters, one stream each). :meth:`send` hands back the groups whose replies it read to make room, each with the
+    tag it was sent with; :meth:`finish` reads the rest and gives the connection back. An error reply raises and
+    :meth:`abort` drops the connection (replies to commands already sent are left unread)."""
+
+    def __init__(self, client: Redis, in_flight: int = IN_FLIGHT):
+        self._pool = client.connection_pool
+        self._connection: Connection | None = _checkout(self._pool)
+        self._pending: deque[tuple[Any, int]] = deque()  # (tag, replies owed) per group sent
+        self._in_flight = in_flight
+
+    def send(self, group: list[tuple[Any, ...]], tag: Any = None) -> list[tuple[Any, list[Any]]]:
+        connection = self._live()
+        connection.send_packed_command(connection.pack_commands(group))
+        self._pending.append((tag, len(group)))
+        return [self._read(connection) for _ in range(len(self._pending) - self._in_flight)]
+
+    def finish(self) -> list[tuple[Any, list[Any]]]:
+        connection = self._live()
+        done = [self._read(connection) for _ in range(len(self._pending))]
+        self._pool.release(connection)
+        self._connection = None
+        return done
+
+    def abort(self) -> None:
+        if self._connection is not None:
+            self._connection.disconnect()
+            self._pool.release(self._connection)
+            self._connection = None
+
+    def _live(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("this stream is finished")
+        return self._connection
+
+    def _read(self, connection: Connection) -> tuple[Any, list[Any]]:
+        tag, owed = self._pending.popleft()
+        return tag, [connection.read_response() for _ in range(owed)]
 
 
 def _checkout(pool: Any) -> Connection:

@@ -208,7 +208,7 @@ def _split(journal: Journal, ids: array[int], verdict: Verdict | ClusterVerdict)
     the verdict of the shard serving each ban's slot."""
     if not verdict.lost:
         return array("q"), ids
-    if isinstance(verdict, Verdict):
+    if isinstance(verdict, Verdict) or verdict.all_lost:
         return ids, array("q")
     lost, gone = array("q"), array("q")
     for row_id, key in journal.rows_by_ids(ids, "id, key"):

@@ -95,10 +95,21 @@ class ClusterVerdict:
     """Each current shard's verdict; a missing ban's is the one of the shard serving its slot."""
 
     shards: tuple[tuple[Shard, Verdict], ...]
+    _lost_slots: bytes = field(init=False, repr=False, compare=False)  # per slot: 1 = lost (or no shard serves it)
+
+    def __post_init__(self) -> None:
+        table = bytearray(b"\x01" * ALL_SLOTS)
+        for shard, verdict in self.shards:
+            for first, last in shard.ranges if not verdict.lost else ():
+                table[first:last + 1] = bytes(last - first + 1)
+        object.__setattr__(self, "_lost_slots", bytes(table))
 
     def lost_for(self, key: bytes) -> bool:
-        slot = slot_of(key)
-        return next((verdict.lost for shard, verdict in self.shards if shard.owns(slot)), True)
+        return bool(self._lost_slots[slot_of(key)])
+
+    @property
+    def all_lost(self) -> bool:
+        return all(verdict.lost for _, verdict in self.shards)
 
     @property
     def lost(self) -> bool:

@@ -22,11 +22,12 @@ from typing import Any, NamedTuple
 
 from redis import Redis
 from redis.cluster import RedisCluster
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 from ..clock import now_ms
 from ..connection import scripting_refused
-from ..streaming import stream_groups
+from ..streaming import Stream, stream_groups
 
 CHUNK = 250  # bans per script call: ≈ 1.2 ms of Redis (a SET NX PX costs it 4–5 µs); each instance's ban check waits behind it
 EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
@@ -119,33 +120,57 @@ return {restored, refused}
 
 
 def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], stamp: int | None = None) -> tuple[int, int]:
-    """:func:`restore` on a Redis Cluster: batches filled per master (at most one pending per master)."""
-    pending: dict[str, list[Sequence[Any]]] = defaultdict(list)
+    """:func:`restore` on a Redis Cluster: batches filled per master (one filling per master at a time), each master's
+    calls streamed on its own connection (:class:`..streaming.Stream`)."""
+    filling: dict[str, list[Sequence[Any]]] = defaultdict(list)
+    streams: dict[str, Stream | None] = {}  # None: this user may not run scripts (SET by SET through the cluster client)
+    names: dict[int, str] = {}  # slot → its master's name, looked up once per slot
     sizes: list[int] = []
-    restored = 0
+
+    def written(batch: RestoreBatch, reply: list[Any]) -> int:
+        done, refused = reply  # refused: keys whose slot is no longer the node's, written where the cluster says now
+        return int(done) + sum(bool(client.execute_command(*batch.set_commands()[int(i) - 1])) for i in refused)
+
+    def one_by_one(batch: RestoreBatch) -> int:
+        return sum(bool(client.execute_command(*command)) for command in batch.set_commands())
 
     def send(name: str) -> int:
-        rows, pending[name] = pending[name], []
-        written = 0
+        rows, filling[name] = filling[name], []
+        count = 0
         for batch in _batches(rows, stamp, sizes):
+            call = ("EVAL", _NODE_RESTORE_SCRIPT, 0, " ".join(map(str, batch.remaining)), *batch.keys, *batch.values)
+            if name in streams:
+                stream = streams[name]
+                done = stream.send([call], batch) if stream is not None else []
+                count += one_by_one(batch) if stream is None else sum(written(sent, replies[0]) for sent, replies in done)
+                continue
             node = client.get_redis_connection(client.get_node(node_name=name))
-            keys, ttls = batch.keys, " ".join(map(str, batch.remaining))
-            try:
-                done, refused = node.execute_command("EVAL", _NODE_RESTORE_SCRIPT, 0, ttls, *keys, *batch.values)
+            try:  # the first call on a master is answered at once: a user without +@scripting finds out here
+                count += written(batch, node.execute_command(*call))
+                streams[name] = Stream(node)
             except ResponseError as error:
                 if not scripting_refused(error):
                     raise
-                done, refused = 0, range(1, len(keys) + 1)
-            written += int(done) + sum(bool(client.execute_command(*batch.set_commands()[int(i) - 1])) for i in refused)
-        return written
+                streams[name] = None
+                count += one_by_one(batch)
+        return count
 
-    for entry in entries:
-        name = client.get_node_from_key(entry[0]).name
-        pending[name].append(entry)
-        if len(pending[name]) >= CHUNK:
+    restored = 0
+    try:
+        for entry in entries:
+            slot = key_slot(entry[0])  # the journal's keys are bytes: no encoder on the way
+            name = names.get(slot) or names.setdefault(slot, client.get_node_from_key(entry[0]).name)
+            filling[name].append(entry)
+            if len(filling[name]) >= CHUNK:
+                restored += send(name)
+        for name in list(filling):
             restored += send(name)
-    for name in list(pending):
-        restored += send(name)
+        for stream in streams.values():
+            restored += sum(written(sent, replies[0]) for sent, replies in stream.finish()) if stream is not None else 0
+    finally:
+        for stream in streams.values():
+            if stream is not None:
+                stream.abort()  # a no-op once finished
     return restored, sum(sizes) - restored
 
 

@@ -6,7 +6,7 @@ import pytest
 from redis.exceptions import ResponseError
 
 from redissync.bans.scanner import BanScanner
-from redissync.bans.writeback import restore
+from redissync.bans.writeback import CHUNK, restore
 from redissync.clock import now_ms
 from redissync.connection import connect
 from redissync.keys import BanKey
@@ -62,21 +62,22 @@ def test_the_scanner_reads_every_master_and_values_on_the_master_holding_them(re
 
 
 def test_a_restore_writes_each_ban_on_the_master_serving_its_slot(redis_cluster) -> None:
-    keys = [BanKey(f"203.0.113.{i}").key_in(cluster=True).encode() for i in range(200)]
+    """Several batches per master (streamed on its connection) and the last, partial ones."""
+    keys = [BanKey(f"203.0.{i // 250}.{i % 250}").key_in(cluster=True).encode() for i in range(10 * CHUNK + 7)]
     admin = redis_cluster.client()
     admin.set(keys[0], "already", ex=60)  # NX: a ban an instance re-created meanwhile wins
     client = connect(load_settings(redis_cluster.settings_env()))
     try:
         stamp = now_ms()
         rows = [(key, b'{"reason":"manual"}', stamp + 3600_000 if index % 2 else None) for index, key in enumerate(keys)]
-        assert restore(client, rows, stamp) == (199, 1)
+        assert restore(client, rows, stamp) == (len(keys) - 1, 1)
     finally:
         client.close()
     assert admin.get(keys[0]) == "already"
     assert all(3590_000 < admin.pttl(key) <= 3600_000 for key in keys[1::2])
     assert all(admin.pttl(key) == -1 for key in keys[2::2])
     counts = [master.client().dbsize() for master in redis_cluster.masters()]
-    assert len(counts) == 3 and all(count > 40 for count in counts), counts
+    assert len(counts) == 3 and all(count > 2 * CHUNK for count in counts), counts
 
 
 def test_a_restore_during_a_slot_migration_follows_the_key_to_its_new_master(redis_cluster) -> None:
