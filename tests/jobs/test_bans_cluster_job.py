@@ -4,6 +4,7 @@ additions, and TLS with verification."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -43,3 +44,12 @@ def test_the_job_as_the_least_privilege_user(acl_cluster, captured_logs) -> None
 
 def test_the_job_over_tls_with_verification(tls_cluster) -> None:
     flush_one_shard_and_pass(tls_cluster, tls_cluster.settings_env())
+
+
+def test_without_cluster_nodes_the_job_fails_naming_it(acl_cluster, captured_logs) -> None:
+    acl_cluster.set_user(LEAST_USER, LEAST_PASSWORD, least_privilege_rule(cluster=True, without="cluster|nodes"))
+    write_cluster_ban(acl_cluster.client(), "192.0.2.1")
+    env = acl_cluster.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD)
+    assert run_job_file("redissync-bans", env) == 2
+    [error] = [record.getMessage() for record in captured_logs.records if record.levelno >= logging.ERROR]
+    assert "the ACL user lacks a permission" in error and "'cluster|nodes'" in error, error
