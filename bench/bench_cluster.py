@@ -7,6 +7,7 @@ names: ``bans_ip_<ip>`` on a standalone server, ``bans_ip_{<ip>}`` on a 3-master
 (settings → connection → pass): its time includes connecting (a cluster client reads the slot map). Measured: the
 steady pass (nothing changed) and the restore after every master's ``FLUSHALL``; standalone and cluster runs
 alternate, so the machine's load weighs on both alike. Goal: the cluster within 1.5× of standalone, both kinds.
+Then once, the mode switch: the standalone journal's first pass on the emptied cluster (bans/mode_switch.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,7 +70,8 @@ def child(folder: str) -> dict:
     finally:
         client.close()
     return {"seconds": time.monotonic() - started, "seen": result.seen, "new": result.new,
-            "restored": result.restored, "unbans": result.unbans, "verdict": result.verdict}
+            "restored": result.restored, "unbans": result.unbans, "verdict": result.verdict,
+            "mode_switch": result.mode_switch}
 
 
 def one_pass(env: dict[str, str], folder: Path) -> dict:
@@ -136,6 +139,11 @@ def main() -> int:
                     for side in sides:  # alternated: the machine's load weighs on both alike
                         side.run(kind)
             report(args.size, args.rounds, sides)
+            flush_masters()  # BunkerWeb's docs: cluster mode starts from an empty keyspace
+            shutil.copytree(sides[0].folder, work / "journal-switch")
+            switch = one_pass(cluster.settings_env(), work / "journal-switch")
+            print(f"  mode switch, standalone journal → empty cluster: {switch['seconds']:.2f} s "
+                  f"({switch['mode_switch'] or 'NOTHING REWRITTEN'}; {switch['unbans']} unbans, {switch['restored']} restored)")
         finally:
             if cluster is not None:
                 cluster.stop()
