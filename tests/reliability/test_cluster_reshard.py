@@ -7,16 +7,15 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+from collections import Counter
 from collections.abc import Iterable
 
 import pytest
 
-from harness.bans import ban_value, bans_state
 from harness.cluster import ClusterTopology, redis_cli
-from redissync.bans.cycle import PassResult, reconcile
-from redissync.connection import connect
+from redissync.bans.cycle import PassResult
 from redissync.keys import BanKey, bad_behavior_key
-from redissync.settings import load_settings
+from tests.redissync.bans.clusterbans import by_master, run_pass, write_cluster_ban
 
 pytestmark = pytest.mark.slow
 
@@ -26,31 +25,15 @@ SERVICES = ["shop", "blog", "api", "www"]
 
 def write_bans(topology: ClusterTopology, bans: Iterable[BanKey]) -> list[str]:
     client = topology.client()
-    keys = []
-    for ban in bans:
-        keys.append(ban.key_in(True))
-        client.set(keys[-1], ban_value(ban.ip, ban.service), ex=3600)
+    keys = [write_cluster_ban(client, ban.ip, ban.service) for ban in bans]
     client.close()
     return keys
 
 
-def run_pass(topology: ClusterTopology) -> PassResult:
-    client = connect(load_settings(topology.settings_env()))
-    try:
-        return reconcile(client, bans_state())
-    finally:
-        client.close()
-
-
 def holders(topology: ClusterTopology, keys: list[str]) -> dict[str, int]:
-    """On how many masters each key lives, from each master's own keyspace (a key on two nodes would count twice)."""
-    count = dict.fromkeys(keys, 0)
-    for master in topology.masters():
-        with master.client() as node:
-            for key in node.scan_iter(count=1000):
-                if key.decode() in count:
-                    count[key.decode()] += 1
-    return count
+    """On how many masters each key lives, read on each master (a key on two nodes would count twice)."""
+    held = Counter(key for keys_held in by_master(topology, keys).values() for key in keys_held)
+    return {key: held[key] for key in keys}
 
 
 def node_id(node) -> str:
