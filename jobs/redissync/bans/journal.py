@@ -192,6 +192,18 @@ class Journal:
             self._note_changed([key for (key,) in rows])
         return len(rows)
 
+    def rename(self, renames: Sequence[tuple[int, bytes, bytes]]) -> int:
+        """New keys for rows, ``(row id, old key, new key)``, every other column kept (a mode switch renames a ban
+        without changing it: bans/mode_switch.py); a row whose new key another row holds is deleted instead."""
+        if not renames:
+            return 0
+        renamed = self._db.executemany("UPDATE OR IGNORE bans SET key = ? WHERE id = ?", [(new, row) for row, _, new in renames]).rowcount
+        if renamed < len(renames):
+            self._db.executemany("DELETE FROM bans WHERE id = ? AND key = ?", [(row, old) for row, old, _ in renames])
+        self.changes += len(renames)
+        self._note_changed([key for _, old, new in renames for key in (old, new)])
+        return renamed
+
     def _note_changed(self, keys: list[bytes]) -> None:
         if self.tracks_index:
             self._db.executemany("INSERT OR IGNORE INTO index_changes VALUES (?)", ((key,) for key in keys))

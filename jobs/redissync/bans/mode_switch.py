@@ -8,7 +8,7 @@ wins; routed per slot on a cluster by bans/writeback.py) and renames their rows.
 missing from Redis to the pass: no unban, no counter cleared, no restore under a name BunkerWeb no longer reads.
 Switching back is the same. The journal records the mode of its last pass (meta ``mode``): a pass in the same mode
 costs one meta read. Everything happens in the pass's transaction: a pass that fails rolls the renames back, and
-the next one writes again (NX: nothing doubles).
+the next one writes again (NX: nothing doubles). A row keeps its id and columns: only its key changes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from redis import Redis
 
 from ..keys import ban_key_in
 from ..keyspace import is_cluster
-from .entry import classify_row
 from .journal import ID_SHIFT, Journal
 from .writeback import restore
 
@@ -63,20 +62,19 @@ def rename(client: Redis, journal: Journal, cluster: bool) -> Switched:
     journal.tracks_index = True  # the index kept on disk learns both names' changes (bans/index.py)
     renamed = rewritten = kept = 0
     for start in range(0, len(stale), CHUNK):
-        rows = list(journal.rows_by_ids(stale[start:start + CHUNK], "key, value, expires_ms, seen_ms"))
-        moved = [(ban_key_in(key, cluster), value, expires_ms, seen_ms) for key, value, expires_ms, seen_ms in rows]
-        written, present = restore(client, moved)
-        journal.delete([row[0] for row in rows])
-        taken = journal.known([row[0] for row in moved])  # the new name already journaled: Redis's row stays
-        journal.upsert_rows([classify_row(*row) for row in moved if row[0] not in taken])
-        renamed, rewritten, kept = renamed + len(rows), rewritten + written, kept + present
+        rows = journal.rows_by_ids(stale[start:start + CHUNK], "id, key, value, expires_ms")
+        moved = [(row_id, key, ban_key_in(key, cluster), value, expires_ms) for row_id, key, value, expires_ms in rows]
+        moved = [row for row in moved if row[2] != row[1]]  # a key that only looks named the other way stays
+        written, present = restore(client, [(new, value, expires_ms) for _, _, new, value, expires_ms in moved])
+        journal.rename([(row_id, old, new) for row_id, old, new, _, _ in moved])
+        renamed, rewritten, kept = renamed + len(moved), rewritten + written, kept + present
     return Switched("cluster" if cluster else "standalone", renamed, rewritten, kept)
 
 
 def _stale_ids(journal: Journal, cluster: bool) -> array[int]:
-    """Row ids of the bans named the other mode's way (a cluster name ends with its ``{<ip>}`` tag); 8 B each."""
+    """Row ids of the bans that may be named the other mode's way (a cluster name ends with its ``{<ip>}`` tag); 8 B each."""
     ids = array("q")
     for key, packed in journal.index_rows():
-        if key.endswith(b"}") != cluster and ban_key_in(key, cluster) != key:
+        if key.endswith(b"}") != cluster:
             ids.append(packed >> ID_SHIFT)
     return ids

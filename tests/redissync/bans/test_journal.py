@@ -155,3 +155,22 @@ def test_a_bulk_load_that_dies_half_way_leaves_the_previous_journal(tmp_path: Pa
         journal.commit()
         assert journal.count() == 1
     assert sqlite3.connect(tmp_path / JOURNAL_NAME).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_rename_keeps_a_rows_columns_and_yields_to_a_row_already_named_so(tmp_path: Path) -> None:
+    with Journal.in_directory(tmp_path) as journal:
+        journal.begin()
+        journal.upsert_rows([row(b"bans_ip_192.0.2.1", expires_ms=5_000_000), row(b"bans_ip_192.0.2.2"),
+                             row(b"bans_ip_{192.0.2.2}", expires_ms=None)])
+        ids = {key: packed >> ID_SHIFT for key, packed in journal.index_rows()}
+        before = journal.tally("scope")
+        renamed = journal.rename([(ids[b"bans_ip_192.0.2.1"], b"bans_ip_192.0.2.1", b"bans_ip_{192.0.2.1}"),
+                                  (ids[b"bans_ip_192.0.2.2"], b"bans_ip_192.0.2.2", b"bans_ip_{192.0.2.2}")])
+        journal.commit()
+        assert renamed == 1
+        rows = {entry.key: entry for entry in journal.entries()}
+        assert set(rows) == {b"bans_ip_{192.0.2.1}", b"bans_ip_{192.0.2.2}"}
+        assert (rows[b"bans_ip_{192.0.2.1}"].expires_ms, rows[b"bans_ip_{192.0.2.1}"].ip) == (5_000_000, "192.0.2.1")
+        assert rows[b"bans_ip_{192.0.2.2}"].expires_ms is None, "the row already under the new name stays"
+        assert journal.tally("scope") == {"global": before["global"] - 1}
+        assert {b"bans_ip_192.0.2.1", b"bans_ip_{192.0.2.1}", b"bans_ip_192.0.2.2"} <= journal.changed_keys
