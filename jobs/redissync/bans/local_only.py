@@ -21,7 +21,7 @@ What the rule needs between passes (unbans recorded, permanent copies waiting) i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from .instances import InstanceSource, instance_source
 from .journal import Journal
 from .listing import InstanceBan, ban_key, expired_row, parse_ban
 from .summary import instances_line
+from .writeback import restore
 
 if TYPE_CHECKING:
     from ..state import StateStore
@@ -44,7 +45,6 @@ MEMORY_NAME = "bans-instances.json"
 BAN_LOCAL_CACHE_TTL_S = 30  # BunkerWeb's utils.lua: how long an instance keeps a copy of a Redis ban
 CONFIRM_MS = (BAN_LOCAL_CACHE_TTL_S + 5) * 1000  # the cache TTL plus slack for clocks and a slow scan
 MAX_REMEMBERED = 100_000  # unbans and waiting copies kept, newest first
-CHUNK = 1_000
 
 
 def wall_ms() -> int:
@@ -173,12 +173,14 @@ class LocalBans:
         remembered = self.waiting.keys() | self.unbanned.keys()
         listed = {key for key in remembered if any(key in answer.listed for answer in answers)}
         del answers
-        written = _write(client, [ban for _, ban in chosen], now_ms)
-        journal.upsert_rows([classify_row(ban.key.encode(), value, expires_ms, now_ms) for ban, value, expires_ms in written])
+        written: list[Sequence[Any]] = []  # (key, value, expiry ms) of the bans written
+        restore(client, [(ban.key.encode(), ban.value(now_ms / 1000), None if ban.permanent else now_ms + ban.exp * 1000)
+                         for _, ban in chosen], now_ms, written)
+        journal.upsert_rows([classify_row(key, value, expires_ms, now_ms) for key, value, expires_ms in written])
         report.propagated = len(written)
         report.already_there = len(chosen) - len(written)
-        written_keys = {ban.key for ban, _, _ in written}
-        report.sources = len({name for name, ban in chosen if ban.key in written_keys})
+        written_keys = {row[0] for row in written}
+        report.sources = len({name for name, ban in chosen if ban.key.encode() in written_keys})
         self._prune(now_ms, listed, everyone_answered=not report.silent)
         return report
 
@@ -220,19 +222,3 @@ class LocalBans:
                     del memory[key]
                 self.dirty = True
 
-
-def _write(client: Redis, bans: list[InstanceBan], now_ms: int) -> list[tuple[InstanceBan, bytes, int | None]]:
-    """``SET key value NX [PX remaining]`` per ban; returns ``(ban, value, expiry ms)`` for those written."""
-    written: list[tuple[InstanceBan, bytes, int | None]] = []
-    for start in range(0, len(bans), CHUNK):
-        batch = [(ban, ban.value(now_ms / 1000)) for ban in bans[start:start + CHUNK]]
-        pipe = client.pipeline(transaction=False)
-        for ban, value in batch:
-            if ban.permanent:
-                pipe.set(ban.key, value, nx=True)
-            else:
-                pipe.set(ban.key, value, nx=True, px=ban.exp * 1000)
-        for (ban, value), done in zip(batch, pipe.execute(), strict=True):
-            if done:
-                written.append((ban, value, None if ban.permanent else now_ms + ban.exp * 1000))
-    return written

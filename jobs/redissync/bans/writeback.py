@@ -1,7 +1,8 @@
 """Journaled bans written back to Redis: ``SET key value NX [PX remaining]``, never over a live key.
 
-Used by the pass after data loss, by ``bans import`` and for bans only an instance held. NX because a ban
-an instance re-created meanwhile is newer than ours. One script call per batch of :data:`CHUNK` keys:
+Used by the pass after data loss, by ``bans import``, by a switch to or from Redis Cluster and for bans only an
+instance held (which need to know which bans were written: ``written``). NX because a ban an instance re-created
+meanwhile is newer than ours. One script call per batch of :data:`CHUNK` keys:
 the Python side of a pipeline of SETs (packing and parsing one reply per ban) costs more than Redis does.
 The calls are streamed (:mod:`..streaming`), so Redis runs one batch while the next is read from the
 journal and packed; a user who may not run scripts gets the same SETs streamed one command per ban.
@@ -15,9 +16,9 @@ follows MOVED/ASK; SET NX makes a second attempt harmless.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain, islice
 from typing import Any, NamedTuple
 
 from redis import Redis
@@ -35,9 +36,9 @@ RESTORE_BYTES = 512 * 1024  # value bytes per call: copying them holds Redis too
 
 # KEYS = the bans; ARGV[1] = their remaining ms, space-separated (0 = permanent); ARGV[2…] = their values.
 # One argument for every TTL rather than one each: packing arguments is most of the job's side of a restore.
-# Returns how many were written.
+# Returns one flag a ban: 1 written, 0 already there.
 _RESTORE_SCRIPT = """
-local restored, i = 0, 0
+local flags, i = {}, 0
 for ttl in string.gmatch(ARGV[1], '%d+') do
   i = i + 1
   local done
@@ -46,9 +47,9 @@ for ttl in string.gmatch(ARGV[1], '%d+') do
   else
     done = redis.call('SET', KEYS[i], ARGV[i + 1], 'NX')
   end
-  if done then restored = restored + 1 end
+  flags[i] = done and '1' or '0'
 end
-return restored
+return table.concat(flags)
 """
 
 
@@ -58,6 +59,7 @@ def expired(expires_ms: int | None, now_ms: int) -> bool:
 
 
 class RestoreBatch(NamedTuple):
+    rows: list[Sequence[Any]]  # the entries as given, for ``written``
     keys: list[bytes]
     values: list[bytes]
     remaining: list[int]  # ms left, 0 = permanent
@@ -71,36 +73,69 @@ class RestoreBatch(NamedTuple):
                 for key, value, remaining in zip(self.keys, self.values, self.remaining, strict=True)]
 
 
-def restore(client: Redis, entries: Iterable[Sequence[Any]], stamp: int | None = None) -> tuple[int, int]:
+def restore(client: Redis, entries: Iterable[Sequence[Any]], stamp: int | None = None,
+            written: list[Sequence[Any]] | None = None) -> tuple[int, int]:
     """Write back each live entry (an :class:`.journal.Entry`, or any row that starts ``key, value,
-    expires_ms``); returns (restored, already there). The time left is counted from ``stamp``, or from
-    the moment each batch is built."""
+    expires_ms``); returns (restored, already there), and appends the entries it wrote to ``written``. The time
+    left is counted from ``stamp``, or from the moment each batch is built."""
     if isinstance(client, RedisCluster):
-        return restore_on_cluster(client, entries, stamp)
+        return restore_on_cluster(client, entries, stamp, written)
     sizes: list[int] = []
     batches = _batches(entries, stamp, sizes)
     first = next(batches, None)
     if first is None:
         return 0, 0
     try:
-        restored = int(client.eval(_RESTORE_SCRIPT, len(first.keys), *first.script_arguments()))
+        restored = _took(first, _flags(client.eval(_RESTORE_SCRIPT, len(first.keys), *first.script_arguments())), written)
     except ResponseError as error:
         if not scripting_refused(error):
             raise
-        commands = (batch.set_commands() for batch in chain([first], batches))
-        restored = sum(1 for reply in stream_groups(client, commands) if reply is not None)
+        sets = ((batch, batch.set_commands()) for batch in chain([first], batches))
+        restored = _streamed(client, sets, lambda replies: "".join("0" if done is None else "1" for done in replies), written)
     else:
-        calls = ([("EVAL", _RESTORE_SCRIPT, len(batch.keys), *batch.script_arguments())] for batch in batches)
-        restored += sum(int(reply) for reply in stream_groups(client, calls))
+        calls = ((batch, [("EVAL", _RESTORE_SCRIPT, len(batch.keys), *batch.script_arguments())]) for batch in batches)
+        restored += _streamed(client, calls, lambda replies: _flags(replies[0]), written)
     return restored, sum(sizes) - restored
 
 
+def _streamed(client: Redis, groups: Iterable[tuple[RestoreBatch, list[tuple[Any, ...]]]], flags: Callable[[list[Any]], str],
+              written: list[Sequence[Any]] | None) -> int:
+    """Each batch's commands streamed (:func:`..streaming.stream_groups`); how many were written, by ``flags`` of
+    the batch's replies."""
+    sent: deque[tuple[RestoreBatch, int]] = deque()  # the batches on the wire, and the replies each is owed
+
+    def sending() -> Iterator[list[tuple[Any, ...]]]:
+        for batch, group in groups:
+            sent.append((batch, len(group)))
+            yield group
+
+    replies = stream_groups(client, sending())
+    took = 0
+    for reply in replies:  # the first reply of a batch, then the rest of it
+        batch, owed = sent.popleft()
+        took += _took(batch, flags([reply, *islice(replies, owed - 1)]), written)
+    return took
+
+
+def _flags(reply: Any) -> str:
+    """A restore script's reply: one flag a ban."""
+    return reply.decode() if isinstance(reply, bytes) else str(reply)
+
+
+def _took(batch: RestoreBatch, flags: str, written: list[Sequence[Any]] | None) -> int:
+    """How many of ``batch`` were written, from one flag a ban (``1`` written, ``0`` there already); those
+    entries go to ``written``."""
+    if written is not None:
+        written.extend(row for row, flag in zip(batch.rows, flags, strict=True) if flag == "1")
+    return flags.count("1")
+
+
 # A cluster node's share: ARGV[1] = the remaining ms (as above), then the keys (undeclared), then the values. Returns
-# how many were written and the positions the node refused (their slot is no longer its own).
+# one flag a ban: 1 written, 0 already there, r refused by the node (its slot is no longer the node's).
 _NODE_RESTORE_SCRIPT = """
 local ttls = {}
 for ttl in string.gmatch(ARGV[1], '%d+') do ttls[#ttls + 1] = ttl end
-local n, restored, refused = #ttls, 0, {}
+local n, flags = #ttls, {}
 for i = 1, n do
   local done
   if ttls[i] ~= '0' then
@@ -110,16 +145,17 @@ for i = 1, n do
   end
   if type(done) == 'table' and done.err then
     if not string.find(done.err, 'non local key', 1, true) then return redis.error_reply(done.err) end
-    refused[#refused + 1] = i
-  elseif done then
-    restored = restored + 1
+    flags[i] = 'r'
+  else
+    flags[i] = done and '1' or '0'
   end
 end
-return {restored, refused}
+return table.concat(flags)
 """
 
 
-def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], stamp: int | None = None) -> tuple[int, int]:
+def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], stamp: int | None = None,
+                       written: list[Sequence[Any]] | None = None) -> tuple[int, int]:
     """:func:`restore` on a Redis Cluster: batches filled per master (one filling per master at a time), each master's
     calls streamed on its own connection (:class:`..streaming.Stream`)."""
     filling: dict[str, list[Sequence[Any]]] = defaultdict(list)
@@ -127,12 +163,15 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
     names: dict[int, str] = {}  # slot → its master's name, looked up once per slot
     sizes: list[int] = []
 
-    def written(batch: RestoreBatch, reply: list[Any]) -> int:
-        done, refused = reply  # refused: keys whose slot is no longer the node's, written where the cluster says now
-        return int(done) + sum(bool(client.execute_command(*batch.set_commands()[int(i) - 1])) for i in refused)
+    def took(batch: RestoreBatch, flags: str) -> int:
+        """The node's flags; a key it refused (its slot is no longer the node's) is written where the cluster says now."""
+        commands = batch.set_commands()
+        flags = "".join(("1" if client.execute_command(*commands[i]) else "0") if flag == "r" else flag
+                        for i, flag in enumerate(flags))
+        return _took(batch, flags, written)
 
     def one_by_one(batch: RestoreBatch) -> int:
-        return sum(bool(client.execute_command(*command)) for command in batch.set_commands())
+        return took(batch, "r" * len(batch.keys))
 
     def send(name: str) -> int:
         rows, filling[name] = filling[name], []
@@ -142,11 +181,11 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
             if name in streams:
                 stream = streams[name]
                 done = stream.send([call], batch) if stream is not None else []
-                count += one_by_one(batch) if stream is None else sum(written(sent, replies[0]) for sent, replies in done)
+                count += one_by_one(batch) if stream is None else sum(took(sent, _flags(replies[0])) for sent, replies in done)
                 continue
             node = client.get_redis_connection(client.get_node(node_name=name))
             try:  # the first call on a master is answered at once: a user without +@scripting finds out here
-                count += written(batch, node.execute_command(*call))
+                count += took(batch, _flags(node.execute_command(*call)))
                 streams[name] = Stream(node)
             except ResponseError as error:
                 if not scripting_refused(error):
@@ -166,7 +205,7 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
         for name in list(filling):
             restored += send(name)
         for stream in streams.values():
-            restored += sum(written(sent, replies[0]) for sent, replies in stream.finish()) if stream is not None else 0
+            restored += sum(took(sent, _flags(replies[0])) for sent, replies in stream.finish()) if stream is not None else 0
     finally:
         for stream in streams.values():
             if stream is not None:
@@ -176,7 +215,7 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
 
 def _batches(entries: Iterable[Sequence[Any]], stamp: int | None, sizes: list[int]) -> Iterator[RestoreBatch]:
     """The live entries in batches bounded in count and bytes; each batch's length goes to ``sizes``."""
-    batch = RestoreBatch([], [], [])
+    batch = RestoreBatch([], [], [], [])
     size = 0
     now = now_ms() if stamp is None else stamp
     for entry in entries:
@@ -184,6 +223,7 @@ def _batches(entries: Iterable[Sequence[Any]], stamp: int | None, sizes: list[in
         if expired(expires_ms, now):  # again here: time passed since the caller looked, and PX must stay > 0
             continue
         value = entry[1]
+        batch.rows.append(entry)
         batch.keys.append(entry[0])
         batch.values.append(value)
         batch.remaining.append(0 if expires_ms is None else expires_ms - now)
@@ -191,7 +231,7 @@ def _batches(entries: Iterable[Sequence[Any]], stamp: int | None, sizes: list[in
         if len(batch.keys) >= CHUNK or size >= RESTORE_BYTES:
             sizes.append(len(batch.keys))
             yield batch
-            batch, size = RestoreBatch([], [], []), 0
+            batch, size = RestoreBatch([], [], [], []), 0
             now = now_ms() if stamp is None else stamp
     if batch.keys:
         sizes.append(len(batch.keys))

@@ -79,3 +79,31 @@ def test_an_error_reply_fails_the_restore_and_leaves_no_unread_reply(plain_redis
     finally:
         admin.execute_command("CONFIG", "SET", "maxmemory", "0")
     assert client.get("bans_ip_192.0.2.9") == b"x"  # answered by its own reply, not a stale one
+
+
+@pytest.mark.parametrize("scripting", [True, False], ids=["script", "no-script"])
+def test_written_names_exactly_the_bans_written(plain_redis, scripting: bool) -> None:
+    """What a caller journals afterwards (the local-only bans, bans/local_only.py): the entries SET NX wrote, over
+    several batches, neither those already there nor those too late."""
+    admin = plain_redis.client()
+    now = now_ms()
+    entries = [(f"bans_ip_10.1.{i // 256}.{i % 256}".encode(), b"v", None if i % 5 == 0 else now + 60_000)
+               for i in range(writeback.CHUNK + 10)]
+    for key, _, _ in entries[::3]:
+        admin.set(key, b"newer")
+    written: list = []
+    client = plain_redis.client() if scripting else no_script_client(plain_redis)
+    assert restore(client, [*entries, (b"bans_ip_192.0.2.9", b"gone", now - 5)], now, written) == (len(written), len(entries[::3]))
+    assert written == [entry for n, entry in enumerate(entries) if n % 3]
+
+
+def test_written_on_a_cluster_names_the_bans_each_master_wrote(redis_cluster) -> None:
+    admin = redis_cluster.client()
+    now = now_ms()
+    entries = [(f"bans_ip_10.2.0.{i}".encode(), b"v", now + 60_000) for i in range(60)]
+    for key, _, _ in entries[::4]:
+        admin.set(key, b"newer")
+    written: list = []
+    assert restore(redis_cluster.client(), entries, now, written) == (45, 15)
+    assert sorted(written) == sorted(entry for n, entry in enumerate(entries) if n % 4)
+    assert all(admin.get(key) == "v" for key, _, _ in written)  # the admin client decodes
