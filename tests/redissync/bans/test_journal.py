@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from redissync.bans.entry import classify, classify_row, digest
 from redissync.bans.journal import EXPIRY_MASK, ID_SHIFT, JOURNAL_NAME, Journal
 
@@ -110,11 +112,15 @@ def _state(journal: Journal) -> tuple:
             [e.key for e in journal.most_recent(10, 0)])
 
 
-def test_a_bulk_load_counts_and_indexes_as_row_by_row_writes_do(tmp_path: Path) -> None:
-    """A first pass's bulk load sets the count trigger and the date index aside and builds both once: the journal it
-    leaves is the one row-by-row writes leave, and the rows written after it are counted as usual."""
+@pytest.mark.parametrize("twice", [False, True], ids=["distinct-keys", "a-key-loaded-twice"])
+def test_a_bulk_load_counts_and_indexes_as_row_by_row_writes_do(tmp_path: Path, twice: bool) -> None:
+    """A first pass's bulk load writes a bare table and builds its indexes, triggers and counts once: the journal it
+    leaves is the one row-by-row writes leave (SCAN may answer a key twice: its last row is kept), and the rows
+    written after it are counted as usual."""
     rows = [row(f"bans_ip_192.0.2.{i}".encode(), f'{{"reason":"r{i % 3}","date":{i}}}'.encode()) for i in range(30)]
-    rows += [row(b"bans_service_app_ip_192.0.2.99", b"\xff binary"), row(b"bans_ip_192.0.2.5", b'{"reason":"again","date":99}')]
+    rows += [row(b"bans_service_app_ip_192.0.2.99", b"\xff binary"), row(b"bans_ip_198.51.100.9", b"", expires_ms=None)]
+    if twice:
+        rows.append(row(b"bans_ip_192.0.2.5", b'{"reason":"again","date":99}'))
     later = [row(b"bans_ip_198.51.100.1", b'{"reason":"later","date":100}')]
     with Journal(tmp_path / "plain.sqlite3") as plain, Journal(tmp_path / "bulk.sqlite3") as bulk:
         plain.begin()
@@ -132,8 +138,8 @@ def test_a_bulk_load_counts_and_indexes_as_row_by_row_writes_do(tmp_path: Path) 
             journal.delete([b"bans_ip_192.0.2.7"])
             journal.commit()
         assert _state(bulk) == _state(plain)
-        assert bulk.count() == 31
-        assert [e.reason for e in bulk.entries(ip="192.0.2.5")] == ["again"]  # a key loaded twice keeps its last row
+        assert bulk.count() == 32
+        assert [e.reason for e in bulk.entries(ip="192.0.2.5")] == ["again" if twice else "r2"]
     built = sqlite3.connect(tmp_path / "bulk.sqlite3").execute("SELECT name FROM sqlite_master WHERE tbl_name = 'bans'")
     assert {name for (name,) in built} == {"bans", "bans_key", "bans_date", "ban_counted", "ban_uncounted", "ban_recounted"}
 
