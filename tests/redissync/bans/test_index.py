@@ -63,7 +63,7 @@ def test_changes_that_outgrow_the_base_rewrite_it(tmp_path: Path, monkeypatch: p
         assert loaded(journal) == (truth(journal), True)
 
 
-@pytest.mark.parametrize("damage", ["token-not-committed", "truncated", "missing"])
+@pytest.mark.parametrize("damage", ["token-not-committed", "truncated", "missing", "a-key-twice"])
 def test_a_base_that_does_not_match_is_not_used(tmp_path: Path, damage: str) -> None:
     with Journal.in_directory(tmp_path) as journal:
         write(journal, rows(range(100)))
@@ -75,6 +75,9 @@ def test_a_base_that_does_not_match_is_not_used(tmp_path: Path, damage: str) -> 
             journal.commit()
         elif damage == "truncated":
             path.write_bytes(path.read_bytes()[:-10])
+        elif damage == "a-key-twice":  # whole and of the right token, but not what the journal wrote
+            rows = list(journal.index_rows())
+            index._write(path, journal.get_meta(INDEX_TOKEN_META), [*rows, rows[0]])
         else:
             path.unlink()
         write(journal, rows(range(100, 101)))
