@@ -76,8 +76,8 @@ def test_a_base_that_does_not_match_is_not_used(tmp_path: Path, damage: str) -> 
         elif damage == "truncated":
             path.write_bytes(path.read_bytes()[:-10])
         elif damage == "a-key-twice":  # whole and of the right token, but not what the journal wrote
-            rows = list(journal.index_rows())
-            index._write(path, journal.get_meta(INDEX_TOKEN_META), [*rows, rows[0]])
+            written = list(journal.index_rows())
+            index._write(path, journal.get_meta(INDEX_TOKEN_META), [*written, written[0]])
         else:
             path.unlink()
         write(journal, rows(range(100, 101)))
