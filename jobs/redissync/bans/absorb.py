@@ -1,7 +1,7 @@
 """Redis's bans against the journal: what is new, what changed, and what Redis no longer has.
 
 Each pass reads every ban's key and expiry only (:meth:`.scanner.BanScanner.expiries`) and looks it up in the
-journal's index (a packed int per journaled ban in flat arrays, loaded from disk: bans/index.py). A ban whose expiry is
+journal's index (a packed int per journaled ban, loaded from disk: bans/index.py). A ban whose expiry is
 where the journal has it is unchanged: every ban BunkerWeb writes (``SET … EX``) gets a fresh expiry, so a new
 or re-made ban shows as a new key or a moved expiry, and only those values are read
 (:meth:`~.scanner.BanScanner.values`). A value rewritten in place with the same expiry (by hand, or by a tool
@@ -47,18 +47,18 @@ def absorb(client: Redis, journal: Journal, result: Counts) -> tuple[Index, bool
     scanner = BanScanner(client)
     if journal.is_empty():
         _absorb_values(scanner, journal, result)
-        return Index(0), False
+        return {}, False
     batches = scanner.prefetched(PREFETCH_DEPTH, with_values=False)  # its first batches arrive while the index loads
     index, based = journal_index.load(journal)
     verified = int(journal.get_meta(VERIFY_SLICE_META) or 0) % VERIFY_SLICES
     journal.put_meta(VERIFY_SLICE_META, str((verified + 1) % VERIFY_SLICES))
-    take = index.take
+    pop = index.pop
     wanted: list[bytes] = []  # keys whose value must be read
     known: dict[bytes, int] = {}  # … of which journaled: their packed index entry
     for stamp, flat in batches:
         walk = iter(flat)
         for key, pttl in zip(walk, walk, strict=True):
-            packed = take(hash(key) | 1)  # index.slot(key), inline: once per ban
+            packed = pop(hash(key) | 1, None)  # index.slot(key), inline: once per ban
             if packed is None:
                 wanted.append(key)
                 continue

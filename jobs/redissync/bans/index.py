@@ -11,8 +11,9 @@ pass); loaded from its base it costs a tenth of that. It is kept as:
 * the keys written or deleted since, in the journal's ``index_changes`` table, written in the same
   transaction as the rows (:meth:`.journal.Journal.upsert_rows`) and read back with their current rows.
 
-In memory it is an :class:`Index`, two flat arrays rather than a dict (a 1M-ban dict of ints is ≈ 114 MB). Keys,
-not their hashes, are stored on disk: ``hash()`` of bytes is keyed per process, which is what keeps the table safe
+In memory it is a dict, or from :data:`ARRAYS_FROM` bans on two flat arrays (:class:`SlotArrays`): a dict of ints
+costs ≈ 115 B per ban (1M bans: 114 MB, most of a pass's memory), the arrays 32, for lookups ≈ 0.5 µs slower per ban.
+Keys, not their hashes, are stored on disk: ``hash()`` of bytes is keyed per process, which is what keeps the table safe
 from crafted collisions. The base is rewritten after a pass that found none valid, or whose changes
 since outgrow :data:`REWRITE_FRACTION` of it. A crash between writing the file and committing its token
 leaves the two apart: the next pass rebuilds from the journal, which is always the truth.
@@ -37,19 +38,21 @@ _HEAD = struct.Struct(">4s32sQ")  # magic, token, entries
 _MAGIC = b"RSI1"
 _FRAME = struct.Struct(">I")
 TAKEN = -1  # an entry the pass has seen in Redis (packed entries are never negative)
+ARRAYS_FROM = 500_000  # from this many bans, the index's memory matters more than its lookups' speed
 
 
 def slot(key: bytes) -> int:
-    """A ban key's slot in the :class:`Index`: its per-process hash, never 0 (0 marks an empty position)."""
+    """A ban key's slot in the index: its per-process hash, never 0 (0 marks an empty position of :class:`SlotArrays`)."""
     return hash(key) | 1
 
 
-class Index:
+class SlotArrays:
     """The journal's index as two flat arrays (open addressing, linear probing): each ban's :func:`slot` (0: an empty
     position) and its packed entry (journal.py's layout, always > 0), :data:`TAKEN` once the pass has seen the ban in
     Redis or the journal dropped it. 16 B per position at a load of at most 1/2: ≈ 32 MB at 1M bans, against
-    ≈ 114 MB for a dict of ints (issue 24: peak RSS ≤ 150 MB at 1M bans). Alone, a lookup costs about twice a dict's;
-    a whole pass's client CPU measured the same either way (bench, same run)."""
+    ≈ 114 MB for a dict of ints (issue 24: peak RSS ≤ 150 MB at 1M bans). Its lookups cost ≈ 2× a dict's, in Python
+    (a steady pass's client CPU at 300k bans: 2.8 µs per ban against 1.7, same run). The part of a dict's protocol a
+    pass uses: ``index[slot] = packed``, ``pop``, ``values``, ``items``, ``clear``."""
 
     __slots__ = ("mask", "packed", "slots", "used")
 
@@ -72,7 +75,7 @@ class Index:
             at = (at + 1) & mask
         return at
 
-    def put(self, slot: int, packed: int) -> None:
+    def __setitem__(self, slot: int, packed: int) -> None:
         at = self._find(slot)
         if not self.slots[at]:
             if 2 * (self.used + 1) > self.mask + 1:  # more entries than announced: twice the room, load ≤ 1/2
@@ -80,28 +83,28 @@ class Index:
                 self._allocate(2 * len(slots))
                 for old, entry in zip(slots, entries, strict=True):
                     if old:
-                        self.put(old, entry)
+                        self[old] = entry
                 at = self._find(slot)
             self.used += 1
             self.slots[at] = slot
         self.packed[at] = packed
 
-    def take(self, slot: int) -> int | None:
-        """The entry of ``slot`` if not yet taken, then marked taken (a dict's ``pop``). Once per ban a pass sees:
-        :meth:`_find` inline."""
+    def pop(self, slot: int, default: None = None) -> int | None:
+        """The entry of ``slot`` if not yet taken, then marked taken. Once per ban a pass sees: :meth:`_find` inline."""
         slots, mask = self.slots, self.mask
         at = slot & mask
         while (found := slots[at]) and found != slot:
             at = (at + 1) & mask
         packed = self.packed[at]
         if packed <= 0:  # an empty position, or taken
-            return None
+            return default
         self.packed[at] = TAKEN
         return packed
 
     def values(self) -> Iterator[int]:
-        """The entries not taken: the journaled bans the pass did not see in Redis (C-speed: 2M positions ≈ 50 ms)."""
-        return filter(_POSITIVE, self.packed)
+        """The entries not taken, the journaled bans the pass did not see in Redis, in the journal's order (row ids
+        ascending): read in hash order, a restore's rows are scattered over the journal's pages (2× its client CPU)."""
+        return iter(sorted(filter(_POSITIVE, self.packed)))
 
     def items(self) -> Iterator[tuple[int, int]]:
         return ((slot, packed) for slot, packed in zip(self.slots, self.packed, strict=True) if packed > 0)
@@ -112,6 +115,11 @@ class Index:
 
 
 _POSITIVE = (0).__lt__
+Index = dict[int, int] | SlotArrays  # slot → packed entry; what is left after a pass's pops is what Redis no longer has
+
+
+def _new(expected: int) -> Index:
+    return SlotArrays(expected) if expected >= ARRAYS_FROM else {}
 
 
 def load(journal: Journal) -> tuple[Index, bool]:
@@ -123,12 +131,14 @@ def load(journal: Journal) -> tuple[Index, bool]:
         index = _read_base(journal.path.with_name(INDEX_NAME), token, journal.index_change_count())
         if index is not None:
             for key, packed in journal.index_changes():
-                index.put(slot(key), TAKEN if packed is None else packed)  # TAKEN: dropped from the journal
+                if packed is None:
+                    index.pop(slot(key), None)
+                else:
+                    index[slot(key)] = packed
             return index, True
-    index = Index(journal.count())
-    put = index.put
+    index = _new(journal.count())
     for key, packed in journal.index_rows():
-        put(slot(key), packed)
+        index[slot(key)] = packed
     return index, False
 
 
@@ -189,7 +199,7 @@ def _frames(rows: Iterable[tuple[bytes, int]]) -> Iterator[tuple[list[bytes], li
 
 
 def _read_base(path: Path, token: str, room: int) -> Index | None:
-    """The base as an :class:`Index` with ``room`` more entries, when it carries ``token`` and is whole."""
+    """The base as an index with ``room`` more entries, when it carries ``token`` and is whole."""
     try:
         handle = open(path, "rb")  # noqa: SIM115  (a context manager below; a missing file is no base)
     except FileNotFoundError:
@@ -201,8 +211,7 @@ def _read_base(path: Path, token: str, room: int) -> Index | None:
         magic, stored, count = _HEAD.unpack(head)
         if magic != _MAGIC or stored != token.encode():
             return None
-        index, read = Index(count + room), 0
-        slots, entries, mask = index.slots, index.packed, index.mask
+        index, read = _new(count + room), 0
         while size := handle.read(_FRAME.size):
             try:
                 keys, packed = marshal.loads(handle.read(_FRAME.unpack(size)[0]))
@@ -211,13 +220,23 @@ def _read_base(path: Path, token: str, room: int) -> Index | None:
             read += len(keys)
             if read > count or len(packed) != len(keys):
                 return None
-            for key, entry in zip(keys, packed, strict=True):  # Index.put inline: once per ban
-                slot = hash(key) | 1
-                at = slot & mask
-                while found := slots[at]:
-                    if found == slot:  # a key twice: not a base the journal wrote
-                        return None
-                    at = (at + 1) & mask
-                slots[at], entries[at] = slot, entry
-        index.used = read
-    return index if read == count else None
+            if isinstance(index, dict):
+                index.update(zip([hash(key) | 1 for key in keys], packed, strict=True))  # slot(key), inline: once per ban
+            elif not _fill(index, keys, packed):
+                return None
+    return index if read == count and (not isinstance(index, dict) or len(index) == count) else None
+
+
+def _fill(index: SlotArrays, keys: list[bytes], packed: list[int]) -> bool:
+    """:meth:`SlotArrays.__setitem__` inline, once per ban; False on a key twice (not a base the journal wrote)."""
+    slots, entries, mask = index.slots, index.packed, index.mask
+    for key, entry in zip(keys, packed, strict=True):
+        slot = hash(key) | 1
+        at = slot & mask
+        while found := slots[at]:
+            if found == slot:
+                return False
+            at = (at + 1) & mask
+        slots[at], entries[at] = slot, entry
+    index.used += len(keys)
+    return True

@@ -27,6 +27,14 @@ def loaded(journal: Journal) -> tuple[dict[int, int], bool]:
     return dict(table.items()), based
 
 
+@pytest.fixture(autouse=True, params=["dict", "arrays"])
+def representation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here holds for both of the index's forms: a dict, and from ARRAYS_FROM bans SlotArrays."""
+    if request.param == "arrays":
+        monkeypatch.setattr(index, "ARRAYS_FROM", 0)
+    return str(request.param)
+
+
 def write(journal: Journal, upserts: list[tuple], deletes: list[bytes] = ()) -> None:
     journal.begin()
     journal.upsert_rows(upserts)
@@ -110,24 +118,24 @@ def test_the_pass_keeps_the_base_current(plain_redis, job_cache_mode) -> None:
             assert loaded(journal) == (truth(journal), False)
 
 
-def test_the_index_probes_past_collisions_marks_what_it_hands_out_and_grows_past_what_was_announced() -> None:
+def test_slot_arrays_probe_past_collisions_mark_what_they_hand_out_and_grow_past_what_was_announced() -> None:
     """Slots that share their low bits land on one probe chain (a 1,024-position table masks all but 10 bits): each is
-    found, taken once, and what is left is exactly what was not taken; a table told too few entries doubles."""
-    table = index.Index(3)
+    found, handed out once, and what is left is exactly what was not; a table told too few entries doubles."""
+    table = index.SlotArrays(3)
     chain = [1 + 1024 * n for n in range(6)]  # one home position, six entries: past the 3 announced
     for n, slot in enumerate(chain):
-        table.put(slot, (n + 1) << 32)
-    table.put(chain[2], 99 << 32)  # an entry replaced in place
+        table[slot] = (n + 1) << 32
+    table[chain[2]] = 99 << 32  # an entry replaced in place
     assert dict(table.items()) == {slot: ((99 if n == 2 else n + 1) << 32) for n, slot in enumerate(chain)}
-    assert table.take(chain[3]) == 4 << 32
-    assert table.take(chain[3]) is None  # taken once, like a dict's pop
-    assert table.take(5 + 1024) is None  # never put
-    table.put(chain[0], index.TAKEN)  # dropped from the journal since the base: not missing
-    assert sorted(table.values()) == sorted([2 << 32, 99 << 32, 5 << 32, 6 << 32])
-    many = index.Index(10)
+    assert table.pop(chain[3]) == 4 << 32
+    assert table.pop(chain[3]) is None  # handed out once, like a dict's pop
+    assert table.pop(5 + 1024) is None  # never put
+    table.pop(chain[0])  # dropped from the journal since the base: not missing
+    assert list(table.values()) == [2 << 32, 5 << 32, 6 << 32, 99 << 32]  # in the journal's order (row ids)
+    many = index.SlotArrays(10)
     for n in range(5_000):  # 500 × what was announced: grows, keeping every entry
-        many.put(index.slot(f"bans_ip_10.1.{n // 256}.{n % 256}".encode()), (n + 1) << 32)
-    assert sorted(many.values()) == [(n + 1) << 32 for n in range(5_000)]
+        many[index.slot(f"bans_ip_10.1.{n // 256}.{n % 256}".encode())] = (n + 1) << 32
+    assert list(many.values()) == [(n + 1) << 32 for n in range(5_000)]
     assert len(many.slots) <= 4 * 8192
     many.clear()
     assert not list(many.values())
