@@ -76,7 +76,8 @@ def test_no_job_and_no_command_touches_a_lease_or_its_fence(plain_redis, leased,
     assert run_bwcli("bans.py", env, ["import", str(dump)]) == 0
     out = capsys.readouterr().out
     assert "1 bans restored" in out and "3 CrowdSec leases (skipped: managed by CrowdSec)" in out, out
-    for argv in (["list"], ["list", "--json"], ["list", "--ip", IP], ["forget", "--all"], ["forget", "--all", "--yes"]):
+    for argv in (["list"], ["list", "--json"], ["list", "--ip", IP], ["forget", "--ip", IP], ["forget", "--ip", SERVICE_IP, "--yes"],
+                 ["forget", "--all"], ["forget", "--all", "--yes"]):
         assert run_bwcli("bans.py", env, argv) == 0, argv
     for argv in (["stats"], ["revoke"], ["revoke", "--yes"]):
         assert run_bwcli("sessions.py", env, argv) == 0, argv
