@@ -161,8 +161,12 @@ class BanScanner:
 
     def prefetched(self, depth: int = 8, with_values: bool = True) -> Iterator[Batch]:
         """:meth:`batches` (or :meth:`expiries`) produced by a background thread started *now*
-        (:func:`..keyspace.prefetched`)."""
-        return prefetched(self._walk(with_values), depth, name="redissync-bans-scan")
+        (:func:`..keyspace.prefetched`); on a Redis Cluster one thread per master, so the masters scan at once
+        (each its own process), their batches handed out in turn."""
+        if len(self.nodes) == 1:
+            return prefetched(self._walk(with_values), depth, name="redissync-bans-scan")
+        return _in_turn([prefetched(self._walk_node(node, with_values), depth, name=f"redissync-bans-scan-{index}")
+                         for index, node in enumerate(self.nodes)])
 
     def values(self, keys: list[bytes]) -> Batch:
         """``(stamp, [value, pttl, …])`` for ``keys``, in their order; the value is :data:`WRONG_TYPE` for a
@@ -215,17 +219,20 @@ class BanScanner:
 
     def _walk(self, with_values: bool) -> Iterator[Batch]:
         for node in self.nodes:
-            cursor = b"0"
-            while True:
-                cursor, flat = self._one_batch(node, cursor, with_values)
-                stamp = now_ms()
-                if flat:
-                    if with_values:
-                        for index in range(1, len(flat), 3):
-                            flat[index] = self._complete(flat[index - 1], flat[index])
-                    yield stamp, flat
-                if cursor in (b"0", 0, "0"):
-                    break
+            yield from self._walk_node(node, with_values)
+
+    def _walk_node(self, node: Redis, with_values: bool) -> Iterator[Batch]:
+        cursor = b"0"
+        while True:
+            cursor, flat = self._one_batch(node, cursor, with_values)
+            stamp = now_ms()
+            if flat:
+                if with_values:
+                    for index in range(1, len(flat), 3):
+                        flat[index] = self._complete(flat[index - 1], flat[index])
+                yield stamp, flat
+            if cursor in (b"0", 0, "0"):
+                return
 
     def _one_batch(self, node: Redis, cursor: bytes, with_values: bool) -> tuple[bytes, list[Any]]:
         """One SCAN step on ``node`` (the server, or one cluster master) and what it found."""
@@ -296,6 +303,22 @@ class BanScanner:
             self.round_trips += 1
             return fetched if fetched is not None else b""
         return value
+
+
+def _in_turn(streams: list[Iterator[Batch]]) -> Iterator[Batch]:
+    """One batch of each stream in turn until all are done; closing this closes them all (their threads stop)."""
+    try:
+        live = list(streams)
+        while live:
+            for stream in list(live):
+                batch = next(stream, None)
+                if batch is None:
+                    live.remove(stream)
+                else:
+                    yield batch
+    finally:
+        for stream in streams:
+            stream.close()  # type: ignore[attr-defined]  # keyspace.prefetched's generators
 
 
 def _triples(flat: list[Any]) -> Iterator[tuple[Any, Any, Any]]:
