@@ -79,6 +79,17 @@ def _by_slot(client: RedisCluster, keys: list[bytes]) -> list[list[int]]:
     return list(slots.values())
 
 
+def by_master(client: Redis | RedisCluster, keys: list[bytes]) -> list[tuple[Redis, list[int]]]:
+    """Each data node's client with the positions in ``keys`` of the keys it serves: the server and every position, or
+    each master of a Redis Cluster with its keys' (per the client's slot map)."""
+    if not isinstance(client, RedisCluster):
+        return [(client, list(range(len(keys))))]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, key in enumerate(keys):
+        groups[client.get_node_from_key(key).name].append(index)
+    return [(client.get_redis_connection(client.get_node(node_name=name)), indexes) for name, indexes in groups.items()]
+
+
 def per_key_script(client: Redis | RedisCluster, script: str, keys: list[bytes], *args: Any, width: int = 1) -> list[Any]:
     """The flat reply of a script that returns ``width`` items per key of ``keys``, in ``keys``' order: one EVAL, or on a
     Redis Cluster one EVAL per hash slot, all sent in one pipeline (redis-py routes each to the slot's master)."""
@@ -147,6 +158,25 @@ def prefetched(items: Iterator[T], depth: int = 4, name: str = "redissync-prefet
             worker.join(timeout=30)
 
     return consume()
+
+
+def in_turn(streams: list[Iterator[T]]) -> Iterator[T]:
+    """One item of each of ``streams`` in turn until all are done (several :func:`prefetched` producers consumed
+    fairly: a Redis Cluster's masters scanned at once); closing this closes them all, which stops their threads."""
+    try:
+        live = list(streams)
+        while live:
+            for stream in list(live):
+                for item in stream:
+                    yield item
+                    break
+                else:
+                    live.remove(stream)
+    finally:
+        for stream in streams:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
 
 
 def glob_escape(text: str) -> str:

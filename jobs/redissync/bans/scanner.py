@@ -19,20 +19,16 @@ in keys (:data:`SCAN_COUNT`, :data:`VALUES_SCAN_COUNT`, :data:`VALUES_COUNT`) an
 or two: every instance's ban check waits behind it (issue 24: no command above 5 ms at 1M bans). A server that
 refuses scripts (an ACL without ``+@scripting``) gets the same data from ``SCAN`` + pipelined ``PTTL`` (+ ``STRLEN`` + ``MGET`` for values).
 
-On a Redis Cluster ``SCAN`` walks one node, so the scanner walks every master in turn (keyspace.data_nodes) and
-reads values on the master that holds them. A batch's keys span hundreds of hash slots of that node. Redis 7.0.15
-lets a script *without* a shebang line touch keys of any slot its node serves, undeclared (measured:
-tests/redissync/bans/test_scanner_cluster.py); a ``#!lua`` script needs ``flags=allow-cross-slot-keys`` for the
-same, and declared ``KEYS`` of several slots are refused either way (CROSSSLOT). So the scripts stay shebang-less,
-which Redis 6.2 (no flags at all) runs the same, and pass a cluster node's keys as ``ARGV``: one call per batch
-per node, where one script per slot would cost one call per ban (BunkerWeb's cluster names give each IP its own
-tag). A key the node cannot serve (a slot it is importing mid-reshard) is skipped through ``redis.pcall``; the
-pass sees the open migration and judges nothing (bans/shards.py).
+On a Redis Cluster ``SCAN`` walks one node: every master is scanned (one thread each) and values are read on the
+master holding them. A batch spans hundreds of slots of its node, which only a script *without* a shebang may touch
+undeclared (Redis 7: ``#!lua`` needs ``allow-cross-slot-keys``; declared ``KEYS`` of several slots are CROSSSLOT):
+so the scripts stay shebang-less (Redis 6.2 runs them the same) and take a node's keys as ``ARGV``, one call per
+batch per node, not one per slot, i.e. per ban (docs/bans.md, Redis Cluster, says what was measured). A key the node
+cannot serve (a slot it imports mid-reshard) is skipped; the pass sees the migration and judges nothing (bans/shards.py).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -42,7 +38,7 @@ from redis.exceptions import ResponseError
 
 from ..clock import now_ms
 from ..connection import scripting_refused
-from ..keyspace import data_nodes, is_cluster, prefetched
+from ..keyspace import by_master, data_nodes, in_turn, is_cluster, prefetched
 from .entry import MAX_VALUE_BYTES
 
 # Keys per script call, measured at 300k bans (Redis 7.0, its main thread alone on a core): SCAN + PTTL costs
@@ -165,13 +161,19 @@ class BanScanner:
         (each its own process), their batches handed out in turn."""
         if len(self.nodes) == 1:
             return prefetched(self._walk(with_values), depth, name="redissync-bans-scan")
-        return _in_turn([prefetched(self._walk_node(node, with_values), depth, name=f"redissync-bans-scan-{index}")
-                         for index, node in enumerate(self.nodes)])
+        return in_turn([prefetched(self._walk_node(node, with_values), depth, name=f"redissync-bans-scan-{index}")
+                        for index, node in enumerate(self.nodes)])
 
     def values(self, keys: list[bytes]) -> Batch:
         """``(stamp, [value, pttl, …])`` for ``keys``, in their order; the value is :data:`WRONG_TYPE` for a
         key that is not a string and :data:`GONE` for one deleted since it was scanned."""
-        flat = self._values_per_node(keys) if self.cluster else self._values_in_chunks(self.client, keys)
+        flat: list[Any] = [None] * (2 * len(keys))
+        for node, indexes in by_master(self.client, keys):  # on a Redis Cluster, each master's keys read on it
+            for start in range(0, len(indexes), VALUES_COUNT):
+                chunk = indexes[start:start + VALUES_COUNT]
+                reply = self._values_on(node, [keys[index] for index in chunk])
+                for position, index in enumerate(chunk):
+                    flat[2 * index:2 * index + 2] = reply[2 * position:2 * position + 2]
         stamp = now_ms()
         for index in range(0, len(flat), 2):
             flat[index] = self._complete(keys[index // 2], flat[index])
@@ -195,26 +197,6 @@ class BanScanner:
         flat: list[Any] = []
         for _key, value, pttl in _triples(self._pipelined_values(keys, keep_gone=True)):
             flat += (value, pttl)
-        return flat
-
-    def _values_in_chunks(self, node: Redis, keys: list[bytes]) -> list[Any]:
-        flat: list[Any] = []
-        for start in range(0, len(keys), VALUES_COUNT):
-            flat += self._values_on(node, keys[start:start + VALUES_COUNT])
-        return flat
-
-    def _values_per_node(self, keys: list[bytes]) -> list[Any]:
-        """``[value, pttl, …]`` on a Redis Cluster: each master's keys read on it, the answer in ``keys``' order."""
-        cluster = cast("RedisCluster", self.client)
-        groups: dict[str, list[int]] = defaultdict(list)
-        for index, key in enumerate(keys):
-            groups[cluster.get_node_from_key(key).name].append(index)
-        flat: list[Any] = [None] * (2 * len(keys))
-        for name, indexes in groups.items():
-            node = cluster.get_redis_connection(cluster.get_node(node_name=name))
-            reply = self._values_in_chunks(node, [keys[index] for index in indexes])
-            for position, index in enumerate(indexes):
-                flat[2 * index:2 * index + 2] = reply[2 * position:2 * position + 2]
         return flat
 
     def _walk(self, with_values: bool) -> Iterator[Batch]:
@@ -303,22 +285,6 @@ class BanScanner:
             self.round_trips += 1
             return fetched if fetched is not None else b""
         return value
-
-
-def _in_turn(streams: list[Iterator[Batch]]) -> Iterator[Batch]:
-    """One batch of each stream in turn until all are done; closing this closes them all (their threads stop)."""
-    try:
-        live = list(streams)
-        while live:
-            for stream in list(live):
-                batch = next(stream, None)
-                if batch is None:
-                    live.remove(stream)
-                else:
-                    yield batch
-    finally:
-        for stream in streams:
-            stream.close()  # type: ignore[attr-defined]  # keyspace.prefetched's generators
 
 
 def _triples(flat: list[Any]) -> Iterator[tuple[Any, Any, Any]]:
