@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 
 from ..clock import now_ms
+from ..keys import ban_key_in
 from ..keyspace import is_cluster
 from .entry import Entry, classify_row
 from .instances import InstanceSource, instance_source
@@ -110,6 +111,16 @@ class LocalBans:
             self.unbanned[entry.key.decode("utf-8", "replace")] = [now_ms, entry.expires_ms]
             self.dirty = True
 
+    def _name_as(self, cluster: bool) -> None:
+        """After a switch to or from a Redis Cluster (bans/mode_switch.py), what is remembered under the other mode's
+        names goes under this one's: an unban recorded before the switch still blocks the copies listed after it."""
+        for memory in (self.unbanned, self.waiting):
+            for key in [key for key in memory if key.endswith("}") != cluster]:
+                renamed = ban_key_in(key.encode(), cluster).decode()
+                if renamed != key:
+                    memory.setdefault(renamed, memory.pop(key))  # one already under this name is the newer
+                    self.dirty = True
+
     def _blocked(self, ban: InstanceBan) -> bool:
         if (ban.date or 0) * 1000 <= self.cleared_ms:
             return True
@@ -141,6 +152,7 @@ class LocalBans:
         answers = self.source.fetch_bans()
         now_s = wall_ms() / 1000
         cluster = is_cluster(client)
+        self._name_as(cluster)
         if cluster:  # the rows name IPs: each ban under Redis Cluster mode's name (listing.ban_key)
             for answer in answers:
                 answer.listed = {ban_key(item, cluster) or key: item for key, item in answer.listed.items()}

@@ -12,8 +12,11 @@ import json
 import pytest
 
 from harness.bans import bans_state, write_ban
+from harness.instances import StandInInstance, StandInInstancesDatabase
+from harness.servers import free_port
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
+from redissync.bans.instances import BunkerWebInstances, StdlibApi
 from redissync.connection import connect
 from redissync.keys import BanKey
 from redissync.settings import load_settings
@@ -78,3 +81,29 @@ def test_standalone_to_cluster_and_back_keeps_every_ban(plain_redis, redis_clust
     steady = run_pass(plain_redis.settings_env())
     assert (steady.seen, steady.new, steady.changed, steady.unbans, steady.restored) == (26, 0, 0, 0, 0)
     cluster.close()
+
+
+def test_an_unban_recorded_before_the_switch_still_blocks_an_instances_copy_after_it(plain_redis, redis_cluster) -> None:
+    """An instance keeps its own copy of a ban it made (its datastore is its own); the journal recorded the ban's unban
+    under the historical name. After the switch the instance's row maps to the cluster name: still the same unban."""
+    instance = StandInInstance("bw-a", free_port()).start()  # its Redis writes fail: the ban stays local
+    try:
+        assert instance.ban("198.51.100.30", ttl=3600) is False
+        source = BunkerWebInstances(StandInInstancesDatabase([instance]), StdlibApi, timeout=1)
+
+        def run(env):
+            client = connect(load_settings(env))
+            try:
+                return reconcile(client, bans_state(), instances=source)
+            finally:
+                client.close()
+
+        assert run(plain_redis.settings_env()).instances.propagated == 1
+        plain_redis.client().delete("bans_ip_198.51.100.30")  # unbanned through another instance
+        unbanned = run(plain_redis.settings_env())
+        assert (unbanned.unbans, unbanned.instances.unbanned_copies) == (1, 1), unbanned.line()
+        switched = run(redis_cluster.settings_env())
+        assert (switched.instances.propagated, switched.instances.unbanned_copies) == (0, 1), switched.line()
+        assert not redis_cluster.client().exists("bans_ip_{198.51.100.30}")
+    finally:
+        instance.stop()
