@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from redissync.keyspace import prefetched, scan_batches
+from redissync.keyspace import in_turn, prefetched, scan_batches
 
 
 def test_scan_batches_yield_every_key_once_in_bounded_batches(plain_redis) -> None:
@@ -45,3 +45,13 @@ def test_prefetched_closed_early_stops_its_thread() -> None:
     consumer.close()
     assert threading.active_count() == before
     assert len(produced) <= 5  # bounded: depth + one in hand
+
+
+def test_producers_in_turn_share_the_consumer_and_stop_together() -> None:
+    """A Redis Cluster's masters scanned at once (bans/scanner.py): one item of each in turn, the longer one to its end."""
+    assert list(in_turn([prefetched(iter("abc")), prefetched(iter("12345")), prefetched(iter(""))])) == list("a1b2c345")
+    before = threading.active_count()
+    both = in_turn([prefetched(iter(range(10**9)), depth=2), prefetched(iter(range(10**9)), depth=2)])
+    assert [next(both) for _ in range(4)] == [0, 0, 1, 1]
+    both.close()
+    assert threading.active_count() == before

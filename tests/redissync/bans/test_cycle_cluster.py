@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from redissync.bans import counters
 from redissync.bans.shards import ClusterState, marker_key
 from redissync.connection import connect
 from redissync.keys import bad_behavior_key
@@ -93,3 +94,23 @@ def test_the_marker_of_each_shard_lands_in_its_own_slots(redis_cluster) -> None:
     for shard in state.shards:
         assert shard.owns(redis_cluster.client().keyslot(marker_key(shard.tag)))
         assert shard.identity.marker, "created by the pass, read on its master"
+
+
+def test_many_global_unbans_find_the_cluster_counters_by_scanning_every_master(redis_cluster, monkeypatch) -> None:
+    """Past counters.BY_NAME_LIMIT names a scan is cheaper: on a cluster it walks every master and reads the IP in braces
+    (the counters of a service without bans in the journal are found by the scan alone)."""
+    monkeypatch.setattr(counters, "BY_NAME_LIMIT", 0)
+    admin = redis_cluster.client()
+    ips = [f"198.51.100.{i}" for i in range(12)]
+    keys = [write_cluster_ban(admin, ip) for ip in ips]
+    names = [bad_behavior_key(ip, service, cluster=True) for ip in ips for service in (None, "unknown.example.com")]
+    for name in names:
+        admin.set(name, 3, ex=60)
+    admin.set(bad_behavior_key("203.0.113.1", None, cluster=True), 3, ex=60)  # not unbanned: kept
+    write_cluster_ban(admin, "203.0.113.1", service="shop.example.com")  # a service in the journal: 12 x 1 names > 0
+    run_pass(redis_cluster)
+    admin.delete(*keys)
+    result = run_pass(redis_cluster)
+    assert (result.unbans, result.counters_cleared) == (12, 24), result.line()
+    assert not any(admin.exists(name) for name in names)
+    assert admin.exists(bad_behavior_key("203.0.113.1", None, cluster=True))
