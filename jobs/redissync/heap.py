@@ -3,9 +3,10 @@
 Why: glibc serves a block above its *mmap threshold* from a mapping of its own, returned to the system when
 freed; smaller blocks come from the heap, whose freed middle stays resident. The threshold starts at 128 KiB
 but rises to the size of any larger block freed (up to 32 MiB): once the bans archive's 8 MiB files or
-BunkerWeb's restore of the job cache have come and gone, the hash tables the bans index outgrows while it
-loads (5, 10, 20 MiB at 1M bans) land on the heap and stay there as holes: ≈ 20 MB more peak RSS at 1M
-bans, measured. Pinning the threshold switches that rise off, for the whole process (inside BunkerWeb: the
+BunkerWeb's restore of the job cache have come and gone, the bans index's large blocks (a dict's hash tables,
+outgrown while it loads, below bans/index.py's ``ARRAYS_FROM``; from there its two flat arrays, 16 MiB each at
+1M bans) land on the heap and stay there as holes once freed (with the dict at 1M bans: ≈ 20 MB more peak RSS,
+measured). Pinning the threshold switches that rise off, for the whole process (inside BunkerWeb: the
 scheduler's, where jobs run); the cost is a mapping per block above 1 MiB, not measurable in a pass.
 A no-op on other C libraries (musl, in BunkerWeb's Alpine images, has no rising threshold).
 """
