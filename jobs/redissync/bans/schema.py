@@ -26,17 +26,17 @@ CREATE TABLE IF NOT EXISTS bans (
 )"""
 DATE_INDEX = "CREATE INDEX IF NOT EXISTS bans_date ON bans(date)"
 KEY_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS bans_key ON bans(key)"  # a bulk-loaded table's (Journal.bulk_load)
-TRIGGERS = ("""CREATE TRIGGER IF NOT EXISTS ban_counted AFTER INSERT ON bans BEGIN
-    INSERT INTO ban_counts VALUES (COALESCE(NEW.scope, ''), COALESCE(NEW.service, ''), COALESCE(NEW.reason, ''),
-                                   COALESCE(NEW.malformed, ''), 1) ON CONFLICT DO UPDATE SET n = n + 1;
-END""", """CREATE TRIGGER IF NOT EXISTS ban_uncounted AFTER DELETE ON bans BEGIN
-    UPDATE ban_counts SET n = n - 1 WHERE (scope, service, reason, malformed) =
-        (COALESCE(OLD.scope, ''), COALESCE(OLD.service, ''), COALESCE(OLD.reason, ''), COALESCE(OLD.malformed, ''));
-END""", """CREATE TRIGGER IF NOT EXISTS ban_recounted AFTER UPDATE OF scope, service, reason, malformed ON bans BEGIN
-    UPDATE ban_counts SET n = n - 1 WHERE (scope, service, reason, malformed) =
-        (COALESCE(OLD.scope, ''), COALESCE(OLD.service, ''), COALESCE(OLD.reason, ''), COALESCE(OLD.malformed, ''));
-    INSERT INTO ban_counts VALUES (COALESCE(NEW.scope, ''), COALESCE(NEW.service, ''), COALESCE(NEW.reason, ''),
-                                   COALESCE(NEW.malformed, ''), 1) ON CONFLICT DO UPDATE SET n = n + 1;
+_COUNT_NEW = """INSERT INTO ban_counts VALUES (COALESCE(NEW.scope, ''), COALESCE(NEW.service, ''), COALESCE(NEW.reason, ''),
+                                   COALESCE(NEW.malformed, ''), 1) ON CONFLICT DO UPDATE SET n = n + 1;"""
+_UNCOUNT_OLD = """UPDATE ban_counts SET n = n - 1 WHERE (scope, service, reason, malformed) =
+        (COALESCE(OLD.scope, ''), COALESCE(OLD.service, ''), COALESCE(OLD.reason, ''), COALESCE(OLD.malformed, ''));"""
+TRIGGERS = (f"""CREATE TRIGGER IF NOT EXISTS ban_counted AFTER INSERT ON bans BEGIN
+    {_COUNT_NEW}
+END""", f"""CREATE TRIGGER IF NOT EXISTS ban_uncounted AFTER DELETE ON bans BEGIN
+    {_UNCOUNT_OLD}
+END""", f"""CREATE TRIGGER IF NOT EXISTS ban_recounted AFTER UPDATE OF scope, service, reason, malformed ON bans BEGIN
+    {_UNCOUNT_OLD}
+    {_COUNT_NEW}
 END""")
 SCHEMA = ";\n".join([TABLE.format(unique=" UNIQUE"), """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,9 +49,9 @@ COUNT_ALL = (  # the counts made from the rows (a new or migrated journal, after
     "INSERT INTO ban_counts SELECT COALESCE(scope, ''), COALESCE(service, ''), COALESCE(reason, ''), "
     "COALESCE(malformed, ''), COUNT(*) FROM bans GROUP BY 1, 2, 3, 4")
 
+INSERT = f"INSERT INTO bans ({ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 UPSERT = (
-    f"INSERT INTO bans ({ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
+    f"{INSERT} ON CONFLICT(key) DO UPDATE SET "
     "value = excluded.value, digest = excluded.digest, expires_ms = excluded.expires_ms, ip = excluded.ip, "
     "service = excluded.service, scope = excluded.scope, reason = excluded.reason, date = excluded.date, "
     "malformed = excluded.malformed")
-INSERT = f"INSERT INTO bans ({ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
