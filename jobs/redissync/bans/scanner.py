@@ -140,7 +140,7 @@ class BanScanner:
 
     def __init__(self, client: Redis, count: int = SCAN_COUNT, use_script: bool = True):
         self.client = client
-        self.nodes = data_nodes(client)  # a Redis Cluster's masters, walked one after the other
+        self.nodes = data_nodes(client)  # the server, or a Redis Cluster's masters (prefetched: scanned at once)
         self.cluster = is_cluster(client)
         self.count = count
         self.round_trips = 0

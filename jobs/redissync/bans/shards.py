@@ -13,8 +13,8 @@ continuous was deleted on purpose. A shard whose marker's slot moved away cannot
 its missing bans are restored (the safe mistake, as after a failover of unknown history) and the marker is put
 back into one of its own slots.
 
-A pass during a reshard would see a key twice, or not at all, as it moves between the masters being scanned
-one after another. :meth:`ClusterState.same_history` therefore also compares every master's slots and refuses
+A pass during a reshard could see a key twice, or not at all, as it moves between two masters while they are
+scanned. :meth:`ClusterState.same_history` therefore also compares every master's slots and refuses
 any open migration (``[slot->-node]`` / ``[slot-<-node]`` in ``CLUSTER NODES``): the pass then judges nothing.
 """
 

@@ -173,6 +173,10 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
     def one_by_one(batch: RestoreBatch) -> int:
         return took(batch, "r" * len(batch.keys))
 
+    def answered(done: list[tuple[Any, list[Any]]]) -> int:
+        """The batches a stream read the replies of (one script call each)."""
+        return sum(took(batch, _flags(replies[0])) for batch, replies in done)
+
     def send(name: str) -> int:
         rows, filling[name] = filling[name], []
         count = 0
@@ -180,8 +184,7 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
             call = ("EVAL", _NODE_RESTORE_SCRIPT, 0, " ".join(map(str, batch.remaining)), *batch.keys, *batch.values)
             if name in streams:
                 stream = streams[name]
-                done = stream.send([call], batch) if stream is not None else []
-                count += one_by_one(batch) if stream is None else sum(took(sent, _flags(replies[0])) for sent, replies in done)
+                count += one_by_one(batch) if stream is None else answered(stream.send([call], batch))
                 continue
             node = client.get_redis_connection(client.get_node(node_name=name))
             try:  # the first call on a master is answered at once: a user without +@scripting finds out here
@@ -205,7 +208,7 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
         for name in list(filling):
             restored += send(name)
         for stream in streams.values():
-            restored += sum(took(sent, _flags(replies[0])) for sent, replies in stream.finish()) if stream is not None else 0
+            restored += answered(stream.finish()) if stream is not None else 0
     finally:
         for stream in streams.values():
             if stream is not None:
