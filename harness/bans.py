@@ -1,4 +1,5 @@
-"""Bans written exactly the way BunkerWeb instances write them (docs/bunkerweb-data.md §bans), for tests and the demo."""
+"""Bans written exactly the way BunkerWeb instances write them (docs/bunkerweb-data.md §bans), the bans job's state, and
+one pass run by the job's path, for tests and the demo."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import time
 import redis
 
 from harness import ROOT
+from redissync.bans.cycle import PassResult, reconcile
+from redissync.connection import connect
 from redissync.keys import BanKey
+from redissync.settings import load_settings
 from redissync.state import StateStore, open_state
 
 
@@ -42,6 +46,16 @@ BANS_JOB = ROOT / "jobs" / "redissync-bans.py"
 def bans_state() -> StateStore:
     """The bans job's state as its next run sees it (inside BunkerWeb: restored from the database copy)."""
     return open_state(BANS_JOB)
+
+
+def run_pass(server) -> PassResult:
+    """One bans pass on ``server`` (a server or a cluster: its ``settings_env()``) by the job's path: settings,
+    connection, pass on the job's state."""
+    client = connect(load_settings(server.settings_env()))
+    try:
+        return reconcile(client, bans_state())
+    finally:
+        client.close()
 
 
 def no_script_client(server) -> redis.Redis:

@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness.acl import LEAST_PASSWORD, LEAST_USER, least_privilege_rule
-from harness.bans import bans_state, write_ban
+from harness.bans import bans_state, run_pass, write_ban
 from harness.jobrun import run_bwcli
 from redissync.bans.archive import open_journal
-from redissync.bans.cycle import reconcile
-from redissync.connection import connect
 from redissync.keys import BANS_LOCK_KEY, BanKey, bad_behavior_key
-from redissync.settings import load_settings
 
 IPS = [f"192.0.2.{i}" for i in range(1, 31)]  # 30 IPs: their cluster names spread over the three masters
 
@@ -24,15 +21,6 @@ IPS = [f"192.0.2.{i}" for i in range(1, 31)]  # 30 IPs: their cluster names spre
 def least_env(cluster) -> dict[str, str]:
     cluster.set_user(LEAST_USER, LEAST_PASSWORD, least_privilege_rule(cluster=True))
     return cluster.settings_env(REDIS_USERNAME=LEAST_USER, REDIS_PASSWORD=LEAST_PASSWORD)
-
-
-def journal_from_standalone(server) -> None:
-    """The journal as a pass on a standalone server leaves it (the same state directory, then a cluster)."""
-    client = connect(load_settings(server.settings_env()))
-    try:
-        reconcile(client, bans_state())
-    finally:
-        client.close()
 
 
 def masters_holding(cluster, keys: list[str]) -> int:
@@ -50,7 +38,7 @@ def test_a_standalone_export_imports_under_cluster_names_on_every_master(plain_r
     for ip in IPS:
         write_ban(admin, ip, ttl=3600)
     write_ban(admin, IPS[0], service="shop_{eu}%", ttl=None)  # a service name BunkerWeb escapes in cluster mode
-    journal_from_standalone(plain_redis)
+    run_pass(plain_redis)  # the journal a standalone pass leaves, then a cluster
     dump = tmp_path / "bans.jsonl"
     assert run_bwcli("bans.py", plain_redis.settings_env(), ["export", "--output", str(dump)]) == 0
     assert "exported 31 bans" in capsys.readouterr().out
@@ -84,7 +72,7 @@ def test_forget_all_on_the_cluster_as_the_least_privilege_user(plain_redis, acl_
     admin = plain_redis.client()
     for ip in IPS[:3]:
         write_ban(admin, ip, ttl=3600)
-    journal_from_standalone(plain_redis)
+    run_pass(plain_redis)
     env = least_env(acl_cluster)
     assert run_bwcli("bans.py", env, ["forget", "--all"]) == 0
     assert capsys.readouterr().out.startswith("forget: would forget 3 journaled bans (3 not expired)")
@@ -104,7 +92,7 @@ def test_forget_all_on_the_cluster_as_the_least_privilege_user(plain_redis, acl_
 @pytest.mark.parametrize("argv", [["list"], ["list", "--json"], ["export"]])
 def test_reading_the_journal_needs_no_cluster(argv, plain_redis, redis_cluster, capsys) -> None:
     write_ban(plain_redis.client(), IPS[0], ttl=3600)
-    journal_from_standalone(plain_redis)
+    run_pass(plain_redis)
     assert run_bwcli("bans.py", redis_cluster.settings_env(), argv) == 0
     assert IPS[0] in capsys.readouterr().out
 
@@ -115,7 +103,7 @@ def test_forget_one_ip_on_every_master_as_the_least_privilege_user(plain_redis, 
     for service in (None, "shop", "blog"):
         write_ban(admin, ip, service=service, ttl=3600)
     write_ban(admin, "192.0.2.10", ttl=3600)
-    journal_from_standalone(plain_redis)
+    run_pass(plain_redis)
     cluster = acl_cluster.client()
     bans = [BanKey(ip, service).key_in(cluster=True) for service in (None, "shop", "blog", "a_ip_{x}")]
     bans.append(BanKey(ip).key)  # a historical name left on the cluster: another slot, maybe another master

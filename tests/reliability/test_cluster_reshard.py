@@ -12,10 +12,11 @@ from collections.abc import Iterable
 
 import pytest
 
+from harness.bans import run_pass
 from harness.cluster import ClusterTopology, redis_cli
 from redissync.bans.cycle import PassResult
 from redissync.keys import BanKey, bad_behavior_key
-from tests.redissync.bans.clusterbans import by_master, run_pass, write_cluster_ban
+from tests.redissync.bans.clusterbans import by_master, write_cluster_ban
 
 pytestmark = pytest.mark.slow
 

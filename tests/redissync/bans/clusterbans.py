@@ -1,21 +1,10 @@
-"""Helpers of the bans pass's cluster tests: bans under BunkerWeb's cluster names, a pass, where each key lives."""
+"""Helpers of the bans pass's cluster tests: bans under BunkerWeb's cluster names, where each key lives."""
 
 from __future__ import annotations
 
-from harness.bans import ban_value, bans_state
+from harness.bans import ban_value
 from harness.cluster import ClusterTopology
-from redissync.bans.cycle import PassResult, reconcile
-from redissync.connection import connect
 from redissync.keys import BanKey
-from redissync.settings import load_settings
-
-
-def run_pass(topology: ClusterTopology) -> PassResult:
-    client = connect(load_settings(topology.settings_env()))
-    try:
-        return reconcile(client, bans_state())
-    finally:
-        client.close()
 
 
 def write_cluster_ban(client, ip: str, service: str | None = None, ttl: int | None = 3600) -> str:

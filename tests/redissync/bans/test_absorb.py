@@ -7,24 +7,13 @@ import json
 
 import pytest
 
-from harness.bans import bans_state, write_ban
+from harness.bans import bans_state, run_pass, write_ban
 from redissync.bans.absorb import VERIFY_SLICES
 from redissync.bans.archive import open_journal
-from redissync.bans.cycle import reconcile
 from redissync.bans.journal import VERIFY_SLICE_META
 from redissync.bans.scanner import BanScanner
-from redissync.connection import connect
-from redissync.settings import load_settings
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")
-
-
-def run_pass(server):
-    client = connect(load_settings(server.settings_env()))
-    try:
-        return reconcile(client, bans_state())
-    finally:
-        client.close()
 
 
 def read_values(monkeypatch) -> list[bytes]:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness.bans import bans_state, write_ban
+from harness.bans import bans_state, run_pass, write_ban
 from harness.servers import wait_until
 from redissync.bans.cycle import BanPolicy, one_pass, reconcile
 from redissync.connection import connect
@@ -22,14 +22,6 @@ pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and Bu
 
 def job_client(server):
     return connect(load_settings(server.settings_env()))
-
-
-def run_pass(server):
-    client = job_client(server)
-    try:
-        return reconcile(client, bans_state())
-    finally:
-        client.close()
 
 
 def test_restore_after_flushall_with_remaining_ttl(plain_redis) -> None:

@@ -6,12 +6,13 @@ import json
 
 import pytest
 
+from harness.bans import run_pass
 from redissync.bans import counters
 from redissync.bans.shards import ClusterState, marker_key
 from redissync.connection import connect
 from redissync.keys import bad_behavior_key
 from redissync.settings import load_settings
-from tests.redissync.bans.clusterbans import by_master, run_pass, write_cluster_ban
+from tests.redissync.bans.clusterbans import by_master, write_cluster_ban
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 

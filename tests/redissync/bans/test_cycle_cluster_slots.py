@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from harness.bans import run_pass
 from harness.servers import wait_until
 from redissync.bans.shards import ClusterState, marker_key
 from redissync.connection import connect
 from redissync.settings import load_settings
-from tests.redissync.bans.clusterbans import by_master, run_pass, write_cluster_ban
+from tests.redissync.bans.clusterbans import by_master, write_cluster_ban
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
 

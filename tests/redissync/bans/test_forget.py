@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from harness.bans import bans_state, write_ban
+from harness.bans import bans_state, run_pass, write_ban
 from redissync.bans.archive import open_journal
-from redissync.bans.cycle import reconcile
 from redissync.bans.forget import PassRunning, count, forget_all, forget_ip
 from redissync.connection import connect
 from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
 from redissync.settings import load_settings
 
 pytestmark = pytest.mark.usefixtures("job_cache_mode")  # state directory and BunkerWeb job cache
-
-
-def run_pass(server):
-    client = connect(load_settings(server.settings_env()))
-    try:
-        return reconcile(client, bans_state())
-    finally:
-        client.close()
 
 
 def with_client(server, work):

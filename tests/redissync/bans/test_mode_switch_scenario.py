@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from harness.bans import bans_state, write_ban
+from harness.bans import bans_state, run_pass, write_ban
 from harness.instances import StandInInstance, StandInInstancesDatabase
 from harness.servers import free_port
 from redissync.bans.archive import open_journal
@@ -28,14 +28,6 @@ PERMANENT = BanKey("2001:db8::42")
 SCOPED = BanKey("192.0.2.9", "shop_{eu}%")  # escaped in cluster mode: bans_service_shop_%7Beu%7D%25_ip_{192.0.2.9}
 
 
-def run_pass(env: dict[str, str]):
-    client = connect(load_settings(env))
-    try:
-        return reconcile(client, bans_state())
-    finally:
-        client.close()
-
-
 def journaled() -> set[bytes]:
     with open_journal(bans_state(), readonly=True) as journal:
         return {entry.key for entry in journal.entries()}
@@ -48,10 +40,10 @@ def test_standalone_to_cluster_and_back_keeps_every_ban(plain_redis, redis_clust
     write_ban(standalone, PERMANENT.ip, ttl=None)
     write_ban(standalone, SCOPED.ip, service=SCOPED.service, ttl=7200)
     values = {ban: json.loads(standalone.get(ban.key)) for ban in [*TIMED, PERMANENT, SCOPED]}
-    assert run_pass(plain_redis.settings_env()).new == 26
+    assert run_pass(plain_redis).new == 26
 
     # to cluster mode: an empty keyspace, as BunkerWeb's docs say
-    switched = run_pass(redis_cluster.settings_env())
+    switched = run_pass(redis_cluster)
     assert "mode switch: 26 bans rewritten under cluster names" in switched.line()
     assert (switched.unbans, switched.counters_cleared, switched.restored) == (0, 0, 0)
     for ban, value in values.items():
@@ -65,12 +57,12 @@ def test_standalone_to_cluster_and_back_keeps_every_ban(plain_redis, redis_clust
     fresh = BanKey("203.0.113.77")
     cluster.set(fresh.key_in(True), json.dumps({"reason": "antibot", "date": 1}), ex=1800)
     cluster.delete(TIMED[0].key_in(True))
-    settled = run_pass(redis_cluster.settings_env())
+    settled = run_pass(redis_cluster)
     assert (settled.new, settled.unbans, settled.mode_switch) == (1, 1, "")
 
     # back to standalone, on a server emptied meanwhile
     standalone.flushall()
-    back = run_pass(plain_redis.settings_env())
+    back = run_pass(plain_redis)
     assert "mode switch: 26 bans rewritten under standalone names" in back.line()
     assert (back.unbans, back.restored) == (0, 0)
     assert not standalone.exists(TIMED[0].key), "the ban lifted in cluster mode stays lifted"
@@ -78,7 +70,7 @@ def test_standalone_to_cluster_and_back_keeps_every_ban(plain_redis, redis_clust
     assert standalone.pttl(PERMANENT.key) == -1
     assert json.loads(standalone.get(SCOPED.key)) == values[SCOPED]
     assert standalone.dbsize() - sum(1 for key in standalone.scan_iter("redissync:*")) == 26
-    steady = run_pass(plain_redis.settings_env())
+    steady = run_pass(plain_redis)
     assert (steady.seen, steady.new, steady.changed, steady.unbans, steady.restored) == (26, 0, 0, 0, 0)
     cluster.close()
 
