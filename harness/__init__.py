@@ -6,9 +6,9 @@
   proxy that breaks connections), ``loadgen`` (instances writing bans during a failover), ``promtool``;
 - stand-in BunkerWeb pieces, each citing the BunkerWeb source it follows: ``bwjob`` (``Job`` and its
   ``Database``), ``instances`` (instances and their API), ``core_redis`` (core's redis plugin.json installed),
-  ``templator`` (the configuration generator), ``lua/`` (BunkerWeb's Lua modules ``redissync.lua`` needs) and
-  ``plugin_nginx`` (nginx running ``redissync.lua`` on them), ``bans`` and ``bunkerweb_redis`` (what instances
-  write to and send Redis);
+  ``templator`` and ``rendering`` (the configuration generator; ``luadata`` reads what it renders), ``lua/``
+  (BunkerWeb's Lua modules ``redissync.lua`` needs) and ``plugin_nginx`` (nginx running ``redissync.lua`` on them),
+  ``bans`` and ``bunkerweb_redis`` (what instances write to and send Redis; ``bans`` also runs one bans pass);
 - job runners: ``jobrun`` (a job or bwcli file in-process, as BunkerWeb loads it), ``jobproc`` (in a child process).
 """
 

@@ -1,12 +1,15 @@
 """Bans shared by every instance, kept through Redis restarts and failovers.
 
-``cycle`` is one pass (scan Redis, journal what changed, restore what a restart lost), ``scanner`` reads
-ban keys in bounded batches, ``entry`` is the row a raw ban becomes, ``writeback`` writes journaled bans
-back (SET NX), ``journal`` is the local SQLite copy of :class:`.entry.Entry` rows, ``identity`` tells a
-restarted or replaced server from the same one, ``summary`` writes what the UI shows, ``transfer``
-exports and imports ban lines for bwcli, ``instances`` asks BunkerWeb's instances for their local bans
-and ``local_only`` decides which of those Redis never had. Entry points: :func:`one_pass` (job),
-:func:`reconcile` (UI, tests).
+``cycle`` is one pass (scan Redis, journal what changed, restore what a restart lost): ``scanner`` reads ban keys
+in bounded batches, ``absorb`` compares them with the journal's ``index``, ``identity`` tells a restarted or replaced
+server from the same one (``shards``: per shard of a Redis Cluster), ``writeback`` writes journaled bans back
+(SET NX), ``counters`` clears unbanned IPs' bad-behaviour counters, ``mode_switch`` renames bans after a switch to or
+from a cluster.
+``entry`` is the row a raw ban becomes, ``journal`` the local SQLite copy of those rows (``schema``: its tables),
+``archive`` its durable form in the job cache. ``sources`` is what the pass knows of a source besides Redis: today
+BunkerWeb's ``instances`` (their answers read by ``listing``), whose bans ``local_only`` decides Redis never had.
+``summary`` writes what the UI shows; ``transfer`` (export, import) and ``forget`` serve bwcli. Entry points:
+:func:`one_pass` (job), :func:`reconcile` (UI, tests).
 """
 
 from ..clock import now_ms
