@@ -52,7 +52,7 @@ class ServerIdentity:
             offset=int(replication.get("master_repl_offset", 0)),
             second_offset=int(replication.get("second_repl_offset", -1)),
             evicted=int(stats.get("evicted_keys", 0)),
-            marker=marker.decode("utf-8", "replace") if marker is not None else None,
+            marker=marker_text(marker),
         )
 
     def same_history(self, other: ServerIdentity) -> bool:
@@ -70,6 +70,11 @@ class ServerIdentity:
             return cls(**json.loads(text))
         except (TypeError, ValueError):
             return None
+
+
+def marker_text(raw: bytes | None) -> str | None:
+    """A generation marker as read from Redis (None: missing), as the record keeps it."""
+    return raw.decode("utf-8", "replace") if raw is not None else None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from redis.crc import key_slot
 from ..keys import SHARD_GENERATION_KEY
 from ..keyspace import data_nodes
 from ..lock import reclaim_own_keys
-from .identity import ServerIdentity, Verdict, ensure_marker, judge
+from .identity import ServerIdentity, Verdict, ensure_marker, judge, marker_text
 
 ALL_SLOTS = 16384
 Ranges = tuple[tuple[int, int], ...]
@@ -156,7 +156,7 @@ class ClusterState:
             if tag and not migrating:
                 reclaim_own_keys(node, {marker_key(tag): "string"})  # another type there would fail every pass
                 marker = cast("bytes | None", node.get(marker_key(tag)))
-            identity = replace(identity, marker=marker.decode("utf-8", "replace") if marker is not None else None)
+            identity = replace(identity, marker=marker_text(marker))
             shards.append(Shard(ranges, tag, identity))
             nodes.append(node)
         order = sorted(range(len(shards)), key=lambda index: shards[index].ranges)

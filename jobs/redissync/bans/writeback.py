@@ -163,7 +163,7 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
     names: dict[int, str] = {}  # slot → its master's name, looked up once per slot
     sizes: list[int] = []
 
-    def took(batch: RestoreBatch, flags: str) -> int:
+    def settled(batch: RestoreBatch, flags: str) -> int:
         """The node's flags; a key it refused (its slot is no longer the node's) is written where the cluster says now."""
         commands = batch.set_commands()
         flags = "".join(("1" if client.execute_command(*commands[i]) else "0") if flag == "r" else flag
@@ -171,11 +171,11 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
         return _took(batch, flags, written)
 
     def one_by_one(batch: RestoreBatch) -> int:
-        return took(batch, "r" * len(batch.keys))
+        return settled(batch, "r" * len(batch.keys))
 
     def answered(done: list[tuple[Any, list[Any]]]) -> int:
         """The batches a stream read the replies of (one script call each)."""
-        return sum(took(batch, _flags(replies[0])) for batch, replies in done)
+        return sum(settled(batch, _flags(replies[0])) for batch, replies in done)
 
     def send(name: str) -> int:
         rows, filling[name] = filling[name], []
@@ -188,7 +188,7 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
                 continue
             node = client.get_redis_connection(client.get_node(node_name=name))
             try:  # the first call on a master is answered at once: a user without +@scripting finds out here
-                count += took(batch, _flags(node.execute_command(*call)))
+                count += settled(batch, _flags(node.execute_command(*call)))
                 streams[name] = Stream(node)
             except ResponseError as error:
                 if not scripting_refused(error):
