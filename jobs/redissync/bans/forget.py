@@ -10,6 +10,8 @@ UNLINKed slot by slot (keyspace.unlink); CrowdSec's leases of that IP are CrowdS
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from redis import Redis
@@ -25,6 +27,15 @@ from .entry import Entry
 from .local_only import LocalBans
 
 RUNNING = f"a bans pass is running ({BANS_LOCK_KEY} is held): try again in a minute"
+
+
+@contextmanager
+def _pass_lock(client: Redis) -> Iterator[None]:
+    """The bans pass's lock for a forget, or :class:`PassRunning` when a pass holds it."""
+    with exclusive_pass(client, "bans") as lock:
+        if lock is None:
+            raise PassRunning(RUNNING)
+        yield
 
 
 @dataclass(frozen=True)
@@ -51,9 +62,7 @@ def count(state: StateStore) -> Forgotten:
 
 def forget_all(client: Redis, state: StateStore) -> Forgotten:
     """Empty the journal under the pass lock and cache it; raises :class:`PassRunning` when a pass runs."""
-    with exclusive_pass(client, "bans") as lock:
-        if lock is None:
-            raise PassRunning(RUNNING)
+    with _pass_lock(client):
         before = count(state)
         erase(state)  # the journal, its copy in BunkerWeb's job cache and the Redis identity record
         LocalBans.clear_all(state)  # nor from the copies the instances still hold (bans/local_only.py)
@@ -84,9 +93,7 @@ def forget_ip(client: Redis, state: StateStore, ip: str, apply: bool, counters: 
         bans, found = ip_keys(client, ip, counters)
         with open_journal(state, readonly=True) as journal:
             return ForgottenIP(ip, sum(1 for _ in journal.entries(ip=ip)), len(bans), len(found), done=False)
-    with exclusive_pass(client, "bans") as lock:
-        if lock is None:
-            raise PassRunning(RUNNING)
+    with _pass_lock(client):
         bans, found = ip_keys(client, ip, counters)
         unlink(client, bans + found)  # Redis first: a crash before the journal is saved leaves a plain unban
         with open_journal(state) as journal:

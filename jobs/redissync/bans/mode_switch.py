@@ -51,13 +51,14 @@ def switch_mode(client: Redis, journal: Journal) -> str:
     mode = "cluster" if cluster else "standalone"
     if journal.get_meta(MODE_META) == mode:
         return ""
-    switched = rename(client, journal, cluster)
+    switched = rename(client, journal, mode)
     journal.set_meta(MODE_META, mode)
     return switched.line()
 
 
-def rename(client: Redis, journal: Journal, cluster: bool) -> Switched:
-    """Every journaled ban not under the given mode's name: written back under it (live ones), row renamed."""
+def rename(client: Redis, journal: Journal, mode: str) -> Switched:
+    """Every journaled ban not under ``mode``'s name: written back under it (live ones), row renamed."""
+    cluster = mode == "cluster"
     stale = _stale_ids(journal, cluster)
     journal.tracks_index = True  # the index kept on disk learns both names' changes (bans/index.py)
     renamed = rewritten = kept = 0
@@ -68,7 +69,7 @@ def rename(client: Redis, journal: Journal, cluster: bool) -> Switched:
         written, present = restore(client, [(new, value, expires_ms) for _, _, new, value, expires_ms in moved])
         journal.rename([(row_id, old, new) for row_id, old, new, _, _ in moved])
         renamed, rewritten, kept = renamed + len(moved), rewritten + written, kept + present
-    return Switched("cluster" if cluster else "standalone", renamed, rewritten, kept)
+    return Switched(mode, renamed, rewritten, kept)
 
 
 def _stale_ids(journal: Journal, cluster: bool) -> array[int]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from redis import Redis
 from ..bans import now_ms
 from ..bans.archive import open_journal
 from ..bans.entry import Entry
-from ..bans.forget import count, forget_all, forget_ip
+from ..bans.forget import Forgotten, ForgottenIP, count, forget_all, forget_ip
 from ..bans.summary import SUMMARY_NAME
 from ..bans.transfer import export_lines, import_entries, read_import
 from ..errors import PassRunning
@@ -218,21 +218,18 @@ def forget_bans(args: argparse.Namespace) -> int:
         print(f"forget: {count(state).line()}")
         return EXIT_OK
 
-    def forget_journal(_settings: Settings, client: Redis) -> int:
-        try:  # one erase of the journal's files: nothing long enough for a progress line
-            forgotten = forget_all(client, state)
-        except PassRunning as error:
-            print(f"forget: {error}", file=sys.stderr)
-            return EXIT_FAILED
-        print(f"forget: {forgotten.line()}")
-        return EXIT_OK
-
-    return run_command("bans", forget_journal)
+    # one erase of the journal's files: nothing long enough for a progress line
+    return run_command("bans", lambda _settings, client: said(lambda: forget_all(client, state)))
 
 
 def forget_one(settings: Settings, client: Redis, state: StateStore, ip: str, apply: bool) -> int:
+    return said(lambda: forget_ip(client, state, ip, apply, counters=settings.unban_clears_bad_behavior))
+
+
+def said(forget: Callable[[], Forgotten | ForgottenIP]) -> int:
+    """A forget's line on stdout; a running pass's refusal on stderr, failed."""
     try:
-        forgotten = forget_ip(client, state, ip, apply, counters=settings.unban_clears_bad_behavior)
+        forgotten = forget()
     except PassRunning as error:
         print(f"forget: {error}", file=sys.stderr)
         return EXIT_FAILED
