@@ -12,7 +12,6 @@ import importlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,12 @@ LOGGER = logging.getLogger("redissync")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write through a temporary file + rename: a crash mid-write leaves the old file intact."""
+    """Write through a temporary file + rename: a crash mid-write leaves the old file intact. The name is made
+    here, as ``tempfile.mkstemp`` would (exclusive, mode 0600): importing tempfile costs every job's start-up
+    ≈ 5 ms (shutil, bz2, lzma)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -32,7 +34,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
