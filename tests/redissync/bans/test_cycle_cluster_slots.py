@@ -138,3 +138,33 @@ def test_a_master_killed_and_its_replica_promoted_is_not_a_loss(make_cluster) ->
     assert result.verdict == "every shard (3) kept its data", result.line()
     client = topology.client()
     assert all(client.exists(key) for key in keys if key != unbanned)
+
+
+def test_a_master_restarted_empty_before_a_failover_restores_only_its_shards_bans(make_cluster) -> None:
+    """The classic loss: a master without persistence restarts before its replica takes over, comes back empty under
+    the same node id and slots, and its replica resyncs to that emptiness. Only that shard's bans come back, with
+    their remaining TTLs; an unban on another shard stays an unban."""
+    topology = make_cluster()
+    admin = topology.client()
+    keys = [write_cluster_ban(admin, f"198.51.100.{i}", ttl=3600) for i in range(60)]
+    run_pass(topology)
+    victim = topology.masters()[0]
+    with topology.replicas_of(victim)[0].client() as node:
+        node.config_set("cluster-replica-no-failover", "yes")  # the master is back before anyone takes over
+    held = by_master(topology, keys)
+    lost = held[victim.port]
+    unbanned = next(key for port, owned in held.items() if port != victim.port for key in owned)
+    admin.delete(unbanned)
+    victim.stop(hard=True)
+    victim.start()  # same port and nodes.conf: the same node and slots, no data
+    topology.wait_ready()
+    with victim.client() as node:
+        assert node.dbsize() == 0 and node.info("replication")["role"] == "master"
+    result = run_pass(topology)
+    assert (result.restored, result.unbans) == (len(lost), 1), result.line()
+    assert "no shard of the last pass carries on into it" in result.verdict, result.verdict
+    assert all(3500_000 < admin.pttl(key) <= 3600_000 for key in lost), "restored with their remaining TTLs"
+    assert not admin.exists(unbanned)
+    again = run_pass(topology)
+    assert (again.restored, again.unbans, again.new) == (0, 0, 0), again.line()
+    assert again.verdict == "every shard (3) kept its data", again.line()
