@@ -11,6 +11,7 @@ local connector = require "resty.redis.connector"
 local sentinel = require "resty.redis.sentinel"
 local clock = require "redissync.redissync_clock"
 local exposition = require "redissync.redissync_metrics"
+local cluster = require "redissync.redissync_cluster"
 
 local ngx = ngx
 local ERR = ngx.ERR
@@ -165,62 +166,6 @@ local function connect(options)
 	return { red = red, rc = rc, options = options, tls = describe_tls(used) }
 end
 
--- Redis Cluster (REDIS_CLUSTER_NODES): each seed node on its own connection, in its own pool (plain resty.redis through
--- the connector, which sends AUTH): whether it answers, how fast, its role and the cluster state it sees. One answering
--- seed is enough for a cluster client to find the rest, so only "no seed answered" is an error. BunkerWeb's
--- resty.rediscluster is not used: it hides which node answered, and reachability is a question asked of each node.
-local function each_seed(options, ask)
-	local rc, nerr = connector.new(options.connector)
-	if not rc then
-		return nil, "invalid connector options: " .. tostring(nerr)
-	end
-	local conf, nodes, answered, errors = options.connector, {}, 0, {}
-	for _, node in ipairs(options.nodes) do
-		local entry = { node = node.host .. ":" .. tostring(node.port), reachable = false }
-		local start = clock.now_ms()
-		local red, err = rc:connect_to_host({
-			host = node.host,
-			port = node.port,
-			db = 0,
-			username = conf.username,
-			password = conf.password,
-			connection_options = node.connection_options,
-		})
-		if red then
-			entry.connect_ms = clock.now_ms() - start
-			local ok, aerr = ask(red, entry)
-			if ok then
-				entry.reachable = true
-				answered = answered + 1
-				rc:set_keepalive(red)
-			else
-				red:close()
-				err = aerr
-			end
-		end
-		if not entry.reachable then
-			entry.error = tostring(err)
-			errors[#errors + 1] = entry.node .. ": " .. entry.error
-		end
-		nodes[#nodes + 1] = entry
-	end
-	if answered == 0 then
-		return nil, "no seed node of the " .. options.target .. " answered (" .. table.concat(errors, "; ") .. ")"
-	end
-	return nodes, answered
-end
-
--- The slowest answering seed's figure: the one an alert on this endpoint should see.
-local function worst(nodes, name)
-	local value = 0
-	for _, entry in ipairs(nodes) do
-		if entry[name] and entry[name] > value then
-			value = entry[name]
-		end
-	end
-	return value
-end
-
 local function role_of(red)
 	local role = red:role()
 	if type(role) == "table" and type(role[1]) == "string" then
@@ -230,37 +175,38 @@ local function role_of(red)
 	return type(info) == "string" and info:match("role:(%w+)") or "unknown"
 end
 
-local function ping_seed(red, entry)
-	local start = clock.now_ms()
-	local pong, err = red:ping()
-	if not pong then
-		return nil, "PING failed: " .. tostring(err)
+-- The server as users know it, from whichever INFO fields it has (the Python diagnosis' server_identity rule):
+-- Valkey keeps redis_version:7.2.4 for compatibility, names itself in server_name/valkey_version and says
+-- server_mode where Redis says redis_mode.
+function redissync.server_of(info)
+	local function field(name)
+		return info:match("\n" .. name .. ":([^\r\n]+)")
 	end
-	entry.latency_ms = clock.now_ms() - start
-	entry.role = role_of(red)
-	local info = red:cluster("info")
-	entry.cluster_state = type(info) == "string" and info:match("cluster_state:(%w+)") or nil
-	return true
+	local name = field("server_name") or "redis"
+	local version = field(name .. "_version") or field("redis_version") or "unknown"
+	return name:sub(1, 1):upper() .. name:sub(2) .. " " .. version, version, field("redis_mode") or field("server_mode") or "standalone"
 end
 
-local function cluster_ping(options)
-	local nodes, answered = each_seed(options, ping_seed)
-	if not nodes then
-		return nil, answered
+-- One server's keys, memory, role and identity (standalone, Sentinel's master, or a cluster seed).
+local function server_stats(red)
+	local dbsize, derr = red:dbsize()
+	local info, ierr = red:info()
+	if not dbsize or type(info) ~= "string" then
+		return nil, tostring(derr or ierr)
 	end
+	local server, version, server_mode = redissync.server_of(info)
 	return {
-		target = options.target,
-		mode = "cluster",
-		tls = describe_tls(options.nodes[1].connection_options),
-		role = "cluster",
-		seeds = #options.nodes,
-		answered = answered,
-		nodes = nodes,
-		connect_ms = worst(nodes, "connect_ms"),
-		latency_ms = worst(nodes, "latency_ms"),
-		clock = clock.name,
+		dbsize = dbsize,
+		used_memory = tonumber(info:match("\nused_memory:(%d+)")),
+		used_memory_human = info:match("\nused_memory_human:([^\r\n]+)"),
+		role = info:match("\nrole:(%w+)"),
+		server = server,
+		version = version,
+		server_mode = server_mode,
 	}
 end
+
+local probe = { role_of = role_of, describe_tls = describe_tls, server_stats = server_stats }
 
 -- PING through a fresh or pooled connection: latency, role, and how the connection was secured. In cluster mode,
 -- every seed node's (the worst answering one's figures on top).
@@ -269,7 +215,7 @@ function redissync.ping()
 	if not options then
 		return nil, oerr
 	elseif options.mode == "cluster" then
-		return cluster_ping(options)
+		return cluster.ping(options, probe)
 	end
 	local start = clock.now_ms()
 	local conn, err = connect(options)
@@ -296,84 +242,25 @@ function redissync.ping()
 	}
 end
 
--- The server as users know it, from whichever INFO fields it has (the Python diagnosis' server_identity rule):
--- Valkey keeps redis_version:7.2.4 for compatibility, names itself in server_name/valkey_version and says
--- server_mode where Redis says redis_mode.
-function redissync.server_of(info)
-	local function field(name)
-		return info:match("\n" .. name .. ":([^\r\n]+)")
-	end
-	local name = field("server_name") or "redis"
-	local version = field(name .. "_version") or field("redis_version") or "unknown"
-	return name:sub(1, 1):upper() .. name:sub(2) .. " " .. version, version, field("redis_mode") or field("server_mode") or "standalone"
-end
-
-local function stats_seed(red, entry)
-	local dbsize, derr = red:dbsize()
-	local info, ierr = red:info()
-	if not dbsize or type(info) ~= "string" then
-		return nil, "stats failed: " .. tostring(derr or ierr)
-	end
-	entry.dbsize = dbsize
-	entry.role = info:match("\nrole:(%w+)")
-	entry.used_memory = tonumber(info:match("\nused_memory:(%d+)"))
-	entry.used_memory_human = info:match("\nused_memory_human:([^\r\n]+)")
-	entry.server, entry.version, entry.server_mode = redissync.server_of(info)
-	return true
-end
-
--- The keys and memory of the seed nodes that are masters (a replica holds copies): the whole cluster's when every
--- master is a seed, which the docs advise.
-local function cluster_stats(options)
-	local nodes, answered = each_seed(options, stats_seed)
-	if not nodes then
-		return nil, answered
-	end
-	local stats = { target = options.target, role = "cluster", server_mode = "cluster", seeds = #options.nodes,
-		answered = answered, nodes = nodes, dbsize = 0, used_memory = 0, masters = 0 }
-	for _, entry in ipairs(nodes) do
-		if entry.reachable then
-			stats.server, stats.version = stats.server or entry.server, stats.version or entry.version
-			if entry.role == "master" then
-				stats.masters = stats.masters + 1
-				stats.dbsize = stats.dbsize + entry.dbsize
-				stats.used_memory = stats.used_memory + (entry.used_memory or 0)
-			end
-		end
-	end
-	stats.used_memory_human = string.format("%.2fM", stats.used_memory / 1048576)
-	return stats
-end
-
 function redissync.stats()
 	local options, oerr = usable_options()
 	if not options then
 		return nil, oerr
 	elseif options.mode == "cluster" then
-		return cluster_stats(options)
+		return cluster.stats(options, probe)
 	end
 	local conn, err = connect(options)
 	if not conn then
 		return nil, err
 	end
-	local dbsize, derr = conn.red:dbsize()
-	local info, ierr = conn.red:info()
-	if not dbsize or not info then
+	local stats, serr = server_stats(conn.red)
+	if not stats then
 		conn.red:close()
-		return nil, "stats from " .. conn.options.target .. " failed: " .. tostring(derr or ierr)
+		return nil, "stats from " .. conn.options.target .. " failed: " .. serr
 	end
 	conn.rc:set_keepalive(conn.red)
-	local server, version, server_mode = redissync.server_of(info)
-	return {
-		target = conn.options.target,
-		dbsize = dbsize,
-		used_memory = tonumber(info:match("\nused_memory:(%d+)")),
-		used_memory_human = info:match("\nused_memory_human:([^\r\n]+)"),
-		role = info:match("\nrole:(%w+)"),
-		server = server,
-		version = version,
-		server_mode = server_mode,
-	}
+	stats.target = conn.options.target
+	return stats
 end
 
 function redissync:init_worker()

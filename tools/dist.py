@@ -14,7 +14,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = ("plugin.json", "redissync.lua", "redissync_clock.lua", "redissync_metrics.lua", "jobs", "bwcli", "confs", "ui")
+RUNTIME = ("plugin.json", "redissync.lua", "redissync_clock.lua", "redissync_cluster.lua", "redissync_metrics.lua",
+           "jobs", "bwcli", "confs", "ui")
 DOCUMENTS = ("README.md", "LICENSE", "CHANGELOG.md", "CONTRIBUTING.md", "COMPATIBILITY.json", "docs")
 EXECUTABLE_DIRS = ("jobs", "bwcli")
 SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
