@@ -139,3 +139,20 @@ def test_slot_arrays_probe_past_collisions_mark_what_they_hand_out_and_grow_past
     assert len(many.slots) <= 4 * 8192
     many.clear()
     assert not list(many.values())
+
+
+def test_a_bulk_load_records_no_changes_and_voids_the_base_it_empties(tmp_path: Path) -> None:
+    """A first pass writes every row (bans/journal.py bulk_load): recording each key for a base would cost more than
+    writing a new base (the pass does), and a base kept from before the journal emptied describes other rows."""
+    with Journal.in_directory(tmp_path) as journal:
+        write(journal, rows(range(50)))
+        index.write_base(journal)
+        write(journal, [], [f"bans_ip_10.0.0.{i}".encode() for i in range(50)])  # every ban gone: an empty journal, a base
+        journal.begin()
+        journal.tracks_index = True  # as a mode switch leaves it (bans/mode_switch.py)
+        with journal.bulk_load():
+            journal.upsert_rows(rows(range(100, 160)))
+        assert journal.index_change_count() == 0
+        journal.commit()
+        assert journal.get_meta(INDEX_TOKEN_META) is None
+        assert loaded(journal) == (truth(journal), False)  # rebuilt from the journal, never the emptied journal's base
