@@ -5,7 +5,7 @@ deletes local files the database lacks), and that database may be MariaDB with a
 Uploading the whole SQLite journal (≈ 290 B per ban) after every change does not scale; so the state
 (BunkerWeb's job cache, or the state directory: :class:`StateStore` makes them one) holds instead:
 
-* ``bans-base-<epoch>-<n>.bin``: every row, sorted by key, in zlib-compressed frames of at most
+* ``bans-base-<epoch>-<n>.bin``: every row, in the journal's order, in zlib-compressed frames of at most
   :data:`FRAME_ROWS` rows; the byte stream is cut into files of at most :data:`PART_BYTES` (8 MiB);
 * ``bans-delta-<epoch>-<seq>-<n>.bin``: what one pass changed (rows written, keys deleted), same framing;
 * ``bans-manifest.json``, written **last**: the base's and every delta's files with their size and CRC,
@@ -32,6 +32,7 @@ import zlib
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from ..errors import ArchiveError
@@ -46,6 +47,9 @@ PART_BYTES = 8 * 1024 * 1024  # no cached file above 8 MiB (MariaDB's default ma
 FRAME_ROWS = 20_000  # rows per compressed frame: bounds the memory of a save or a rebuild
 REBASE_FRACTION = 0.25  # rewrite the base once the deltas weigh more than this share of it …
 REBASE_MIN_BYTES = 256 * 1024  # … and more than this (a small journal is cheap to rewrite anyway)
+# zlib levels. A base holds every row (a first pass writes one): level 3 costs half of level 6's CPU (300k bans: 1.6
+# against 3.2 µs per ban) for 16 % more bytes (21.8 against 18.8 B per ban, BunkerWeb-shaped values); a delta is small.
+BASE_LEVEL, DELTA_LEVEL = 3, 6
 MAX_DELTAS = 256  # and at the latest after this many deltas (each costs a read on rebuild)
 ARCHIVE_META = "archive"  # the manifest token ("<epoch>:<seq>") the working copy matches
 _LOCAL_META = {ARCHIVE_META, UNSAVED_META, "schema", INDEX_TOKEN_META, INDEX_SIZE_META, VERIFY_SLICE_META}
@@ -128,23 +132,21 @@ def _discard_working_copy(state: StateStore) -> None:
 
 
 # writing ---------------------------------------------------------------------------------------------
-def _frames(rows: list[tuple[Any, ...]] | Iterator[tuple[Any, ...]], deleted: Sequence[bytes] = ()) -> Iterator[bytes]:
+def _frames(rows: list[tuple[Any, ...]] | Iterator[tuple[Any, ...]], deleted: Sequence[bytes] = (),
+            level: int = DELTA_LEVEL) -> Iterator[bytes]:
     """Columnar frames (keys, values, expiries, seen, deleted keys): marshal is C-fast and exact for
     bytes, and one column of similar values compresses far better than interleaved rows."""
-    batch: list[tuple[Any, ...]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= FRAME_ROWS:
-            yield _frame(batch, [])
-            batch = []
+    walk = iter(rows)
+    while len(batch := list(islice(walk, FRAME_ROWS))) == FRAME_ROWS:  # sliced in C: once per row
+        yield _frame(batch, [], level)
     if batch or deleted:
-        yield _frame(batch, list(deleted))
+        yield _frame(batch, list(deleted), level)
 
 
-def _frame(rows: list[tuple[Any, ...]], deleted: list[bytes]) -> bytes:
+def _frame(rows: list[tuple[Any, ...]], deleted: list[bytes], level: int) -> bytes:
     keys, values, expires, seen = (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [], [])
     expiries = array("q", [_PERMANENT if ms is None else ms for ms in expires]).tobytes()
-    payload = zlib.compress(marshal.dumps((keys, values, expiries, array("q", seen).tobytes(), deleted), 4), 6)
+    payload = zlib.compress(marshal.dumps((keys, values, expiries, array("q", seen).tobytes(), deleted), 4), level)
     return _FRAME_HEAD.pack(len(payload), zlib.crc32(payload)) + payload
 
 
@@ -173,7 +175,7 @@ def _write_stream(state: StateStore, stem: str, frames: Iterator[bytes], stats: 
 def _write_base(state: StateStore, journal: Journal, stats: SaveStats) -> dict[str, Any]:
     epoch = uuid.uuid4().hex[:12]
     stats.kind = "base"
-    base = _write_stream(state, f"{PREFIX}base-{epoch}", _frames(journal.archive_rows()), stats)
+    base = _write_stream(state, f"{PREFIX}base-{epoch}", _frames(journal.archive_rows(), level=BASE_LEVEL), stats)
     return {"format": FORMAT, "epoch": epoch, "seq": 0, "base": base, "deltas": []}
 
 

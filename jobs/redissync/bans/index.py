@@ -27,6 +27,7 @@ import struct
 import uuid
 from array import array
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 from .journal import INDEX_NAME, INDEX_SIZE_META, INDEX_TOKEN_META, Journal
@@ -186,16 +187,11 @@ def _write(path: Path, token: str, rows: Iterable[tuple[bytes, int]]) -> int:
 
 
 def _frames(rows: Iterable[tuple[bytes, int]]) -> Iterator[tuple[list[bytes], list[int]]]:
-    keys: list[bytes] = []
-    packed: list[int] = []
-    for key, entry in rows:
-        keys.append(key)
-        packed.append(entry)
-        if len(keys) >= FRAME_KEYS:
-            yield keys, packed
-            keys, packed = [], []
-    if keys:
-        yield keys, packed
+    """Frames of :data:`FRAME_KEYS` keys and their entries (sliced and transposed in C: once per ban)."""
+    walk = iter(rows)
+    while chunk := list(islice(walk, FRAME_KEYS)):
+        keys, packed = zip(*chunk, strict=True)
+        yield list(keys), list(packed)
 
 
 def _read_base(path: Path, token: str, room: int) -> Index | None:

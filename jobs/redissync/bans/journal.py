@@ -221,9 +221,10 @@ class Journal:
         return dict(self._db.execute("SELECT name, value FROM meta"))
 
     def archive_rows(self, keys: Sequence[bytes] | None = None) -> Iterator[tuple[Any, ...]]:
-        """``(key, value, expires_ms, seen_ms)`` of every row in key order, or of those ``keys`` that exist."""
+        """``(key, value, expires_ms, seen_ms)`` of every row in the table's order (row ids ascending: read in key order, the
+        pages come in random order, 3× the cost), or of those ``keys`` that exist."""
         if keys is None:
-            yield from self._db.execute(f"SELECT {ARCHIVE_COLUMNS} FROM bans ORDER BY key")
+            yield from self._db.execute(f"SELECT {ARCHIVE_COLUMNS} FROM bans ORDER BY id")
             return
         yield from self._where_in(ARCHIVE_COLUMNS, "key", keys)
 
