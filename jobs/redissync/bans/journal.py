@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from .entry import Entry
+from .entry import ROW_COLUMNS, Entry
 from .schema import COUNT_ALL, DATE_INDEX, INSERT, KEY_INDEX, SCHEMA, TABLE, TRIGGERS, UPSERT
 
 JOURNAL_NAME = "bans-journal.sqlite3"
@@ -34,6 +36,8 @@ ARCHIVE_COLUMNS = "key, value, expires_ms, seen_ms"  # what the archive stores; 
 _LOOKUP_CHUNK = 900  # bound on "?" parameters per query, well under SQLite's limit
 
 _COLUMNS = "key, value, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
+# ban_counts' key (bans/schema.py) picked from a row shaped as ROW_COLUMNS
+_COUNTED = itemgetter(*(ROW_COLUMNS.split(", ").index(name) for name in ("scope", "service", "reason", "malformed")))
 
 
 # The packed index (bans/index.py): one Python int per journaled ban, ``row id << ID_SHIFT | expiry field``,
@@ -67,6 +71,7 @@ class Journal:
                 self.put_meta("schema", SCHEMA_VERSION)
         self.changes = 0
         self._upsert = UPSERT
+        self._loaded: Counter[tuple[str | None, ...]] | None = None  # a bulk load's counts, as rows are written
         self.tracks_index = False  # record written or deleted keys for the index's base (bans/index.py)
         self.meta_changed = False  # a meta value (the Redis identity record) differs from what was read
         # Keys written or deleted since the archive last saved (None: too many to list, save a new base).
@@ -152,6 +157,8 @@ class Journal:
         """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`.entry.classify_row` returns)."""
         if rows:
             self._db.executemany(self._upsert, rows)
+            if self._loaded is not None:
+                self._loaded.update(map(_COUNTED, rows))
             self.changes += len(rows)
             self._note_changed([row[0] for row in rows])
         return len(rows)
@@ -172,22 +179,32 @@ class Journal:
         self._db.execute("DELETE FROM meta WHERE name = ?", (INDEX_TOKEN_META,))
         self.reset_index_changes()
         self.tracks_index = False
-        self._upsert = INSERT
+        self._upsert, self._loaded = INSERT, Counter()
         try:
             yield
         finally:
-            self._upsert = UPSERT
+            counted, self._upsert, self._loaded = self._loaded, UPSERT, None
             if self._db.in_transaction:
-                self._index_loaded()
+                self._index_loaded(counted)
 
-    def _index_loaded(self) -> None:
+    def _index_loaded(self, counted: Counter[tuple[str | None, ...]]) -> None:
+        """The key and date indexes, the triggers, and the counts: those counted as rows were loaded (in C, ≈ 0.1 µs per
+        ban, where ``GROUP BY`` costs 0.9), unless a key was loaded twice (its earlier rows are deleted: counted again)."""
         try:
             self._db.execute(KEY_INDEX)
         except sqlite3.IntegrityError:
             self._db.execute("DELETE FROM bans WHERE id NOT IN (SELECT MAX(id) FROM bans GROUP BY key)")
             self._db.execute(KEY_INDEX)
-        for statement in (DATE_INDEX, *TRIGGERS, "DELETE FROM ban_counts", COUNT_ALL):
+            counted.clear()
+        for statement in (DATE_INDEX, *TRIGGERS, "DELETE FROM ban_counts"):
             self._db.execute(statement)
+        if not counted:
+            self._db.execute(COUNT_ALL)
+            return
+        counts: Counter[tuple[str, ...]] = Counter()
+        for group, count in counted.items():  # NULL and '' are one group, as COALESCE makes them
+            counts[tuple(part or "" for part in group)] += count
+        self._db.executemany("INSERT INTO ban_counts VALUES (?, ?, ?, ?, ?)", [(*group, count) for group, count in counts.items()])
 
     def delete(self, keys: Iterable[bytes]) -> int:
         rows = [(key,) for key in keys]

@@ -119,6 +119,7 @@ def test_a_bulk_load_counts_and_indexes_as_row_by_row_writes_do(tmp_path: Path, 
     written after it are counted as usual."""
     rows = [row(f"bans_ip_192.0.2.{i}".encode(), f'{{"reason":"r{i % 3}","date":{i}}}'.encode()) for i in range(30)]
     rows += [row(b"bans_service_app_ip_192.0.2.99", b"\xff binary"), row(b"bans_ip_198.51.100.9", b"", expires_ms=None)]
+    rows += [row(b"bans_ip_198.51.100.7", b'{"reason":""}'), row(b"bans_ip_198.51.100.8", b'{"date":5}')]  # '' and NULL: one count
     if twice:
         rows.append(row(b"bans_ip_192.0.2.5", b'{"reason":"again","date":99}'))
     later = [row(b"bans_ip_198.51.100.1", b'{"reason":"later","date":100}')]
@@ -138,7 +139,7 @@ def test_a_bulk_load_counts_and_indexes_as_row_by_row_writes_do(tmp_path: Path, 
             journal.delete([b"bans_ip_192.0.2.7"])
             journal.commit()
         assert _state(bulk) == _state(plain)
-        assert bulk.count() == 32
+        assert bulk.count() == 34
         assert [e.reason for e in bulk.entries(ip="192.0.2.5")] == ["again" if twice else "r2"]
     built = sqlite3.connect(tmp_path / "bulk.sqlite3").execute("SELECT name FROM sqlite_master WHERE tbl_name = 'bans'")
     assert {name for (name,) in built} == {"bans", "bans_key", "bans_date", "ban_counted", "ban_uncounted", "ban_recounted"}
