@@ -1,13 +1,14 @@
 """Reading every ban in Redis in bulk (the row each becomes is :mod:`.entry`'s).
 
 One round trip per batch, never per key: a read-only Lua script runs ``SCAN``, keeps the ban keys
-(:func:`is_ban_key`, checked in Lua so Python never sees foreign keys) and answers a flat list that Python
+(:func:`.scan_scripts.is_ban_key`, checked in Lua so Python never sees foreign keys) and answers a flat list that Python
 walks without building a tuple per ban. Two readings:
 
-* :meth:`BanScanner.expiries`, every pass: ``[key, pttl, key, pttl, …]``. Redis's side is then ``SCAN`` +
-  ``PTTL`` (about half of what reading values costs it), and the pass fetches with :meth:`BanScanner.values`
-  only what it must read: new keys, moved expiries (BunkerWeb's ``SET … EX`` always sets a fresh one) and a
-  rolling slice it verifies (bans/cycle.py). ``PTTL`` rather than ``PEXPIRETIME``: Redis 6.2 lacks the latter
+* :meth:`BanScanner.expiries`, every pass: ``[key, pttl, key, pttl, …]``, and ``[key, value, pttl, …]`` for the
+  bans of the slice the pass verifies (:func:`.scan_scripts.slice_of`; bans/absorb.py), read by the same call. Redis's side is
+  then ``SCAN`` + ``PTTL`` (about half of what reading values costs it), and the pass fetches with
+  :meth:`BanScanner.values` only what it must read: new keys and moved expiries (BunkerWeb's ``SET … EX`` always
+  sets a fresh one). ``PTTL`` rather than ``PEXPIRETIME``: Redis 6.2 lacks the latter
   and the documented ACL rule does not grant it; each batch's answer time makes ``PTTL`` absolute.
 * :meth:`BanScanner.batches`, when the journal is empty (a first pass): ``[key, value, pttl, …]`` in one go.
 
@@ -40,6 +41,7 @@ from ..clock import now_ms
 from ..connection import scripting_refused
 from ..keyspace import by_master, data_nodes, in_turn, is_cluster, prefetched
 from .entry import MAX_VALUE_BYTES
+from .scan_scripts import SCAN_SCRIPT, VALUES_SCRIPT, VERIFY_SLICES, is_ban_key, slice_of
 
 # Keys per script call, measured at 300k bans (Redis 7.0, its main thread alone on a core): SCAN + PTTL costs
 # ≈ 1.9 µs per key, ≈ 1 ms per call at 500 (fewer keys per call cost more per key: 2.2 µs at 200); with GET,
@@ -52,83 +54,9 @@ SCAN_MATCH = "bans_*"  # one pass covers bans_ip_* and bans_service_*_ip_*; filt
 WRONG_TYPE = -1  # the value slot of a key that is not a string
 GONE = -2  # the value slot of a key deleted since its expiry was read
 
-_SCAN_SCRIPT = """
-local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
-local limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
-local out, n = {}, 0
-for _, key in ipairs(reply[2]) do
-  if string.sub(key, 1, 8) == 'bans_ip_' or (string.sub(key, 1, 13) == 'bans_service_' and string.find(key, '_ip_', 14, true)) then
-    local pttl = redis.pcall('PTTL', key)
-    if type(pttl) == 'table' then
-      -- a cluster node's key of a slot it is importing is not its to read (the pass sees the migration, judges
-      -- nothing); any other error (NOPERM…) fails the call
-      if not string.find(pttl.err, 'non local key', 1, true) then return redis.error_reply(pttl.err) end
-    elseif limit == 0 then
-      if pttl ~= -2 then
-        out[n + 1], out[n + 2] = key, pttl
-        n = n + 2
-      end
-    else
-      local value = redis.pcall('GET', key)
-      if type(value) == 'table' then
-        value = -1
-      elseif value and (#value > limit or #value > budget) then
-        value = #value
-      elseif value then
-        budget = budget - #value
-      end
-      if value then
-        out[n + 1], out[n + 2], out[n + 3] = key, value, pttl
-        n = n + 3
-      end
-    end
-  end
-end
-return {reply[1], out}
-"""
-
-# KEYS = ban keys whose value the pass needs (on a cluster node: ARGV[3…], undeclared, see BanScanner); answers
-# [value, pttl, value, pttl, …] in the same order, the value replaced by -1 (not a string), -2 (deleted meanwhile, or
-# on a cluster no longer this node's: its slot moved) or its length (above the limit, or past the budget).
-_VALUES_SCRIPT = """
-local limit, budget = tonumber(ARGV[1]), tonumber(ARGV[2])
-local keys = KEYS
-if #keys == 0 then
-  keys = {}
-  for i = 3, #ARGV do keys[i - 2] = ARGV[i] end
-end
-local out = {}
-for i, key in ipairs(keys) do
-  local pttl = redis.pcall('PTTL', key)
-  local value
-  if type(pttl) == 'table' then
-    if not string.find(pttl.err, 'non local key', 1, true) then return redis.error_reply(pttl.err) end
-    value, pttl = -2, -2
-  else
-    value = redis.pcall('GET', key)
-    if type(value) == 'table' then
-      value = -1
-    elseif not value then
-      value = -2
-    elseif #value > limit or #value > budget then
-      value = #value
-    else
-      budget = budget - #value
-    end
-  end
-  out[2 * i - 1], out[2 * i] = value, pttl
-end
-return out
-"""
-
-
-def is_ban_key(key: bytes) -> bool:
-    """``bans_ip_*`` or ``bans_service_*_ip_*`` (docs/bunkerweb-data.md §bans); ``bans_*`` alone also matches foreign keys."""
-    return key.startswith(b"bans_ip_") or (key.startswith(b"bans_service_") and b"_ip_" in key[13:])
-
-
-# One batch: (stamp_ms, flat list). ``stamp_ms`` is when Redis answered, so ``stamp_ms + pttl`` is the ban's
-# absolute expiry however long the batch then waits in the prefetch queue.
+# One batch: (stamp_ms, flat list), or for expiries (stamp_ms, [key, pttl, …], [key, value, pttl, …]). ``stamp_ms``
+# is when Redis answered, so ``stamp_ms + pttl`` is the ban's absolute expiry however long the batch then waits in
+# the prefetch queue.
 Batch = tuple[Any, ...]
 
 
@@ -144,24 +72,25 @@ class BanScanner:
         self.cluster = is_cluster(client)
         self.count = count
         self.round_trips = 0
-        self._script = client.register_script(_SCAN_SCRIPT) if use_script else None
-        self._values = client.register_script(_VALUES_SCRIPT) if use_script else None
+        self._script = client.register_script(SCAN_SCRIPT) if use_script else None
+        self._values = client.register_script(VALUES_SCRIPT) if use_script else None
 
     def batches(self) -> Iterator[Batch]:
         """``(stamp, [key, value, pttl, …])`` for every ban."""
         return self._walk(with_values=True)
 
-    def expiries(self) -> Iterator[Batch]:
-        """``(stamp, [key, pttl, …])`` for every ban: no value travels."""
-        return self._walk(with_values=False)
+    def expiries(self, verified: int | None = None) -> Iterator[Batch]:
+        """``(stamp, [key, pttl, …], [key, value, pttl, …])`` for every ban: a value travels only for a ban of the
+        ``verified`` slice (:func:`.scan_scripts.slice_of`), read by the same call (no second lookup of its key, no second trip)."""
+        return self._walk(with_values=False, verified=verified)
 
-    def prefetched(self, depth: int = 8, with_values: bool = True) -> Iterator[Batch]:
+    def prefetched(self, depth: int = 8, with_values: bool = True, verified: int | None = None) -> Iterator[Batch]:
         """:meth:`batches` (or :meth:`expiries`) produced by a background thread started *now*
         (:func:`..keyspace.prefetched`); on a Redis Cluster one thread per master, so the masters scan at once
         (each its own process), their batches handed out in turn."""
         if len(self.nodes) == 1:
-            return prefetched(self._walk(with_values), depth, name="redissync-bans-scan")
-        return in_turn([prefetched(self._walk_node(node, with_values), depth, name=f"redissync-bans-scan-{index}")
+            return prefetched(self._walk(with_values, verified), depth, name="redissync-bans-scan")
+        return in_turn([prefetched(self._walk_node(node, with_values, verified), depth, name=f"redissync-bans-scan-{index}")
                         for index, node in enumerate(self.nodes)])
 
     def values(self, keys: list[bytes]) -> Batch:
@@ -199,29 +128,34 @@ class BanScanner:
             flat += (value, pttl)
         return flat
 
-    def _walk(self, with_values: bool) -> Iterator[Batch]:
+    def _walk(self, with_values: bool, verified: int | None = None) -> Iterator[Batch]:
         for node in self.nodes:
-            yield from self._walk_node(node, with_values)
+            yield from self._walk_node(node, with_values, verified)
 
-    def _walk_node(self, node: Redis, with_values: bool) -> Iterator[Batch]:
+    def _walk_node(self, node: Redis, with_values: bool, verified: int | None = None) -> Iterator[Batch]:
         cursor = b"0"
         while True:
-            cursor, flat = self._one_batch(node, cursor, with_values)
+            cursor, flat, valued = self._one_batch(node, cursor, with_values, verified)
             stamp = now_ms()
-            if flat:
-                if with_values:
-                    for index in range(1, len(flat), 3):
-                        flat[index] = self._complete(flat[index - 1], flat[index])
-                yield stamp, flat
+            if with_values:
+                if valued:
+                    for index in range(1, len(valued), 3):
+                        valued[index] = self._complete(valued[index - 1], valued[index])
+                    yield stamp, valued
+            elif flat or valued:
+                yield stamp, flat, valued
             if cursor in (b"0", 0, "0"):
                 return
 
-    def _one_batch(self, node: Redis, cursor: bytes, with_values: bool) -> tuple[bytes, list[Any]]:
-        """One SCAN step on ``node`` (the server, or one cluster master) and what it found."""
+    def _one_batch(self, node: Redis, cursor: bytes, with_values: bool,
+                   verified: int | None) -> tuple[bytes, list[Any], list[Any]]:
+        """One SCAN step on ``node`` (the server, or one cluster master) and what it found: ``[key, pttl, …]`` and
+        ``[key, value, pttl, …]`` (every key with ``with_values``, else those of the ``verified`` slice)."""
         count = min(self.count, VALUES_SCAN_COUNT) if with_values else self.count
+        slices, verified = (1, 0) if with_values else (VERIFY_SLICES, -1 if verified is None else verified)
         if self._script is not None:
             try:
-                reply = self._script(args=[cursor, SCAN_MATCH, count, MAX_VALUE_BYTES if with_values else 0, REPLY_BYTES],
+                reply = self._script(args=[cursor, SCAN_MATCH, count, MAX_VALUE_BYTES, REPLY_BYTES, slices, verified],
                                      client=node)
                 self.round_trips += 1
             except ResponseError as error:
@@ -229,24 +163,25 @@ class BanScanner:
                     raise
                 self._script = self._values = None  # no scripting for this user: fall back to a pipeline
             else:
-                return reply[0], reply[1]
+                return reply[0], reply[1], reply[2]
         reply = node.scan(cursor, match=SCAN_MATCH, count=count)  # type: ignore[arg-type]  # Redis's own cursor bytes
         cursor, keys = cast("tuple[bytes, list[bytes]]", reply)
         self.round_trips += 1
         keys = [key for key in keys if is_ban_key(key)]
-        if not keys:
-            return cursor, []
         if with_values:
-            return cursor, self._pipelined_values(keys)
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.pttl(key)
-        self.round_trips += 1
+            return cursor, [], self._pipelined_values(keys) if keys else []
+        sliced = [key for key in keys if slice_of(key) == verified]
+        keys = [key for key in keys if slice_of(key) != verified]
         flat: list[Any] = []
-        for key, pttl in zip(keys, pipe.execute(), strict=True):
-            if pttl != -2:  # gone between SCAN and PTTL
-                flat += (key, pttl)
-        return cursor, flat
+        if keys:
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.pttl(key)
+            self.round_trips += 1
+            for key, pttl in zip(keys, pipe.execute(), strict=True):
+                if pttl != -2:  # gone between SCAN and PTTL
+                    flat += (key, pttl)
+        return cursor, flat, self._pipelined_values(sliced) if sliced else []
 
     def _pipelined_values(self, keys: list[bytes], keep_gone: bool = False) -> list[Any]:
         """``[key, value, pttl, …]`` read without scripting; a key deleted meanwhile is left out, or with

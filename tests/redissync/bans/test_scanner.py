@@ -9,6 +9,7 @@ from redissync.bans import scanner as scanner_module
 from redissync.bans.archive import open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.entry import MAX_VALUE_BYTES
+from redissync.bans.scan_scripts import VERIFY_SLICES, slice_of
 from redissync.bans.scanner import GONE, WRONG_TYPE, BanScanner
 from redissync.state import open_state
 
@@ -55,8 +56,8 @@ def test_expiries_and_values_agree_with_the_full_read_script_or_not(plain_redis)
     for client in (plain_redis.client(), no_script_client(plain_redis)):
         scanner = BanScanner(client, count=7)
         expiries = {}
-        for _stamp, flat in scanner.expiries():
-            assert len(flat) % 2 == 0
+        for _stamp, flat, valued in scanner.expiries():
+            assert len(flat) % 2 == 0 and valued == []
             expiries.update((flat[i], -1 if flat[i + 1] < 0 else round(flat[i + 1], -5)) for i in range(0, len(flat), 2))
         assert expiries == {key: pttl for key, (_value, pttl) in full.items()}
         keys = [*sorted(full), b"bans_ip_192.0.2.250"]  # the last one does not exist (deleted since the scan)
@@ -64,6 +65,27 @@ def test_expiries_and_values_agree_with_the_full_read_script_or_not(plain_redis)
         values = dict(zip(keys, flat[0::2], strict=True))
         assert values.pop(b"bans_ip_192.0.2.250") == GONE
         assert values == {key: value for key, (value, _pttl) in full.items()}
+
+
+def test_the_verified_slice_travels_with_its_values_script_or_not(plain_redis) -> None:
+    """Every ban comes once per pass: with its value when its slice is the verified one (a value too large for a
+    batch, or not a string, as in a full read: an int), else with its expiry alone; over the slices, all of them."""
+    admin = plain_redis.client()
+    seed(admin)
+    full = read_all(BanScanner(plain_redis.client(), count=7))
+    for client in (plain_redis.client(), no_script_client(plain_redis)):
+        everyone: dict[bytes, tuple] = {}
+        for verified in range(VERIFY_SLICES):
+            bare, sliced = set(), {}
+            for _stamp, flat, valued in BanScanner(client, count=7).expiries(verified):
+                bare.update(flat[0::2])
+                sliced.update((valued[i], (valued[i + 1], -1 if valued[i + 2] < 0 else round(valued[i + 2], -5)))
+                              for i in range(0, len(valued), 3))
+            assert not bare & set(sliced) and bare | set(sliced) == set(full)
+            assert {key for key in full if slice_of(key) == verified} == set(sliced)
+            everyone.update(sliced)
+        assert everyone.pop(b"bans_ip_192.0.2.201") == (MAX_VALUE_BYTES + 10, 3600000)  # its length: fetched alone
+        assert everyone == {key: value for key, value in full.items() if key != b"bans_ip_192.0.2.201"}
 
 
 def test_expiry_comes_from_when_redis_answered_not_when_the_batch_is_handled(plain_redis, monkeypatch) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.exceptions import ResponseError
 
+from redissync.bans.scan_scripts import VERIFY_SLICES
 from redissync.bans.scanner import BanScanner
 from redissync.bans.writeback import CHUNK, restore
 from redissync.clock import now_ms
@@ -49,8 +50,11 @@ def test_the_scanner_reads_every_master_and_values_on_the_master_holding_them(re
     try:
         scanner = BanScanner(client)
         assert len(scanner.nodes) == 3
-        seen = [key.decode() for _, flat in scanner.expiries() for key in flat[0::2]]
+        seen = [key.decode() for _, flat, _ in scanner.expiries() for key in flat[0::2]]
         assert sorted(seen) == sorted(keys)
+        verified = [(key.decode(), value) for slice_number in range(VERIFY_SLICES)
+                    for _, _, valued in scanner.expiries(slice_number) for key, value in zip(valued[0::3], valued[1::3], strict=True)]
+        assert sorted(verified) == sorted((key, b'{"reason":"manual"}') for key in keys)  # each in its slice, once
         _, flat = scanner.values([key.encode() for key in keys])
         assert flat[0::2] == [b'{"reason":"manual"}'] * len(keys)
         assert all(3590_000 < pttl <= 3600_000 for pttl in flat[1::2])
