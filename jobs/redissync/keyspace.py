@@ -13,6 +13,7 @@ keys of one hash slot (Redis 6.2 has no ``allow-cross-slot-keys`` flag, and 7's 
 from __future__ import annotations
 
 import threading
+from binascii import crc_hqx
 from collections import defaultdict
 from collections.abc import Iterator
 from queue import Full, Queue
@@ -24,6 +25,7 @@ from redis.cluster import RedisCluster
 SCAN_COUNT = 1000
 T = TypeVar("T")
 BATCH_SIZE = 1000
+ALL_SLOTS = 16384  # a Redis Cluster's hash slots
 
 
 def _digest(key: bytes) -> int:
@@ -69,6 +71,30 @@ def scan_nodes(client: Redis | RedisCluster, match: str | None = None, batch_siz
     """:func:`scan_batches` over every keyspace that holds keys (:func:`data_nodes`), one after the other."""
     for node in data_nodes(client):
         yield from scan_batches(node, match, batch_size)
+
+
+def slot_of(key: bytes) -> int:
+    """The key's hash slot, by Redis's rule: CRC16 of what lies between the first ``{`` and the next ``}`` when that is
+    not empty, else of the whole name. redis-py's ``key_slot`` computes the same for any key type; this one takes
+    bytes only, and a restore runs it once per ban (``partition`` is the cheapest split in CPython)."""
+    _, brace, rest = key.partition(b"{")
+    if brace:
+        tag, closed, _ = rest.partition(b"}")
+        if closed and tag:
+            return crc_hqx(tag, 0) & (ALL_SLOTS - 1)
+    return crc_hqx(key, 0) & (ALL_SLOTS - 1)
+
+
+def slot_masters(client: RedisCluster) -> tuple[list[str], list[int]]:
+    """The masters' names and, per hash slot, the index in them of the master serving it (-1: none), from the slot map
+    the client holds. Read once for a whole batch of keys: redis-py's lookup per key costs more than writing the key."""
+    names: dict[str, int] = {}
+    owners = [-1] * ALL_SLOTS
+    # redis-py 5.2.1–8.x: slot → [its master, its replicas…]; a snapshot, should a thread of the pass refresh the map
+    for slot, nodes in tuple(client.nodes_manager.slots_cache.items()):
+        if nodes:
+            owners[slot] = names.setdefault(nodes[0].name, len(names))
+    return list(names), owners
 
 
 def _by_slot(client: RedisCluster, keys: list[bytes]) -> list[list[int]]:

@@ -29,25 +29,18 @@ from typing import Any, cast
 
 from redis import Redis
 from redis.cluster import RedisCluster
-from redis.crc import key_slot
 
 from ..keys import SHARD_GENERATION_KEY
-from ..keyspace import data_nodes
+from ..keyspace import ALL_SLOTS, data_nodes, slot_of
 from ..lock import reclaim_own_keys
 from .identity import ServerIdentity, Verdict, ensure_marker, judge, marker_text
 
-ALL_SLOTS = 16384
 Ranges = tuple[tuple[int, int], ...]
 
 
 def marker_key(tag: str) -> str:
     """A shard's generation marker (keys.SHARD_GENERATION_KEY): the tag is its hash tag, so it lives in the shard's slots."""
     return SHARD_GENERATION_KEY.format(tag=tag)
-
-
-def slot_of(key: bytes) -> int:
-    """The key's hash slot, as every cluster node computes it (CRC16 of the hash tag, or of the whole name)."""
-    return int(key_slot(key))
 
 
 def _owns(ranges: Ranges, slot: int) -> bool:

@@ -16,18 +16,18 @@ follows MOVED/ASK; SET NX makes a second attempt harmless.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice
 from typing import Any, NamedTuple
 
 from redis import Redis
 from redis.cluster import RedisCluster
-from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 from ..clock import now_ms
 from ..connection import scripting_refused
+from ..keyspace import slot_masters, slot_of
 from ..streaming import Stream, stream_groups
 
 CHUNK = 250  # bans per script call: ≈ 1.2 ms of Redis (a SET NX PX costs it 4–5 µs); each instance's ban check waits behind it
@@ -81,7 +81,7 @@ def restore(client: Redis, entries: Iterable[Sequence[Any]], stamp: int | None =
     if isinstance(client, RedisCluster):
         return restore_on_cluster(client, entries, stamp, written)
     sizes: list[int] = []
-    batches = _batches(entries, stamp, sizes)
+    batches = (batch for _, batch in _batches(entries, stamp, sizes))
     first = next(batches, None)
     if first is None:
         return 0, 0
@@ -156,57 +156,52 @@ return table.concat(flags)
 
 def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], stamp: int | None = None,
                        written: list[Sequence[Any]] | None = None) -> tuple[int, int]:
-    """:func:`restore` on a Redis Cluster: batches filled per master (one filling per master at a time), each master's
-    calls streamed on its own connection (:class:`..streaming.Stream`)."""
-    filling: dict[str, list[Sequence[Any]]] = defaultdict(list)
-    streams: dict[str, Stream | None] = {}  # None: this user may not run scripts (SET by SET through the cluster client)
-    names: dict[int, str] = {}  # slot → its master's name, looked up once per slot
+    """:func:`restore` on a Redis Cluster: batches filled per master (:func:`_batches`, routed by the slot map read once),
+    each master's calls streamed on its own connection (:class:`..streaming.Stream`)."""
+    names, owners = slot_masters(client)
+    streams: dict[int, Stream | None] = {}  # None: this user may not run scripts (SET by SET through the cluster client)
     sizes: list[int] = []
+
+    def unmapped(key: bytes) -> int:
+        """A slot the map did not cover: the client's own lookup (refreshes its map, or raises SlotNotCoveredError)."""
+        name = client.get_node_from_key(key).name
+        if name not in names:
+            names.append(name)
+        owners[slot_of(key)] = names.index(name)
+        return owners[slot_of(key)]
 
     def settled(batch: RestoreBatch, flags: str) -> int:
         """The node's flags; a key it refused (its slot is no longer the node's) is written where the cluster says now."""
-        commands = batch.set_commands()
-        flags = "".join(("1" if client.execute_command(*commands[i]) else "0") if flag == "r" else flag
-                        for i, flag in enumerate(flags))
+        if "r" in flags:
+            commands = batch.set_commands()
+            flags = "".join(("1" if client.execute_command(*commands[i]) else "0") if flag == "r" else flag
+                            for i, flag in enumerate(flags))
         return _took(batch, flags, written)
-
-    def one_by_one(batch: RestoreBatch) -> int:
-        return settled(batch, "r" * len(batch.keys))
 
     def answered(done: list[tuple[Any, list[Any]]]) -> int:
         """The batches a stream read the replies of (one script call each)."""
         return sum(settled(batch, _flags(replies[0])) for batch, replies in done)
 
-    def send(name: str) -> int:
-        rows, filling[name] = filling[name], []
-        count = 0
-        for batch in _batches(rows, stamp, sizes):
-            call = ("EVAL", _NODE_RESTORE_SCRIPT, 0, " ".join(map(str, batch.remaining)), *batch.keys, *batch.values)
-            if name in streams:
-                stream = streams[name]
-                count += one_by_one(batch) if stream is None else answered(stream.send([call], batch))
-                continue
-            node = client.get_redis_connection(client.get_node(node_name=name))
-            try:  # the first call on a master is answered at once: a user without +@scripting finds out here
-                count += settled(batch, _flags(node.execute_command(*call)))
-                streams[name] = Stream(node)
-            except ResponseError as error:
-                if not scripting_refused(error):
-                    raise
-                streams[name] = None
-                count += one_by_one(batch)
-        return count
+    def send(master: int, batch: RestoreBatch) -> int:
+        call = ("EVAL", _NODE_RESTORE_SCRIPT, 0, " ".join(map(str, batch.remaining)), *batch.keys, *batch.values)
+        if master in streams:
+            stream = streams[master]
+            return settled(batch, "r" * len(batch.keys)) if stream is None else answered(stream.send([call], batch))
+        node = client.get_redis_connection(client.get_node(node_name=names[master]))
+        try:  # the first call on a master is answered at once: a user without +@scripting finds out here
+            restored = settled(batch, _flags(node.execute_command(*call)))
+        except ResponseError as error:
+            if not scripting_refused(error):
+                raise
+            streams[master] = None
+            return settled(batch, "r" * len(batch.keys))
+        streams[master] = Stream(node)
+        return restored
 
     restored = 0
     try:
-        for entry in entries:
-            slot = key_slot(entry[0])  # the journal's keys are bytes: no encoder on the way
-            name = names.get(slot) or names.setdefault(slot, client.get_node_from_key(entry[0]).name)
-            filling[name].append(entry)
-            if len(filling[name]) >= CHUNK:
-                restored += send(name)
-        for name in list(filling):
-            restored += send(name)
+        for master, batch in _batches(entries, stamp, sizes, SlotRoute(owners, unmapped)):
+            restored += send(master, batch)
         for stream in streams.values():
             restored += answered(stream.finish()) if stream is not None else 0
     finally:
@@ -216,26 +211,45 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
     return restored, sum(sizes) - restored
 
 
-def _batches(entries: Iterable[Sequence[Any]], stamp: int | None, sizes: list[int]) -> Iterator[RestoreBatch]:
-    """The live entries in batches bounded in count and bytes; each batch's length goes to ``sizes``."""
-    batch = RestoreBatch([], [], [], [])
-    size = 0
+class SlotRoute(NamedTuple):
+    """Where a Redis Cluster's bans go: per hash slot, the index of the master serving it (-1: none in the slot map read),
+    and the index for a key of such a slot."""
+
+    owners: list[int]
+    unmapped: Callable[[bytes], int]
+
+
+def _batches(entries: Iterable[Sequence[Any]], stamp: int | None, sizes: list[int],
+             route: SlotRoute | None = None) -> Iterator[tuple[int, RestoreBatch]]:
+    """The live entries in batches bounded in count and bytes, each with where it goes: the master serving the key's
+    slot (``route``; the batches fill per master), or 0. Each batch's length goes to ``sizes``."""
+    batches, held = [RestoreBatch([], [], [], [])], [0]  # per destination: the batch being filled, its value bytes
     now = now_ms() if stamp is None else stamp
     for entry in entries:
         expires_ms = entry[2]
         if expired(expires_ms, now):  # again here: time passed since the caller looked, and PX must stay > 0
             continue
-        value = entry[1]
+        key, value = entry[0], entry[1]
+        to = 0
+        if route is not None:
+            to = route.owners[slot_of(key)]
+            if to < 0:
+                to = route.unmapped(key)
+            while to >= len(batches):
+                batches.append(RestoreBatch([], [], [], []))
+                held.append(0)
+        batch = batches[to]
         batch.rows.append(entry)
-        batch.keys.append(entry[0])
+        batch.keys.append(key)
         batch.values.append(value)
         batch.remaining.append(0 if expires_ms is None else expires_ms - now)
-        size += len(value)
-        if len(batch.keys) >= CHUNK or size >= RESTORE_BYTES:
+        held[to] += len(value)
+        if len(batch.keys) >= CHUNK or held[to] >= RESTORE_BYTES:
+            batches[to], held[to] = RestoreBatch([], [], [], []), 0
             sizes.append(len(batch.keys))
-            yield batch
-            batch, size = RestoreBatch([], [], [], []), 0
+            yield to, batch
             now = now_ms() if stamp is None else stamp
-    if batch.keys:
-        sizes.append(len(batch.keys))
-        yield batch
+    for to, batch in enumerate(batches):
+        if batch.keys:
+            sizes.append(len(batch.keys))
+            yield to, batch

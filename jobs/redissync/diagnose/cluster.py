@@ -16,6 +16,7 @@ from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from ..connection import explain, make_cluster
 from ..errors import StepError
+from ..keyspace import ALL_SLOTS
 from ..net import host_port
 from ..reports import CLUSTER_CLIENT, CLUSTER_INFO, CLUSTER_NODES, CLUSTER_TOPOLOGY, SEED_AUTH, SEED_DNS, SEED_TCP, SEED_TLS
 from .endpoints import Endpoints, first_line
@@ -24,7 +25,6 @@ from .protocol import facts_summary, facts_warnings
 from .steps import Walk
 from .tls import tls_probe, tls_summary, verification_sentence
 
-ALL_SLOTS = 16384
 # What redis-py's cluster client sends besides the data commands: the slot map (on start and after every MOVED)
 # and the command table (COMMAND: where each command's keys are, to route it).
 CLIENT_COMMANDS = ("cluster|slots", "command")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from redissync.bans.identity import ServerIdentity
-from redissync.bans.shards import ALL_SLOTS, ClusterState, Shard, choose_tag, marker_key, own_slots, record, slot_of
+from redissync.bans.shards import ALL_SLOTS, ClusterState, Shard, choose_tag, marker_key, own_slots, record
+from redissync.keyspace import slot_of
 
 THIRDS = ((0, 5460),), ((5461, 10922),), ((10923, 16383),)
 

@@ -11,6 +11,7 @@ from harness.bans import no_script_client
 from redissync.bans import writeback
 from redissync.bans.entry import Entry
 from redissync.bans.writeback import restore
+from redissync.keyspace import ALL_SLOTS, slot_of
 
 
 def now_ms() -> int:
@@ -62,7 +63,21 @@ def test_batches_are_bounded_in_bytes(monkeypatch) -> None:
     sizes: list[int] = []
     batches = list(writeback._batches([(b"k%d" % i, b"v" * 300, None) for i in range(10)], 0, sizes))
     assert sizes == [4, 4, 2]
-    assert [len(batch.keys) for batch in batches] == sizes
+    assert [(to, len(batch.keys)) for to, batch in batches] == [(0, size) for size in sizes]
+
+
+def test_batches_fill_per_destination_and_ask_for_the_slots_not_mapped() -> None:
+    entries = [(b"k%d" % i, b"v", None) for i in range(2 * writeback.CHUNK + 10)]
+    owners = [slot % 2 for slot in range(ALL_SLOTS)]
+    unmapped = slot_of(entries[0][0])
+    owners[unmapped] = -1
+    asked: list[bytes] = []
+    batches = list(writeback._batches(entries, 0, [], writeback.SlotRoute(owners, lambda key: asked.append(key) or 2)))
+    assert asked == [key for key, _, _ in entries if slot_of(key) == unmapped]
+    for to, batch in batches:
+        assert 0 < len(batch.keys) <= writeback.CHUNK
+        assert all((2 if slot_of(key) == unmapped else slot_of(key) % 2) == to for key in batch.keys)
+    assert sorted(key for _, batch in batches for key in batch.keys) == sorted(key for key, _, _ in entries)
 
 
 @pytest.mark.compat
