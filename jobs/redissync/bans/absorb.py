@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from redis import Redis
 
+from . import archive
 from . import index as journal_index
 from .entry import classify_row, digest
 from .index import Index
@@ -130,8 +131,9 @@ def _journal_read(journal: Journal, result: Counts, read: list[Any], known: dict
 
 
 def _absorb_values(scanner: BanScanner, journal: Journal, result: Counts) -> None:
-    """The first pass: values travel with the scan, every ban is new (and counted once, at the end)."""
-    with journal.bulk_load():
+    """The first pass: values travel with the scan, every ban is new (and counted once, at the end). The index's and
+    the archive's bases are written from the rows as they come (reading 300k rows back cost ≈ 2 µs per ban)."""
+    with journal.bulk_load(journal_index.LoadedBase(journal), archive.LoadedBase()):
         for stamp, flat in scanner.prefetched(PREFETCH_DEPTH, with_values=True):
             rows: list[tuple[Any, ...]] = []
             walk = iter(flat)

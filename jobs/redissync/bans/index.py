@@ -28,9 +28,12 @@ import uuid
 from array import array
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
-from .journal import INDEX_NAME, INDEX_SIZE_META, INDEX_TOKEN_META, Journal
+from .entry import ROW_COLUMNS
+from .journal import ID_SHIFT, INDEX_NAME, INDEX_SIZE_META, INDEX_TOKEN_META, Journal
 
 FRAME_KEYS = 20_000  # keys per frame: bounds what a load or a write holds beyond the index itself
 REWRITE_FRACTION = 0.1  # rewrite the base once the keys changed since outnumber this share of it …
@@ -144,7 +147,11 @@ def load(journal: Journal) -> tuple[Index, bool]:
 
 
 def save_if_due(journal: Journal, loaded_from_base: bool) -> bool:
-    """After a committed pass: write a new base when there is no valid one or the changes outgrew it."""
+    """After a committed pass: install the base a bulk load wrote (:class:`LoadedBase`), or write a new base when there
+    is no valid one or the changes outgrew it."""
+    loaded = next((copy for copy in journal.copies if isinstance(copy, LoadedBase)), None)
+    if loaded is not None and loaded.install(journal):
+        return True
     if loaded_from_base and journal.get_meta(INDEX_TOKEN_META) is not None:
         based = int(journal.get_meta(INDEX_SIZE_META) or 0)
         if journal.index_change_count() <= max(REWRITE_MIN, REWRITE_FRACTION * based):
@@ -159,31 +166,102 @@ def write_base(journal: Journal) -> None:
     path = journal.path.with_name(INDEX_NAME)
     temporary = path.with_name(f".{path.name}.{token[:8]}")
     try:
-        count = _write(temporary, token, journal.index_rows())
-        os.replace(temporary, path)
+        with _BaseFile(temporary, token) as base:
+            for keys, packed in _frames(journal.index_rows()):
+                base.write(keys, packed)
+        _install(journal, temporary, token, base.count, changes_since=False)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+class LoadedBase:
+    """The base written as a first pass's bulk load writes its rows (a ``Journal.bulk_load`` copy), installed by
+    :func:`save_if_due` after the pass: the loaded table is new, so its rows get the ids 1, 2, … in the order written
+    and each entry is known without reading the journal back (≈ 1 µs per ban at 300k). The keys the pass writes after
+    the load are recorded as changes to it. Void when a key was loaded twice (the journal kept one row): the pass then
+    writes a base from the journal. One temporary file, so a pass that dies leaves at most that one behind."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.temporary = journal.path.with_name(f".{INDEX_NAME}.loading")
+        self.token = uuid.uuid4().hex
+        self.whole = True
+        self._base: _BaseFile | None = None
+        self._keys: list[bytes] = []
+        self._packed: list[int] = []
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        first = (self._base.count if self._base else 0) + len(self._keys) + 1
+        self._keys += map(_KEY, rows)
+        # journal.py's layout, as _PACKED_SQL computes it (an expiry is never negative: no truncation to tell apart)
+        self._packed += [row_id << ID_SHIFT | (0 if expires is None else expires // 1000 + 1)
+                         for row_id, expires in enumerate(map(_EXPIRES, rows), first)]
+        if len(self._keys) >= FRAME_KEYS:
+            self._flush()
+
+    def close(self, whole: bool) -> None:
+        self.whole = whole
+        self._flush()
+        if self._base is not None:
+            self._base.close()
+
+    def _flush(self) -> None:
+        if self._base is None:
+            self._base = _BaseFile(self.temporary, self.token)
+        self._base.write(self._keys, self._packed)
+        self._keys, self._packed = [], []
+
+    def install(self, journal: Journal) -> bool:
+        """The base made the journal's, if the load kept every row it wrote."""
+        if not self.whole or self._base is None:
+            self.temporary.unlink(missing_ok=True)
+            return False
+        _install(journal, self.temporary, self.token, self._base.count, changes_since=True)
+        return True
+
+
+_KEY, _EXPIRES = itemgetter(0), itemgetter(ROW_COLUMNS.split(", ").index("expires_ms"))
+
+
+def _install(journal: Journal, written: Path, token: str, count: int, changes_since: bool) -> None:
+    """A base file made the journal's (its token recorded, one commit); ``changes_since``: the keys the journal recorded
+    since the base's rows were read are changes to it, kept (else forgotten)."""
+    os.replace(written, journal.path.with_name(INDEX_NAME))
     journal.begin()
-    journal.reset_index_changes()
+    if not changes_since:
+        journal.reset_index_changes()
     journal.put_meta(INDEX_TOKEN_META, token)
     journal.put_meta(INDEX_SIZE_META, str(count))
     journal.commit()
     journal.tracks_index = True
 
 
-def _write(path: Path, token: str, rows: Iterable[tuple[bytes, int]]) -> int:
-    count = 0
-    with open(path, "wb") as handle:
-        handle.write(_HEAD.pack(_MAGIC, token.encode(), 0))
-        for keys, packed in _frames(rows):
+class _BaseFile:
+    """The base's file: a header with the token and the count, then marshal frames of keys and their entries."""
+
+    def __init__(self, path: Path, token: str) -> None:
+        self.token, self.count = token.encode(), 0
+        self.handle = open(path, "wb")  # noqa: SIM115  (closed by close(), or as a context manager)
+        self.handle.write(_HEAD.pack(_MAGIC, self.token, 0))
+
+    def write(self, keys: list[bytes], packed: list[int]) -> None:
+        if keys:
             frame = marshal.dumps((keys, packed), 4)
-            handle.write(_FRAME.pack(len(frame)) + frame)
-            count += len(keys)
-        handle.seek(0)
-        handle.write(_HEAD.pack(_MAGIC, token.encode(), count))
-        handle.flush()
-        os.fsync(handle.fileno())
-    return count
+            self.handle.write(_FRAME.pack(len(frame)) + frame)
+            self.count += len(keys)
+
+    def close(self) -> None:
+        if not self.handle.closed:
+            self.handle.seek(0)
+            self.handle.write(_HEAD.pack(_MAGIC, self.token, self.count))
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+
+    def __enter__(self) -> _BaseFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _frames(rows: Iterable[tuple[bytes, int]]) -> Iterator[tuple[list[bytes], list[int]]]:

@@ -18,12 +18,11 @@ import contextlib
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from .entry import ROW_COLUMNS, Entry
-from .schema import COUNT_ALL, DATE_INDEX, INSERT, KEY_INDEX, SCHEMA, TABLE, TRIGGERS, UPSERT
+from .entry import Entry
+from .schema import COUNT_ALL, COUNTED, INSERT, SCHEMA, TABLE, UPSERT, build_loaded
 
 JOURNAL_NAME = "bans-journal.sqlite3"
 SCHEMA_VERSION = "2"  # 2: ban_counts and its triggers, the date index (a version 1 journal is migrated on open)
@@ -36,8 +35,6 @@ ARCHIVE_COLUMNS = "key, value, expires_ms, seen_ms"  # what the archive stores; 
 _LOOKUP_CHUNK = 900  # bound on "?" parameters per query, well under SQLite's limit
 
 _COLUMNS = "key, value, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
-# ban_counts' key (bans/schema.py) picked from a row shaped as ROW_COLUMNS
-_COUNTED = itemgetter(*(ROW_COLUMNS.split(", ").index(name) for name in ("scope", "service", "reason", "malformed")))
 
 
 # The packed index (bans/index.py): one Python int per journaled ban, ``row id << ID_SHIFT | expiry field``,
@@ -47,6 +44,16 @@ ID_SHIFT = 32
 EXPIRY_MASK = (1 << ID_SHIFT) - 1
 _PACKED_SQL = f"(id << {ID_SHIFT}) | COALESCE(expires_ms / 1000 + 1, 0)"
 INDEX_NAME = "bans-journal.index"  # the index's base, next to the journal (bans/index.py)
+
+
+class LoadCopy(Protocol):
+    """What keeps its own copy of a bulk load's rows as they are written (the index's base, the archive's base), so
+    that the pass does not read them back from the journal."""
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None: ...
+
+    def close(self, whole: bool) -> None:
+        """The load is over; ``whole`` False when a key was loaded twice (the journal kept its last row only)."""
 
 
 class Journal:
@@ -72,6 +79,7 @@ class Journal:
         self.changes = 0
         self._upsert = UPSERT
         self._loaded: Counter[tuple[str | None, ...]] | None = None  # a bulk load's counts, as rows are written
+        self.copies: tuple[LoadCopy, ...] = ()  # the last bulk load's copies of its rows (Journal.bulk_load)
         self.tracks_index = False  # record written or deleted keys for the index's base (bans/index.py)
         self.meta_changed = False  # a meta value (the Redis identity record) differs from what was read
         # Keys written or deleted since the archive last saved (None: too many to list, save a new base).
@@ -157,21 +165,26 @@ class Journal:
         """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`.entry.classify_row` returns)."""
         if rows:
             self._db.executemany(self._upsert, rows)
-            if self._loaded is not None:
-                self._loaded.update(map(_COUNTED, rows))
             self.changes += len(rows)
-            self._note_changed([row[0] for row in rows])
+            if self._loaded is not None:  # a bulk load
+                self._loaded.update(map(COUNTED, rows))
+                for copy in self.copies:
+                    copy.add(rows)
+            if self._loaded is None or not self.copies:
+                self._note_changed([row[0] for row in rows])
         return len(rows)
 
     @contextlib.contextmanager
-    def bulk_load(self) -> Iterator[None]:
+    def bulk_load(self, *copies: LoadCopy) -> Iterator[None]:
         """Rows written into an empty journal go into a bare table (no key index, no count trigger, no date index);
         the indexes are built and the counts made once, at the end. A first pass writes every ban in Redis's
         (random) order, and a B-tree insert per row and index costs more than the rest of the pass (≈ 4 of its
         ≈ 11 µs per ban at 300k). Only inside the caller's transaction, so a pass that dies half-way leaves the
         empty journal it found. A key written twice (``SCAN`` may return one twice) keeps its last row. No key is
         recorded for the index's base (a mode switch turns that on: 300k keys cost 1.5 µs each), and a base left from
-        before the journal emptied is voided: the pass writes a new one (bans/index.py)."""
+        before the journal emptied is voided: the pass writes a new one (bans/index.py). With ``copies`` (the archive's
+        and the index's bases, written from the rows as they come: bans/absorb.py) the loaded keys are not recorded as
+        changes at all, and from the load's end every change is, for both, as after any pass."""
         if not self._db.in_transaction or not self.is_empty():
             raise RuntimeError("Journal.bulk_load needs an open transaction on an empty journal")
         self._db.execute("DROP TABLE bans")  # its indexes and triggers with it
@@ -179,32 +192,17 @@ class Journal:
         self._db.execute("DELETE FROM meta WHERE name = ?", (INDEX_TOKEN_META,))
         self.reset_index_changes()
         self.tracks_index = False
-        self._upsert, self._loaded = INSERT, Counter()
+        self._upsert, self._loaded, self.copies = INSERT, Counter(), copies
         try:
             yield
         finally:
             counted, self._upsert, self._loaded = self._loaded, UPSERT, None
             if self._db.in_transaction:
-                self._index_loaded(counted)
-
-    def _index_loaded(self, counted: Counter[tuple[str | None, ...]]) -> None:
-        """The key and date indexes, the triggers, and the counts: those counted as rows were loaded (in C, ≈ 0.1 µs per
-        ban, where ``GROUP BY`` costs 0.9), unless a key was loaded twice (its earlier rows are deleted: counted again)."""
-        try:
-            self._db.execute(KEY_INDEX)
-        except sqlite3.IntegrityError:
-            self._db.execute("DELETE FROM bans WHERE id NOT IN (SELECT MAX(id) FROM bans GROUP BY key)")
-            self._db.execute(KEY_INDEX)
-            counted.clear()
-        for statement in (DATE_INDEX, *TRIGGERS, "DELETE FROM ban_counts"):
-            self._db.execute(statement)
-        if not counted:
-            self._db.execute(COUNT_ALL)
-            return
-        counts: Counter[tuple[str, ...]] = Counter()
-        for group, count in counted.items():  # NULL and '' are one group, as COALESCE makes them
-            counts[tuple(part or "" for part in group)] += count
-        self._db.executemany("INSERT INTO ban_counts VALUES (?, ?, ?, ?, ?)", [(*group, count) for group, count in counts.items()])
+                whole = build_loaded(self._db, counted)
+                for copy in copies:
+                    copy.close(whole)
+                if copies:
+                    self.changed_keys, self.tracks_index = set(), True
 
     def delete(self, keys: Iterable[bytes]) -> int:
         rows = [(key,) for key in keys]

@@ -7,6 +7,10 @@ neither the summary nor a pass ever counts a large journal; '' stands for NULL i
 
 from __future__ import annotations
 
+import sqlite3
+from collections import Counter
+from operator import itemgetter
+
 from .entry import ROW_COLUMNS
 
 TABLE = """
@@ -45,6 +49,8 @@ CREATE TABLE IF NOT EXISTS ban_counts (
     scope TEXT NOT NULL, service TEXT NOT NULL, reason TEXT NOT NULL, malformed TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (scope, service, reason, malformed)
 ) WITHOUT ROWID""", DATE_INDEX, *TRIGGERS]) + ";"
+COUNTED = itemgetter(*(ROW_COLUMNS.split(", ").index(name) for name in ("scope", "service", "reason", "malformed")))
+"""ban_counts' key of a row shaped as ROW_COLUMNS (NULL where COALESCE makes it '')."""
 COUNT_ALL = (  # the counts made from the rows (a new or migrated journal, after a bulk load)
     "INSERT INTO ban_counts SELECT COALESCE(scope, ''), COALESCE(service, ''), COALESCE(reason, ''), "
     "COALESCE(malformed, ''), COUNT(*) FROM bans GROUP BY 1, 2, 3, 4")
@@ -55,3 +61,26 @@ UPSERT = (
     "value = excluded.value, digest = excluded.digest, expires_ms = excluded.expires_ms, ip = excluded.ip, "
     "service = excluded.service, scope = excluded.scope, reason = excluded.reason, date = excluded.date, "
     "malformed = excluded.malformed")
+
+
+def build_loaded(db: sqlite3.Connection, counted: Counter[tuple[str | None, ...]]) -> bool:
+    """After a bulk load: the key and date indexes, the triggers, and the counts: those counted as rows were loaded
+    (:data:`COUNTED` fed to a Counter, in C, ≈ 0.1 µs per ban, where ``GROUP BY`` costs 0.9), unless a key was loaded
+    twice (its earlier rows are deleted, the rest counted again). Whether every loaded row was kept."""
+    whole = True
+    try:
+        db.execute(KEY_INDEX)
+    except sqlite3.IntegrityError:
+        db.execute("DELETE FROM bans WHERE id NOT IN (SELECT MAX(id) FROM bans GROUP BY key)")
+        db.execute(KEY_INDEX)
+        whole = False
+    for statement in (DATE_INDEX, *TRIGGERS, "DELETE FROM ban_counts"):
+        db.execute(statement)
+    if not whole:
+        db.execute(COUNT_ALL)
+        return whole
+    counts: Counter[tuple[str, ...]] = Counter()
+    for group, count in counted.items():  # NULL and '' are one group, as COALESCE makes them
+        counts[tuple(part or "" for part in group)] += count
+    db.executemany("INSERT INTO ban_counts VALUES (?, ?, ?, ?, ?)", [(*group, count) for group, count in counts.items()])
+    return whole

@@ -99,6 +99,32 @@ def test_crash_mid_upload_is_ignored_and_nothing_is_lost(plain_redis, bunkerweb,
     assert set(archive_files(bunkerweb)) == listed | {MANIFEST}  # the stray upload was deleted
 
 
+@pytest.mark.parametrize("twice", [False, True], ids=["distinct-keys", "a-key-loaded-twice"])
+def test_the_base_a_bulk_load_compresses_rebuilds_the_journal(bunkerweb, twice: bool) -> None:
+    """A first pass compresses the base from its rows as it loads them; what the same transaction writes or deletes
+    after the load is a delta on top. A key loaded twice is in the base twice, its last row last: the rebuild keeps
+    that one, as the journal did."""
+    def row(i: int, reason: str = "r") -> tuple:
+        return classify_row(f"bans_ip_10.0.0.{i}".encode(), json.dumps({"reason": reason}).encode(), None if i % 9 else 5_000_000, 1)
+
+    state = bans_state()
+    with open_journal(state) as journal:
+        journal.begin()
+        with journal.bulk_load(archive.LoadedBase()):
+            journal.upsert_rows([row(i) for i in range(60)])
+            journal.upsert_rows([row(i) for i in range(60, 90)] + ([row(5, "again")] if twice else []))
+        journal.upsert_rows([row(200), row(3, "rebanned")])
+        journal.delete([b"bans_ip_10.0.0.7"])
+        journal.commit()
+        archive.save(state, journal)
+    manifest = json.loads(bunkerweb.cached()[MANIFEST])
+    assert manifest["bans"] == 90 and len(manifest["deltas"]) == 1
+    before = snapshot()
+    assert {row[0]: row[1] for row in before[0]}[b"bans_ip_10.0.0.5"] == (b'{"reason": "again"}' if twice else b'{"reason": "r"}')
+    bunkerweb.replace_scheduler()
+    assert sorted(snapshot()[0]) == sorted(before[0])
+
+
 def test_large_journal_is_split_and_steady_passes_write_deltas(plain_redis, bunkerweb, monkeypatch) -> None:
     monkeypatch.setattr(archive, "PART_BYTES", 64 * 1024)
     monkeypatch.setattr(archive, "FRAME_ROWS", 500)

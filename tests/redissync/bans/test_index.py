@@ -85,7 +85,8 @@ def test_a_base_that_does_not_match_is_not_used(tmp_path: Path, damage: str) -> 
             path.write_bytes(path.read_bytes()[:-10])
         elif damage == "a-key-twice":  # whole and of the right token, but not what the journal wrote
             written = list(journal.index_rows())
-            index._write(path, journal.get_meta(INDEX_TOKEN_META), [*written, written[0]])
+            with index._BaseFile(path, journal.get_meta(INDEX_TOKEN_META)) as base:
+                base.write(*(list(column) for column in zip(*written, written[0], strict=True)))
         else:
             path.unlink()
         write(journal, rows(range(100, 101)))
@@ -156,3 +157,23 @@ def test_a_bulk_load_records_no_changes_and_voids_the_base_it_empties(tmp_path: 
         journal.commit()
         assert journal.get_meta(INDEX_TOKEN_META) is None
         assert loaded(journal) == (truth(journal), False)  # rebuilt from the journal, never the emptied journal's base
+
+
+@pytest.mark.parametrize("twice", [False, True], ids=["distinct-keys", "a-key-loaded-twice"])
+def test_the_base_a_bulk_load_writes_is_the_journals_with_the_writes_after_it(tmp_path: Path, twice: bool) -> None:
+    """A first pass writes the base from its rows as it loads them (ids 1, 2, … in order), and the same transaction
+    writes more after the load (the instances' bans): installed, the base plus those changes is the journal. A key
+    loaded twice voids it (the journal kept one row): the base is then written from the journal."""
+    with Journal.in_directory(tmp_path) as journal:
+        journal.begin()
+        loading = index.LoadedBase(journal)
+        with journal.bulk_load(loading):
+            journal.upsert_rows(rows(range(0, 40), expires_ms=None))
+            journal.upsert_rows(rows(range(40, 90)) + (rows(range(5, 6), reason="again") if twice else []))
+        journal.upsert_rows(rows(range(200, 203)))
+        journal.delete([b"bans_ip_10.0.0.7"])
+        journal.commit()
+        assert index.save_if_due(journal, False)
+        assert loading.whole is not twice
+        assert not loading.temporary.exists()
+        assert loaded(journal) == (truth(journal), True)
