@@ -18,11 +18,12 @@ import contextlib
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
 from .entry import Entry
-from .schema import COUNT_ALL, COUNTED, INSERT, SCHEMA, TABLE, UPSERT, build_loaded
+from .schema import COUNT_ALL, COUNTED, ROWS_PER_INSERT, SCHEMA, TABLE, UPSERT, build_loaded, insert_rows
 
 JOURNAL_NAME = "bans-journal.sqlite3"
 SCHEMA_VERSION = "2"  # 2: ban_counts and its triggers, the date index (a version 1 journal is migrated on open)
@@ -77,7 +78,6 @@ class Journal:
                 self._db.execute(COUNT_ALL)
                 self.put_meta("schema", SCHEMA_VERSION)
         self.changes = 0
-        self._upsert = UPSERT
         self._loaded: Counter[tuple[str | None, ...]] | None = None  # a bulk load's counts, as rows are written
         self.copies: tuple[LoadCopy, ...] = ()  # the last bulk load's copies of its rows (Journal.bulk_load)
         self.tracks_index = False  # record written or deleted keys for the index's base (bans/index.py)
@@ -163,28 +163,32 @@ class Journal:
 
     def upsert_rows(self, rows: list[tuple[Any, ...]]) -> int:
         """Write rows shaped as :data:`ROW_COLUMNS` (what :func:`.entry.classify_row` returns)."""
-        if rows:
-            self._db.executemany(self._upsert, rows)
-            self.changes += len(rows)
-            if self._loaded is not None:  # a bulk load
-                self._loaded.update(map(COUNTED, rows))
-                for copy in self.copies:
-                    copy.add(rows)
-            if self._loaded is None or not self.copies:
-                self._note_changed([row[0] for row in rows])
+        if not rows:
+            return 0
+        self.changes += len(rows)
+        if self._loaded is None:
+            self._db.executemany(UPSERT, rows)
+            self._note_changed([row[0] for row in rows])
+            return len(rows)
+        for start in range(0, len(rows), ROWS_PER_INSERT):  # a bulk load
+            chunk = rows[start:start + ROWS_PER_INSERT]
+            self._db.execute(insert_rows(len(chunk)), list(chain.from_iterable(chunk)))
+        self._loaded.update(map(COUNTED, rows))
+        for copy in self.copies:
+            copy.add(rows)
+        if not self.copies:
+            self._note_changed([row[0] for row in rows])
         return len(rows)
 
     @contextlib.contextmanager
     def bulk_load(self, *copies: LoadCopy) -> Iterator[None]:
         """Rows written into an empty journal go into a bare table (no key index, no count trigger, no date index);
-        the indexes are built and the counts made once, at the end. A first pass writes every ban in Redis's
-        (random) order, and a B-tree insert per row and index costs more than the rest of the pass (≈ 4 of its
-        ≈ 11 µs per ban at 300k). Only inside the caller's transaction, so a pass that dies half-way leaves the
-        empty journal it found. A key written twice (``SCAN`` may return one twice) keeps its last row. No key is
-        recorded for the index's base (a mode switch turns that on: 300k keys cost 1.5 µs each), and a base left from
-        before the journal emptied is voided: the pass writes a new one (bans/index.py). With ``copies`` (the archive's
-        and the index's bases, written from the rows as they come: bans/absorb.py) the loaded keys are not recorded as
-        changes at all, and from the load's end every change is, for both, as after any pass."""
+        the indexes are built and the counts made once, at the end: a first pass writes every ban in Redis's (random)
+        order, and a B-tree insert per row and index costs more than the rest of the pass. Only inside the caller's
+        transaction, so a pass that dies half-way leaves the empty journal it found. A key written twice (``SCAN`` may
+        return one twice) keeps its last row. An index base from before the journal emptied is voided (the pass writes one).
+        With ``copies`` (the archive's and the index's bases, written from the rows as they come: bans/absorb.py) the
+        loaded keys are not recorded as changes; from the load's end every change is, for both, as after any pass."""
         if not self._db.in_transaction or not self.is_empty():
             raise RuntimeError("Journal.bulk_load needs an open transaction on an empty journal")
         self._db.execute("DROP TABLE bans")  # its indexes and triggers with it
@@ -192,11 +196,11 @@ class Journal:
         self._db.execute("DELETE FROM meta WHERE name = ?", (INDEX_TOKEN_META,))
         self.reset_index_changes()
         self.tracks_index = False
-        self._upsert, self._loaded, self.copies = INSERT, Counter(), copies
+        self._loaded, self.copies = Counter(), copies
         try:
             yield
         finally:
-            counted, self._upsert, self._loaded = self._loaded, UPSERT, None
+            counted, self._loaded = self._loaded, None
             if self._db.in_transaction:
                 whole = build_loaded(self._db, counted)
                 for copy in copies:
