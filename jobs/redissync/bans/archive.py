@@ -141,13 +141,14 @@ def _frames(rows: list[tuple[Any, ...]] | Iterator[tuple[Any, ...]], deleted: Se
     bytes, and one column of similar values compresses far better than interleaved rows."""
     walk = iter(rows)
     while len(batch := list(islice(walk, FRAME_ROWS))) == FRAME_ROWS:  # sliced in C: once per row
-        yield _compressed(_marshalled(batch, []), level)
+        yield _compressed(_marshalled(list(zip(*batch, strict=True)), []), level)
     if batch or deleted:
-        yield _compressed(_marshalled(batch, list(deleted)), level)
+        yield _compressed(_marshalled(list(zip(*batch, strict=True)) or [(), (), (), ()], list(deleted)), level)
 
 
-def _marshalled(rows: list[tuple[Any, ...]], deleted: list[bytes]) -> bytes:
-    keys, values, expires, seen = (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [], [])
+def _marshalled(columns: Sequence[Sequence[Any]], deleted: list[bytes]) -> bytes:
+    """One frame's payload from its rows' columns (:data:`ARCHIVE_COLUMNS`)."""
+    keys, values, expires, seen = (list(column) for column in columns)
     expiries = array("q", [_PERMANENT if ms is None else ms for ms in expires]).tobytes()
     return marshal.dumps((keys, values, expiries, array("q", seen).tobytes(), deleted), 4)
 
@@ -198,32 +199,30 @@ class LoadedBase:
     ban) until the pass saves."""
 
     def __init__(self) -> None:
-        self._rows: list[tuple[Any, ...]] = []
+        self._columns: tuple[list[Any], ...] = ([], [], [], [])  # ARCHIVE_COLUMNS
         self._frames: list[Future[bytes]] = []
-        self._compressor: ThreadPoolExecutor | None = None
+        self._compressor = ThreadPoolExecutor(1, thread_name_prefix="redissync-bans-archive")  # its thread: at the first frame
 
     def add(self, rows: list[tuple[Any, ...]]) -> None:
-        self._rows += map(_ARCHIVED, rows)
-        if len(self._rows) >= FRAME_ROWS:
+        for column, pick in zip(self._columns, _ARCHIVED, strict=True):
+            column += map(pick, rows)  # in C: no tuple per row
+        if len(self._columns[0]) >= FRAME_ROWS:
             self._flush()
 
     def close(self, whole: bool) -> None:
-        if self._rows:
+        if self._columns[0]:
             self._flush()
-        if self._compressor is not None:
-            self._compressor.shutdown(wait=True)
+        self._compressor.shutdown(wait=True)
 
     def frames(self) -> Iterator[bytes]:
         return (frame.result() for frame in self._frames)
 
     def _flush(self) -> None:
-        if self._compressor is None:
-            self._compressor = ThreadPoolExecutor(1, thread_name_prefix="redissync-bans-archive")
-        self._frames.append(self._compressor.submit(_compressed, _marshalled(self._rows, []), BASE_LEVEL))
-        self._rows = []
+        self._frames.append(self._compressor.submit(_compressed, _marshalled(self._columns, []), BASE_LEVEL))
+        self._columns = ([], [], [], [])
 
 
-_ARCHIVED = itemgetter(*(ROW_COLUMNS.split(", ").index(name) for name in ARCHIVE_COLUMNS.split(", ")))
+_ARCHIVED = [itemgetter(ROW_COLUMNS.split(", ").index(name)) for name in ARCHIVE_COLUMNS.split(", ")]
 
 
 def _delete_unlisted(state: StateStore, manifest: dict[str, Any]) -> None:
