@@ -78,7 +78,7 @@ class Journal:
                 self._db.execute(COUNT_ALL)
                 self.put_meta("schema", SCHEMA_VERSION)
         self.changes = 0
-        self._loaded: Counter[tuple[str | None, ...]] | None = None  # a bulk load's counts, as rows are written
+        self._load_counts: Counter[tuple[str | None, ...]] | None = None  # a bulk load's counts, as rows are written
         self.copies: tuple[LoadCopy, ...] = ()  # the last bulk load's copies of its rows (Journal.bulk_load)
         self.tracks_index = False  # record written or deleted keys for the index's base (bans/index.py)
         self.meta_changed = False  # a meta value (the Redis identity record) differs from what was read
@@ -166,14 +166,14 @@ class Journal:
         if not rows:
             return 0
         self.changes += len(rows)
-        if self._loaded is None:
+        if self._load_counts is None:
             self._db.executemany(UPSERT, rows)
             self._note_changed([row[0] for row in rows])
             return len(rows)
         for start in range(0, len(rows), ROWS_PER_INSERT):  # a bulk load
             chunk = rows[start:start + ROWS_PER_INSERT]
             self._db.execute(insert_rows(len(chunk)), list(chain.from_iterable(chunk)))
-        self._loaded.update(map(COUNTED, rows))
+        self._load_counts.update(map(COUNTED, rows))
         for copy in self.copies:
             copy.add(rows)
         if not self.copies:
@@ -196,11 +196,11 @@ class Journal:
         self._db.execute("DELETE FROM meta WHERE name = ?", (INDEX_TOKEN_META,))
         self.reset_index_changes()
         self.tracks_index = False
-        self._loaded, self.copies = Counter(), copies
+        self._load_counts, self.copies = Counter(), copies
         try:
             yield
         finally:
-            counted, self._loaded = self._loaded, None
+            counted, self._load_counts = self._load_counts, None
             if self._db.in_transaction:
                 whole = build_loaded(self._db, counted)
                 for copy in copies:
