@@ -163,12 +163,13 @@ def restore_on_cluster(client: RedisCluster, entries: Iterable[Sequence[Any]], s
     sizes: list[int] = []
 
     def unmapped(key: bytes) -> int:
-        """A slot the map did not cover: the client's own lookup (refreshes its map, or raises SlotNotCoveredError)."""
+        """A slot the map read did not cover: the client's own lookup, in its map as it is now (SlotNotCoveredError
+        when it still lacks the slot, as for any command on that key)."""
         name = client.get_node_from_key(key).name
         if name not in names:
             names.append(name)
-        owners[slot_of(key)] = names.index(name)
-        return owners[slot_of(key)]
+        index = owners[slot_of(key)] = names.index(name)
+        return index
 
     def settled(batch: RestoreBatch, flags: str) -> int:
         """The node's flags; a key it refused (its slot is no longer the node's) is written where the cluster says now."""
