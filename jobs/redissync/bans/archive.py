@@ -34,12 +34,11 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from operator import itemgetter
 from typing import Any
 
 from ..errors import ArchiveError
 from ..state import StateStore
-from .entry import ROW_COLUMNS, classify_row
+from .entry import classify_row, row_getter
 from .journal import ARCHIVE_COLUMNS, INDEX_NAME, INDEX_SIZE_META, INDEX_TOKEN_META, JOURNAL_NAME, UNSAVED_META, VERIFY_SLICE_META, Journal
 
 MANIFEST = "bans-manifest.json"
@@ -222,7 +221,7 @@ class LoadedBase:
         self._columns = ([], [], [], [])
 
 
-_ARCHIVED = [itemgetter(ROW_COLUMNS.split(", ").index(name)) for name in ARCHIVE_COLUMNS.split(", ")]
+_ARCHIVED = [row_getter(name) for name in ARCHIVE_COLUMNS.split(", ")]
 
 
 def _delete_unlisted(state: StateStore, manifest: dict[str, Any]) -> None:

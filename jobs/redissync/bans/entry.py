@@ -9,12 +9,20 @@ import base64
 import json
 import re
 import zlib
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from ..keys import ban_scope, split_ban_key
 
 MAX_VALUE_BYTES = 64 * 1024  # a larger value is kept byte for byte but labelled "too-large" (and travels alone)
 ROW_COLUMNS = "key, value, digest, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
+
+
+def row_getter(*names: str) -> Callable[[tuple[Any, ...]], Any]:
+    """The columns ``names`` of a row shaped as :data:`ROW_COLUMNS` (one name: the value, several: a tuple), picked in
+    C: a bulk load's copies and counts take them from every row (bans/journal.py)."""
+    return itemgetter(*(ROW_COLUMNS.split(", ").index(name) for name in names))
 
 # The value digest (the ``digest`` column): a cheap fingerprint the pass compares instead of reading every
 # value back. An alias, not a wrapper: the pass calls it once per ban.

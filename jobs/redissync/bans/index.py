@@ -28,11 +28,10 @@ import uuid
 from array import array
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from .entry import ROW_COLUMNS
+from .entry import row_getter
 from .journal import ID_SHIFT, INDEX_NAME, INDEX_SIZE_META, INDEX_TOKEN_META, Journal
 
 FRAME_KEYS = 20_000  # keys per frame: bounds what a load or a write holds beyond the index itself
@@ -219,7 +218,7 @@ class LoadedBase:
         return True
 
 
-_KEY, _EXPIRES = itemgetter(0), itemgetter(ROW_COLUMNS.split(", ").index("expires_ms"))
+_KEY, _EXPIRES = row_getter("key"), row_getter("expires_ms")
 
 
 def _install(journal: Journal, written: Path, token: str, count: int, changes_since: bool) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections import Counter
-from operator import itemgetter
 
-from .entry import ROW_COLUMNS
+from .entry import ROW_COLUMNS, row_getter
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS bans (
@@ -50,7 +49,7 @@ CREATE TABLE IF NOT EXISTS ban_counts (
     scope TEXT NOT NULL, service TEXT NOT NULL, reason TEXT NOT NULL, malformed TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (scope, service, reason, malformed)
 ) WITHOUT ROWID""", DATE_INDEX, *TRIGGERS]) + ";"
-COUNTED = itemgetter(*(ROW_COLUMNS.split(", ").index(name) for name in ("scope", "service", "reason", "malformed")))
+COUNTED = row_getter("scope", "service", "reason", "malformed")
 """ban_counts' key of a row shaped as ROW_COLUMNS (NULL where COALESCE makes it '')."""
 COUNT_ALL = (  # the counts made from the rows (a new or migrated journal, after a bulk load)
     "INSERT INTO ban_counts SELECT COALESCE(scope, ''), COALESCE(service, ''), COALESCE(reason, ''), "
