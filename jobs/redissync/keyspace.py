@@ -7,7 +7,9 @@ drops the repeats so counts and sums stay exact.
 
 On a Redis Cluster SCAN walks one node: :func:`data_nodes` gives every master to walk, and a script may only touch
 keys of one hash slot (Redis 6.2 has no ``allow-cross-slot-keys`` flag, and 7's still keeps them on one node), so
-:func:`per_key_script` runs a batch's script once per slot, all in one pipeline (one round trip per node).
+:func:`per_key_script` runs a batch's script once per slot, all in one pipeline (one round trip per node). A key's
+slot is :func:`slot_of` (Redis's hash-tag rule), and :func:`slot_masters` maps every slot to its master at once, from
+the client's slot map (a restore routes each ban by them).
 """
 
 from __future__ import annotations

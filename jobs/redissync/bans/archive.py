@@ -12,8 +12,9 @@ Uploading the whole SQLite journal (≈ 290 B per ban) after every change does n
   and the journal's meta (the Redis identity record the next pass judges from).
 
 A file the manifest does not name (a crash mid-upload, a torn row) is ignored, then deleted by the next
-save; a named file that fails its CRC stops the job (exit 2) rather than load a damaged journal. The base
-is rewritten (a new epoch) only when the deltas outgrow :data:`REBASE_FRACTION` of it.
+save; a named file that fails its CRC stops the job (exit 2) rather than load a damaged journal. A first pass
+compresses its base from the rows it loads (:class:`LoadedBase`); the base is rewritten (a new epoch) only when the
+deltas outgrow :data:`REBASE_FRACTION` of it.
 
 The SQLite journal is a *working copy* in ``StateStore.work_directory``, valid only while its recorded
 manifest token matches the manifest and no commit is unsaved (``Journal.commit`` marks it). Anything

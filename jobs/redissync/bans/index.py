@@ -14,9 +14,10 @@ pass); loaded from its base it costs a tenth of that. It is kept as:
 In memory it is a dict, or from :data:`ARRAYS_FROM` bans on two flat arrays (:class:`SlotArrays`): a dict of ints
 costs ≈ 115 B per ban (1M bans: 114 MB, most of a pass's memory), the arrays 32, for lookups ≈ 0.5 µs slower per ban.
 Keys, not their hashes, are stored on disk: ``hash()`` of bytes is keyed per process, which is what keeps the table safe
-from crafted collisions. The base is rewritten after a pass that found none valid, or whose changes
-since outgrow :data:`REWRITE_FRACTION` of it. A crash between writing the file and committing its token
-leaves the two apart: the next pass rebuilds from the journal, which is always the truth.
+from crafted collisions. A first pass writes the base from the rows it loads (:class:`LoadedBase`); it is rewritten
+after a pass that found none valid, or whose changes since outgrow :data:`REWRITE_FRACTION` of it. A crash between
+writing the file and committing its token leaves the two apart: the next pass rebuilds from the journal, which is
+always the truth.
 """
 
 from __future__ import annotations
