@@ -3,6 +3,7 @@ verdict on each goal of issue 24."""
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections import Counter
 
@@ -17,6 +18,11 @@ def stats(values: list[float]) -> tuple[float, float]:
 
 def _rates(runs: list[dict], field: str = "seen") -> list[float]:
     return [run[field] / run["seconds"] for run in runs]
+
+
+def load_average() -> str:
+    """The machine's load as the run ends: wall rates and SLOWLOG entries on a shared machine are read with it."""
+    return "load average {:.1f} / {:.1f} / {:.1f} (1 / 5 / 15 min)".format(*os.getloadavg())
 
 
 def report(size: int, figures: dict, verdicts: dict) -> None:
@@ -37,7 +43,8 @@ def report(size: int, figures: dict, verdicts: dict) -> None:
     redis_us: dict[str, float] = {}
 
     print(f"{size:,} bans (wall rate min / median of {len(figures['steady'])} runs; CPU-bound = the rate were Redis and the "
-          "client each given a core: bans / max(client CPU, Redis main-thread CPU), what a loaded machine cannot hide)")
+          "client each given a core: bans / max(client CPU, Redis main-thread CPU), what a loaded machine cannot hide); "
+          f"{load_average()}")
     rate_line("SCAN alone", figures["scan"])
     rate_line("Lua floor key+value+PTTL", figures["floor_value"])
     floor_label = f"Lua floor key+{figures['expiry_command']}"

@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
+from bans_report import load_average  # noqa: E402
+
 from harness.cluster import ClusterTopology  # noqa: E402
 from harness.servers import RedisServer  # noqa: E402
 from redissync.keys import BanKey  # noqa: E402
@@ -166,7 +168,7 @@ def report(size: int, rounds: int, sides: list[Side]) -> None:
     standalone, cluster, replicated = sides
     print(f"{size:,} bans, one pass per fresh process (connect + pass), seconds min / median of {rounds} "
           f"(first pass: 1 run); a 3-master cluster with a replica each against one standalone server; the client's CPU "
-          "(median, standalone / cluster) is what a loaded machine cannot inflate")
+          f"(median, standalone / cluster) is what a loaded machine cannot inflate; {load_average()}")
     for kind in ("first", "steady", "restore"):
         (s_low, s_mid), (c_low, c_mid) = standalone.seconds(kind), cluster.seconds(kind)
         ratio = c_mid / s_mid
