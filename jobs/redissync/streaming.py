@@ -2,7 +2,7 @@
 
 redis-py's pipeline waits for every reply of a batch before the next batch is even packed, so Redis and
 the job take turns; its per-command bookkeeping also costs more than Redis's own work for small commands.
-:func:`stream_groups` keeps ``in_flight`` groups on the wire: Redis executes one while the job packs
+:class:`Stream` keeps ``in_flight`` groups on the wire: Redis executes one while the job packs
 the next, so a restore of 100k bans costs about what Redis spends on it (bench/bench_bans.py). Packing and
 parsing stay redis-py's (``pack_commands``, ``read_response``), as do the connection's timeouts and TLS.
 """
@@ -10,7 +10,6 @@ parsing stay redis-py's (``pack_commands``, ``read_response``), as do the connec
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from redis import Redis
@@ -19,28 +18,12 @@ from redis.connection import Connection
 IN_FLIGHT = 2  # groups sent ahead of the replies read: one executing, one queued behind it
 
 
-def stream_groups(client: Redis, groups: Iterable[list[tuple[Any, ...]]], in_flight: int = IN_FLIGHT) -> Iterator[Any]:
-    """Each reply of each command of ``groups``, in order. A group is packed and sent as one write.
-
-    An error reply raises (redis-py's exception for it) and the connection is dropped, since replies to
-    commands already sent are left unread; so does a consumer that stops early."""
-    stream = Stream(client, in_flight)
-    try:
-        for group in groups:
-            for _, replies in stream.send(group):
-                yield from replies
-        for _, replies in stream.finish():
-            yield from replies
-    finally:
-        stream.abort()  # a no-op once finished
-
-
 class Stream:
     """One connection of ``client`` with groups of commands on the wire, at most ``in_flight`` ahead of the replies
-    read: :func:`stream_groups` for a caller that feeds several servers in turn (a restore across a Redis Cluster's
-    masters, one stream each). :meth:`send` hands back the groups whose replies it read to make room, each with the
-    tag it was sent with; :meth:`finish` reads the rest and gives the connection back. An error reply raises and
-    :meth:`abort` drops the connection (replies to commands already sent are left unread)."""
+    read (a restore writes through one, or one per master of a Redis Cluster, fed in turn). :meth:`send` hands back
+    the groups whose replies it read to make room, each with the tag it was sent with; :meth:`finish` reads the rest
+    and gives the connection back. An error reply raises and :meth:`abort` drops the connection (replies to commands
+    already sent are left unread); so must a caller that stops early."""
 
     def __init__(self, client: Redis, in_flight: int = IN_FLIGHT):
         self._pool = client.connection_pool

@@ -16,9 +16,8 @@ follows MOVED/ASK; SET NX makes a second attempt harmless.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain, islice
+from itertools import chain
 from typing import Any, NamedTuple
 
 from redis import Redis
@@ -28,7 +27,7 @@ from redis.exceptions import ResponseError
 from ..clock import now_ms
 from ..connection import scripting_refused
 from ..keyspace import slot_masters, slot_of
-from ..streaming import Stream, stream_groups
+from ..streaming import Stream
 
 CHUNK = 250  # bans per script call: ≈ 1.2 ms of Redis (a SET NX PX costs it 4–5 µs); each instance's ban check waits behind it
 EXPIRY_GRACE_MS = 1_000  # a ban with less left than this is treated as expired, never resurrected
@@ -100,20 +99,16 @@ def restore(client: Redis, entries: Iterable[Sequence[Any]], stamp: int | None =
 
 def _streamed(client: Redis, groups: Iterable[tuple[RestoreBatch, list[tuple[Any, ...]]]], flags: Callable[[list[Any]], str],
               written: list[Sequence[Any]] | None) -> int:
-    """Each batch's commands streamed (:func:`..streaming.stream_groups`); how many were written, by ``flags`` of
-    the batch's replies."""
-    sent: deque[tuple[RestoreBatch, int]] = deque()  # the batches on the wire, and the replies each is owed
-
-    def sending() -> Iterator[list[tuple[Any, ...]]]:
-        for batch, group in groups:
-            sent.append((batch, len(group)))
-            yield group
-
-    replies = stream_groups(client, sending())
+    """Each batch's commands streamed (:class:`..streaming.Stream`, the batch as its tag); how many were written, by
+    ``flags`` of the batch's replies."""
+    stream = Stream(client)
     took = 0
-    for reply in replies:  # the first reply of a batch, then the rest of it
-        batch, owed = sent.popleft()
-        took += _took(batch, flags([reply, *islice(replies, owed - 1)]), written)
+    try:
+        for batch, group in groups:
+            took += sum(_took(done, flags(replies), written) for done, replies in stream.send(group, batch))
+        took += sum(_took(done, flags(replies), written) for done, replies in stream.finish())
+    finally:
+        stream.abort()  # a no-op once finished
     return took
 
 
