@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
 from bans_report import report, stats, verdict_lines  # noqa: E402  (bench/, the script's own folder)
+from bans_startup import startup  # noqa: E402
 
 from harness.servers import RedisServer  # noqa: E402
 
@@ -261,33 +261,6 @@ def _cache_bytes(folder: Path) -> dict:
     with sqlite3.connect(folder / "db.sqlite3") as db:
         rows = db.execute("SELECT file_name, length(data) FROM bw_jobs_cache WHERE file_name LIKE 'bans-%'").fetchall()
     return {name: size for name, size in rows}
-
-
-def startup(count: int = 7) -> dict:
-    """A fresh interpreter importing what ``jobs/redissync-bans.py`` imports: the sum of ``-X importtime``'s
-    top-level entries (wall clock), the whole process's CPU time (interpreter start-up included: on a loaded
-    machine the one figure that does not count time spent waiting for a core), and whether ``redis.asyncio``
-    was executed."""
-    probe = ("import sys, resource; sys.path.insert(0, {jobs!r}); import redissync.bans, redissync.runner; "
-             "module = sys.modules.get('redis.asyncio'); usage = resource.getrusage(resource.RUSAGE_SELF); "
-             "print('executed' if module is not None and 'Redis' in vars(module) else 'deferred', "
-             "(usage.ru_utime + usage.ru_stime) * 1000)")
-    plain = ("import resource, redis; usage = resource.getrusage(resource.RUSAGE_SELF); "
-             "print('-', (usage.ru_utime + usage.ru_stime) * 1000)")
-    # Bytecode first, as BunkerWeb's scheduler leaves it: with PYTHONDONTWRITEBYTECODE set (as on this machine) or a
-    # source newer than its .pyc, every probe would compile our modules again (≈ 50 ms, measured) and time that.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "jobs")], check=True)
-    wall, cpu, redis_cpu, executed = [], [], [], ""
-    for _ in range(count):  # interleaved with a plain `import redis`, the baseline of the same moment
-        executed, used = subprocess.run([sys.executable, "-c", probe.format(jobs=str(ROOT / "jobs"))],
-                                        capture_output=True, text=True, check=True).stdout.split()
-        cpu.append(float(used))
-        done = subprocess.run([sys.executable, "-X", "importtime", "-c", probe.format(jobs=str(ROOT / "jobs"))],
-                              capture_output=True, text=True, check=True)
-        top = [int(match.group(1)) for match in re.finditer(r"import time:\s+\d+ \|\s+(\d+) \| (?! )", done.stderr)]
-        wall.append(sum(top) / 1000)
-        redis_cpu.append(float(subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, check=True).stdout.split()[1]))
-    return {"ms": wall, "cpu_ms": cpu, "redis_cpu_ms": redis_cpu, "asyncio": executed}
 
 
 def main() -> int:
