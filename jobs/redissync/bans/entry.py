@@ -16,12 +16,15 @@ from typing import Any, NamedTuple
 from ..keys import ban_scope, split_ban_key
 
 MAX_VALUE_BYTES = 64 * 1024  # a larger value is kept byte for byte but labelled "too-large" (and travels alone)
-ROW_COLUMNS = "key, value, digest, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
+# A row's ``kind`` is ``(scope, service, reason, malformed)``: what the listing and the summary group by, as one value
+# (the journal stores it once per kind, bans/schema.py).
+ROW_COLUMNS = "key, value, digest, expires_ms, ip, kind, date, seen_ms"
+Kind = tuple[str | None, str | None, str | None, str | None]
 
 
 def row_getter(*names: str) -> Callable[[tuple[Any, ...]], Any]:
     """The columns ``names`` of a row shaped as :data:`ROW_COLUMNS` (one name: the value, several: a tuple), picked in
-    C: a bulk load's copies and counts take them from every row (bans/journal.py)."""
+    C: a bulk load's copies take them from every row (bans/journal.py)."""
     return itemgetter(*(ROW_COLUMNS.split(", ").index(name) for name in names))
 
 # The value digest (the ``digest`` column): a cheap fingerprint the pass compares instead of reading every
@@ -78,12 +81,12 @@ def from_text(text: str) -> bytes:
 
 def classify(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> Entry:
     """Derive the journal columns from a raw ban; odd values are kept byte for byte and labelled."""
-    row = classify_row(key, value, expires_ms, now_ms)
-    return Entry(row[0], row[1], *row[3:])
+    _, _, _, _, ip, (scope, service, reason, malformed), date, _ = classify_row(key, value, expires_ms, now_ms)
+    return Entry(key, value, expires_ms, ip, service, scope, reason, date, malformed, now_ms)
 
 
 def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) -> tuple[Any, ...]:
-    """:func:`classify` as the journal's row tuple (:data:`ROW_COLUMNS`, digest included): the
+    """:func:`classify` as the journal's row tuple (:data:`ROW_COLUMNS`, digest included, the kind a tuple): the
     pass writes rows straight from it, without an :class:`Entry` per ban."""
     ip: str | None
     service: str | None
@@ -118,7 +121,7 @@ def classify_row(key: bytes, value: bytes, expires_ms: int | None, now_ms: int) 
                 if not _PLAIN_VALUE.fullmatch(text):
                     malformed = malformed or "not-json"
                 reason = text[:128]
-    return (key, value, digest(value), expires_ms, ip, service, scope, reason, date, malformed, now_ms)
+    return (key, value, digest(value), expires_ms, ip, (scope, service, reason, malformed), date, now_ms)
 
 
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,127}")

@@ -8,8 +8,9 @@ BunkerWeb this file is a working copy: what a pass changed is saved into the job
 :mod:`.archive`.
 
 Each row keeps the raw key and value bytes as Redis holds them (a restore writes them back untouched)
-and the absolute expiry in epoch milliseconds (``NULL`` = permanent). The columns ``ip`` … ``malformed``
-are derived once, when the row is written, so listing and summarising never re-parse every value.
+and the absolute expiry in epoch milliseconds (``NULL`` = permanent). The columns ``ip``, ``kind`` (scope, service,
+reason and malformed label, each kind stored once: bans/schema.py) and ``date`` are derived once, when the row is
+written, so listing and summarising never re-parse every value.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
-from .entry import ROW_COLUMNS, Entry
-from .schema import COUNT_ALL, COUNTED, ROWS_PER_INSERT, SCHEMA, TABLE, UPSERT, build_loaded, insert_rows
+from .entry import Entry, row_getter
+from .schema import ENTRY_FROM, ROWS_PER_INSERT, SCHEMA_VERSION, TABLE, UPSERT, KindIds, build_loaded, insert_rows, prepare
 
 JOURNAL_NAME = "bans-journal.sqlite3"
-SCHEMA_VERSION = "2"  # 2: ban_counts and its triggers, the date index (a version 1 journal is migrated on open)
 UNSAVED_META = "unsaved"  # "1" from a commit that changed something until the archive holds it (bans/archive.py)
 # Meta about this file's own rows (ids), never archived (bans/archive.py): the index's base (bans/index.py)
 # and the slice of rows the next pass verifies (bans/absorb.py).
@@ -35,8 +35,7 @@ CHANGED_KEYS_CAP = 50_000  # beyond this many changed keys a pass rewrites the a
 ARCHIVE_COLUMNS = "key, value, expires_ms, seen_ms"  # what the archive stores; the rest is derived again
 _LOOKUP_CHUNK = 900  # bound on "?" parameters per query, well under SQLite's limit
 
-_COLUMNS = "key, value, expires_ms, ip, service, scope, reason, date, malformed, seen_ms"
-_ROW_WIDTH, _BLOBS = len(ROW_COLUMNS.split(", ")), [ROW_COLUMNS.split(", ").index(name) for name in ("key", "value")]
+_COLUMNS = "key, value, expires_ms, ip, k.service, k.scope, k.reason, date, k.malformed, seen_ms"  # an Entry's, from ENTRY_FROM
 
 
 # The packed index (bans/index.py): one Python int per journaled ban, ``row id << ID_SHIFT | expiry field``,
@@ -46,6 +45,7 @@ ID_SHIFT = 32
 EXPIRY_MASK = (1 << ID_SHIFT) - 1
 _PACKED_SQL = f"(id << {ID_SHIFT}) | COALESCE(expires_ms / 1000 + 1, 0)"
 INDEX_NAME = "bans-journal.index"  # the index's base, next to the journal (bans/index.py)
+_KIND_ID = row_getter("kind")  # a stored row's kind id (upsert_rows)
 
 
 class LoadCopy(Protocol):
@@ -70,16 +70,12 @@ class Journal:
             self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoint, never corrupt
-        self._db.executescript(SCHEMA)
-        if self.get_meta("schema") != SCHEMA_VERSION:  # a new file, or a version 1 journal: count its rows once
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute("DROP INDEX IF EXISTS bans_malformed")  # version 1's: ban_counts answers it now
-                self._db.execute("DELETE FROM ban_counts")
-                self._db.execute(COUNT_ALL)
-                self.put_meta("schema", SCHEMA_VERSION)
+        prepare(self._db)
+        if self.get_meta("schema") != SCHEMA_VERSION:  # a new file, or a migrated one
+            self.put_meta("schema", SCHEMA_VERSION)
         self.changes = 0
-        self._load_counts: Counter[tuple[str | None, ...]] | None = None  # a bulk load's counts, as rows are written
+        self._kinds = KindIds(self._db)
+        self._load_counts: Counter[int] | None = None  # a bulk load's rows by kind, as they are written
         self.copies: tuple[LoadCopy, ...] = ()  # the last bulk load's copies of its rows (Journal.bulk_load)
         self.tracks_index = False  # record written or deleted keys for the index's base (bans/index.py)
         self.meta_changed = False  # a meta value (the Redis identity record) differs from what was read
@@ -97,13 +93,13 @@ class Journal:
         self.close()
 
     def close(self) -> None:
-        if self._db.in_transaction:
-            self._db.rollback()
+        self.rollback()
         self._db.close()
 
     # transactions -------------------------------------------------------------------------------
     def begin(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
+        self._kinds.clear()  # ids read again in this transaction: one SQLite rolled back by itself may have added
 
     def commit(self) -> None:
         """Commit; a commit that changed rows or meta also records that the archive does not hold them yet."""
@@ -119,6 +115,7 @@ class Journal:
     def rollback(self) -> None:
         if self._db.in_transaction:
             self._db.rollback()
+            self._kinds.clear()  # a kind added in the transaction is gone
 
     def checkpoint(self) -> None:
         """Fold the WAL into the main file and empty it: the file alone is then the whole journal."""
@@ -167,19 +164,19 @@ class Journal:
         if not rows:
             return 0
         self.changes += len(rows)
+        kinds = self._kinds
+        # The kind as its id. sqlite3 binds bytes through its adapter lookup, bytearray directly: key and
+        # value as bytearray cost 0.37 µs less per row, conversion included (300k rows: 0.63 → 0.52 s of binding and inserting).
+        stored = [(bytearray(key), bytearray(value), crc, expires_ms, ip, kinds[kind], date, seen_ms)
+                  for key, value, crc, expires_ms, ip, kind, date, seen_ms in rows]
         if self._load_counts is None:
-            self._db.executemany(UPSERT, rows)
+            self._db.executemany(UPSERT, stored)
             self._note_changed([row[0] for row in rows])
             return len(rows)
-        for start in range(0, len(rows), ROWS_PER_INSERT):  # a bulk load
-            chunk = rows[start:start + ROWS_PER_INSERT]
-            params = list(chain.from_iterable(chunk))
-            # sqlite3 binds bytes through its adapter lookup, bytearray directly: key and value as bytearray cost
-            # 0.37 µs less per row, conversion included (300k rows: 0.63 → 0.52 s of binding and inserting).
-            for at in _BLOBS:
-                params[at::_ROW_WIDTH] = map(bytearray, params[at::_ROW_WIDTH])
-            self._db.execute(insert_rows(len(chunk)), params)
-        self._load_counts.update(map(COUNTED, rows))
+        for start in range(0, len(stored), ROWS_PER_INSERT):  # a bulk load
+            chunk = stored[start:start + ROWS_PER_INSERT]
+            self._db.execute(insert_rows(len(chunk)), list(chain.from_iterable(chunk)))
+        self._load_counts.update(map(_KIND_ID, stored))
         for copy in self.copies:
             copy.add(rows)
         if not self.copies:
@@ -255,7 +252,7 @@ class Journal:
 
     def by_ids(self, ids: Sequence[int]) -> Iterator[Entry]:
         """The entries of ``ids`` that exist."""
-        return map(Entry._make, self.rows_by_ids(ids, _COLUMNS))
+        return map(Entry._make, self._where_in(_COLUMNS, "bans.id", ids, ENTRY_FROM))
 
     def rows_by_ids(self, ids: Sequence[int], columns: str = "key, value, expires_ms") -> Iterator[tuple[Any, ...]]:
         """:meth:`by_ids` as bare rows of ``columns`` (a restore needs no more than the default three)."""
@@ -265,35 +262,28 @@ class Journal:
         """Which of ``keys`` the journal holds."""
         return {key for (key,) in self._where_in("key", "key", keys)}
 
-    def _where_in(self, columns: str, column: str, values: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
-        """``SELECT columns … WHERE column IN values``, :data:`_LOOKUP_CHUNK` values per query, each chunk
+    def _where_in(self, columns: str, column: str, values: Sequence[Any], source: str = "bans") -> Iterator[tuple[Any, ...]]:
+        """``SELECT columns FROM source … WHERE column IN values``, :data:`_LOOKUP_CHUNK` values per query, each chunk
         fetched whole: no cursor stays open while the caller works on the rows (a restore writes Redis)."""
         for start in range(0, len(values), _LOOKUP_CHUNK):
             chunk = values[start:start + _LOOKUP_CHUNK]
-            yield from self._db.execute(f"SELECT {columns} FROM bans WHERE {column} IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            yield from self._db.execute(f"SELECT {columns} FROM {source} WHERE {column} IN ({','.join('?' * len(chunk))})",
+                                        chunk).fetchall()
 
     def entries(self, ip: str | None = None, service: str | None = None, live_at_ms: int | None = None) -> Iterator[Entry]:
         """Journaled bans, newest first, optionally filtered (``live_at_ms``: not expired at that time)."""
-        where: list[str] = []
-        params: list[str | int] = []
-        if ip is not None:
-            where.append("ip = ?")
-            params.append(ip)
-        if service is not None:
-            where.append("service = ?")
-            params.append(service)
-        if live_at_ms is not None:
-            where.append("(expires_ms IS NULL OR expires_ms > ?)")
-            params.append(live_at_ms)
+        filters = [(condition, value) for condition, value in (("ip = ?", ip), ("k.service = ?", service),
+                   ("(expires_ms IS NULL OR expires_ms > ?)", live_at_ms)) if value is not None]
+        where, params = [condition for condition, _ in filters], [value for _, value in filters]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        for row in self._db.execute(f"SELECT {_COLUMNS} FROM bans {clause} ORDER BY date DESC, key", params):
+        for row in self._db.execute(f"SELECT {_COLUMNS} FROM {ENTRY_FROM} {clause} ORDER BY date DESC, key", params):
             yield Entry(*row)
 
     def is_empty(self) -> bool:
         return self._db.execute("SELECT 1 FROM bans LIMIT 1").fetchone() is None
 
     def count(self) -> int:
-        count: int = self._db.execute("SELECT COALESCE(SUM(n), 0) FROM ban_counts").fetchone()[0]
+        count: int = self._db.execute("SELECT COALESCE(SUM(n), 0) FROM ban_kinds").fetchone()[0]
         return count
 
     def tally(self, column: str) -> dict[str, int]:
@@ -301,14 +291,15 @@ class Journal:
         kept as rows are written: what the summary shows and the pass needs, without counting the journal."""
         if column not in ("scope", "service", "reason", "malformed"):
             raise ValueError(column)
-        return dict(self._db.execute(f"SELECT {column}, SUM(n) FROM ban_counts GROUP BY 1 HAVING SUM(n) > 0"))
+        return dict(self._db.execute(f"SELECT COALESCE({column}, ''), SUM(n) FROM ban_kinds GROUP BY 1 HAVING SUM(n) > 0"))
 
     def counts_by(self, column: str, live_at_ms: int) -> dict[str, int]:
         """Live bans grouped by ``scope``, ``reason`` or ``malformed`` (for the UI summary)."""
         if column not in ("scope", "reason", "malformed"):
             raise ValueError(column)
         rows = self._db.execute(
-            f"SELECT COALESCE({column}, ''), COUNT(*) FROM bans WHERE expires_ms IS NULL OR expires_ms > ? GROUP BY 1",
+            f"SELECT COALESCE({column}, ''), SUM(live) FROM (SELECT kind, COUNT(*) AS live FROM bans "
+            "WHERE expires_ms IS NULL OR expires_ms > ? GROUP BY kind) JOIN ban_kinds ON id = kind GROUP BY 1",
             (live_at_ms,),
         )
         return {name: count for name, count in rows}
@@ -319,7 +310,7 @@ class Journal:
 
     def most_recent(self, limit: int, live_at_ms: int) -> list[Entry]:
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM bans WHERE expires_ms IS NULL OR expires_ms > ? ORDER BY date DESC LIMIT ?",
+            f"SELECT {_COLUMNS} FROM {ENTRY_FROM} WHERE expires_ms IS NULL OR expires_ms > ? ORDER BY date DESC LIMIT ?",
             (live_at_ms, limit),
         )
         return [Entry(*row) for row in rows]

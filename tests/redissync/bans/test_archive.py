@@ -205,8 +205,8 @@ def test_single_file_journal_of_older_versions_is_migrated(plain_redis, bunkerwe
     expected = snapshot()
     with Journal(tmp_path / "old.sqlite3") as old:  # what an older version cached: the whole SQLite file
         old.begin()
-        old.upsert_rows(list(open_journal(bans_state())._db.execute(
-            "SELECT key, value, digest, expires_ms, ip, service, scope, reason, date, malformed, seen_ms FROM bans")))
+        old.upsert_rows([classify_row(*row) for row in open_journal(bans_state())._db.execute(
+            "SELECT key, value, expires_ms, seen_ms FROM bans")])
         old.set_meta("identity", expected[1])
         old.commit()
         old.checkpoint()

@@ -181,3 +181,85 @@ def test_rename_keeps_a_rows_columns_and_yields_to_a_row_already_named_so(tmp_pa
         assert rows[b"bans_ip_{192.0.2.2}"].expires_ms is None, "the row already under the new name stays"
         assert journal.tally("scope") == {"global": before["global"] - 1}
         assert {b"bans_ip_192.0.2.1", b"bans_ip_{192.0.2.1}", b"bans_ip_192.0.2.2"} <= journal.changed_keys
+
+
+# Versions 1 and 2 of the journal as they created it (bans/schema.py before version 3): the kind's four columns in
+# every row; version 2 added ban_counts, its triggers and the date index (version 1 had a malformed index); a version 2
+# journal a first pass wrote has its keys unique by an index rather than the table's constraint.
+_OLD_TABLE = """CREATE TABLE bans (id INTEGER PRIMARY KEY, key BLOB NOT NULL{unique}, value BLOB NOT NULL, digest INTEGER NOT NULL,
+    expires_ms INTEGER, ip TEXT, service TEXT, scope TEXT, reason TEXT, date REAL, malformed TEXT, seen_ms INTEGER NOT NULL);
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema', '{version}'), ('identity', 'kept');"""
+_OLD_SCHEMAS = {
+    "1": _OLD_TABLE.format(unique=" UNIQUE", version=1)
+    + "CREATE INDEX bans_malformed ON bans(malformed) WHERE malformed IS NOT NULL;",
+    "2": _OLD_TABLE.format(unique=" UNIQUE", version=2) + """
+CREATE TABLE index_changes (key BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE ban_counts (scope TEXT NOT NULL, service TEXT NOT NULL, reason TEXT NOT NULL, malformed TEXT NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (scope, service, reason, malformed)) WITHOUT ROWID;
+CREATE INDEX bans_date ON bans(date);
+CREATE TRIGGER ban_counted AFTER INSERT ON bans BEGIN INSERT INTO ban_counts VALUES (COALESCE(NEW.scope, ''),
+    COALESCE(NEW.service, ''), COALESCE(NEW.reason, ''), COALESCE(NEW.malformed, ''), 1) ON CONFLICT DO UPDATE SET n = n + 1; END;""",
+}
+_OLD_SCHEMAS["2, bulk-loaded"] = _OLD_SCHEMAS["2"].replace("key BLOB NOT NULL UNIQUE", "key BLOB NOT NULL") \
+    + "CREATE UNIQUE INDEX bans_key ON bans(key);"
+
+
+def _varied_rows() -> list[tuple]:
+    """Rows of every kind a journal holds: global and service bans, odd keys and values, a reason '' beside none."""
+    rows = [row(f"bans_ip_192.0.2.{i}".encode(), f'{{"reason":"r{i % 3}","date":{i}}}'.encode()) for i in range(20)]
+    rows += [row(b"bans_service_app_ip_192.0.2.99", b"\xff binary"), row(b"bans_ip_198.51.100.9", b"", expires_ms=None),
+             row(b"bans_ip_198.51.100.7", b'{"reason":""}'), row(b"bans_ip_198.51.100.8", b'{"date":5}'),
+             row(b"bans_nope", b"bad behavior"), row(b"bans_service_a_ip_b_ip_2001:db8::1", b'{"reason":"r1","date":3}')]
+    return rows
+
+
+@pytest.mark.parametrize("version", sorted(_OLD_SCHEMAS))
+def test_an_older_journal_is_migrated_on_open_its_rows_ids_and_counts_kept(tmp_path: Path, version: str) -> None:
+    rows = _varied_rows()
+    old = sqlite3.connect(tmp_path / JOURNAL_NAME, isolation_level=None)
+    old.executescript(_OLD_SCHEMAS[version])
+    for number, (key, value, crc, expires_ms, ip, (scope, service, reason, malformed), date, seen) in enumerate(rows):
+        old.execute("INSERT INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (3 * number + 7, key, value, crc, expires_ms, ip, service, scope, reason, date, malformed, seen))
+    old.close()
+    with Journal(tmp_path / "fresh.sqlite3") as fresh, Journal.in_directory(tmp_path) as migrated:
+        fresh.begin()
+        fresh.upsert_rows(rows)
+        fresh.commit()
+        assert migrated.get_meta("schema") == "3" and migrated.get_meta("identity") == "kept"
+        assert [unpack(packed)[0] for _, packed in migrated.index_rows()] == [3 * n + 7 for n in range(len(rows))]
+        assert sorted(migrated.entries()) == sorted(fresh.entries()) == sorted(classify(*r[:2], r[3], 1) for r in rows)
+        assert _state(migrated) == _state(fresh)
+        assert migrated.tally("service") == fresh.tally("service")
+        assert migrated.counts_by("reason", 0) == fresh.counts_by("reason", 0)
+        for journal in (fresh, migrated):  # the triggers count what is written after
+            journal.begin()
+            journal.upsert_rows([row(b"bans_ip_192.0.2.1", b'{"reason":"moved"}'), row(b"bans_ip_203.0.113.1")])
+            journal.delete([b"bans_nope"])
+            journal.commit()
+        assert _state(migrated) == _state(fresh)
+    with sqlite3.connect(tmp_path / JOURNAL_NAME) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        names = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
+    assert names == {"bans", "meta", "index_changes", "ban_kinds", "ban_kinds_named", "bans_date",
+                     "ban_counted", "ban_uncounted", "ban_recounted"}  # keys unique by the table's own constraint
+
+
+def test_a_kind_is_its_four_columns_exactly_and_a_rolled_back_kind_is_added_again(tmp_path: Path) -> None:
+    """A reason '' and none are two kinds (a ban lists as it was written) that the summary counts as one; a kind added
+    by a transaction rolled back is added again by the next one that needs it."""
+    with Journal.in_directory(tmp_path) as journal:
+        journal.begin()
+        journal.upsert_rows([row(b"bans_ip_198.51.100.7", b'{"reason":""}'), row(b"bans_ip_198.51.100.8", b'{"date":5}')])
+        journal.commit()
+        assert {e.ip: e.reason for e in journal.entries()} == {"198.51.100.7": "", "198.51.100.8": None}
+        assert journal.tally("reason") == {"": 2}
+        journal.begin()
+        journal.upsert_rows([row(b"bans_ip_192.0.2.1", b'{"reason":"new"}')])
+        journal.rollback()
+        journal.begin()
+        journal.upsert_rows([row(b"bans_ip_192.0.2.2", b'{"reason":"new"}')])
+        journal.commit()
+        assert [(e.ip, e.reason) for e in journal.entries(ip="192.0.2.2")] == [("192.0.2.2", "new")]
+        assert journal.tally("reason") == {"": 2, "new": 1}
