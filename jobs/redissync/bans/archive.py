@@ -40,6 +40,7 @@ from typing import Any
 from ..errors import ArchiveError
 from ..state import StateStore
 from .entry import classify_row, row_getter
+from .index import MARSHAL_VERSION
 from .journal import ARCHIVE_COLUMNS, INDEX_NAME, INDEX_SIZE_META, INDEX_TOKEN_META, JOURNAL_NAME, UNSAVED_META, VERIFY_SLICE_META, Journal
 
 MANIFEST = "bans-manifest.json"
@@ -141,20 +142,16 @@ def _frames(rows: list[tuple[Any, ...]] | Iterator[tuple[Any, ...]], deleted: Se
     bytes, and one column of similar values compresses far better than interleaved rows."""
     walk = iter(rows)
     while len(batch := list(islice(walk, FRAME_ROWS))) == FRAME_ROWS:  # sliced in C: once per row
-        yield _compressed(_marshalled(list(zip(*batch, strict=True)), []), level)
+        yield _frame(list(zip(*batch, strict=True)), [], level)
     if batch or deleted:
-        yield _compressed(_marshalled(list(zip(*batch, strict=True)) or [(), (), (), ()], list(deleted)), level)
+        yield _frame(list(zip(*batch, strict=True)) or [(), (), (), ()], list(deleted), level)
 
 
-def _marshalled(columns: Sequence[Sequence[Any]], deleted: list[bytes]) -> bytes:
-    """One frame's payload from its rows' columns (:data:`ARCHIVE_COLUMNS`)."""
+def _frame(columns: Sequence[Sequence[Any]], deleted: list[bytes], level: int) -> bytes:
+    """One frame from its rows' columns (:data:`ARCHIVE_COLUMNS`) and deleted keys, marshalled and compressed."""
     keys, values, expires, seen = (list(column) for column in columns)
     expiries = array("q", [_PERMANENT if ms is None else ms for ms in expires]).tobytes()
-    return marshal.dumps((keys, values, expiries, array("q", seen).tobytes(), deleted), 4)
-
-
-def _compressed(payload: bytes, level: int) -> bytes:
-    compressed = zlib.compress(payload, level)
+    compressed = zlib.compress(marshal.dumps((keys, values, expiries, array("q", seen).tobytes(), deleted), MARSHAL_VERSION), level)
     return _FRAME_HEAD.pack(len(compressed), zlib.crc32(compressed)) + compressed
 
 
@@ -195,7 +192,8 @@ class LoadedBase:
     """The base's frames compressed as a first pass's bulk load writes its rows (a ``Journal.bulk_load`` copy), so that
     :func:`save` stores them without reading the journal back; the pass's later changes are a delta on top. A key
     loaded twice is in it twice, its last row last: a rebuild keeps that one, as the journal did. A thread compresses
-    (zlib lets go of the GIL: ≈ 0.7 µs per ban off the pass's own thread); the frames are held compressed (≈ 20 B per
+    (zlib lets go of the GIL: ≈ 0.7 µs per ban off the pass's own thread; marshal does not, but runs while the pass's
+    thread waits on SQLite); the frames are held compressed (≈ 20 B per
     ban) until the pass saves."""
 
     def __init__(self) -> None:
@@ -218,7 +216,7 @@ class LoadedBase:
         return (frame.result() for frame in self._frames)
 
     def _flush(self) -> None:
-        self._frames.append(self._compressor.submit(_compressed, _marshalled(self._columns, []), BASE_LEVEL))
+        self._frames.append(self._compressor.submit(_frame, self._columns, [], BASE_LEVEL))  # marshalled there too
         self._columns = ([], [], [], [])
 
 
