@@ -25,6 +25,15 @@ def load_average() -> str:
     return "load average {:.1f} / {:.1f} / {:.1f} (1 / 5 / 15 min)".format(*os.getloadavg())
 
 
+def _machine(runs: list[dict]) -> str:
+    """What the machine did to Redis's thread during the runs (bench/bans_slowlog.py): a command that lost its core
+    or faulted pages in is logged long without being long work."""
+    preempted = sum(run["preempted"] for run in runs)
+    waited = sum(run["waited_ns"] for run in runs) / 1e6
+    faults = sum(run["faults"] for run in runs)
+    return f"its core taken {preempted:,} times ({waited:,.1f} ms runnable without a core), {faults:,} page faults"
+
+
 def report(size: int, figures: dict, verdicts: dict) -> None:
     def rate_line(label: str, runs: list[dict], field: str = "seen") -> float:
         low, mid = stats(_rates(runs, field))
@@ -63,6 +72,7 @@ def report(size: int, figures: dict, verdicts: dict) -> None:
         named = f" ({', '.join(f'{count} {name}' for name, count in which.most_common(3))})" if which else ""
         extra = f", cache written {statistics.median(run['cache_written'] for run in runs):,.0f} B" if "cache_written" in runs[0] else ""
         print(f"  {'':26}peak RSS {rss:5.0f} MB, commands > 5 ms: {slow}{named}{extra}")
+        print(f"  {'':26}Redis's thread during the {len(runs)} run{'s' if len(runs) > 1 else ''}: {_machine(runs)}")
         verdicts.setdefault("rss_mb", []).append(rss)
         verdicts.setdefault("blocking", []).append(slow)
     steady_s = statistics.median(run["seconds"] for run in figures["steady"])

@@ -7,7 +7,8 @@ baselines the goals are stated in, all measured in the same run on the same serv
 * each pass kind (first, steady, 1 % changed, restore after ``FLUSHALL``), each in a fresh process as
   BunkerWeb 1.7 runs jobs (bench/bans_child.py): whole-process rate, Redis main-thread CPU per ban
   (``INFO cpu`` user + sys deltas; commandstats counts a script's inner commands twice), the longest single
-  command (``SLOWLOG`` from 1 ms, goal: none above 5 ms) and the process's peak RSS;
+  command (``SLOWLOG`` from 1 ms, goal: none above 5 ms, read with what Redis's thread went through meanwhile:
+  bench/bans_slowlog.py) and the process's peak RSS;
 * the job's start-up: the imports of ``jobs/redissync-bans.py`` in a fresh interpreter (``-X importtime``).
 
 Rates are min/median of ``--rounds`` runs: this 2-core machine is shared, so absolute rates are noisy and the
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "jobs"), str(ROOT)]
 
 from bans_report import report, stats, verdict_lines  # noqa: E402  (bench/, the script's own folder)
+from bans_slowlog import command_name, favour, slow_entries, thread_counters  # noqa: E402
 from bans_startup import startup  # noqa: E402
 
 from harness.servers import RedisServer  # noqa: E402
@@ -105,10 +106,12 @@ def populate(client, count: int, tag: str = "10.") -> None:
 
 
 class Server:
-    """The bench's Redis and the two server-side measures: main-thread CPU and the longest command."""
+    """The bench's Redis and the server-side measures: main-thread CPU, the longest command and, beside it, what
+    the machine did to Redis's thread meanwhile."""
 
-    def __init__(self, client):
+    def __init__(self, client, pid: int):
         self.client = client
+        self.pid = pid
         client.config_set("slowlog-log-slower-than", SLOW_US)
         client.config_set("slowlog-max-len", 10_000)
         version = client.info("server")["redis_version"]
@@ -122,28 +125,22 @@ class Server:
         return info["used_cpu_user"] + info["used_cpu_sys"]
 
     def measured(self, work) -> dict:
-        """Run ``work()`` (→ dict); add Redis's main-thread CPU seconds and the slow commands it caused."""
+        """Run ``work()`` (→ dict); add Redis's main-thread CPU seconds, the slow commands it caused and the
+        preemptions, waits for a core and page faults of Redis's thread meanwhile."""
         self.client.slowlog_reset()
-        cpu, ours = self.cpu(), time.process_time()
+        cpu, ours, thread = self.cpu(), time.process_time(), thread_counters(self.pid)
         figures = work()
         figures["redis_cpu"] = self.cpu() - cpu
         figures.setdefault("cpu", time.process_time() - ours)  # a pass in a child process reports its own
-        # The bench's own SLOWLOG RESET is logged too (freeing 10,000 entries took 7 ms at 1M): not the pass's.
-        slow = [entry for entry in self.client.slowlog_get(10_000) if not _command_name(entry["command"]).upper().startswith("SLOWLOG")]
+        figures.update({name: value - thread[name] for name, value in thread_counters(self.pid).items()})
+        slow = slow_entries(self.client)
         longest = max(slow, key=lambda entry: entry["duration"], default=None)
         figures["longest_us"] = longest["duration"] if longest else 0
-        figures["longest_cmd"] = _command_name(longest["command"]) if longest else ""
-        blocking = [_command_name(entry["command"]) for entry in slow if entry["duration"] > BLOCK_GOAL_US]
+        figures["longest_cmd"] = command_name(longest["command"]) if longest else ""
+        blocking = [command_name(entry["command"]) for entry in slow if entry["duration"] > BLOCK_GOAL_US]
         figures["blocking"] = len(blocking)
         figures["blocking_cmds"] = dict(Counter(blocking))
         return figures
-
-
-def _command_name(command: bytes | str) -> str:
-    text = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
-    if text.upper().startswith(("EVAL", "EVALSHA")):
-        return text.split(" ", 1)[0] + " (script)"
-    return text[:40]
 
 
 def floor(client, script_text: str) -> dict:
@@ -240,21 +237,6 @@ def measure(server: Server, port: int, size: int, folder: Path, count: int, bunk
     return figures
 
 
-def _favoured(pid: int) -> str:
-    """SLOWLOG times a command from start to end, wall clock: on a shared machine a command the kernel
-    preempts looks slow (at nice -10, a lone GET was logged at 15 ms and SCAN alone at 6 ms on this 2-core
-    machine; the pass's own threads compete for the same cores). The bench's Redis runs at nice -20 when
-    allowed: CFS then gives it ≈ 87× the share of a nice-0 thread. Not SCHED_FIFO: the kernel throttles
-    real-time threads for the rest of each second once they have run ``sched_rt_runtime_us`` of it (950 ms by
-    default), and a Redis-bound 1M restore, busy for seconds on end, then logged 46–51 ms commands that
-    SCHED_OTHER never shows (docs/bans.md, "No command above 5 ms")."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, -20)
-    except OSError:
-        return "at the default priority (SLOWLOG includes time the server waited for a core)"
-    return "at nice -20 (SLOWLOG measures commands, barely the machine's other load)"
-
-
 def _cache_bytes(folder: Path) -> dict:
     import sqlite3
 
@@ -282,8 +264,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="redissync-bench-bans-") as tmp:
         server_process = RedisServer(Path(tmp) / "redis", name="bench").start()
         try:
-            server = Server(server_process.client(socket_timeout=120))
-            print(f"Redis {server.version}, {_favoured(server_process.process.pid)}")
+            server = Server(server_process.client(socket_timeout=120), server_process.process.pid)
+            print(f"Redis {server.version}, {favour(server_process.process.pid)}")
             for size in sizes:
                 modes = [False, True] if args.bunkerweb else [False]
                 for bunkerweb in modes:
