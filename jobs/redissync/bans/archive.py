@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import sqlite3
 import struct
 import uuid
 import zlib
@@ -285,8 +286,9 @@ def _rebuild(state: StateStore, manifest: dict[str, Any] | None) -> Journal:
     _discard_working_copy(state)
     legacy = state.directory / JOURNAL_NAME
     if manifest is None and legacy.is_file():
-        with Journal(legacy) as old:  # outside BunkerWeb an older version's last commits may be in its WAL
-            old.checkpoint()
+        old = sqlite3.connect(legacy)  # not a Journal: the file stays as that version wrote it (it can go back to it)
+        old.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # outside BunkerWeb its last commits may be in its WAL
+        old.close()
         directory.mkdir(parents=True, exist_ok=True)
         (directory / JOURNAL_NAME).write_bytes(legacy.read_bytes())
         journal = Journal.in_directory(directory)

@@ -19,8 +19,9 @@ from redissync.bans import archive
 from redissync.bans.archive import MANIFEST, erase, open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.entry import classify_row
-from redissync.bans.journal import JOURNAL_NAME, Journal
+from redissync.bans.journal import JOURNAL_NAME, UNSAVED_META, Journal
 from tests.conftest import use_bunkerweb_standin
+from tests.redissync.bans.old_journals import columns, write_old_journal
 
 
 @pytest.fixture
@@ -245,6 +246,20 @@ def test_a_state_directory_journal_of_older_versions_is_migrated(plain_redis) ->
     assert not list(state.directory.glob(f"{JOURNAL_NAME}*"))
     assert (state.directory / MANIFEST).is_file()
     assert snapshot()[0] == expected[0]
+
+
+def test_an_older_versions_file_is_read_from_a_copy_and_left_as_that_version_wrote_it() -> None:
+    """1.0.0 kept a version 1 SQLite file as the state: the first run migrates a copy of it (the working copy) and
+    leaves the file itself as 1.0.0 wrote it until the first save deletes it, so that going back to 1.0.0 before
+    then still works (1.0.0 cannot open a version 3 file)."""
+    state = bans_state()
+    state.directory.mkdir(parents=True, exist_ok=True)
+    legacy = state.directory / JOURNAL_NAME
+    write_old_journal(legacy, "1", [classify_row(f"bans_ip_192.0.2.{i}".encode(), b'{"reason":"x"}', None, 1) for i in range(3)])
+    with open_journal(state) as journal:
+        assert journal.count() == 3 and journal.get_meta("identity") == "kept"
+        assert journal.get_meta(UNSAVED_META) == "1", "the first save archives it and deletes the old file"
+    assert "service" in columns(legacy) and legacy.is_file()
 
 
 def test_a_listing_before_any_pass_creates_no_file() -> None:

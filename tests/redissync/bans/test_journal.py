@@ -11,6 +11,7 @@ import pytest
 
 from redissync.bans.entry import classify, classify_row, digest
 from redissync.bans.journal import EXPIRY_MASK, ID_SHIFT, JOURNAL_NAME, Journal
+from tests.redissync.bans.old_journals import OLD_SCHEMAS, write_old_journal
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -183,28 +184,6 @@ def test_rename_keeps_a_rows_columns_and_yields_to_a_row_already_named_so(tmp_pa
         assert {b"bans_ip_192.0.2.1", b"bans_ip_{192.0.2.1}", b"bans_ip_192.0.2.2"} <= journal.changed_keys
 
 
-# Versions 1 and 2 of the journal as they created it (bans/schema.py before version 3): the kind's four columns in
-# every row; version 2 added ban_counts, its triggers and the date index (version 1 had a malformed index); a version 2
-# journal a first pass wrote has its keys unique by an index rather than the table's constraint.
-_OLD_TABLE = """CREATE TABLE bans (id INTEGER PRIMARY KEY, key BLOB NOT NULL{unique}, value BLOB NOT NULL, digest INTEGER NOT NULL,
-    expires_ms INTEGER, ip TEXT, service TEXT, scope TEXT, reason TEXT, date REAL, malformed TEXT, seen_ms INTEGER NOT NULL);
-CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT INTO meta VALUES ('schema', '{version}'), ('identity', 'kept');"""
-_OLD_SCHEMAS = {
-    "1": _OLD_TABLE.format(unique=" UNIQUE", version=1)
-    + "CREATE INDEX bans_malformed ON bans(malformed) WHERE malformed IS NOT NULL;",
-    "2": _OLD_TABLE.format(unique=" UNIQUE", version=2) + """
-CREATE TABLE index_changes (key BLOB PRIMARY KEY) WITHOUT ROWID;
-CREATE TABLE ban_counts (scope TEXT NOT NULL, service TEXT NOT NULL, reason TEXT NOT NULL, malformed TEXT NOT NULL,
-    n INTEGER NOT NULL, PRIMARY KEY (scope, service, reason, malformed)) WITHOUT ROWID;
-CREATE INDEX bans_date ON bans(date);
-CREATE TRIGGER ban_counted AFTER INSERT ON bans BEGIN INSERT INTO ban_counts VALUES (COALESCE(NEW.scope, ''),
-    COALESCE(NEW.service, ''), COALESCE(NEW.reason, ''), COALESCE(NEW.malformed, ''), 1) ON CONFLICT DO UPDATE SET n = n + 1; END;""",
-}
-_OLD_SCHEMAS["2, bulk-loaded"] = _OLD_SCHEMAS["2"].replace("key BLOB NOT NULL UNIQUE", "key BLOB NOT NULL") \
-    + "CREATE UNIQUE INDEX bans_key ON bans(key);"
-
-
 def _varied_rows() -> list[tuple]:
     """Rows of every kind a journal holds: global and service bans, odd keys and values, a reason '' beside none."""
     rows = [row(f"bans_ip_192.0.2.{i}".encode(), f'{{"reason":"r{i % 3}","date":{i}}}'.encode()) for i in range(20)]
@@ -214,15 +193,10 @@ def _varied_rows() -> list[tuple]:
     return rows
 
 
-@pytest.mark.parametrize("version", sorted(_OLD_SCHEMAS))
+@pytest.mark.parametrize("version", sorted(OLD_SCHEMAS))
 def test_an_older_journal_is_migrated_on_open_its_rows_ids_and_counts_kept(tmp_path: Path, version: str) -> None:
     rows = _varied_rows()
-    old = sqlite3.connect(tmp_path / JOURNAL_NAME, isolation_level=None)
-    old.executescript(_OLD_SCHEMAS[version])
-    for number, (key, value, crc, expires_ms, ip, (scope, service, reason, malformed), date, seen) in enumerate(rows):
-        old.execute("INSERT INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (3 * number + 7, key, value, crc, expires_ms, ip, service, scope, reason, date, malformed, seen))
-    old.close()
+    write_old_journal(tmp_path / JOURNAL_NAME, version, rows)
     with Journal(tmp_path / "fresh.sqlite3") as fresh, Journal.in_directory(tmp_path) as migrated:
         fresh.begin()
         fresh.upsert_rows(rows)
