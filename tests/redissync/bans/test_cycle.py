@@ -6,12 +6,15 @@ import json
 import logging
 import threading
 import time
+from array import array
 
 import pytest
 
 from harness.bans import bans_state, run_pass, write_ban
 from harness.servers import wait_until
-from redissync.bans.cycle import BanPolicy, one_pass, reconcile
+from redissync.bans.cycle import SPREAD, BanPolicy, one_pass, reconcile, spread
+from redissync.bans.entry import classify_row
+from redissync.bans.journal import ID_SHIFT, Journal
 from redissync.connection import connect
 from redissync.keys import BANS_LOCK_KEY as LOCK_KEY
 from redissync.keys import GENERATION_KEY
@@ -295,3 +298,33 @@ def test_many_bans_stream_in_batches(plain_redis, count: int) -> None:
     admin.flushall()
     assert run_pass(plain_redis).restored == count
     assert admin.dbsize() == count + 1
+
+
+def test_a_restore_writes_one_ban_in_spread_first_from_across_the_journal_in_bit_reversed_order(tmp_path) -> None:
+    """A first pass journals in SCAN order (Redis's bucket order): written back so into a Redis that kept its hash
+    seed, the first bans would pile into a few buckets; spread() takes 1 in SPREAD first, evenly across the journal."""
+    keys = [f"bans_ip_10.0.{number // 256}.{number % 256}".encode() for number in range(1000)]
+    with Journal.in_directory(tmp_path) as journal:
+        journal.begin()
+        journal.upsert_rows([classify_row(key, b'{"reason":"x","date":5}', 10_000_000, 1) for key in keys])
+        journal.commit()
+        ids = array("q", sorted(packed >> ID_SHIFT for _, packed in journal.index_rows()))
+        written = [row[0] for row in spread(journal, ids)]
+    count = 16  # the largest power of two within 1000 // SPREAD = 31
+    assert SPREAD == 32
+    first = [keys[position * 1000 // count] for position in (0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15)]
+    assert written[:count] == first
+    assert written[count:] == [key for key in keys if key not in set(first)]  # the others in the journal's order
+    with Journal.in_directory(tmp_path) as journal:
+        few = array("q", sorted(packed >> ID_SHIFT for _, packed in journal.index_rows()))[:63]
+        assert [row[0] for row in spread(journal, few)] == keys[:63]  # under 2 × SPREAD bans: as they come
+
+
+def test_a_restore_of_a_first_pass_journal_after_flushall_writes_every_ban_back(plain_redis) -> None:
+    admin = plain_redis.client()
+    keys = [write_ban(admin, f"198.51.100.{number}", ttl=3600) for number in range(200)]
+    assert run_pass(plain_redis).new == 200
+    before = {key: admin.get(key) for key in keys}
+    admin.flushall()
+    assert run_pass(plain_redis).restored == 200
+    assert {key: admin.get(key) for key in keys} == before
