@@ -3,7 +3,8 @@
     Exception
     ├── RedisSyncError     a job or command failed; one sentence naming the setting(s) to check
     │   │                  (runner: exit 2 for a job, 1 for bwcli)
-    │   └── ArchiveError   a file the bans archive's manifest names is missing or damaged
+    │   ├── ArchiveError   a file the bans archive's manifest names is missing or damaged
+    │   └── NewerJournal   a bans journal a later redissync wrote (its working copy is rebuilt from the archive)
     ├── StepError          one diagnosis step failed; its sentence is what the user reads
     ├── DiagnosisStopped   control flow: the walk ends at the first failed step (never escapes diagnose())
     ├── BunkerWebUnavailable  the web UI's page: BunkerWeb's database (1.6) or API (1.7) did not answer
@@ -29,6 +30,10 @@ class RedisSyncError(Exception):
 
 class ArchiveError(RedisSyncError):
     """A file the bans archive's manifest names is missing or damaged: the journal is not loaded from it."""
+
+
+class NewerJournal(RedisSyncError):
+    """A bans journal whose schema a later redissync wrote: this one cannot know its form (bans/schema.py)."""
 
 
 class StepError(Exception):

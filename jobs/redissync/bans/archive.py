@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from ..errors import ArchiveError
+from ..errors import ArchiveError, NewerJournal
 from ..state import StateStore
 from .entry import classify_row, row_getter
 from .index import MARSHAL_VERSION
@@ -72,14 +72,16 @@ class SaveStats:
 
 
 def open_journal(state: StateStore, readonly: bool = False) -> Journal:
-    """The journal as the last completed pass left it (rebuilt from the archive when the working copy
-    does not match it). ``readonly`` when nothing is journaled yet: an empty in-memory journal, so a listing
-    creates no file."""
+    """The journal as the last completed pass left it (rebuilt from the archive when the working copy does not match
+    it). ``readonly`` when nothing is journaled yet: an empty in-memory journal, so a listing creates no file."""
     manifest = _read_manifest(state)
     if manifest is None and readonly and JOURNAL_NAME not in state.names(JOURNAL_NAME):
         _discard_working_copy(state)  # what a cut-short erase left
         return Journal.in_directory(state.work_directory, readonly=True)
-    journal = Journal.in_directory(state.work_directory)
+    try:
+        journal = Journal.in_directory(state.work_directory)
+    except NewerJournal:  # a later version's working copy (this one was gone back to): this version's rebuilt
+        return _rebuild(state, manifest)
     if manifest is not None and journal.get_meta(ARCHIVE_META) == _token(manifest) and journal.get_meta(UNSAVED_META) != "1":
         return journal
     journal.close()
@@ -194,8 +196,7 @@ class LoadedBase:
     :func:`save` stores them without reading the journal back; the pass's later changes are a delta on top. A key
     loaded twice is in it twice, its last row last: a rebuild keeps that one, as the journal did. A thread compresses
     (zlib lets go of the GIL: ≈ 0.7 µs per ban off the pass's own thread; marshal does not, but runs while the pass's
-    thread waits on SQLite); the frames are held compressed (≈ 20 B per
-    ban) until the pass saves."""
+    thread waits on SQLite); the frames are held compressed (≈ 20 B per ban) until the pass saves."""
 
     def __init__(self) -> None:
         self._columns: tuple[list[Any], ...] = ([], [], [], [])  # ARCHIVE_COLUMNS

@@ -16,6 +16,7 @@ import sqlite3
 from collections import Counter
 from typing import cast
 
+from ..errors import NewerJournal
 from .entry import ROW_COLUMNS, Kind
 
 SCHEMA_VERSION = "3"  # 2: counts kept by triggers, the date index; 3: ban_kinds (versions 1 and 2 migrated on open: prepare)
@@ -116,7 +117,13 @@ _OLD_TRIGGERS = ("ban_counted", "ban_uncounted", "ban_recounted")
 
 
 def prepare(db: sqlite3.Connection) -> None:
-    """The schema of a journal just opened: created, or an older one's migrated (once: checked again under the write lock)."""
+    """The schema of a journal just opened: created, or an older one's migrated (once: checked again under the write
+    lock). A later version's is refused (:class:`NewerJournal`), never taken as ours."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+        stored = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        if stored and int(stored[0]) > int(SCHEMA_VERSION):
+            raise NewerJournal(f"the bans journal's working copy has schema version {stored[0]}, which a later redissync wrote "
+                               f"(this one reads up to version {SCHEMA_VERSION})")
     if _has_kind_columns(db):
         with db:
             db.execute("BEGIN IMMEDIATE")

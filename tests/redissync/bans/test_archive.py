@@ -20,6 +20,7 @@ from redissync.bans.archive import MANIFEST, erase, open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.entry import classify_row
 from redissync.bans.journal import JOURNAL_NAME, UNSAVED_META, Journal
+from redissync.bans.schema import SCHEMA_VERSION
 from tests.conftest import use_bunkerweb_standin
 from tests.redissync.bans.old_journals import columns, write_old_journal
 
@@ -260,6 +261,23 @@ def test_an_older_versions_file_is_read_from_a_copy_and_left_as_that_version_wro
         assert journal.count() == 3 and journal.get_meta("identity") == "kept"
         assert journal.get_meta(UNSAVED_META) == "1", "the first save archives it and deletes the old file"
     assert "service" in columns(legacy) and legacy.is_file()
+
+
+def test_a_working_copy_of_a_later_version_is_rebuilt_from_the_archive(plain_redis) -> None:
+    """Going back from a later redissync whose working copy has a newer schema: this version cannot know that file's
+    form, so it rebuilds its own from the archive (the form every version reads) instead of stamping it as its own."""
+    for i in range(5):
+        write_ban(plain_redis.client(), f"192.0.2.{i}", ttl=3600)
+    pass_over(plain_redis)
+    expected = snapshot()
+    working = bans_state().work_directory / JOURNAL_NAME
+    with sqlite3.connect(working) as later:  # what a later version left: its own version and tables
+        later.execute("UPDATE meta SET value = '99' WHERE name = 'schema'")
+        later.execute("CREATE TABLE later_only (x)")
+    assert snapshot() == expected
+    with sqlite3.connect(working) as db:
+        assert db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'later_only'").fetchone() is None
 
 
 def test_a_listing_before_any_pass_creates_no_file() -> None:
