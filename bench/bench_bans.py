@@ -11,6 +11,10 @@ baselines the goals are stated in, all measured in the same run on the same serv
   bench/bans_slowlog.py) and the process's peak RSS;
 * the job's start-up: the imports of ``jobs/redissync-bans.py`` in a fresh interpreter (``-X importtime``).
 
+Where it runs (bench/bans_slowlog.py ``favour``; the first line printed says which placement a run had): Redis at
+nice -20, alone on the first CPU when the machine has two or more; the bench, its baselines and every pass it starts on
+the others (on this 2-core machine one core for a pass, its scan and compressor threads included).
+
 Rates are min/median of ``--rounds`` runs: this 2-core machine is shared, so absolute rates are noisy and the
 ratios measured in the same run are what the goals compare.
 """
