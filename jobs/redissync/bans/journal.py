@@ -305,8 +305,8 @@ class Journal:
         return {name: count for name, count in rows}
 
     def malformed_counts(self) -> dict[str, int]:
-        """Journaled bans kept as-is although odd (not JSON, binary, too large, odd key), by kind."""
-        return {kind: count for kind, count in self.tally("malformed").items() if kind}
+        """Journaled bans kept as-is although odd (not JSON, binary, too large, odd key), by label (a ban's kind is more)."""
+        return {label: count for label, count in self.tally("malformed").items() if label}
 
     def most_recent(self, limit: int, live_at_ms: int) -> list[Entry]:
         rows = self._db.execute(
