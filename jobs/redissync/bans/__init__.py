@@ -6,8 +6,9 @@ in bounded batches (``scan_scripts``: the Lua it runs), ``absorb`` compares them
 ``writeback`` writes journaled bans back (SET NX), ``counters`` clears unbanned IPs' bad-behaviour counters,
 ``mode_switch`` renames bans after a switch to or from a cluster.
 ``entry`` is the row a raw ban becomes, ``journal`` the local SQLite copy of those rows (``schema``: its tables),
-``archive`` its durable form in the job cache. ``sources`` is what the pass knows of a source besides Redis: today
-BunkerWeb's ``instances`` (their answers read by ``listing``), whose bans ``local_only`` decides Redis never had.
+``archive`` its durable form in the job cache (``framing``: its files byte for byte). ``sources`` is what the pass
+knows of a source besides Redis: today BunkerWeb's ``instances`` (their answers read by ``listing``), whose bans
+``local_only`` decides Redis never had.
 ``summary`` writes what the UI shows; ``transfer`` (export, import) and ``forget`` serve bwcli. Entry points:
 :func:`one_pass` (job), :func:`reconcile` (UI, tests).
 """

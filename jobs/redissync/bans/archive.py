@@ -5,8 +5,8 @@ deletes local files the database lacks), and that database may be MariaDB with a
 Uploading the whole SQLite journal (≈ 290 B per ban) after every change does not scale; so the state
 (BunkerWeb's job cache, or the state directory: :class:`StateStore` makes them one) holds instead:
 
-* ``bans-base-<epoch>-<n>.bin``: every row, in the journal's order, in zlib-compressed frames of at most
-  :data:`FRAME_ROWS` rows; the byte stream is cut into files of at most :data:`PART_BYTES` (8 MiB);
+* ``bans-base-<epoch>-<n>.bin``: every row, in the journal's order, in zlib-compressed frames of at most 20,000
+  rows; the byte stream is cut into files of at most 8 MiB (their bytes: bans/framing.py);
 * ``bans-delta-<epoch>-<seq>-<n>.bin``: what one pass changed (rows written, keys deleted), same framing;
 * ``bans-manifest.json``, written **last**: the base's and every delta's files with their size and CRC,
   and the journal's meta (the Redis identity record the next pass judges from).
@@ -26,49 +26,29 @@ One path in and out of BunkerWeb: what a test or ``make demo`` runs is what runs
 from __future__ import annotations
 
 import json
-import marshal
 import sqlite3
-import struct
 import uuid
-import zlib
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
-from ..errors import ArchiveError, NewerJournal
+from ..errors import NewerJournal
 from ..state import StateStore
+from . import framing
 from .entry import classify_row, row_getter
-from .index import MARSHAL_VERSION
+from .framing import SaveStats
 from .journal import ARCHIVE_COLUMNS, INDEX_NAME, INDEX_SIZE_META, INDEX_TOKEN_META, JOURNAL_NAME, UNSAVED_META, VERIFY_SLICE_META, Journal
 
 MANIFEST = "bans-manifest.json"
 PREFIX = "bans-"
-FORMAT = 1
-PART_BYTES = 8 * 1024 * 1024  # no cached file above 8 MiB (MariaDB's default max_allowed_packet is 16 MiB)
-FRAME_ROWS = 20_000  # rows per compressed frame: bounds the memory of a save or a rebuild
 REBASE_FRACTION = 0.25  # rewrite the base once the deltas weigh more than this share of it …
 REBASE_MIN_BYTES = 256 * 1024  # … and more than this (a small journal is cheap to rewrite anyway)
-# zlib levels. A base holds every row (a first pass writes one): level 3 costs half of level 6's CPU (300k bans: 1.6
-# against 3.2 µs per ban) for 16 % more bytes (21.8 against 18.8 B per ban, BunkerWeb-shaped values); a delta is small.
-BASE_LEVEL, DELTA_LEVEL = 3, 6
 MAX_DELTAS = 256  # and at the latest after this many deltas (each costs a read on rebuild)
 ARCHIVE_META = "archive"  # the manifest token ("<epoch>:<seq>") the working copy matches
 _LOCAL_META = {ARCHIVE_META, UNSAVED_META, "schema", INDEX_TOKEN_META, INDEX_SIZE_META, VERIFY_SLICE_META}
 _WORKING_FILES = [f"{JOURNAL_NAME}{suffix}" for suffix in ("", "-wal", "-shm")] + [INDEX_NAME]
 _LEGACY_FILES = set(_WORKING_FILES)  # what older versions kept beside the state (outside BunkerWeb, in it)
-_MAGIC = b"RSJ1"
-_FRAME_HEAD = struct.Struct(">II")  # compressed length, CRC-32 of the compressed bytes
-_PERMANENT = -1
-
-
-@dataclass
-class SaveStats:
-    kind: str = ""  # "", "delta" or "base"
-    bytes_written: int = 0
-    largest_file: int = 0
 
 
 def open_journal(state: StateStore, readonly: bool = False) -> Journal:
@@ -101,8 +81,8 @@ def save(state: StateStore, journal: Journal) -> SaveStats:
     else:
         present = list(journal.archive_rows(keys))
         deleted = sorted(set(keys) - {row[0] for row in present})
-        stream = _write_stream(state, f"{PREFIX}delta-{manifest['epoch']}-{manifest['seq'] + 1:06d}",
-                               _frames(present, deleted), stats) if keys else []
+        stream = framing.write_stream(state, f"{PREFIX}delta-{manifest['epoch']}-{manifest['seq'] + 1:06d}",
+                                      framing.frames(present, deleted), stats) if keys else []
         deltas = manifest["deltas"] + ([stream] if stream else [])
         delta_bytes = sum(size for delta in deltas for _, size, _ in delta)
         base_bytes = sum(size for _, size, _ in manifest["base"])
@@ -139,56 +119,15 @@ def _discard_working_copy(state: StateStore) -> None:
 
 
 # writing ---------------------------------------------------------------------------------------------
-def _frames(rows: list[tuple[Any, ...]] | Iterator[tuple[Any, ...]], deleted: Sequence[bytes] = (),
-            level: int = DELTA_LEVEL) -> Iterator[bytes]:
-    """Columnar frames (keys, values, expiries, seen, deleted keys): marshal is C-fast and exact for
-    bytes, and one column of similar values compresses far better than interleaved rows."""
-    walk = iter(rows)
-    while len(batch := list(islice(walk, FRAME_ROWS))) == FRAME_ROWS:  # sliced in C: once per row
-        yield _frame(list(zip(*batch, strict=True)), [], level)
-    if batch or deleted:
-        yield _frame(list(zip(*batch, strict=True)) or [(), (), (), ()], list(deleted), level)
-
-
-def _frame(columns: Sequence[Sequence[Any]], deleted: list[bytes], level: int) -> bytes:
-    """One frame from its rows' columns (:data:`ARCHIVE_COLUMNS`) and deleted keys, marshalled and compressed."""
-    keys, values, expires, seen = (list(column) for column in columns)
-    expiries = array("q", [_PERMANENT if ms is None else ms for ms in expires]).tobytes()
-    compressed = zlib.compress(marshal.dumps((keys, values, expiries, array("q", seen).tobytes(), deleted), MARSHAL_VERSION), level)
-    return _FRAME_HEAD.pack(len(compressed), zlib.crc32(compressed)) + compressed
-
-
-def _write_stream(state: StateStore, stem: str, frames: Iterator[bytes], stats: SaveStats) -> list[list[Any]]:
-    """Frames as one byte stream cut into files of at most :data:`PART_BYTES`; returns [[name, size, crc], …]."""
-    parts: list[list[Any]] = []
-    buffer = bytearray(_MAGIC)
-
-    def flush(data: bytes) -> None:
-        name = f"{stem}-{len(parts):03d}.bin"
-        state.write(name, data)
-        parts.append([name, len(data), zlib.crc32(data)])
-        stats.bytes_written += len(data)
-        stats.largest_file = max(stats.largest_file, len(data))
-
-    for frame in frames:
-        buffer += frame
-        while len(buffer) >= PART_BYTES:
-            flush(bytes(buffer[:PART_BYTES]))
-            del buffer[:PART_BYTES]
-    if buffer:
-        flush(bytes(buffer))
-    return parts
-
-
 def _write_base(state: StateStore, journal: Journal, stats: SaveStats) -> dict[str, Any]:
-    return _base_manifest(state, _frames(journal.archive_rows(), level=BASE_LEVEL), stats)
+    return _base_manifest(state, framing.frames(journal.archive_rows(), level=framing.BASE_LEVEL), stats)
 
 
 def _base_manifest(state: StateStore, frames: Iterator[bytes], stats: SaveStats) -> dict[str, Any]:
     epoch = uuid.uuid4().hex[:12]
     stats.kind = "base"
-    base = _write_stream(state, f"{PREFIX}base-{epoch}", frames, stats)
-    return {"format": FORMAT, "epoch": epoch, "seq": 0, "base": base, "deltas": []}
+    base = framing.write_stream(state, f"{PREFIX}base-{epoch}", frames, stats)
+    return {"format": framing.FORMAT, "epoch": epoch, "seq": 0, "base": base, "deltas": []}
 
 
 class LoadedBase:
@@ -206,7 +145,7 @@ class LoadedBase:
     def add(self, rows: list[tuple[Any, ...]]) -> None:
         for column, pick in zip(self._columns, _ARCHIVED, strict=True):
             column += map(pick, rows)  # in C: no tuple per row
-        if len(self._columns[0]) >= FRAME_ROWS:
+        if len(self._columns[0]) >= framing.FRAME_ROWS:
             self._flush()
 
     def close(self, whole: bool) -> None:
@@ -218,7 +157,7 @@ class LoadedBase:
         return (frame.result() for frame in self._frames)
 
     def _flush(self) -> None:
-        self._frames.append(self._compressor.submit(_frame, self._columns, [], BASE_LEVEL))  # marshalled there too
+        self._frames.append(self._compressor.submit(framing.frame, self._columns, [], framing.BASE_LEVEL))  # marshalled there too
         self._columns = ([], [], [], [])
 
 
@@ -251,34 +190,9 @@ def _token(manifest: dict[str, Any]) -> str:
 
 def _read_manifest(state: StateStore) -> dict[str, Any] | None:
     manifest = state.read_json(MANIFEST)
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != framing.FORMAT:
         return None
     return manifest
-
-
-def _read_stream(state: StateStore, parts: list[list[Any]]) -> Iterator[tuple[Any, ...]]:
-    """Decoded frames of one stream, each file checked against the manifest before use."""
-    buffer = bytearray()
-    for number, (name, size, crc) in enumerate(parts):
-        data = state.read(name)
-        if data is None or len(data) != size or zlib.crc32(data) != crc:
-            raise ArchiveError(f"the bans archive file {name} is missing or damaged in BunkerWeb's job cache")
-        buffer += data
-        if number == 0:
-            if not buffer.startswith(_MAGIC):
-                raise ArchiveError(f"the bans archive file {name} is not in format {FORMAT}")
-            del buffer[:len(_MAGIC)]
-        while len(buffer) >= _FRAME_HEAD.size:
-            length, frame_crc = _FRAME_HEAD.unpack_from(buffer)
-            if len(buffer) < _FRAME_HEAD.size + length:
-                break
-            payload = bytes(buffer[_FRAME_HEAD.size:_FRAME_HEAD.size + length])
-            del buffer[:_FRAME_HEAD.size + length]
-            if zlib.crc32(payload) != frame_crc:
-                raise ArchiveError(f"a frame of the bans archive file {name} is damaged")
-            yield marshal.loads(zlib.decompress(payload))
-    if buffer:
-        raise ArchiveError(f"the bans archive ends inside a frame ({parts[-1][0]})")
 
 
 def _rebuild(state: StateStore, manifest: dict[str, Any] | None) -> Journal:
@@ -303,12 +217,12 @@ def _rebuild(state: StateStore, manifest: dict[str, Any] | None) -> Journal:
         return journal
     journal.begin()
     for stream in [manifest["base"], *manifest["deltas"]]:
-        for keys, values, expiries, seen, deleted in _read_stream(state, stream):
+        for keys, values, expiries, seen, deleted in framing.read_stream(state, stream):
             stamps = array("q")
             stamps.frombytes(seen)
             ends = array("q")
             ends.frombytes(expiries)
-            journal.upsert_rows([classify_row(key, value, None if end == _PERMANENT else end, stamp)
+            journal.upsert_rows([classify_row(key, value, None if end == framing.PERMANENT else end, stamp)
                                  for key, value, end, stamp in zip(keys, values, ends, stamps, strict=True)])
             journal.delete(deleted)
     for name, value in manifest.get("meta", {}).items():

@@ -15,7 +15,7 @@ from harness.bans import bans_state, write_ban
 from harness.bwjob import DIE_AT_UPLOAD_ENV, StandInBunkerWeb
 from harness.jobproc import spawn_job
 from harness.jobrun import run_job_file
-from redissync.bans import archive
+from redissync.bans import archive, framing
 from redissync.bans.archive import MANIFEST, erase, open_journal
 from redissync.bans.cycle import reconcile
 from redissync.bans.entry import classify_row
@@ -128,8 +128,8 @@ def test_the_base_a_bulk_load_compresses_rebuilds_the_journal(bunkerweb, twice: 
 
 
 def test_large_journal_is_split_and_steady_passes_write_deltas(plain_redis, bunkerweb, monkeypatch) -> None:
-    monkeypatch.setattr(archive, "PART_BYTES", 64 * 1024)
-    monkeypatch.setattr(archive, "FRAME_ROWS", 500)
+    monkeypatch.setattr(framing, "PART_BYTES", 64 * 1024)
+    monkeypatch.setattr(framing, "FRAME_ROWS", 500)
     admin = plain_redis.client()
     pipe = admin.pipeline(transaction=False)
     for i in range(3000):  # incompressible values: the base cannot fit one 64 KiB file
