@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .entry import row_getter
+from .framing import MARSHAL_VERSION
 from .journal import ID_SHIFT, INDEX_NAME, INDEX_SIZE_META, INDEX_TOKEN_META, Journal
 
 FRAME_KEYS = 20_000  # keys per frame: bounds what a load or a write holds beyond the index itself
@@ -233,10 +234,6 @@ def _install(journal: Journal, written: Path, token: str, count: int, changes_si
     journal.put_meta(INDEX_SIZE_META, str(count))
     journal.commit()
     journal.tracks_index = True
-
-# The base's frames and the archive's (bans/archive.py): marshal's version 2 keeps no table of objects met twice (3 and 4
-# look one up for each object referenced elsewhere too, every key and value there: 300k rows 0.15 → 0.08 s); all read it.
-MARSHAL_VERSION = 2
 
 
 class _BaseFile:
